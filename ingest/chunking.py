@@ -1,0 +1,227 @@
+"""Cleaning scraped article text and cutting it into chunks that fit the embedder's window.
+
+``clean_article`` drops table-of-contents blocks and boilerplate lines and finds section headings;
+``chunk_article`` packs whole sentences (paragraph-aware) into chunks of at most ``max_tokens``
+word pieces, with sentence overlap, stable ids, section headings and character offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from retrieval.types import Article, Chunk
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+_TOC_HEAD = re.compile(r"^\s*(table of contents|contents|in this article|jump to)\s*:?\s*$", re.I)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+(.*\S)\s*$")
+_BOILERPLATE = re.compile(
+    r"^\s*(advertisement|advertisement\s*-\s*scroll to continue|sponsored( content)?|skip to (main )?content|"
+    r"(sign up|subscribe)( now)?( for| to) .{0,60}(newsletter|updates|alerts).*|subscribe( now)?|"
+    r"share (this|on) .{0,40}|(click|tap) here.{0,60}|read more:?.{0,80}|related( articles| stories)?:?.{0,80}|"
+    r"follow us on .{0,60}|all rights reserved.{0,80}|©.{0,80}|copyright \d{4}.{0,80}|"
+    r"(facebook|twitter|linkedin|whatsapp|email|print)( \| (facebook|twitter|linkedin|whatsapp|email|print))*|"
+    r"loading\.\.\.|image (source|credit):.{0,80}|getty images|ap photo.{0,60})\s*$",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+_HEADING_END = re.compile(r"[.!?,;:\"”]$")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Sr|Jr|Gov|Sen|Rep|Gen|Col|Lt|Sgt|Capt|Cmdr|Adm|Pres|Rev|Hon|Inc|Ltd|Co|Corp|"
+    r"No|Nos|vs|etc|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|a\.m|p\.m)|\b[A-Z])\.$"
+)
+
+
+def normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\t", " ")
+    text = re.sub(r"[ \u2000-\u200b]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _is_heading(line: str, known: set[str], next_line: str) -> bool:
+    stripped = line.strip()
+    if stripped.lower() in known:
+        return True
+    if stripped.startswith("#"):
+        return True
+    words = stripped.split()
+    if not 1 <= len(words) <= 14 or _HEADING_END.search(stripped) or not stripped[0].isupper():
+        return False
+    # A short unpunctuated line followed by a longer paragraph reads as a heading.
+    return len(next_line.split()) > len(words) * 2
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    start: int  # offset of the first body character in the cleaned text
+    end: int
+
+
+def clean_text(text: str, title: str = "") -> tuple[str, list[tuple[int, int, str]]]:
+    """Cleaned article text and its headings as (start, end, heading) spans of that text."""
+    lines = normalise(text).split("\n")
+    kept: list[str] = []
+    toc: set[str] = set()
+    seen_short: set[str] = set()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _TOC_HEAD.match(line):
+            j = i + 1
+            while j < len(lines) and (_LIST_ITEM.match(lines[j]) or not lines[j].strip()):
+                item = _LIST_ITEM.match(lines[j])
+                if item:
+                    toc.add(item.group(1).strip().lower())
+                j += 1
+            if j > i + 1:
+                i = j
+                continue
+        stripped = line.strip()
+        if stripped and _BOILERPLATE.match(stripped):
+            i += 1
+            continue
+        key = stripped.lower()
+        if stripped and len(stripped) < 120 and key in seen_short and key not in toc:
+            i += 1  # a short line repeated verbatim (share bars, bylines, "Advertisement" variants)
+            continue
+        if stripped:
+            seen_short.add(key)
+        kept.append(line)
+        i += 1
+
+    # Headings: the title line, table-of-contents entries, markdown headings, short lead-in lines.
+    known = toc | ({title.strip().lower()} if title.strip() else set())
+    out: list[str] = []
+    headings: list[tuple[int, int, str]] = []
+    offset = 0
+    nonblank = [ln for ln in kept]
+    for idx, line in enumerate(nonblank):
+        following = next((ln for ln in nonblank[idx + 1:] if ln.strip()), "")
+        if line.strip() and _is_heading(line, known, following):
+            heading = line.strip().lstrip("#").strip()
+            headings.append((offset, offset + len(line), heading))
+        out.append(line)
+        offset += len(line) + 1
+    return "\n".join(out), headings
+
+
+Headings = list[tuple[int, int, str]]
+
+
+def clean_article(article: Article) -> tuple[Article, Headings]:
+    """The article with cleaned text, and the headings found (spans of the cleaned text)."""
+    cleaned, headings = clean_text(article.text, article.title)
+    return replace(article, text=cleaned), headings
+
+
+def _sentences(text: str, base: int) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start() + len(match.group(0).rstrip())
+        if _ABBREVIATION.search(text[max(start, end - 6):match.start()]):
+            continue  # "Dr. Reed", "U.S. officials": not a sentence end
+        if text[start:end].strip():
+            spans.append((base + start, base + end))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((base + start, base + len(text.rstrip())))
+    return spans
+
+
+def approx_tokens(texts: Sequence[str]) -> list[int]:
+    """A word-piece estimate for when no tokenizer is at hand (≈1.35 pieces per word)."""
+    return [int(len(t.split()) * 1.35) + t.count(",") + 1 for t in texts]
+
+
+def chunk_id(article_id: str, ordinal: int) -> str:
+    return f"{hashlib.sha1(article_id.encode()).hexdigest()[:16]}-{ordinal:04d}"
+
+
+def chunk_article(
+    article: Article,
+    headings: Headings | None = None,
+    count_tokens: TokenCounter = approx_tokens,
+    max_tokens: int = 180,
+    overlap_sentences: int = 1,
+) -> list[Chunk]:
+    """Chunks of the (already cleaned) article text; offsets index into ``article.text``.
+
+    ``headings`` come from ``clean_article``; without them they are guessed from the text alone.
+    """
+    text = article.text
+    if headings is None:
+        _, headings = clean_text(text, article.title) if text else ("", [])
+    heading_at = {start: name for start, _, name in headings}
+    heading_spans = {(s, e) for s, e, _ in headings}
+
+    # Units: (start, end, section, paragraph_start) for every sentence of every body paragraph.
+    units: list[tuple[int, int, str, bool]] = []
+    section = ""
+    offset = 0
+    for line in text.split("\n"):
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        if not line.strip():
+            continue
+        if (start, end) in heading_spans:
+            section = heading_at[start]
+            continue
+        for k, (s, e) in enumerate(_sentences(line, start)):
+            units.append((s, e, section, k == 0))
+    if not units:
+        return []
+
+    counts = count_tokens([text[s:e] for s, e, _, _ in units])
+    # Split any sentence longer than the window into word runs that fit.
+    pieces: list[tuple[int, int, str, bool, int]] = []
+    for (s, e, sec, para), n in zip(units, counts, strict=True):
+        if n <= max_tokens:
+            pieces.append((s, e, sec, para, n))
+            continue
+        words = [m.span() for m in re.finditer(r"\S+", text[s:e])]
+        per = max(1, int(len(words) * max_tokens / n * 0.9))
+        for w in range(0, len(words), per):
+            group = words[w:w + per]
+            ps, pe = s + group[0][0], s + group[-1][1]
+            pieces.append((ps, pe, sec, para and w == 0, count_tokens([text[ps:pe]])[0]))
+
+    chunks: list[Chunk] = []
+    current: list[tuple[int, int, str, bool, int]] = []
+
+    def flush() -> None:
+        if not current:
+            return
+        s, e = current[0][0], current[-1][1]
+        chunks.append(
+            Chunk(
+                id=chunk_id(article.id, len(chunks)),
+                article_id=article.id,
+                ord=len(chunks),
+                text=text[s:e],
+                start=s,
+                end=e,
+                section=current[0][2],
+            )
+        )
+
+    total = 0
+    for piece in pieces:
+        new_section = current and piece[2] != current[-1][2]
+        fits = total + piece[4] <= max_tokens
+        # Close a chunk at a section change, when full, or at a paragraph start once mostly full.
+        if current and (new_section or not fits or (piece[3] and total >= max_tokens * 0.75)):
+            flush()
+            carry = [] if new_section else current[-overlap_sentences:] if overlap_sentences else []
+            carry = [c for c in carry if c[4] + piece[4] <= max_tokens * 0.5]
+            current = list(carry)
+            total = sum(c[4] for c in current)
+        current.append(piece)
+        total += piece[4]
+    flush()
+    return chunks

@@ -1,0 +1,93 @@
+"""The ``python -m ingest`` / ``newsqa-ingest`` command line: options, progress bar, summary, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
+              help="Where the index lives (default: ./.newsqa; env NEWSQA_DATA_DIR).")
+@click.option("--sync", is_flag=True,
+              help="Also delete indexed articles that are not in SOURCES any more "
+                   "(articles of a source that failed to load are kept).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--rebuild", is_flag=True, help="Drop the whole index first and ingest SOURCES from scratch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: bool, rebuild: bool,
+         as_json: bool, quiet: bool) -> None:
+    """Ingest news articles from SOURCES into the newsqa index.
+
+    A SOURCE is a file, a folder (searched recursively), a URL of an article page, or an RSS/Atom
+    feed (file or URL). Formats: .txt, .md (optional front matter: title, url, published, outlet,
+    authors), .html, .json/.jsonl article records (id, url, title, published, authors, text), feeds.
+
+    Re-running is cheap: unchanged articles are skipped, edited ones replaced. Exit code 0 when
+    everything went in, 1 when some sources failed (the rest is still ingested), 2 on usage errors.
+
+    \b
+    Examples:
+      python -m ingest corpus/
+      python -m ingest ~/news/2026-11-26.jsonl https://example.org/feed.xml
+      python -m ingest corpus/ --sync        # also drop articles whose files were deleted
+      python -m ingest corpus/ --json        # machine-readable report
+    """
+    from rich.console import Console
+
+    from ingest.pipeline import ingest
+    from retrieval.settings import Settings
+    from retrieval.store import IndexMismatchError
+
+    if rebuild and dry_run:
+        raise click.UsageError("--rebuild and --dry-run exclude each other: a dry run writes nothing.")
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    console = Console(stderr=True)
+    show_bar = not quiet and not as_json and sys.stderr.isatty()
+
+    try:
+        if show_bar:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), TextColumn("{task.description}"), console=console,
+                          transient=True) as bar:
+                task = bar.add_task("loading", total=None)
+
+                def update(done: int, total: int, message: str) -> None:
+                    bar.update(task, completed=done, total=total or None, description=message)
+
+                report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild, progress=update)
+        else:
+            report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild)
+    except IndexMismatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        verb = "would be" if dry_run else ""
+        click.echo(
+            f"{'[dry run] ' if dry_run else ''}added {report.added}, updated {report.updated}, "
+            f"unchanged {report.unchanged}, deleted {report.deleted}, failed {len(report.failed)}"
+            f"{' ' + verb if verb else ''} — {report.chunks} chunks embedded in {report.seconds:.1f}s "
+            f"(index: {settings.data_dir})"
+        )
+        if report.duplicates:
+            click.echo(f"{report.duplicates} records repeated an article id already seen; the first was kept.")
+        if report.kept_on_failure:
+            click.echo(f"--sync kept {report.kept_on_failure} articles whose source failed to load.")
+        for failure in report.failed:
+            click.echo(f"  failed: {failure.source}: {failure.reason}", err=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,372 @@
+"""Sources (files, folders, JSON lines, URLs, RSS/Atom feeds) → ``Article`` records.
+
+Each loader yields ``Article`` or ``LoadError``; a broken record never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
+from retrieval.types import Article
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+FEED_SUFFIXES = {".rss", ".atom", ".xml"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES
+MAX_BYTES = 20_000_000  # a single article file larger than this is refused, not read into memory
+TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
+
+# Re-exported for callers that think of articles as an ingest concept.
+__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date"]
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A source (or one record of it) that could not be loaded, and why."""
+
+    source: str
+    reason: str
+
+
+def canonical_url(url: str) -> str:
+    """Normalise a URL so the same article reached by two links gets one id."""
+    url = url.strip()
+    if not url:
+        return ""
+    parsed = urlparse(url)
+    if not parsed.scheme or not parsed.netloc:
+        return url
+    query = urlencode([(k, v) for k, v in parse_qsl(parsed.query) if not TRACKING_PARAMS.match(k)])
+    host = parsed.netloc.lower().removeprefix("www.")
+    path = parsed.path.rstrip("/") or "/"
+    scheme = "https" if parsed.scheme.lower() in ("http", "https") else parsed.scheme.lower()
+    return urlunparse((scheme, host, path, "", query, ""))
+
+
+def outlet_from_url(url: str) -> str:
+    host = urlparse(url).netloc.lower().removeprefix("www.")
+    return host
+
+
+_DATE_IN_TEXT = re.compile(r"\b(20\d\d|19\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")
+
+
+def parse_date(value: Any) -> str:
+    """A loose date (``2025/08/28``, ``Aug. 28, 2025``, RFC 822, epoch) → ISO 8601, "" if unknown."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(float(value)).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            return ""
+    text = str(value).strip()
+    if not text:
+        return ""
+    from dateutil import parser as dateparser
+
+    try:
+        parsed = dateparser.parse(text, fuzzy=True, default=datetime(1900, 1, 1))
+    except (ValueError, OverflowError, TypeError):
+        match = _DATE_IN_TEXT.search(text)
+        if not match:
+            return ""
+        try:
+            parsed = datetime(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return ""
+    if parsed.year < 1950 or parsed.year > 2100:
+        return ""
+    if parsed.hour or parsed.minute or parsed.second:
+        return parsed.isoformat(timespec="seconds")
+    return parsed.date().isoformat()
+
+
+def _article_id(url: str, fallback_key: str) -> str:
+    """Stable id: the canonical URL when known, else a key of the source (not of its content)."""
+    canon = canonical_url(url)
+    if canon:
+        return canon
+    return "src:" + hashlib.sha1(fallback_key.encode()).hexdigest()[:16]
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(a.strip() for a in re.split(r",| and ", value) if a.strip())
+    if isinstance(value, (list, tuple)):
+        out = []
+        for item in value:
+            name = item.get("name", "") if isinstance(item, dict) else str(item)
+            if name.strip():
+                out.append(name.strip())
+        return tuple(out)
+    return (str(value),)
+
+
+def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
+    """A JSON article record (fields of shared/eval: id, url, title, published, authors, text)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    text = record.get("text") or record.get("body") or record.get("content") or ""
+    if not isinstance(text, str):
+        raise ValueError("field 'text' is not a string")
+    if not text.strip():
+        raise ValueError("the record has no text")
+    url = str(record.get("url") or record.get("link") or "")
+    rid = record.get("id")
+    article_id = str(rid) if rid not in (None, "") else _article_id(url, key)
+    return Article(
+        id=article_id,
+        title=str(record.get("title") or "").strip() or _first_line(text),
+        text=text,
+        url=url,
+        published=parse_date(record.get("published") or record.get("published_at") or record.get("date")),
+        outlet=str(record.get("outlet") or record.get("source") or outlet_from_url(url) or ""),
+        authors=_authors(record.get("authors") or record.get("author")),
+        source=source,
+    )
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValueError("the file is empty")
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (NUL bytes), not an article: remove it or convert it to text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Old pages are often cp1252; take that if it decodes cleanly, else report the byte offset.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"invalid UTF-8 at byte {exc.start}: re-save the file as UTF-8"
+            ) from exc
+
+
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    match = _FRONT.match(text)
+    if not match:
+        return {}, text
+    fields: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        if ":" in line:
+            key, _, value = line.partition(":")
+            fields[key.strip().lower()] = value.strip().strip("\"'")
+    return fields, text[match.end():]
+
+
+def load_text_file(path: Path) -> Article:
+    raw = _read_text(path)
+    fields, body = _front_matter(raw)
+    if not body.strip():
+        raise ValueError("the file has no article text")
+    title = fields.get("title") or _first_line(body)
+    url = fields.get("url", "")
+    authors = fields.get("authors", "").strip("[]")
+    return Article(
+        id=_article_id(url, f"file:{path.resolve()}"),
+        title=title,
+        text=body,
+        url=url,
+        published=parse_date(fields.get("published") or fields.get("date")),
+        outlet=fields.get("outlet") or outlet_from_url(url),
+        authors=_authors(authors),
+        source=str(path),
+    )
+
+
+def html_to_article(html: str, source: str, url: str = "") -> Article:
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(
+        html, url=url or None, include_comments=False, include_tables=False, with_metadata=True
+    )
+    if extracted is None:
+        raise ValueError("no article text found in the HTML")
+    data = extracted if isinstance(extracted, dict) else extracted.as_dict()
+    text = (data.get("text") or "").strip()
+    if not text:
+        raise ValueError("no article text found in the HTML")
+    page_url = url or data.get("url") or ""
+    return Article(
+        id=_article_id(page_url, f"file:{source}"),
+        title=(data.get("title") or _first_line(text)).strip(),
+        text=text,
+        url=page_url,
+        published=parse_date(data.get("date")),
+        outlet=(data.get("sitename") or outlet_from_url(page_url) or "").strip(),
+        authors=_authors(data.get("author")),
+        source=source,
+    )
+
+
+def load_html_file(path: Path) -> Article:
+    return html_to_article(_read_text(path), str(path))
+
+
+def iter_jsonl(path: Path) -> Iterator[Article | LoadError]:
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = str(path)
+            try:
+                record = json.loads(raw.decode("utf-8"))
+                yield record_to_article(record, f"{path}#{lineno}", f"{path.resolve()}#{lineno}")
+            except UnicodeDecodeError as exc:
+                yield LoadError(where, f"line {lineno}: invalid UTF-8 at byte {exc.start}")
+            except json.JSONDecodeError as exc:
+                yield LoadError(where, f"line {lineno}: broken JSON ({exc.msg}, column {exc.colno})")
+            except ValueError as exc:
+                yield LoadError(where, f"line {lineno}: {exc}")
+
+
+def iter_json(path: Path) -> Iterator[Article | LoadError]:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        yield LoadError(str(path), f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        return
+    records = data if isinstance(data, list) else data.get("articles", [data]) if isinstance(data, dict) else []
+    for index, record in enumerate(records):
+        try:
+            yield record_to_article(record, f"{path}#{index}", f"{path.resolve()}#{index}")
+        except ValueError as exc:
+            yield LoadError(str(path), f"record {index}: {exc}")
+
+
+def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
+    import feedparser
+
+    parsed = feedparser.parse(content)
+    if parsed.bozo and not parsed.entries:
+        yield LoadError(source, f"not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'parse error')})")
+        return
+    outlet = str(parsed.feed.get("title", "") or outlet_from_url(source))
+    for index, entry in enumerate(parsed.entries):
+        link = entry.get("link", "")
+        body = ""
+        if entry.get("content"):
+            body = entry["content"][0].get("value", "")
+        body = body or entry.get("summary", "")
+        text = _html_fragment_text(body)
+        if not text.strip():
+            yield LoadError(f"{source}#{index}", "feed entry has no text")
+            continue
+        yield Article(
+            id=_article_id(link, f"{source}#{entry.get('id', index)}"),
+            title=str(entry.get("title", "")).strip() or _first_line(text),
+            text=text,
+            url=link,
+            published=parse_date(entry.get("published") or entry.get("updated")),
+            outlet=outlet,
+            authors=_authors(entry.get("authors") or entry.get("author")),
+            source=f"{source}#{index}",
+        )
+
+
+def _html_fragment_text(fragment: str) -> str:
+    if "<" not in fragment:
+        return fragment
+    from html import unescape
+
+    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", fragment)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>|</h\d>", "\n", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"[ \t]+", " ", unescape(text)).strip()
+
+
+def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
+    """A page or a feed over HTTP(S); feeds are recognised by content type or content."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True,
+                             headers={"User-Agent": "newsqa/0.1 (+ingest)"})
+        response.raise_for_status()
+    except httpx.TimeoutException:
+        yield LoadError(url, f"timed out after {timeout:g}s (raise NEWSQA_REQUEST_TIMEOUT or retry later)")
+        return
+    except httpx.HTTPStatusError as exc:
+        yield LoadError(url, f"HTTP {exc.response.status_code}")
+        return
+    except httpx.HTTPError as exc:
+        yield LoadError(url, f"could not fetch: {exc.__class__.__name__}: {exc}")
+        return
+    ctype = response.headers.get("content-type", "").lower()
+    head = response.content[:600].lstrip().lower()
+    if any(t in ctype for t in ("rss", "atom", "xml")) or head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head:
+        yield from feed_to_articles(response.content, url)
+        return
+    try:
+        yield html_to_article(response.text, url, url=str(response.url))
+    except ValueError as exc:
+        yield LoadError(url, str(exc))
+
+
+def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadError]:
+    """Every article of one source (file, folder, URL or feed); errors are yielded, not raised."""
+    if re.match(r"^https?://", source, re.I):
+        yield from load_url(source, timeout)
+        return
+    path = Path(source)
+    if not path.exists():
+        yield LoadError(source, "no such file or folder")
+        return
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        for file in files:
+            if file.name.lower() in {"readme.md", "readme.txt", "license", "license.txt"}:
+                continue  # a folder's own documentation is not an article
+            if file.suffix.lower() in SUPPORTED:
+                yield from iter_file(file)
+            else:
+                yield LoadError(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
+                                f"use one of {', '.join(sorted(SUPPORTED))}")
+        return
+    yield from iter_file(path)
+
+
+def iter_file(path: Path) -> Iterator[Article | LoadError]:
+    suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+        if suffix not in JSON_SUFFIXES and size > MAX_BYTES:
+            yield LoadError(str(path), f"file is {size / 1e6:.0f} MB; articles over {MAX_BYTES / 1e6:.0f} MB are "
+                            "refused (split it or save it as .jsonl records)")
+            return
+        if suffix in {".jsonl", ".ndjson"}:
+            yield from iter_jsonl(path)
+        elif suffix == ".json":
+            yield from iter_json(path)
+        elif suffix in HTML_SUFFIXES:
+            yield load_html_file(path)
+        elif suffix in FEED_SUFFIXES:
+            yield from feed_to_articles(path.read_bytes(), str(path))
+        else:
+            yield load_text_file(path)
+    except (OSError, ValueError) as exc:
+        yield LoadError(str(path), str(exc))

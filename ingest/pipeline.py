@@ -1,0 +1,212 @@
+"""``ingest(sources, settings) -> IngestReport``: load, clean, chunk, embed and write, incrementally.
+
+An article is re-embedded only when its cleaned text, metadata or the chunking settings changed
+(a content hash per article id, kept in the catalog); ``sync`` deletes articles whose source is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import Headings, chunk_article, clean_article
+from ingest.loaders import LoadError, iter_source
+from retrieval.settings import Settings
+from retrieval.store import Store
+from retrieval.types import Article, Chunk
+
+CHUNKER_VERSION = "1"
+EMBED_BATCH_CHUNKS = 512  # chunks encoded per model call (the model batches them by 32 inside)
+
+Progress = Callable[[int, int, str], None]  # (done, total, message)
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[LoadError] = field(default_factory=list)
+    duplicates: int = 0  # records repeating an id already seen in this run (first one kept)
+    kept_on_failure: int = 0  # with sync: articles not deleted because their source failed to load
+    chunks: int = 0  # chunks embedded in this run
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` shape of DESIGN.md (counts of articles) plus a few extra keys."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": [asdict(f) for f in self.failed],
+            "duplicates": self.duplicates,
+            "kept_on_failure": self.kept_on_failure,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "dry_run": self.dry_run,
+        }
+
+
+def content_hash(article: Article, settings: Settings) -> str:
+    payload = json.dumps(
+        [
+            CHUNKER_VERSION, settings.chunk_tokens, settings.chunk_overlap_sentences,
+            article.title, article.url, article.published, article.outlet, list(article.authors), article.text,
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def embed_text(article: Article, chunk: Chunk) -> str:
+    """What the embedder sees: a short title/section prefix gives a passage its context."""
+    title = " ".join(article.title.split()[:20])
+    section = chunk.section if chunk.section and chunk.section != article.title else ""
+    prefix = f"{title}. {' '.join(section.split()[:12])}".strip(". ")
+    return f"{prefix}\n{chunk.text}" if prefix else chunk.text
+
+
+def mark_near_duplicates(chunks: list[Chunk], vectors: np.ndarray, threshold: float) -> list[Chunk]:
+    """Point each chunk that nearly repeats an earlier chunk of the same article at it (``dup_of``)."""
+    if len(chunks) < 2:
+        return chunks
+    sims = vectors @ vectors.T
+    out = list(chunks)
+    for j in range(1, len(chunks)):
+        i = int(np.argmax(sims[j, :j]))
+        if sims[j, i] >= threshold and abs(j - i) > 1:  # neighbours share an overlap sentence
+            root = out[i].dup_of or out[i].id
+            out[j] = Chunk(**{**asdict(out[j]), "dup_of": root})
+    return out
+
+
+def _source_root(source: str) -> str:
+    return source.split("#", 1)[0]
+
+
+def ingest(
+    sources: Iterable[str],
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    sync: bool = False,
+    dry_run: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index in step with ``sources``. Never raises for bad input: it is reported."""
+    started = time.perf_counter()
+    report = IngestReport(dry_run=dry_run)
+    store = store or Store(settings)
+    if rebuild and not dry_run:
+        store.reset()
+    if not dry_run:
+        store.check_model()
+    known = {} if rebuild else store.catalog.states()
+
+    # 1. Load everything (cheap next to embedding) so the progress bar has a total.
+    seen: dict[str, tuple[Article, Headings, str]] = {}
+    failed_roots: set[str] = set()
+    for source in sources:
+        if progress:
+            progress(0, 0, f"reading {source}")
+        for item in iter_source(source, timeout=settings.request_timeout):
+            if isinstance(item, LoadError):
+                report.failed.append(item)
+                failed_roots.add(_source_root(item.source))
+                continue
+            if item.id in seen:
+                report.duplicates += 1
+                continue
+            cleaned, headings = clean_article(item)
+            if not cleaned.text.strip():
+                report.failed.append(LoadError(item.source, "no article text left after cleaning"))
+                continue
+            seen[item.id] = (cleaned, headings, content_hash(cleaned, settings))
+
+    # 2. Decide: unchanged, added, updated.
+    todo: list[tuple[Article, Headings, str, bool]] = []
+    for article, headings, digest in seen.values():
+        previous = known.get(article.id)
+        if previous and previous[0] == digest and previous[1] == "done":
+            report.unchanged += 1
+        else:
+            todo.append((article, headings, digest, previous is not None and previous[0] is not None))
+
+    # 3. Deletions (sync): known articles not seen, unless their source failed to load.
+    to_delete: list[str] = []
+    if sync:
+        for article_id, (_, _, source) in known.items():
+            if article_id in seen:
+                continue
+            if _source_root(source) in failed_roots:
+                report.kept_on_failure += 1
+                continue
+            to_delete.append(article_id)
+
+    if dry_run:
+        report.added = sum(1 for t in todo if not t[3])
+        report.updated = sum(1 for t in todo if t[3])
+        report.deleted = len(to_delete)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # 4. Embed and write, in batches of whole articles.
+    total = len(todo)
+    done = 0
+    embedder = store.embedder
+    batch: list[tuple[Article, list[Chunk], str, bool]] = []
+    batch_chunks = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_chunks, done
+        if not batch:
+            return
+        texts = [embed_text(a, c) for a, chunks, _, _ in batch for c in chunks]
+        vectors = embedder.encode(texts)
+        offset = 0
+        for article, chunks, digest, existed in batch:
+            vecs = vectors[offset:offset + len(chunks)]
+            offset += len(chunks)
+            chunks = mark_near_duplicates(chunks, vecs, settings.dedup_threshold)
+            store.write_article(article, chunks, vecs, digest)
+            report.chunks += len(chunks)
+            if existed:
+                report.updated += 1
+            else:
+                report.added += 1
+            done += 1
+        if progress:
+            progress(done, total, f"{report.chunks} chunks embedded")
+        batch, batch_chunks = [], 0
+
+    if progress:
+        progress(0, total, "embedding")
+    for article, headings, digest, existed in todo:
+        chunks = chunk_article(
+            article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
+        )
+        batch.append((article, chunks, digest, existed))
+        batch_chunks += len(chunks)
+        if batch_chunks >= EMBED_BATCH_CHUNKS:
+            flush()
+    flush()
+
+    for article_id in to_delete:
+        store.delete_article(article_id)
+        report.deleted += 1
+    report.seconds = time.perf_counter() - started
+    return report

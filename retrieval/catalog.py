@@ -1,0 +1,269 @@
+"""The SQLite catalog: article records, chunk texts, the BM25 keyword index (FTS5) and ingest state.
+
+It is the authority on what is indexed. Chroma holds vectors for the same chunk ids; the write
+protocol in ``store.Store`` keeps both in step across crashes. Kept behind this small class so
+that a shared SQL database (e.g. PostgreSQL full-text search) can replace it later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.types import Article, Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    published TEXT NOT NULL DEFAULT '',
+    outlet TEXT NOT NULL DEFAULT '',
+    authors TEXT NOT NULL DEFAULT '[]',
+    source TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    content_hash TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    ingested_at REAL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    dup_of TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, title, section, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, title, section) VALUES (new.rowid, new.text, new.title, new.section);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, title, section)
+    VALUES ('delete', old.rowid, old.text, old.title, old.section);
+END;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
+# Very common English words: they only add noise to an OR-ed BM25 query.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves did does what's who's week weeks year years say said says according reportedly
+    news article articles""".split()
+)
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The distinct, non-stopword terms of ``text`` in order of appearance (lower-cased)."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.lower()):
+        word = match.group(0).strip(".'’-")
+        if word and word not in STOPWORDS and word not in seen:
+            seen[word] = None
+    return list(seen)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left)."""
+    terms = [t.replace('"', "") for t in keyword_terms(text)]
+    return " OR ".join(f'"{t}"' for t in terms if t)
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: str
+    score: float  # BM25, higher is better
+
+
+class Catalog:
+    """Thread-safe access to the catalog database (one connection, WAL mode, serialized writes)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=60, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # --- ingest state --------------------------------------------------------------------------
+    def states(self) -> dict[str, tuple[str | None, str, str]]:
+        """article id -> (content hash, state, source) for every article known."""
+        rows = self._query("SELECT id, content_hash, state, source FROM articles")
+        return {r["id"]: (r["content_hash"], r["state"], r["source"]) for r in rows}
+
+    def mark_pending(self, article_id: str, source: str = "") -> None:
+        """Step 1 of every change: the article is no longer known to be consistent."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO articles(id, source, state) VALUES (?, ?, 'pending') "
+                "ON CONFLICT(id) DO UPDATE SET state='pending'",
+                (article_id, source),
+            )
+
+    def replace_article(self, article: Article, chunks: Sequence[Chunk], content_hash: str) -> None:
+        """Last step of a write: chunks, keyword index and record replaced in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
+            db.executemany(
+                "INSERT INTO chunks(id, article_id, ord, start, end, section, dup_of, title, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.id, c.article_id, c.ord, c.start, c.end, c.section, c.dup_of, article.title, c.text)
+                    for c in chunks
+                ],
+            )
+            db.execute(
+                "INSERT INTO articles(id, title, url, published, outlet, authors, source, text, content_hash,"
+                " state, n_chunks, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET title=excluded.title, url=excluded.url,"
+                " published=excluded.published, outlet=excluded.outlet, authors=excluded.authors,"
+                " source=excluded.source, text=excluded.text, content_hash=excluded.content_hash,"
+                " state='done', n_chunks=excluded.n_chunks, ingested_at=excluded.ingested_at",
+                (
+                    article.id, article.title, article.url, article.published, article.outlet,
+                    json.dumps(list(article.authors)), article.source, article.text, content_hash,
+                    len(chunks), now,
+                ),
+            )
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(now),))
+
+    def delete_article(self, article_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(time.time()),))
+
+    def clear(self) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM articles")
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- reads ---------------------------------------------------------------------------------
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, sqlite3.Row]:
+        """Chunk rows joined with their article's metadata, for articles in a consistent state."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            "SELECT c.id, c.article_id, c.ord, c.start, c.end, c.section, c.dup_of, c.text, a.title, a.url,"
+            f" a.published, a.outlet FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+            ids,
+        )
+        return {r["id"]: r for r in rows}
+
+    def article(self, article_id: str) -> sqlite3.Row | None:
+        rows = self._query("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return rows[0] if rows else None
+
+    def chunk_ids(self, article_id: str) -> list[str]:
+        return [r["id"] for r in self._query("SELECT id FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,))]
+
+    def keyword_search(
+        self,
+        query: str,
+        limit: int,
+        outlets: Sequence[str] = (),
+        date_from: str = "",
+        date_to: str = "",
+    ) -> list[KeywordHit]:
+        """BM25 over chunk text, title and section; filters on outlet and ISO date range."""
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = ["chunks_fts MATCH ?"], [match]
+        if outlets or date_from or date_to:
+            where.append("a.state = 'done'")
+        if outlets:
+            where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
+            params.extend(outlets)
+        if date_from:
+            where.append("a.published != '' AND substr(a.published, 1, 10) >= ?")
+            params.append(date_from[:10])
+        if date_to:
+            where.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
+            params.append(date_to[:10])
+        sql = (
+            "SELECT c.id AS id, bm25(chunks_fts, 1.0, 0.6, 0.3) AS rank FROM chunks_fts "
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id "
+            f"WHERE {' AND '.join(where)} ORDER BY rank LIMIT ?"
+        )
+        params.append(limit)
+        return [KeywordHit(r["id"], -float(r["rank"])) for r in self._query(sql, params)]
+
+    def stats(self) -> dict[str, Any]:
+        row = self._query(
+            "SELECT COUNT(*) AS n, SUM(state = 'done') AS done, SUM(n_chunks) AS chunks,"
+            " MAX(CASE WHEN published != '' THEN published END) AS newest FROM articles"
+        )[0]
+        outlets = [
+            r["outlet"]
+            for r in self._query(
+                "SELECT outlet, COUNT(*) n FROM articles WHERE outlet != '' GROUP BY outlet ORDER BY n DESC"
+            )
+        ]
+        last = self.get_meta("last_ingest")
+        return {
+            "articles": int(row["done"] or 0),
+            "pending": int((row["n"] or 0) - (row["done"] or 0)),
+            "chunks": int(row["chunks"] or 0),
+            "newest_published": row["newest"] or "",
+            "last_ingest": float(last) if last else None,
+            "outlets": outlets,
+        }
