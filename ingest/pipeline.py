@@ -17,6 +17,7 @@ import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
 from ingest.loaders import LoadError, iter_source
+from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Article, Chunk
@@ -71,25 +72,22 @@ def content_hash(article: Article, settings: Settings) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def embed_text(article: Article, chunk: Chunk) -> str:
-    """What the embedder sees: a short title/section prefix gives a passage its context."""
-    title = " ".join(article.title.split()[:20])
-    section = chunk.section if chunk.section and chunk.section != article.title else ""
-    prefix = f"{title}. {' '.join(section.split()[:12])}".strip(". ")
-    return f"{prefix}\n{chunk.text}" if prefix else chunk.text
-
-
 def mark_near_duplicates(chunks: list[Chunk], vectors: np.ndarray, threshold: float) -> list[Chunk]:
-    """Point each chunk that nearly repeats an earlier chunk of the same article at it (``dup_of``)."""
+    """Point each chunk that nearly repeats an earlier chunk of the same article at it (``dup_of``).
+
+    The chunk text alone is embedded (no title prefix), so the vectors stored in Chroma can be
+    compared directly, here and when retrieval collapses near-duplicates across articles.
+    """
     if len(chunks) < 2:
         return chunks
     sims = vectors @ vectors.T
+    words = [word_set(c.text) for c in chunks]
     out = list(chunks)
-    for j in range(1, len(chunks)):
-        i = int(np.argmax(sims[j, :j]))
-        if sims[j, i] >= threshold and abs(j - i) > 1:  # neighbours share an overlap sentence
-            root = out[i].dup_of or out[i].id
-            out[j] = Chunk(**{**asdict(out[j]), "dup_of": root})
+    for j in range(2, len(chunks)):
+        for i in np.argsort(-sims[j, : j - 1])[:3]:  # j-1 shares an overlap sentence with j
+            if is_near_duplicate(float(sims[j, i]), words[i], words[j], threshold):
+                out[j] = Chunk(**{**asdict(out[j]), "dup_of": out[i].dup_of or out[i].id})
+                break
     return out
 
 
@@ -175,7 +173,7 @@ def ingest(
         nonlocal batch, batch_chunks, done
         if not batch:
             return
-        texts = [embed_text(a, c) for a, chunks, _, _ in batch for c in chunks]
+        texts = [c.text for _, chunks, _, _ in batch for c in chunks]
         vectors = embedder.encode(texts)
         offset = 0
         for article, chunks, digest, existed in batch:

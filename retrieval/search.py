@@ -1,0 +1,173 @@
+"""Hybrid search: dense (Chroma) + keyword (BM25) fused by reciprocal rank, filters, near-duplicate
+collapse, and an optional rerank hook."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from retrieval.dedup import is_near_duplicate, word_set
+from retrieval.store import Store
+from retrieval.types import Passage
+
+Mode = Literal["hybrid", "dense", "keyword"]
+# A reranker maps (question, passages in fused order) to one score per passage, higher is better.
+Reranker = Callable[[str, Sequence[Passage]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some outlets and/or an inclusive ISO date range (YYYY-MM-DD)."""
+
+    outlets: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.outlets or self.date_from or self.date_to)
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.outlets:
+            clauses.append({"outlet": {"$in": list(self.outlets)}})
+        if self.date_from:
+            clauses.append({"day": {"$gte": _day(self.date_from)}})
+        if self.date_to:
+            clauses.append({"day": {"$lte": _day(self.date_to)}})
+        if self.date_from and not self.date_to:
+            clauses.append({"day": {"$gt": 0}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _day(iso: str) -> int:
+    digits = iso[:10].replace("-", "")
+    if len(digits) != 8 or not digits.isdigit():
+        raise ValueError(f"dates must look like YYYY-MM-DD, but got {iso!r}")
+    return int(digits)
+
+
+@dataclass
+class SearchResult:
+    passages: list[Passage]
+    timings: dict[str, float] = field(default_factory=dict)
+    candidates: int = 0
+    collapsed: int = 0
+
+    @property
+    def best_similarity(self) -> float:
+        return max((p.similarity for p in self.passages), default=0.0)
+
+
+def search(
+    store: Store,
+    query: str,
+    *,
+    k: int | None = None,
+    filters: Filters | None = None,
+    mode: Mode = "hybrid",
+    collapse: bool = True,
+    reranker: Reranker | None = None,
+) -> SearchResult:
+    """The ``k`` best passages for ``query``; each carries its article's metadata and scores."""
+    settings = store.settings
+    k = k or settings.k
+    filters = filters or Filters()
+    timings: dict[str, float] = {}
+    fetch = max(settings.fetch_k, k * 3)
+
+    t0 = time.perf_counter()
+    qvec = store.embedder.encode([query])[0]
+    timings["embed"] = time.perf_counter() - t0
+
+    dense: list[tuple[str, float, np.ndarray]] = []
+    if mode != "keyword":
+        t = time.perf_counter()
+        dense = store.dense_search(qvec, fetch, filters.chroma_where())
+        timings["dense"] = time.perf_counter() - t
+    keyword_ids: list[str] = []
+    if mode != "dense":
+        t = time.perf_counter()
+        hits = store.catalog.keyword_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
+        keyword_ids = [h.chunk_id for h in hits]
+        timings["keyword"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    fused: dict[str, float] = {}
+    dense_rank: dict[str, int] = {}
+    keyword_rank: dict[str, int] = {}
+    vectors: dict[str, np.ndarray] = {}
+    for rank, (cid, _, vec) in enumerate(dense, start=1):
+        dense_rank[cid] = rank
+        vectors[cid] = vec
+        fused[cid] = fused.get(cid, 0.0) + settings.dense_weight / (settings.rrf_k + rank)
+    for rank, cid in enumerate(keyword_ids, start=1):
+        keyword_rank[cid] = rank
+        fused[cid] = fused.get(cid, 0.0) + settings.keyword_weight / (settings.rrf_k + rank)
+    missing = [cid for cid in fused if cid not in vectors]
+    vectors.update(store.vectors(missing))
+    rows = store.catalog.chunks_by_id(fused)
+
+    passages: list[Passage] = []
+    for cid, score in sorted(fused.items(), key=lambda item: -item[1]):
+        row = rows.get(cid)
+        vec = vectors.get(cid)
+        if row is None or vec is None:
+            continue  # mid-ingest: not yet (or no longer) in both stores
+        passages.append(
+            Passage(
+                chunk_id=cid,
+                article_id=row["article_id"],
+                text=row["text"],
+                start=row["start"],
+                end=row["end"],
+                title=row["title"],
+                url=row["url"],
+                published=row["published"],
+                outlet=row["outlet"],
+                section=row["section"],
+                score=score,
+                similarity=float(np.dot(qvec, vec)),
+                dense_rank=dense_rank.get(cid),
+                keyword_rank=keyword_rank.get(cid),
+            )
+        )
+    if reranker is not None and passages:
+        scores = list(reranker(query, passages))
+        for passage, new in zip(passages, scores, strict=True):
+            passage.score = float(new)
+        passages.sort(key=lambda p: -p.score)
+
+    kept: list[Passage] = []
+    collapsed = 0
+    if collapse:
+        words = {p.chunk_id: word_set(p.text) for p in passages}
+        for passage in passages:
+            twin = next(
+                (
+                    q for q in kept
+                    if is_near_duplicate(
+                        float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
+                        words[q.chunk_id], words[passage.chunk_id], settings.dedup_threshold,
+                    )
+                ),
+                None,
+            )
+            if twin is not None:
+                collapsed += 1
+                if passage.article_id != twin.article_id and passage.article_id not in twin.duplicates:
+                    twin.duplicates.append(passage.article_id)
+                continue
+            kept.append(passage)
+            if len(kept) >= k:
+                break
+    else:
+        kept = passages[:k]
+    timings["fuse"] = time.perf_counter() - t
+    timings["retrieve"] = time.perf_counter() - t0
+    return SearchResult(kept, timings, candidates=len(passages), collapsed=collapsed)
