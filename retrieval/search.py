@@ -38,8 +38,8 @@ class Filters:
             clauses.append({"day": {"$gte": _day(self.date_from)}})
         if self.date_to:
             clauses.append({"day": {"$lte": _day(self.date_to)}})
-        if self.date_from and not self.date_to:
-            clauses.append({"day": {"$gt": 0}})
+        if self.date_to and not self.date_from:
+            clauses.append({"day": {"$gt": 0}})  # an unknown date (0) is not "before" anything
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
