@@ -1,0 +1,95 @@
+"""``python -m retrieval`` through its entry point: ask (text and --json), stats, help, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.pipeline import ingest
+from retrieval.cli import cli
+from retrieval.settings import Settings
+from retrieval.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(BUNDLED, corpus / BUNDLED.name)
+    data = tmp_path_factory.mktemp("data")
+    settings = Settings(data_dir=data)
+    assert ingest([str(corpus)], settings, store=Store(settings, embedder=embedder)).added == 1
+    return data
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0 and "Examples" in top.output
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help) > 20, f"command {name} has no help text"
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, result.output
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert getattr(param, "help", None), f"{name} {param.opts} has no help"
+
+
+def test_ask_json_shape_through_the_module_entry_point(index_dir: Path) -> None:
+    env = {**os.environ, "NEWSQA_DATA_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "retrieval", "ask", "What did Pete Hegseth reportedly order?",
+         "--backend", "extractive", "--json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {"answer", "refused", "citations", "timings"} <= data.keys()
+    assert data["refused"] is False and "Cyber Command" in data["answer"]
+    citation = data["citations"][0]
+    assert {"n", "article_id", "title", "url", "published", "outlet", "quote", "start", "end",
+            "supported"} <= citation.keys()
+    assert citation["n"] == 1 and citation["supported"] is True
+    assert citation["end"] - citation["start"] == len(citation["quote"])
+
+
+def test_ask_text_output_and_refusal_exit_code(index_dir: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["ask", "What did Canada's intelligence service say?", "--backend", "extractive",
+                             "--data-dir", str(index_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert "Sources:" in ok.output and "[1]" in ok.output
+    refused = runner.invoke(cli, ["ask", "Who won the football world cup final?", "--backend", "extractive",
+                                  "--data-dir", str(index_dir), "--json"])
+    assert refused.exit_code == 3
+    assert json.loads(refused.output)["refused"] is True
+
+
+def test_ask_on_an_empty_index_explains_how_to_ingest(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["ask", "anything?", "--backend", "extractive", "--data-dir",
+                                      str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    assert "python -m ingest" in result.output
+
+
+def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive", "--since",
+                                      "yesterday", "--data-dir", str(index_dir)])
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_stats_json(index_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["stats", "--json", "--data-dir", str(index_dir)])
+    assert result.exit_code == 0
+    facts = json.loads(result.output)
+    assert facts["articles"] == 1 and facts["chunks"] == facts["vectors"] > 10
