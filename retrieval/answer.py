@@ -158,7 +158,7 @@ class Assistant:
                 rewritten = text[0].strip().strip('"') if text else ""
                 if 3 <= len(rewritten) <= 300 and prompts.NOT_IN_ARTICLES not in rewritten:
                     return rewritten
-            except Exception:  # noqa: BLE001 - fall back to the heuristic below
+            except Exception:
                 pass
         previous = [content for role, content in pairs if role == "user"][-1]
         return f"{question} (following up on: {previous})"

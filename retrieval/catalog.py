@@ -65,14 +65,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 # Very common English words: they only add noise to an OR-ed BM25 query.
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your yours
-    yourself yourselves did does what's who's week weeks year years say said says according reportedly
-    news article articles""".split()
+    [
+        "a", "about", "above", "according", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+        "article", "articles", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+        "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+        "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his",
+        "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself",
+        "news", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+        "ourselves", "out", "over", "own", "reportedly", "said", "same", "say", "says", "she", "should", "so",
+        "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these",
+        "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "week",
+        "weeks", "were", "what", "what's", "when", "where", "which", "while", "who", "who's", "whom", "why",
+        "will", "with", "would", "year", "years", "you", "your", "yours", "yourself", "yourselves",
+    ]
 )
 
 
@@ -227,7 +232,8 @@ class Catalog:
         match = fts_query(query)
         if not match:
             return []
-        where, params = ["chunks_fts MATCH ?"], [match]
+        where: list[str] = ["chunks_fts MATCH ?"]
+        params: list[Any] = [match]
         if outlets or date_from or date_to:
             where.append("a.state = 'done'")
         if outlets:

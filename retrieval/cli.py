@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from retrieval.settings import Settings
+
 BACKENDS = click.Choice(["local", "extractive", "openai"])
 
 
-def _settings(data_dir: Path | None, backend: str | None = None):  # type: ignore[no-untyped-def]
-    from retrieval.settings import Settings
+def _settings(data_dir: Path | None, backend: str | None = None) -> Settings:
 
     overrides: dict[str, object] = {}
     if data_dir:

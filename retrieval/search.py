@@ -116,8 +116,7 @@ def search(
     passages: list[Passage] = []
     for cid, score in sorted(fused.items(), key=lambda item: -item[1]):
         row = rows.get(cid)
-        vec = vectors.get(cid)
-        if row is None or vec is None:
+        if row is None or cid not in vectors:
             continue  # mid-ingest: not yet (or no longer) in both stores
         passages.append(
             Passage(
@@ -132,7 +131,7 @@ def search(
                 outlet=row["outlet"],
                 section=row["section"],
                 score=score,
-                similarity=float(np.dot(qvec, vec)),
+                similarity=float(np.dot(qvec, vectors[cid])),
                 dense_rank=dense_rank.get(cid),
                 keyword_rank=keyword_rank.get(cid),
             )

@@ -13,6 +13,7 @@ redoes them, and step 2 is idempotent (ids are deterministic, deletion is by art
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -93,11 +94,13 @@ class Embedder(Embeddings):
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or 256)
 
     @property
     def dimension(self) -> int:
-        return int((getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension)() or 0)
+        model = self.model
+        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dimension() or 0)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text, without the [CLS]/[SEP] the model adds."""
@@ -238,10 +241,8 @@ class Store:
     def reset(self) -> None:
         """Drop every vector and record (``ingest --rebuild``)."""
         with self._lock:
-            try:
+            with contextlib.suppress(Exception):  # an absent collection: nothing to drop
                 self.client.delete_collection(self.settings.collection)
-            except Exception:  # noqa: BLE001 - absent collection: nothing to drop
-                pass
             self.__dict__.pop("collection", None)
             self.catalog.clear()
             self.catalog.set_meta("embedding_model", self.embedder.name)

@@ -42,7 +42,8 @@ outlet: Valley Times
 published: 2025-09-15
 url: https://valley.example/apples
 ---
-Orchards in the valley reported a record apple harvest this autumn, with growers picking 12 percent more fruit than last year.
+Orchards in the valley reported a record apple harvest this autumn, with growers picking 12 percent
+more fruit than last year.
 Growers credited a wet spring and a mild summer for the large crop.
 """
 
@@ -51,7 +52,7 @@ class ScriptedChat(BaseChatModel):
     """A chat model whose reply is computed from the prompt by a test function; records its calls."""
 
     reply: Callable[[list[BaseMessage]], str]
-    calls: list[list[BaseMessage]] = []
+    calls: list[list[BaseMessage]]
 
     @property
     def _llm_type(self) -> str:
