@@ -1,0 +1,643 @@
+"""The Streamlit chat app (``streamlit run app.py``): it only renders.
+
+Answers come from ``retrieval.answer.Assistant``, corpus facts from its ``stats()``, saved
+conversations from ``retrieval.conversations``, uploads go through ``ingest.pipeline.ingest`` like
+the command line. The embedding model, the index and the answer model are built once per process
+under ``st.cache_resource`` and shared by every browser session; per-session state lives in
+``st.session_state``.
+
+Article text is untrusted: everything from an article (titles, passages, quotes, answers that repeat
+them) goes through :func:`md_escape` and is never rendered with ``unsafe_allow_html``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from retrieval.answer import Assistant, Final, Retrieved, Token
+from retrieval.conversations import Conversations, answer_from_record, answer_to_record
+from retrieval.search import Filters
+from retrieval.settings import Settings
+from retrieval.types import Answer, Citation, Passage
+
+UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml"]
+CONTEXT_CHARS = 350  # article text shown on each side of a cited quote
+CLOSEST_PASSAGES = 4  # passages offered with a refusal
+CONVERSATIONS_LISTED = 30
+SIDEBAR_TITLE_CHARS = 30  # longer conversation titles are cut (the full title is the tooltip)
+
+# --- safe markdown ---------------------------------------------------------------------------------
+# Every character with a meaning in CommonMark/GFM, Streamlit's directives (:red[...], :material/...:),
+# LaTeX ($) or HTML (<, &) is backslash-escaped; CommonMark turns "\x" back into a literal "x".
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&=^/\"])")
+# Streamlit replaces these in the rendered text itself, after escapes are resolved (:streamlit: becomes
+# a logo, "->" an arrow): a word joiner (U+2060, invisible) inside keeps them literal.
+_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:")
+_WJ = "\u2060"
+
+
+def md_escape(text: str, *, line_start: bool = True) -> str:
+    """``text`` as Streamlit markdown that displays it literally, line breaks kept.
+
+    ``line_start=False`` for a piece that continues a line (its leading space is kept).
+    """
+    text = _TEXT_REPLACED.sub(lambda m: _WJ.join(m.group(0)), text)
+    lines = re.split(r"\r\n|\r|\n", _MD_SPECIAL.sub(r"\\\1", text))
+    out = []
+    for i, line in enumerate(lines):
+        if i > 0 or line_start:
+            line = line.lstrip()  # indentation at a line start would make a code block
+        if i < len(lines) - 1:
+            line = line.rstrip()
+        out.append(line)
+    return "  \n".join(out)  # every line break a hard break
+
+
+def md_inline(text: str) -> str:
+    """``md_escape`` on one line (labels, link texts, highlights)."""
+    return md_escape(" ".join(text.split()))
+
+
+def md_unescape(markdown: str) -> str:
+    """The literal text of markdown made by ``md_escape`` (for tests and copy)."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace(_WJ, "")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` if it is an http(s) address fit for a markdown link, else ""."""
+    url = url.strip()
+    if not re.match(r"^https?://[^\s<>]+$", url, re.I):
+        return ""
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]).rstrip(" ,;:?") + "…"
+
+
+def _date(published: str) -> str:
+    return published[:10]
+
+
+def source_line(title: str, outlet: str, published: str) -> str:
+    """'Title — Outlet, date' (escaped), leaving out what is unknown."""
+    meta = ", ".join(x for x in (outlet, _date(published)) if x)
+    return md_inline(title or "Untitled") + (f" — {md_inline(meta)}" if meta else "")
+
+
+# --- cached, shared resources ----------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def get_embedder(model_path: str, dtype: str, batch_size: int) -> Any:
+    """One embedding model per process, whatever the index (it is thread-safe)."""
+    from retrieval.store import Embedder
+
+    return Embedder(model_path, dtype, batch_size)
+
+
+@st.cache_resource(show_spinner=False)
+def get_assistant(settings_key: str, _settings: Settings) -> Assistant:
+    """One ``Assistant`` (index, answer model) per configuration, shared by all sessions.
+
+    Models then warm up in a background thread, so the first question does not wait for them.
+    """
+    from retrieval.store import Store, packaged_model_path
+
+    settings = _settings
+    model_path = str(settings.embedding_model or packaged_model_path())
+    embedder = get_embedder(model_path, settings.embedding_dtype, settings.embedding_batch_size)
+    assistant = Assistant(settings, store=Store(settings, embedder=embedder))
+    threading.Thread(target=_warm_up, args=(assistant,), name="newsqa-warm-up", daemon=True).start()
+    return assistant
+
+
+def _warm_up(assistant: Assistant) -> None:
+    try:
+        assistant.store.embedder.encode(["warm up"])
+        model = assistant.chat_model  # None for the extractive backend
+        load = getattr(model, "load", None)
+        if callable(load):
+            load()
+    except Exception:  # the same error is shown with the first question
+        pass
+
+
+@st.cache_resource(show_spinner=False)
+def get_conversations(path: str) -> Conversations:
+    return Conversations(Path(path))
+
+
+def backend_text(settings: Settings, backend: str) -> str:
+    try:
+        from retrieval.backends import backend_label
+
+        return backend_label(settings, backend)
+    except Exception:  # a label is never worth an error
+        return backend
+
+
+# --- session state ---------------------------------------------------------------------------------
+def init_session() -> None:
+    st.session_state.setdefault("conversation_id", None)
+    st.session_state.setdefault("messages", [])
+
+
+def new_conversation() -> None:
+    st.session_state.conversation_id = None
+    st.session_state.messages = []
+
+
+def open_conversation(conversations: Conversations, conversation_id: str) -> None:
+    try:
+        saved = conversations.load(conversation_id)
+    except KeyError:
+        st.session_state.load_error = "That conversation no longer exists."
+        return
+    st.session_state.conversation_id = conversation_id
+    st.session_state.messages = [
+        {"role": m.role, "content": m.content, "answer": m.answer} for m in saved
+    ]
+
+
+def current_filters() -> tuple[Filters, str]:
+    """The sidebar's filters and, when they are invalid, why they are ignored."""
+    outlets = tuple(st.session_state.get("filter_outlets") or ())
+    date_from = st.session_state.get("filter_from")
+    date_to = st.session_state.get("filter_to")
+    if date_from and date_to and date_from > date_to:
+        return Filters(outlets=outlets), "The start date is after the end date: the date range is ignored."
+    return (
+        Filters(
+            outlets=outlets,
+            date_from=date_from.isoformat() if date_from else "",
+            date_to=date_to.isoformat() if date_to else "",
+        ),
+        "",
+    )
+
+
+def describe_filters(filters: dict[str, Any]) -> str:
+    parts = []
+    if filters.get("outlets"):
+        parts.append("outlets: " + ", ".join(filters["outlets"]))
+    if filters.get("date_from") or filters.get("date_to"):
+        parts.append(f"published {filters.get('date_from') or '…'} to {filters.get('date_to') or '…'}")
+    return "; ".join(parts)
+
+
+# --- rendering an answer ---------------------------------------------------------------------------
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKERS_BEFORE_PUNCT = re.compile(r"\s*((?:\[\d+\])+)([.,;:!?]+)")
+
+
+def citation_marker(citation: Citation) -> str:
+    """``[n]`` as a link to the article (tooltip: its title), or a badge matching the expander below."""
+    url = _safe_url(citation.url)
+    if url:
+        tooltip = md_inline(citation.title).replace('"', '\\"')
+        return f'[\\[{citation.n}\\]]({url} "{tooltip}")'
+    return f":blue-background[\\[{citation.n}\\]]"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer text, escaped, with each ``[n]`` marker linked to its source."""
+    by_n = {c.n: c for c in answer.citations}
+    # "Russia [1]." reads as "Russia.[1]": the marker after the punctuation, as in print.
+    text = _MARKERS_BEFORE_PUNCT.sub(lambda m: m.group(2) + m.group(1), answer.text)
+    out: list[str] = []
+    pos = 0
+    for match in _MARKER.finditer(text):
+        citation = by_n.get(int(match.group(1)))
+        if citation is None:
+            continue
+        out.append(md_escape(text[pos:match.start()], line_start=pos == 0))
+        out.append(citation_marker(citation))
+        pos = match.end()
+    out.append(md_escape(text[pos:], line_start=pos == 0))
+    return "".join(out)
+
+
+def quote_context(text: str, start: int, end: int, quote: str) -> tuple[str, str, str]:
+    """(before, quote, after): the cited span of the article and some text around it."""
+    if not (0 <= start < end <= len(text)) or text[start:end] != quote:
+        found = text.find(quote) if quote else -1
+        if found < 0:
+            return "", quote, ""
+        start, end = found, found + len(quote)
+    a = max(0, start - CONTEXT_CHARS)
+    b = min(len(text), end + CONTEXT_CHARS)
+    if a > 0:
+        space = text.find(" ", a, start)
+        a = space + 1 if space >= 0 else a
+    if b < len(text):
+        space = text.rfind(" ", end, b)
+        b = space if space > end else b
+    before = ("…" if a > 0 else "") + text[a:start]
+    after = text[end:b] + ("…" if b < len(text) else "")
+    return before, text[start:end], after
+
+
+def highlighted_markdown(before: str, quote: str, after: str) -> str:
+    # The highlight is padded: the spaces around it would show twice.
+    before, after = before.rstrip(" \t"), after.lstrip(" \t")
+    return f"{md_escape(before)}:orange-background[{md_inline(quote)}]{md_escape(after, line_start=False)}"
+
+
+def article_row(assistant: Assistant, article_id: str) -> dict[str, Any]:
+    try:
+        row = assistant.store.catalog.article(article_id)
+    except Exception:  # render the quote alone
+        return {}
+    return dict(row) if row is not None else {}
+
+
+def render_source_link(url: str, source: str) -> None:
+    safe = _safe_url(url)
+    if safe:
+        st.markdown(f"[Open the original article ↗]({safe})")
+    elif source:
+        st.caption(f"No web address recorded · ingested from {md_inline(Path(source).name)}")
+
+
+def render_citation(assistant: Assistant, citation: Citation) -> None:
+    label = f"[{citation.n}] {source_line(citation.title, citation.outlet, citation.published)}"
+    with st.expander(label):
+        row = article_row(assistant, citation.article_id)
+        text = row.get("text", "")
+        before, quote, after = quote_context(text, citation.start, citation.end, citation.quote)
+        st.markdown(highlighted_markdown(before, quote, after))
+        if not row:
+            st.caption("The article is no longer in the index; the saved quote is shown.")
+        render_source_link(citation.url, row.get("source", ""))
+
+
+def render_passage(assistant: Assistant, passage: Passage) -> None:
+    source = source_line(passage.title, passage.outlet, passage.published)
+    label = f"{source} · similarity {passage.similarity:.2f}"
+    with st.expander(label):
+        st.markdown(md_escape(passage.text))
+        render_source_link(passage.url, article_row(assistant, passage.article_id).get("source", ""))
+
+
+def timing_caption(timings: dict[str, float]) -> str:
+    parts = []
+    if "retrieve" in timings:
+        parts.append(f"retrieval {timings['retrieve']:.2f} s")
+    if "first_token" in timings:
+        parts.append(f"first token {timings['first_token']:.2f} s")
+    if "total" in timings:
+        parts.append(f"total {timings['total']:.2f} s")
+    return " · ".join(parts)
+
+
+def render_answer(assistant: Assistant, record: dict[str, Any], asked: str) -> None:
+    """An assistant message from its saved record (same rendering live and after a reload)."""
+    answer = answer_from_record(record)
+    if answer.question and answer.question.strip() != asked.strip():
+        st.caption(f"Searched for: {md_inline(answer.question)}")
+    if answer.refused:
+        st.info(md_escape(answer.text), icon=":material/search_off:")
+        closest = answer.passages[:CLOSEST_PASSAGES]
+        if closest:
+            st.caption("Closest passages found")
+            for passage in closest:
+                render_passage(assistant, passage)
+    else:
+        st.markdown(answer_markdown(answer))
+        if answer.unsupported:
+            lines = "\n".join(f"- {md_inline(s)}" for s in answer.unsupported)
+            st.warning(
+                f"Not supported by the cited articles — check before relying on it:\n\n{lines}",
+                icon=":material/warning:",
+            )
+        for citation in answer.citations:
+            render_citation(assistant, citation)
+    notes = [timing_caption(answer.timings)]
+    if record.get("filters"):
+        notes.append("filtered by " + md_inline(describe_filters(record["filters"])))
+    st.caption(" · ".join(n for n in notes if n))
+
+
+def render_history(assistant: Assistant) -> None:
+    asked = ""
+    for message in st.session_state.messages:
+        with st.chat_message(message["role"]):
+            if message["role"] == "user":
+                asked = message["content"]
+                st.markdown(md_escape(message["content"]))
+                continue
+            with st.container():  # the layout ask() leaves behind (see there)
+                if message.get("error"):
+                    st.error(md_escape(message["error"]), icon=":material/error:")
+                else:
+                    render_answer(assistant, message["answer"] or {"text": message["content"]}, asked)
+
+
+# --- asking ----------------------------------------------------------------------------------------
+def render_retrieved(event: Retrieved, asked: str) -> None:
+    """The sources found, grouped by article, shown while the answer is being written."""
+    if event.question.strip() != asked.strip():
+        st.caption(f"Searched for: {md_inline(event.question)}")
+    if not event.passages:
+        st.caption("No passages found.")
+        return
+    articles: dict[str, list[Passage]] = {}
+    for passage in event.passages:
+        articles.setdefault(passage.article_id, []).append(passage)
+    lines = []
+    for group in articles.values():
+        best = max(p.similarity for p in group)
+        count = f"{len(group)} passages" if len(group) > 1 else "1 passage"
+        lines.append(f"- {source_line(group[0].title, group[0].outlet, group[0].published)} "
+                     f"({count}, best match {best:.2f})")
+    n_articles = f"{len(articles)} article" + ("s" if len(articles) > 1 else "")
+    st.caption(f"Reading {len(event.passages)} passages from {n_articles}:\n\n" + "\n".join(lines))
+
+
+def ask(assistant: Assistant, conversations: Conversations, question: str, filters: Filters) -> None:
+    """Answer ``question`` live (sources, streamed tokens, final answer) and save the exchange."""
+    history = [
+        (m["role"], m["content"]) for m in st.session_state.messages if not m.get("error")
+    ]
+    st.session_state.messages.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        st.markdown(md_escape(question))
+    with st.chat_message("assistant"):
+        live = st.empty()
+        final: Answer | None = None
+        try:
+            with live.container():
+                sources = st.empty()
+                sources.caption("Searching the articles…")
+                text_slot = st.empty()
+                streamed = ""
+                for event in assistant.stream(question, history, filters):
+                    if isinstance(event, Retrieved):
+                        with sources.container():
+                            render_retrieved(event, question)
+                        text_slot.caption("Writing the answer…")
+                    elif isinstance(event, Token):
+                        streamed += event.text
+                        text_slot.markdown(md_escape(streamed) + " ▌")
+                    elif isinstance(event, Final):
+                        final = event.answer
+        except Exception as exc:  # shown to the user, never as a traceback
+            backend = backend_text(assistant.settings, assistant.backend)
+            message = f"Could not answer ({backend}): {exc}"
+            with live.container():
+                st.error(md_escape(message), icon=":material/error:")
+            st.session_state.messages.append({"role": "assistant", "content": "", "error": message})
+            return
+        if final is None:
+            live.error("Could not answer: the answer service returned nothing.", icon=":material/error:")
+            return
+        record = answer_to_record(final)
+        if filters:
+            record["filters"] = {
+                "outlets": list(filters.outlets), "date_from": filters.date_from, "date_to": filters.date_to
+            }
+        # The final answer replaces the live view in place: the same layout as a message of the
+        # history, so the next rerun updates these elements instead of leaving stale copies behind.
+        with live.container():
+            render_answer(assistant, record, question)
+    st.session_state.messages.append({"role": "assistant", "content": final.text, "answer": record})
+    try:
+        if st.session_state.conversation_id is None:
+            st.session_state.conversation_id = conversations.create()
+        conversation_id = st.session_state.conversation_id
+        conversations.append(conversation_id, "user", question)
+        conversations.append(conversation_id, "assistant", final.text, record)
+    except Exception as exc:  # the answer is shown; only saving failed
+        st.warning(md_escape(f"This exchange could not be saved: {exc}"))
+
+
+# --- uploads ---------------------------------------------------------------------------------------
+def _upload_name(name: str) -> str:
+    base = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(" .") or "upload"
+    return base[:150]
+
+
+def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
+    """Save uploaded files into ``data_dir/uploads`` and ingest them like ``python -m ingest``."""
+    from ingest.pipeline import ingest
+
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for file in files:
+        path = folder / _upload_name(file.name)
+        path.write_bytes(file.getvalue())
+        paths.append(str(path))
+    bar = st.progress(0.0, text="Reading the files…")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{done}/{total} articles · {message}")
+
+    report = ingest(paths, settings, store=assistant.store, progress=progress)
+    bar.empty()
+    result = report.to_json()
+    result["files"] = [Path(p).name for p in paths]
+    return result
+
+
+def render_upload(settings: Settings, assistant: Assistant, where: str) -> None:
+    with st.form(f"upload-{where}", clear_on_submit=True, border=where == "main"):
+        files = st.file_uploader(
+            "Article files",
+            type=UPLOAD_TYPES,
+            accept_multiple_files=True,
+            key=f"upload-files-{where}",
+            help="Text, Markdown (with optional front matter: title, url, published, outlet), HTML, "
+            "JSON / JSON lines article records, or an RSS/Atom feed. Uploading a file with the same "
+            "name again updates that article.",
+        )
+        submitted = st.form_submit_button("Ingest", icon=":material/upload:")
+    if submitted:
+        if not files:
+            st.warning("Choose one or more files first.")
+            return
+        try:
+            with st.spinner("Ingesting…"):
+                st.session_state.ingest_report = run_ingest(settings, assistant, list(files))
+        except Exception as exc:  # e.g. disk full, index mismatch
+            st.session_state.ingest_report = {"error": str(exc)}
+        st.rerun()
+
+
+def render_ingest_report() -> None:
+    report = st.session_state.pop("ingest_report", None)
+    if not report:
+        return
+    if report.get("error"):
+        st.error(md_escape(f"Ingest failed: {report['error']}"), icon=":material/error:")
+        return
+    counts = (
+        f"added {report['added']} · updated {report['updated']} · unchanged {report['unchanged']} · "
+        f"failed {len(report['failed'])}"
+    )
+    files = md_inline(", ".join(report.get("files", [])))
+    if report["failed"]:
+        reasons = "\n".join(
+            f"- {md_inline(Path(f['source']).name)}: {md_inline(f['reason'])}" for f in report["failed"]
+        )
+        st.warning(f"Ingested {files}: {counts}\n\n{reasons}", icon=":material/warning:")
+    else:
+        st.success(
+            f"Ingested {files}: {counts} ({report['chunks']} chunks in {report['seconds']:.1f} s)",
+            icon=":material/check_circle:",
+        )
+
+
+# --- sidebar ---------------------------------------------------------------------------------------
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "never"
+    moment = dt.datetime.fromtimestamp(timestamp)
+    ago = time.time() - timestamp
+    if ago < 90:
+        rel = "just now"
+    elif ago < 5400:
+        rel = f"{round(ago / 60)} min ago"
+    elif ago < 2 * 86400:
+        rel = f"{round(ago / 3600)} h ago"
+    else:
+        rel = f"{round(ago / 86400)} days ago"
+    return f"{moment:%Y-%m-%d %H:%M} ({rel})"
+
+
+def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, Any]) -> Any:
+    """Filters, corpus facts and upload; returns the container the conversation list goes into."""
+    with st.sidebar:
+        st.button(
+            "New conversation", icon=":material/add_comment:", on_click=new_conversation,
+            type="primary", width="stretch",
+        )
+        listing = st.container()
+
+        st.subheader("Filters", divider="gray")
+        outlets = stats.get("outlets") or []
+        st.multiselect(
+            "Outlets",
+            outlets,
+            key="filter_outlets",
+            placeholder="All outlets" if outlets else "No outlet names",
+            disabled=not outlets,
+        )
+        earliest, latest = dt.date(1950, 1, 1), dt.date.today() + dt.timedelta(days=366)
+        for label, key in (("Published from", "filter_from"), ("Published until", "filter_to")):
+            st.date_input(
+                label, value=None, min_value=earliest, max_value=latest, key=key, format="YYYY-MM-DD"
+            )
+        if st.session_state.get("filter_from") or st.session_state.get("filter_to"):
+            st.caption("Articles without a publication date are left out while a date is set.")
+
+        st.subheader("Corpus", divider="gray")
+        left, right = st.columns(2)
+        left.metric("Articles", f"{stats.get('articles', 0):,}")
+        right.metric("Chunks", f"{stats.get('chunks', 0):,}")
+        newest = _date(stats.get("newest_published") or "") or "unknown"
+        st.caption(
+            f"Newest article: {newest}  \nLast ingest: {_when(stats.get('last_ingest'))}  \n"
+            f"Answers: {md_inline(backend_text(settings, assistant.backend))}"
+        )
+        if stats.get("pending"):
+            st.caption(f"{stats['pending']} article(s) half-written by an interrupted ingest: re-run it.")
+        with st.expander("Add articles", icon=":material/upload_file:"):
+            render_upload(settings, assistant, "sidebar")
+    return listing
+
+
+def render_conversation_list(listing: Any, conversations: Conversations) -> None:
+    with listing:
+        try:
+            saved = conversations.list(CONVERSATIONS_LISTED)
+        except Exception as exc:
+            st.caption(md_escape(f"Saved conversations are unavailable: {exc}"))
+            return
+        if not saved:
+            st.caption("Your conversations will be listed here.")
+            return
+        st.caption("Conversations")
+        current = st.session_state.conversation_id
+        for convo in saved:
+            is_current = convo.id == current
+            title = md_inline(shorten(convo.title, SIDEBAR_TITLE_CHARS))
+            st.button(
+                f"**{title}**" if is_current else title,
+                key=f"conv-{convo.id}",
+                on_click=open_conversation,
+                args=(conversations, convo.id),
+                type="tertiary",
+                icon=":material/chat:" if is_current else ":material/chat_bubble_outline:",
+                help=f"{md_inline(convo.title)}  \n{convo.messages // 2} question(s) · last {_when(convo.updated_at)}",
+            )
+
+
+# --- the page --------------------------------------------------------------------------------------
+def render_empty_index(settings: Settings, assistant: Assistant) -> None:
+    st.info(
+        "No articles are indexed yet. Ingest some from a terminal in the project folder:",
+        icon=":material/inventory_2:",
+    )
+    st.code("python -m ingest corpus/", language="bash")
+    st.caption(
+        f"Index folder: {md_inline(str(settings.data_dir))} (set NEWSQA\\_DATA\\_DIR to use another). "
+        "Or upload article files here:"
+    )
+    render_upload(settings, assistant, "main")
+
+
+def main() -> None:
+    st.set_page_config(page_title="newsqa — ask the news", page_icon=":material/newspaper:")
+    init_session()
+    try:
+        settings = Settings()
+    except Exception as exc:  # e.g. a bad NEWSQA_* value
+        st.error(md_escape(f"The settings are invalid: {exc}"), icon=":material/error:")
+        st.stop()
+    assistant = get_assistant(settings.model_dump_json(), settings)
+    conversations = get_conversations(str(settings.conversations_path))
+    try:
+        stats = assistant.stats()
+    except Exception as exc:  # e.g. Chroma server down, unreadable index
+        problem = f"The index in {settings.data_dir} cannot be opened: {exc}"
+        st.error(md_escape(problem), icon=":material/error:")
+        st.stop()
+
+    listing = render_sidebar(settings, assistant, stats)
+    st.title("Ask the news")
+    st.caption(
+        "Answers come only from the ingested articles; every claim links to the passage it quotes."
+        + (" The sidebar narrows the search to some outlets or dates." if stats.get("articles") else "")
+    )
+    if error := st.session_state.pop("load_error", None):
+        st.warning(error)
+    render_ingest_report()
+
+    if not stats.get("articles"):
+        render_empty_index(settings, assistant)
+        st.chat_input("Ingest articles first", disabled=True)
+        render_conversation_list(listing, conversations)
+        return
+
+    filters, filter_problem = current_filters()
+    if filter_problem:
+        st.warning(filter_problem)
+    render_history(assistant)
+    question = st.chat_input("Ask about the news…")
+    if question and question.strip():
+        ask(assistant, conversations, question.strip(), filters)
+    render_conversation_list(listing, conversations)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Saved chat conversations (SQLite at ``Settings.conversations_path``): create, append, list, load.
+
+One small thread-safe class shared by every browser session of the app. Each assistant message keeps
+its whole answer (citations, passages, timings) as JSON, so a reloaded conversation renders exactly
+as it did, after a restart too. ``answer_to_record`` / ``answer_from_record`` do that round trip.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from retrieval.types import Answer, Citation, Passage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    answer TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
+"""
+
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+    messages: int
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "user" or "assistant"
+    content: str
+    answer: dict[str, Any] | None = None  # answer_to_record() of an assistant message
+    created_at: float = 0.0
+
+
+def title_from_question(question: str, limit: int = TITLE_CHARS) -> str:
+    """A one-line title: the question, cut at a word boundary to about ``limit`` characters."""
+    text = " ".join(question.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def answer_to_record(answer: Answer) -> dict[str, Any]:
+    """Everything needed to render ``answer`` again (JSON-serialisable)."""
+    return {
+        "text": answer.text,
+        "refused": answer.refused,
+        "citations": [asdict(c) for c in answer.citations],
+        "passages": [asdict(p) for p in answer.passages],
+        "unsupported": list(answer.unsupported),
+        "question": answer.question,
+        "timings": dict(answer.timings),
+    }
+
+
+def _only_known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def answer_from_record(record: dict[str, Any]) -> Answer:
+    """The ``Answer`` saved by :func:`answer_to_record` (unknown keys of older/newer versions ignored)."""
+    return Answer(
+        text=str(record.get("text", "")),
+        citations=[Citation(**_only_known(Citation, c)) for c in record.get("citations", [])],
+        refused=bool(record.get("refused", False)),
+        passages=[Passage(**_only_known(Passage, p)) for p in record.get("passages", [])],
+        unsupported=list(record.get("unsupported", [])),
+        question=str(record.get("question", "")),
+        timings={k: float(v) for k, v in (record.get("timings") or {}).items()},
+    )
+
+
+def _json_or_none(value: str | None) -> dict[str, Any] | None:
+    return json.loads(value) if value else None
+
+
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    return ConversationSummary(
+        row["id"], row["title"] or "Untitled", row["created_at"], row["updated_at"], row["n"]
+    )
+
+
+class Conversations:
+    """The conversation database: one connection, WAL mode, every call serialized by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def create(self, title: str = "") -> str:
+        """A new, empty conversation; returns its id."""
+        conversation_id = uuid.uuid4().hex
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (conversation_id, title, now, now),
+            )
+        return conversation_id
+
+    def append(
+        self, conversation_id: str, role: str, content: str, answer: dict[str, Any] | None = None
+    ) -> int:
+        """Add a message; the first user message also names an untitled conversation."""
+        if role not in ("user", "assistant"):
+            raise ValueError(f"role must be 'user' or 'assistant', but got {role!r}")
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no conversation with id {conversation_id!r}")
+            cursor = db.execute(
+                "INSERT INTO messages(conversation_id, role, content, answer, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, role, content, json.dumps(answer) if answer is not None else None, now),
+            )
+            title = row["title"] or (title_from_question(content) if role == "user" else "")
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, title = ? WHERE id = ?",
+                (now, title, conversation_id),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+
+    def delete(self, conversation_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def list(self, limit: int = 50) -> list[ConversationSummary]:
+        """Conversations that have messages, most recently active first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.title, c.created_at, c.updated_at, COUNT(m.id) AS n FROM conversations c "
+                "JOIN messages m ON m.conversation_id = c.id GROUP BY c.id "
+                "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_summary(r) for r in rows]
+
+    def get(self, conversation_id: str) -> ConversationSummary | None:
+        with self._lock:
+            r = self._db.execute(
+                "SELECT c.id, c.title, c.created_at, c.updated_at, "
+                "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
+                "FROM conversations c WHERE c.id = ?",
+                (conversation_id,),
+            ).fetchone()
+        return _summary(r) if r is not None else None
+
+    def load(self, conversation_id: str) -> builtins.list[Message]:
+        """The messages of a conversation in order; KeyError for an unknown id."""
+        with self._lock:
+            exists = self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+            if exists.fetchone() is None:
+                raise KeyError(f"no conversation with id {conversation_id!r}")
+            rows = self._db.execute(
+                "SELECT role, content, answer, created_at FROM messages "
+                "WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            ).fetchall()
+        return [
+            Message(r["role"], r["content"], _json_or_none(r["answer"]), r["created_at"])
+            for r in rows
+        ]

@@ -1,0 +1,435 @@
+"""The Streamlit app through ``AppTest``: a real Chroma index, the real ``ingest()`` and the
+extractive backend (a real answer path without an LLM)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+from streamlit.testing.v1 import AppTest
+
+from ingest.pipeline import ingest
+from retrieval.settings import Settings
+from retrieval.store import Embedder, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+ARTICLE = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
+TIMEOUT = 240  # seconds per script run: the first one loads the embedding model on a busy 2-core VM
+
+GARDENING = """---
+title: Tomato growers brace for a wet summer
+outlet: Gardening Weekly
+published: 2025-06-02
+url: https://gardening.example/tomatoes-wet-summer
+---
+Tomato growers in the valley are preparing for an unusually wet summer, the regional growers'
+association said on Monday. Heavy rain splits ripening fruit and spreads blight, so many growers are
+moving their plants under plastic tunnels and spacing them further apart to let the leaves dry.
+The association recommends mulching with straw and watering at the base of the plant in the morning.
+"""
+
+HOSTILE = """---
+title: Zorblax <script>alert(1)</script> festival **draws** crowds
+outlet: Quux <b>Gazette</b>
+published: 2025-03-01
+url: javascript:alert(1)
+---
+The Zorblax lantern festival in Quuxville drew record crowds on Saturday, organisers said.
+The Zorblax parade featured <img src=x onerror=alert(1)> giant paper lanterns and **bold** dancers, \
+the organisers reported.
+Ticket sales for the Zorblax festival raised $x$ dollars for <script>alert(1)</script> the town's library fund.
+"""
+
+
+def _clean_newsqa_env(mp: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("NEWSQA_"):
+            mp.delenv(name)
+
+
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """One index per module (bundled article + a gardening article of another outlet), copied per test.
+
+    Built with the real ``ingest()`` and the real embedding model (conftest's session ``embedder``).
+    """
+    folder = tmp_path_factory.mktemp("index")
+    sources = folder / "sources"
+    sources.mkdir()
+    shutil.copy(ARTICLE, sources / ARTICLE.name)
+    (sources / "gardening.md").write_text(GARDENING, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        _clean_newsqa_env(mp)
+        settings = Settings(data_dir=folder / "data", backend="extractive")
+        store = Store(settings, embedder=embedder)
+        report = ingest([str(sources)], settings, store=store)
+        store.catalog.close()
+    assert report.added == 2 and not report.failed, report.to_json()
+    return folder / "data"
+
+
+@pytest.fixture
+def data_dir(built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the index; the app's ``Settings()`` sees it through the environment."""
+    target = tmp_path / "data"
+    shutil.copytree(built_index, target)
+    _use(monkeypatch, target)
+    return target
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
+    _clean_newsqa_env(monkeypatch)
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(data))
+    monkeypatch.setenv("NEWSQA_BACKEND", "extractive")
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def unescape(markdown: str) -> str:
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace("\u2060", "")
+
+
+def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
+    """The markdown of the ``index``-th assistant message (answer, captions, alerts), unescaped."""
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    message = messages[index]
+    return [unescape(el.value) for el in message.markdown] + [
+        unescape(el.value) for el in (*message.info, *message.warning, *message.caption)
+    ]
+
+
+def expander_labels(at: AppTest, index: int = -1) -> list[str]:
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    return [unescape(e.label) for e in messages[index].expander]
+
+
+def all_markdown(at: AppTest) -> list[Any]:
+    """Every element whose body Streamlit renders as markdown."""
+    return [
+        *at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success,
+    ]
+
+
+# --- tests -----------------------------------------------------------------------------------------
+def test_conversation_with_follow_up_and_citations(data_dir: Path) -> None:
+    at = new_app()
+    assert at.title[0].value == "Ask the news"
+    ask(at, "What did Pete Hegseth reportedly order?")
+
+    first = " ".join(assistant_texts(at))
+    assert "Cyber Command" in first
+    labels = expander_labels(at)
+    assert labels and labels[0].startswith("[1] US Allies Re-evaluate Intelligence sharing")
+    # The citation expander shows the quoted span highlighted inside the article text.
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    cited = messages[-1].expander[0]
+    body = cited.markdown[0].value
+    assert ":orange-background[" in body
+    highlighted = unescape(body.split(":orange-background[", 1)[1].split("]", 1)[0])
+    assert "Pete Hegseth reportedly ordered US Cyber Command" in highlighted
+    # Text around the quote comes from the article itself.
+    assert "Cybersecurity" in unescape(body)
+    # [1] in the answer is visibly marked as a citation.
+    answer_md = messages[-1].markdown[0].value
+    assert "Russia\\.:blue-background[\\[1\\]]" in answer_md  # after the full stop
+    # Timings under the answer.
+    assert any("retrieval" in t and "total" in t for t in assistant_texts(at))
+
+    ask(at, "And what did Canada say?")
+    second = " ".join(assistant_texts(at))
+    assert "Canada deeply values its partnership" in second
+    assert "Searched for:" in second  # the follow-up was rewritten with the conversation
+    assert any(label.startswith("[1] ") for label in expander_labels(at))
+    # Both exchanges are on screen, in order.
+    roles = [m.name for m in at.chat_message]
+    assert roles == ["user", "assistant", "user", "assistant"]
+
+
+def test_unrelated_question_is_refused_with_closest_passages(data_dir: Path) -> None:
+    at = new_app()
+    ask(at, "What is the price of bitcoin?")
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    assert messages[-1].info, "a refusal is shown as st.info"
+    assert "don't cover this" in unescape(messages[-1].info[0].value)
+    labels = expander_labels(at)
+    assert labels, "closest passages are offered"
+    assert all("similarity" in label for label in labels)
+    assert not any(label.startswith("[1]") for label in labels)  # nothing is cited
+
+
+def test_outlet_filter_applies(data_dir: Path) -> None:
+    at = new_app()
+    outlets = at.sidebar.multiselect(key="filter_outlets")
+    assert "Gardening Weekly" in outlets.options
+    outlets.select("Gardening Weekly").run()
+    ask(at, "What did Pete Hegseth reportedly order?")
+    text = " ".join(assistant_texts(at))
+    assert "Cyber Command" not in text
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    assert messages[-1].info, "nothing in the chosen outlet covers it: a refusal"
+    assert all("Tomato growers" in label for label in expander_labels(at))
+    assert "filtered by outlets: Gardening Weekly" in text
+
+    # A date range before every dated article leaves no source at all.
+    outlets.unselect("Gardening Weekly")
+    import datetime as dt
+
+    at.sidebar.date_input(key="filter_to").set_value(dt.date(2001, 1, 1)).run()
+    ask(at, "What did Pete Hegseth reportedly order?")
+    assert [m for m in at.chat_message if m.name == "assistant"][-1].info
+    assert expander_labels(at) == []
+
+
+def test_conversation_is_saved_and_reloaded(data_dir: Path) -> None:
+    at = new_app()
+    assert any("conversations will be listed here" in c.value for c in at.sidebar.caption)
+    ask(at, "What did Pete Hegseth reportedly order?")
+    at.run()  # the next rerun (any interaction) lists it in the sidebar
+    assert any("What did Pete Hegseth" in unescape(b.label) for b in at.sidebar.button)
+
+    # A new session (as after a restart: everything is read back from SQLite).
+    fresh = new_app()
+    assert not fresh.chat_message
+    buttons = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    assert len(buttons) == 1
+    buttons[0].click().run()
+    assert not fresh.exception
+    assert [m.name for m in fresh.chat_message] == ["user", "assistant"]
+    assert "Cyber Command" in " ".join(assistant_texts(fresh))
+    assert expander_labels(fresh)[0].startswith("[1] ")
+    # The reloaded conversation continues: a follow-up uses its history.
+    ask(fresh, "And what did Canada say?")
+    assert "Canada deeply values" in " ".join(assistant_texts(fresh))
+
+    # "New conversation" empties the chat; the saved one stays listed.
+    fresh.sidebar.button[0].click().run()
+    assert not fresh.chat_message
+    assert [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+
+
+def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(monkeypatch, tmp_path / "empty")
+    at = new_app()
+    assert not at.error
+    assert any("No articles are indexed yet" in i.value for i in at.info)
+    assert any(c.value == "python -m ingest corpus/" for c in at.code)
+    assert at.file_uploader(key="upload-files-main")
+    assert at.chat_input[0].disabled
+
+
+def test_upload_ingests_and_hostile_text_stays_literal(data_dir: Path) -> None:
+    at = new_app()
+    uploader = at.file_uploader(key="upload-files-sidebar")
+    assert set(uploader.allowed_type) >= {".txt", ".md", ".html", ".json", ".jsonl", ".xml"}
+    uploader.set_value(("zorblax.md", HOSTILE.encode(), "text/markdown"))
+    at.sidebar.form_submit_button[0].click().run()
+    assert not at.exception
+    report = [s.value for s in at.success]
+    assert report and "added 1" in report[0] and "failed 0" in report[0], report
+    assert (data_dir / "uploads" / "zorblax.md").is_file()
+    assert at.sidebar.metric[0].value == "3"  # articles
+
+    ask(at, "What did the Zorblax parade feature?")
+    texts = " ".join(assistant_texts(at))
+    assert "<img src=x onerror=alert(1)>" in texts  # shown as literal text...
+    assert "**bold**" in texts
+    labels = expander_labels(at)
+    assert any("Zorblax <script>alert(1)</script> festival **draws** crowds" in label for label in labels)
+    messages = [m for m in at.chat_message if m.name == "assistant"]
+    answer_md = messages[-1].markdown[0].value
+    assert "\\<img src\\=x" in answer_md  # ...because it is escaped in the markdown sent to the browser
+    # The javascript: URL is never made a link.
+    assert "javascript" not in " ".join(e.value for e in all_markdown(at))
+
+    # Ask about the sentence with the script tag and the dollar signs as well.
+    ask(at, "How much money did Zorblax ticket sales raise for the library fund?")
+    assert "$x$ dollars for <script>alert(1)</script>" in " ".join(assistant_texts(at))
+
+    # Nothing is rendered as HTML, and every markdown body renders to HTML without tags from articles.
+    md = MarkdownIt("commonmark", {"html": True})
+    bodies = [e.value for e in all_markdown(at)]
+    bodies += [e.label for e in at.expander]
+    for el in all_markdown(at):
+        assert not el.proto.allow_html, el.value
+    for body in bodies:
+        html = md.render(body)
+        assert "<script" not in html and "<img" not in html and "<b>" not in html, body
+        assert "<strong>" not in html or "Zorblax" not in body, body  # **bold** stays literal
+    for body in bodies:
+        assert "$x$" not in body  # LaTeX delimiters are escaped (\$x\$)
+    assert not at.html  # no st.html anywhere
+
+
+def test_answer_errors_show_a_message_not_a_traceback(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The openai backend pointed at a port where nothing listens: the answer fails after retrieval.
+    monkeypatch.setenv("NEWSQA_BACKEND", "openai")
+    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("NEWSQA_REQUEST_TIMEOUT", "5")
+    at = new_app()
+    at.chat_input[0].set_value("What did Pete Hegseth reportedly order?").run()
+    assert not at.exception
+    errors = [unescape(e.value) for e in at.error]
+    assert errors and errors[0].startswith("Could not answer (openai"), errors
+    assert "127.0.0.1:9" in errors[0]  # which backend failed is named
+    # The error stays in the conversation on the next rerun and nothing was saved.
+    at.run()
+    assert at.error
+    assert not [b for b in at.sidebar.button if "Pete Hegseth" in b.label]
+
+
+
+def test_upload_reports_failures_and_updates(data_dir: Path) -> None:
+    at = new_app()
+    at.file_uploader(key="upload-files-sidebar").set_value(
+        [("empty.txt", b"   \n", "text/plain"), ("notes.md", b"---\ntitle: Notes\n---\nShort note text here.", "")]
+    )
+    at.sidebar.form_submit_button[0].click().run()
+    warnings = [unescape(w.value) for w in at.warning]
+    assert warnings and "added 1" in warnings[0] and "failed 1" in warnings[0], warnings
+    assert "empty.txt: the file is empty" in warnings[0]
+
+    # The same file name again, edited: the article is updated, not duplicated.
+    at.file_uploader(key="upload-files-sidebar").set_value(
+        ("notes.md", b"---\ntitle: Notes\n---\nA longer note text, edited.", "text/markdown")
+    )
+    at.sidebar.form_submit_button[0].click().run()
+    report = [unescape(s.value) for s in at.success]
+    assert report and "updated 1" in report[0], report
+    assert at.sidebar.metric[0].value == "3"
+
+
+def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    _use(monkeypatch, tmp_path / "never-created")
+    spec = importlib.util.spec_from_file_location("newsqa_app_import_check", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(module.main)
+    assert not (tmp_path / "never-created").exists()  # no index opened, no settings read
+    # Markdown escaping round-trips arbitrary text.
+    hostile = "<script>x</script> **b** $y$ :red[z] :material/home: [l](u) # h\n- i\n    code & &lt; ->"
+    assert module.md_unescape(module.md_escape(hostile)) == "\n".join(
+        line.strip() for line in hostile.splitlines()
+    )
+
+
+# --- the conversation store ------------------------------------------------------------------------
+def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
+    import threading
+
+    from retrieval.conversations import Conversations, answer_from_record, answer_to_record
+    from retrieval.types import Answer, Citation, Passage
+
+    path = tmp_path / "conversations.sqlite3"
+    store = Conversations(path)
+    first = store.create()
+    assert store.list() == []  # empty conversations are not listed
+    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?")
+    answer = Answer(
+        text="He ordered a pause [1].",
+        citations=[Citation(1, "a1", "T", "https://x.example/a", "2025-01-02", "O", "quote", 3, 8)],
+        passages=[Passage("c1", "a1", "passage text", 0, 12, title="T", similarity=0.5)],
+        timings={"total": 1.5},
+    )
+    store.append(first, "assistant", answer.text, answer_to_record(answer))
+
+    def worker(n: int) -> None:
+        cid = store.create()
+        for i in range(5):
+            store.append(cid, "user", f"question {n}-{i}")
+            store.append(cid, "assistant", f"answer {n}-{i}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+
+    reopened = Conversations(path)  # as after a restart
+    listed = reopened.list()
+    assert len(listed) == 9
+    assert all(c.messages == 10 for c in listed if c.id != first)
+    mine = next(c for c in listed if c.id == first)
+    assert mine.title.startswith("What did Pete Hegseth reportedly order") and mine.title.endswith("…")
+    assert len(mine.title) <= 61
+    messages = reopened.load(first)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].answer is not None
+    restored = answer_from_record(messages[1].answer)
+    assert restored.citations == answer.citations and restored.passages == answer.passages
+    assert restored.timings == {"total": 1.5}
+    reopened.rename(first, "Hegseth")
+    assert reopened.get(first).title == "Hegseth"  # type: ignore[union-attr]
+    with pytest.raises(KeyError):
+        reopened.load("nope")
+    with pytest.raises(ValueError):
+        reopened.append(first, "system", "x")
+    journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert journal == "wal"
+
+
+def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None:
+    """An answer whose model added an unsupported sentence, saved earlier, renders with a warning,
+    and a citation with a web address links to it."""
+    from retrieval.conversations import Conversations, answer_to_record
+    from retrieval.types import Answer, Citation
+
+    settings = Settings()
+    text = ARTICLE.read_text(encoding="utf-8")
+    quote = "Defense Secretary Pete Hegseth reportedly ordered US Cyber Command"
+    start = text.find(quote)
+    citation = Citation(
+        1, "not-in-the-index", "Allies <i>rethink</i>", "https://news.example/allies(1)", "2025-03-07",
+        "Example News", quote, start, start + len(quote),
+    )
+    answer = Answer(
+        text="Hegseth ordered Cyber Command to pause operations [1]. The moon is made of cheese.",
+        citations=[citation],
+        unsupported=["The moon is made of cheese."],
+        timings={"retrieve": 0.1, "first_token": 0.5, "total": 1.0},
+    )
+    store = Conversations(settings.conversations_path)
+    cid = store.create()
+    store.append(cid, "user", "What did Hegseth order?")
+    store.append(cid, "assistant", answer.text, answer_to_record(answer))
+    store.close()
+
+    at = new_app()
+    next(b for b in at.sidebar.button if "What did Hegseth order" in b.label).click().run()
+    message = [m for m in at.chat_message if m.name == "assistant"][-1]
+    answer_md = message.markdown[0].value
+    assert (
+        'operations\\.[\\[1\\]](https://news.example/allies%281%29 "Allies \\<i\\>rethink\\<\\/i\\>") The moon'
+        in answer_md
+    )
+    warning = unescape(message.warning[0].value)
+    assert "Not supported by the cited articles" in warning and "The moon is made of cheese." in warning
+    assert message.expander[0].label == "[1] Allies \\<i\\>rethink\\<\\/i\\> — Example News, 2025\\-03\\-07"
+    body = message.expander[0].markdown
+    assert unescape(body[0].value) == f":orange-background[{quote}]"  # article gone: the quote alone
+    assert "[Open the original article ↗](https://news.example/allies%281%29)" in [b.value for b in body]
+    assert "first token 0.50 s" in " ".join(c.value for c in message.caption)
