@@ -21,7 +21,7 @@ from typing import Any
 
 import streamlit as st
 
-from retrieval.answer import Assistant, Final, Retrieved, Token
+from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
@@ -385,6 +385,8 @@ def ask(assistant: Assistant, conversations: Conversations, question: str, filte
                         with sources.container():
                             render_retrieved(event, question)
                         text_slot.caption("Writing the answer…")
+                    elif isinstance(event, Status):
+                        text_slot.caption(md_escape(event.text))
                     elif isinstance(event, Token):
                         streamed += event.text
                         text_slot.markdown(md_escape(streamed) + " ▌")

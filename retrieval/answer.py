@@ -51,11 +51,18 @@ class Token:
 
 
 @dataclass
+class Status:
+    """A step the user waits for that is worth naming (e.g. the model loading on first use)."""
+
+    text: str
+
+
+@dataclass
 class Final:
     answer: Answer
 
 
-Event = Retrieved | Token | Final
+Event = Retrieved | Status | Token | Final
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -126,6 +133,7 @@ class Assistant:
         self._chat_model = chat_model
         self._model_lock = threading.Lock()
         self._sentence_cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     @property
     def chat_model(self) -> BaseChatModel | None:
@@ -164,14 +172,20 @@ class Assistant:
         return f"{question} (following up on: {previous})"
 
     def _embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
-        todo = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
+        """Vectors of ``sentences``; a bounded cache shared by every session (thread-safe)."""
+        if not sentences:
+            return np.zeros((0, self.store.embedder.dimension), dtype=np.float32)
+        with self._cache_lock:
+            found = {s: self._sentence_cache[s] for s in sentences if s in self._sentence_cache}
+        todo = [s for s in dict.fromkeys(sentences) if s not in found]
         if todo:
-            for text, vec in zip(todo, self.store.embedder.encode(todo), strict=True):
-                self._sentence_cache[text] = vec
-            if len(self._sentence_cache) > 20_000:
-                self._sentence_cache.clear()
-        dim = self.store.embedder.dimension
-        return np.stack([self._sentence_cache[s] for s in sentences]) if sentences else np.zeros((0, dim))
+            fresh = dict(zip(todo, self.store.embedder.encode(todo), strict=True))
+            found.update(fresh)
+            with self._cache_lock:
+                if len(self._sentence_cache) + len(fresh) > 20_000:
+                    self._sentence_cache.clear()
+                self._sentence_cache.update(fresh)
+        return np.stack([found[s] for s in sentences])
 
     def _passage_sentences(self, passage: Passage) -> list[tuple[int, int, str]]:
         return [(s, e, passage.text[s:e]) for s, e in split_sentences(passage.text)]
@@ -210,7 +224,7 @@ class Assistant:
     def stream(
         self, question: str, history: History = (), filters: Filters | None = None
     ) -> Iterator[Event]:
-        """Events: ``Retrieved`` (sources, before any token), ``Token`` (as generated), ``Final``."""
+        """Events: ``Retrieved`` (sources, before any token), ``Status``, ``Token`` (as generated), ``Final``."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = question.strip()
@@ -231,6 +245,8 @@ class Assistant:
             yield Final(self._refusal(standalone, passages, timings))
             return
 
+        if self._chat_model is None and self.backend != "extractive":
+            yield Status(f"Loading the {self.backend} answer model (first question only)…")
         model = self.chat_model
         if model is None:
             t = time.perf_counter()
