@@ -143,6 +143,42 @@ def chunk_id(article_id: str, ordinal: int) -> str:
     return f"{hashlib.sha1(article_id.encode()).hexdigest()[:16]}-{ordinal:04d}"
 
 
+def _fit_spans(
+    text: str, s: int, e: int, count_tokens: TokenCounter, max_tokens: int
+) -> list[tuple[int, int, int]]:
+    """``text[s:e]`` cut into runs of whole words of at most ``max_tokens`` pieces: (start, end, pieces).
+
+    Words are packed by their own piece counts (an average per word under-cuts a run of dense
+    words, e.g. numbers or codes); a run still over the window (a long URL, CJK text without
+    spaces) is halved, at a space where there is one, until it fits.
+    """
+    words = [(s + m.start(), s + m.end()) for m in re.finditer(r"\S+", text[s:e])]
+    runs: list[tuple[int, int]] = []
+    total = 0
+    for (a, b), n in zip(words, count_tokens([text[a:b] for a, b in words]), strict=True):
+        if runs and total and total + n <= max_tokens:
+            runs[-1] = (runs[-1][0], b)
+            total += n
+        else:
+            runs.append((a, b))
+            total = n if n <= max_tokens else 0  # an oversized word gets a run of its own
+    out: list[tuple[int, int, int]] = []
+    todo = list(zip(runs, count_tokens([text[a:b] for a, b in runs]), strict=True))
+    while todo:
+        (a, b), n = todo.pop(0)
+        if n <= max_tokens or b - a < 2:
+            out.append((a, b, n))
+            continue
+        mid = (a + b) // 2
+        space = text.rfind(" ", a + 1, mid + 1)
+        cut = space if space > a else mid
+        left = (a, a + len(text[a:cut].rstrip()))
+        right = (b - len(text[cut:b].lstrip()), b)
+        halves = [left, right]
+        todo[:0] = list(zip(halves, count_tokens([text[x:y] for x, y in halves]), strict=True))
+    return out
+
+
 def chunk_article(
     article: Article,
     headings: Headings | None = None,
@@ -184,12 +220,8 @@ def chunk_article(
         if n <= max_tokens:
             pieces.append((s, e, sec, para, n))
             continue
-        words = [m.span() for m in re.finditer(r"\S+", text[s:e])]
-        per = max(1, int(len(words) * max_tokens / n * 0.9))
-        for w in range(0, len(words), per):
-            group = words[w:w + per]
-            ps, pe = s + group[0][0], s + group[-1][1]
-            pieces.append((ps, pe, sec, para and w == 0, count_tokens([text[ps:pe]])[0]))
+        for w, (ps, pe, m) in enumerate(_fit_spans(text, s, e, count_tokens, max_tokens)):
+            pieces.append((ps, pe, sec, para and w == 0, m))
 
     chunks: list[Chunk] = []
     current: list[tuple[int, int, str, bool, int]] = []

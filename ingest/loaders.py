@@ -103,7 +103,8 @@ def _authors(value: Any) -> tuple[str, ...]:
     if not value:
         return ()
     if isinstance(value, str):
-        return tuple(a.strip() for a in re.split(r",| and ", value) if a.strip())
+        names = (a.strip().strip("\"'").strip() for a in re.split(r",| and ", value))
+        return tuple(a for a in names if a)
     if isinstance(value, (list, tuple)):
         out = []
         for item in value:
@@ -171,10 +172,16 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     if not match:
         return {}, text
     fields: dict[str, str] = {}
+    key = ""
     for line in match.group(1).splitlines():
-        if ":" in line:
+        stripped = line.strip()
+        if stripped.startswith("- ") and key:  # a YAML block list ("authors:" then "- name" lines)
+            item = stripped[2:].strip().strip("\"'")
+            fields[key] = f"{fields[key]}, {item}" if fields[key] else item
+        elif ":" in line:
             key, _, value = line.partition(":")
-            fields[key.strip().lower()] = value.strip().strip("\"'")
+            key = key.strip().lower()
+            fields[key] = value.strip().strip("\"'")
     return fields, text[match.end():]
 
 
@@ -318,7 +325,8 @@ def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
         return
     ctype = response.headers.get("content-type", "").lower()
     head = response.content[:600].lstrip().lower()
-    if any(t in ctype for t in ("rss", "atom", "xml")) or head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head:
+    looks_like_feed = head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head
+    if any(t in ctype for t in ("rss", "atom", "xml")) or looks_like_feed:
         yield from feed_to_articles(response.content, url)
         return
     try:
@@ -337,7 +345,11 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
         yield LoadError(source, "no such file or folder")
         return
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # Hidden files and everything under hidden folders (.git, the default index .newsqa) are skipped.
+        files = sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
         for file in files:
             if file.name.lower() in {"readme.md", "readme.txt", "license", "license.txt"}:
                 continue  # a folder's own documentation is not an article

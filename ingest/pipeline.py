@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Article, Chunk
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # bump when chunk boundaries change: every article is re-embedded
 EMBED_BATCH_CHUNKS = 512  # chunks encoded per model call (the model batches them by 32 inside)
 
 Progress = Callable[[int, int, str], None]  # (done, total, message)
@@ -113,12 +115,17 @@ def ingest(
         store.reset()
     if not dry_run:
         store.check_model()
-    known = {} if rebuild else store.catalog.states()
+    # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
+    fresh = dry_run and not settings.catalog_path.exists()
+    known = {} if rebuild or fresh else store.catalog.states()
 
     # 1. Load everything (cheap next to embedding) so the progress bar has a total.
     seen: dict[str, tuple[Article, Headings, str]] = {}
     failed_roots: set[str] = set()
+    missing_source = False  # a SOURCE path that does not exist: what it held is unknown
     for source in sources:
+        if not re.match(r"^https?://", source, re.I) and not Path(source).exists():
+            missing_source = True
         if progress:
             progress(0, 0, f"reading {source}")
         for item in iter_source(source, timeout=settings.request_timeout):
@@ -132,6 +139,7 @@ def ingest(
             cleaned, headings = clean_article(item)
             if not cleaned.text.strip():
                 report.failed.append(LoadError(item.source, "no article text left after cleaning"))
+                failed_roots.add(_source_root(item.source))
                 continue
             seen[item.id] = (cleaned, headings, content_hash(cleaned, settings))
 
@@ -144,13 +152,14 @@ def ingest(
         else:
             todo.append((article, headings, digest, previous is not None and previous[0] is not None))
 
-    # 3. Deletions (sync): known articles not seen, unless their source failed to load.
+    # 3. Deletions (sync): known articles not seen, unless their source failed to load. A SOURCE
+    # that does not exist at all (a typo, an unmounted disk) stops every deletion, as rsync does.
     to_delete: list[str] = []
     if sync:
         for article_id, (_, _, source) in known.items():
             if article_id in seen:
                 continue
-            if _source_root(source) in failed_roots:
+            if missing_source or _source_root(source) in failed_roots:
                 report.kept_on_failure += 1
                 continue
             to_delete.append(article_id)
