@@ -1,0 +1,269 @@
+"""Cleaning and chunking, on the bundled article, with the real tokenizer (256 word-piece window)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import ROOT, close_store
+
+from ingest.chunking import _sentences, chunk_article, clean_article, clean_text
+from ingest.loaders import iter_source
+from ingest.pipeline import ingest
+from retrieval.settings import Settings
+from retrieval.store import Embedder, Store
+from retrieval.types import Article, Chunk
+
+BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
+WINDOW = 256  # all-MiniLM-L6-v2's window, [CLS] and [SEP] included
+FIRST_INTERVIEW = "Trump’s Russia Policy: Is it Fracturing US Intelligence Alliances? An Exclusive Interview"
+SECOND_INTERVIEW = "Is Trump’s Russia Policy Shattering US Intelligence Alliances? An Exclusive Interview"
+NEWS_SECTIONS = [
+    "Allied Concerns and Potential Repercussions",
+    "White House Response",
+    "Reactions from Key Allies",
+    "Shifting Priorities and Resource Allocation",
+    "Concerns Over Aid to Ukraine",
+    "Cybersecurity Considerations",
+    "Conclusion",
+]
+
+
+@pytest.fixture(scope="module")
+def raw_article() -> Article:
+    item = next(iter_source(str(BUNDLED)))
+    assert isinstance(item, Article), item
+    return item
+
+
+@pytest.fixture(scope="module")
+def cleaned(raw_article: Article) -> Article:
+    return clean_article(raw_article)[0]
+
+
+@pytest.fixture(scope="module")
+def chunks(raw_article: Article, embedder: Embedder) -> list[Chunk]:
+    article, headings = clean_article(raw_article)
+    return chunk_article(article, headings, embedder.count_tokens, max_tokens=180, overlap_sentences=1)
+
+
+def check_offsets(article: Article, chunks: list[Chunk]) -> None:
+    assert chunks, "no chunks"
+    for n, chunk in enumerate(chunks):
+        assert chunk.ord == n
+        assert chunk.article_id == article.id
+        assert 0 <= chunk.start < chunk.end <= len(article.text)
+        assert article.text[chunk.start:chunk.end] == chunk.text
+        assert chunk.text == chunk.text.strip()
+
+
+def rebuilt(text: str, chunks: list[Chunk]) -> str:
+    """The text the chunks cover, in order, each overlap counted once."""
+    parts, end = [], 0
+    for chunk in chunks:
+        assert chunk.end > end, "a chunk adds nothing new"
+        parts.append(text[max(chunk.start, end):chunk.end])
+        end = chunk.end
+    return " ".join(parts)
+
+
+def check_window(chunks: list[Chunk], embedder: Embedder, limit: int) -> list[int]:
+    counts = embedder.count_tokens([c.text for c in chunks])
+    assert max(counts) <= limit, counts
+    assert max(counts) + 2 <= WINDOW  # room for [CLS] and [SEP]
+    return counts
+
+
+# --- cleaning ------------------------------------------------------------------------------------
+def test_table_of_contents_block_is_removed(raw_article: Article, cleaned: Article) -> None:
+    assert "Table of Contents" in raw_article.text  # the fixture is what we think it is
+    assert "Table of Contents" not in cleaned.text
+    assert not re.search(r"(?m)^- (White House Response|Conclusion|Cybersecurity Considerations)$", cleaned.text)
+    # The headings themselves stay, once each, as lines of the body.
+    for heading in NEWS_SECTIONS:
+        assert cleaned.text.count(f"\n{heading}\n") == 1, heading
+    assert "Brian Hughes" in cleaned.text and "Multilateral Diplomacy" in cleaned.text
+
+
+def test_boilerplate_lines_are_dropped_and_headings_found() -> None:
+    text = (
+        "Mayor Opens New Bridge\n"
+        "Advertisement\n"
+        "Share on Facebook\n"
+        "The new bridge over the Mill River opened on Saturday after two years of building work.\n"
+        "Traffic and Delays\n"
+        "Advertisement\n"
+        "Commuters said the first morning went smoothly, although buses ran a few minutes late.\n"
+        "Read more: Ten bridges you must see\n"
+        "© 2026 Mill Valley News. All rights reserved.\n"
+    )
+    cleaned, headings = clean_text(text, title="Mayor Opens New Bridge")
+    assert "Advertisement" not in cleaned and "Share on" not in cleaned
+    assert "Read more" not in cleaned and "©" not in cleaned
+    assert [h[2] for h in headings] == ["Mayor Opens New Bridge", "Traffic and Delays"]
+    for start, end, name in headings:
+        assert cleaned[start:end] == name
+
+
+# --- chunks of the bundled article -----------------------------------------------------------------
+def test_offsets_are_exact(cleaned: Article, chunks: list[Chunk]) -> None:
+    check_offsets(cleaned, chunks)
+    # Every body sentence is in some chunk: the chunks cover the text but the heading lines.
+    covered = [False] * len(cleaned.text)
+    for chunk in chunks:
+        covered[chunk.start:chunk.end] = [True] * (chunk.end - chunk.start)
+    missing = "".join(ch if not hit else "\n" for ch, hit in zip(cleaned.text, covered, strict=True))
+    leftovers = {line.strip() for line in missing.split("\n") if line.strip()}
+    assert leftovers <= {cleaned.title, *NEWS_SECTIONS, FIRST_INTERVIEW, SECOND_INTERVIEW}, leftovers
+
+
+def test_every_chunk_fits_the_window_with_the_real_tokenizer(chunks: list[Chunk], embedder: Embedder) -> None:
+    counts = check_window(chunks, embedder, limit=180)
+    assert sum(counts) / len(counts) > 90  # and chunks are not needlessly tiny
+    assert embedder.max_tokens == WINDOW
+
+
+def test_section_headings_land_in_chunk_metadata(chunks: list[Chunk]) -> None:
+    sections = {c.section for c in chunks}
+    assert set(NEWS_SECTIONS) <= sections
+    assert {FIRST_INTERVIEW, SECOND_INTERVIEW} <= sections
+    hughes = [c for c in chunks if "Brian Hughes" in c.text]
+    assert hughes and all(c.section == "White House Response" for c in hughes)
+    hegseth = [c for c in chunks if "Pete Hegseth" in c.text]
+    assert hegseth and all(c.section == "Cybersecurity Considerations" for c in hegseth)
+    reed = [c for c in chunks if "Dr. Reed" in c.text]
+    assert reed and all(c.section == SECOND_INTERVIEW for c in reed)
+    # A chunk never spans a section change: headings are not inside chunk texts.
+    for chunk in chunks:
+        for heading in NEWS_SECTIONS:
+            assert f"\n{heading}\n" not in chunk.text
+
+
+def test_chunk_ids_are_stable_and_unique(raw_article: Article, chunks: list[Chunk], embedder: Embedder) -> None:
+    again_article, headings = clean_article(next(iter_source(str(BUNDLED))))  # type: ignore[arg-type]
+    again = chunk_article(again_article, headings, embedder.count_tokens, 180, 1)
+    assert [(c.id, c.start, c.end, c.section) for c in again] == [(c.id, c.start, c.end, c.section) for c in chunks]
+    assert len({c.id for c in chunks}) == len(chunks)
+    assert all(re.fullmatch(r"[0-9a-f]{16}-\d{4}", c.id) for c in chunks)
+    # Another article id gives other chunk ids for the same text.
+    renamed = chunk_article(
+        Article(**{**again_article.__dict__, "id": "https://example.org/elsewhere"}),
+        headings, embedder.count_tokens, 180, 1,
+    )
+    assert not {c.id for c in renamed} & {c.id for c in chunks}
+
+
+def test_sentences_are_not_split_at_titles_or_initialisms(
+    cleaned: Article, chunks: list[Chunk], embedder: Embedder
+) -> None:
+    # Chunk boundaries fall between sentences; none right after "Dr." or "U.S.".
+    for chunk in chunks:
+        before = cleaned.text[max(0, chunk.start - 6):chunk.start]
+        assert not re.search(r"\b(Dr|U\.S|Mr)\.\s*$", before), (before, chunk.text[:40])
+        assert not re.search(r"\b(Dr|U\.S|Mr)\.$", chunk.text), chunk.text[-40:]
+    # The sentence splitter itself: abbreviations stay inside their sentences.
+    text = (
+        "Dr. Reed met U.S. officials in Washington on Monday. Mr. Hughes said the talks went well. "
+        "The U.K. and the U.S. will meet again at 9 a.m. next week. Prof. Lin agreed."
+    )
+    assert [text[s:e] for s, e in _sentences(text, 0)] == [
+        "Dr. Reed met U.S. officials in Washington on Monday.",
+        "Mr. Hughes said the talks went well.",
+        "The U.K. and the U.S. will meet again at 9 a.m. next week.",
+        "Prof. Lin agreed.",
+    ]
+
+
+def test_overlap_repeats_the_last_sentence_of_the_previous_chunk(cleaned: Article, chunks: list[Chunk]) -> None:
+    overlapping = [(a, b) for a, b in itertools.pairwise(chunks)
+                   if a.section == b.section and b.start < a.end]
+    assert len(overlapping) >= 5
+    for a, b in overlapping:
+        assert a.text.endswith(cleaned.text[b.start:a.end])
+
+
+# --- windows for awkward text ----------------------------------------------------------------------
+def test_long_paragraph_without_punctuation_fits_the_window(embedder: Embedder) -> None:
+    words = [
+        "intelligence", "sharing", "among", "allies", "continues", "to", "be", "discussed", "by", "officials",
+        "and", "analysts", "in", "several", "capitals", "while", "the", "talks", "go", "on",
+    ]
+    text = " ".join(words * 60)  # 1,200 words, no sentence end
+    article = Article(id="nopunct", title="", text=text)
+    chunks = chunk_article(article, [], embedder.count_tokens, max_tokens=180, overlap_sentences=1)
+    check_offsets(article, chunks)
+    check_window(chunks, embedder, limit=180)
+    assert len(chunks) >= 6
+    assert rebuilt(text, chunks).split() == text.split()  # nothing lost, nothing reordered
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Plain words, then dense codes: an average-per-word cut would overflow the window.
+        " ".join(["the"] * 200 + [f"x{n:04d}q{n * 7919 % 10007:05d}z{n % 97:02d}kv" for n in range(200)]),
+        # CJK text has no spaces: one "word" of 900 word pieces.
+        "这是一个很长的中文段落没有空格" * 60,
+        # A single URL far over the window.
+        "See https://example.org/" + "/".join(f"segment{n}?id={n * 31}" for n in range(150)) + " for details",
+    ],
+    ids=["dense-codes", "cjk", "long-url"],
+)
+def test_oversized_runs_are_cut_to_fit_the_window(embedder: Embedder, text: str) -> None:
+    article = Article(id="dense", title="", text=text)
+    chunks = chunk_article(article, [], embedder.count_tokens, max_tokens=180, overlap_sentences=1)
+    check_offsets(article, chunks)
+    check_window(chunks, embedder, limit=180)
+    assert rebuilt(text, chunks).replace(" ", "") == text.replace(" ", "")
+
+
+# --- near-duplicate marking, through the pipeline ---------------------------------------------------
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Store]:
+    folder = tmp_path_factory.mktemp("bundled")
+    (folder / "corpus").mkdir()
+    shutil.copy(BUNDLED, folder / "corpus" / BUNDLED.name)
+    store = Store(Settings(data_dir=folder / "data"), embedder=embedder)
+    report = ingest([str(folder / "corpus")], store.settings, store=store)
+    assert report.ok and report.added == 1, report
+    yield store
+    close_store(store)
+
+
+def stored_chunks(store: Store) -> list[dict[str, object]]:
+    rows = store.catalog._query("SELECT id, ord, section, dup_of, text FROM chunks ORDER BY ord")
+    return [dict(r) for r in rows]
+
+
+def test_second_interview_points_at_the_first(ingested: Store) -> None:
+    rows = stored_chunks(ingested)
+    ids = [r["id"] for r in rows]
+    first = {r["id"] for r in rows if r["section"] == FIRST_INTERVIEW}
+    second = [r for r in rows if r["section"] == SECOND_INTERVIEW]
+    assert len(first) >= 5 and len(second) >= 5
+    # dup_of always names an earlier chunk of the same article.
+    for row in rows:
+        if row["dup_of"]:
+            assert row["dup_of"] in ids[: ids.index(row["id"])], row
+    into_first = [r for r in second if r["dup_of"] in first]
+    assert len(into_first) >= 0.6 * len(second), [(r["ord"], r["dup_of"]) for r in second]
+    # The matches follow the interviews' shared structure (same questions in the same order).
+    ords = {r["id"]: r["ord"] for r in rows}
+    targets = [ords[r["dup_of"]] for r in into_first]
+    assert targets == sorted(targets)
+    # The news part is not a near-duplicate of itself (the conclusion may restate the lead).
+    news = [r for r in rows if r["section"] in NEWS_SECTIONS and r["section"] != "Conclusion"]
+    assert news and not [r["ord"] for r in news if r["dup_of"]]
+
+
+def test_stored_chunks_match_chroma(ingested: Store) -> None:
+    rows = stored_chunks(ingested)
+    got = ingested.collection.get(ids=[r["id"] for r in rows], include=["documents", "metadatas"])
+    by_id = dict(zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True))
+    for row in rows:
+        document, meta = by_id[row["id"]]
+        assert document == row["text"]
+        assert meta["section"] == row["section"] and meta["dup_of"] == row["dup_of"]

@@ -1,0 +1,333 @@
+"""``ingest()`` end to end against a real index: every format, incremental runs, sync, dry run, rebuild."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from conftest import (
+    FakeEmbedder,
+    LocalWeb,
+    Page,
+    article_text,
+    check_index,
+    close_store,
+    closed_port,
+    fts_hits,
+    write_articles,
+)
+from test_loaders import ATOM, NEWS_PAGE, RECORDS, RSS
+
+from ingest.loaders import canonical_url
+from ingest.pipeline import IngestReport, ingest
+from retrieval.settings import Settings
+from retrieval.store import Embedder, Store
+
+
+def run(store: Store, *sources: str | Path, **options: bool) -> IngestReport:
+    return ingest([str(s) for s in sources], store.settings, store=store, **options)
+
+
+def articles(settings: Settings) -> dict[str, dict[str, object]]:
+    with closing(sqlite3.connect(settings.catalog_path)) as db:
+        db.row_factory = sqlite3.Row
+        return {r["id"]: dict(r) for r in db.execute("SELECT * FROM articles")}
+
+
+def chroma_docs(store: Store, contains: str) -> list[str]:
+    return store.collection.get(where_document={"$contains": contains})["ids"]
+
+
+# --- every format, the real embedder ---------------------------------------------------------------
+def test_every_format_is_ingested_with_its_metadata(tmp_path: Path, embedder: Embedder, web: LocalWeb) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "plain.txt").write_text(article_text(1), encoding="utf-8")
+    (folder / "strike.md").write_text(
+        "---\ntitle: Rail Strike Ends\nurl: https://example-news.test/rail-strike-ends\n"
+        "published: 2025-08-28\noutlet: Example News\nauthors: Jane Doe, John Roe\n---\n"
+        "Union leaders and the rail operator reached a deal at dawn after nineteen hours of talks.\n",
+        encoding="utf-8",
+    )
+    (folder / "barrier.html").write_text(NEWS_PAGE, encoding="utf-8")
+    (folder / "one.json").write_text(json.dumps([RECORDS[0]]), encoding="utf-8")
+    (folder / "two.jsonl").write_text(json.dumps(RECORDS[1]) + "\n", encoding="utf-8")
+    (folder / "gazette.rss").write_bytes(RSS)
+    (folder / "science.atom").write_bytes(ATOM)
+    web.pages["/story"] = Page(NEWS_PAGE.replace("84 million", "91 million").encode())
+    web.pages["/feed"] = Page(RSS.replace(b"valley-gazette.example/2026", b"valley-gazette.example/2025"),
+                              content_type="application/rss+xml")
+    web.pages["/slow-feed"] = Page(RSS, content_type="application/rss+xml", delay=5.0)
+    dead = f"http://127.0.0.1:{closed_port()}/feed.xml"
+
+    settings = Settings(data_dir=tmp_path / "data", request_timeout=0.5)
+    store = Store(settings, embedder=embedder)
+    report = run(store, folder, web.url("/story"), web.url("/feed"), dead, web.url("/slow-feed"))
+
+    assert report.added == 12 and report.updated == report.unchanged == report.deleted == 0
+    failed = {f.source: f.reason for f in report.failed}
+    assert set(failed) == {dead, web.url("/slow-feed")}
+    assert "could not fetch" in failed[dead]
+    assert failed[web.url("/slow-feed")].startswith("timed out after 0.5s")
+    by_id = check_index(store)
+    assert report.chunks == sum(len(ids) for ids in by_id.values())
+
+    rows = articles(settings)
+    assert len(rows) == 12
+    md = rows["https://example-news.test/rail-strike-ends"]
+    assert (md["title"], md["published"], md["outlet"], json.loads(md["authors"])) == (
+        "Rail Strike Ends", "2025-08-28", "Example News", ["Jane Doe", "John Roe"])
+    html = rows["https://coastal-ledger.example/news/2026/03/tidal-barrier-plan"]
+    assert (html["title"], html["published"], html["outlet"]) == (
+        "Harbour Council Approves Tidal Barrier Plan", "2026-03-14", "The Coastal Ledger")
+    assert "NAVMENU_SPORTS_LINK" not in html["text"] and "84 million euros" in html["text"]
+    # A fetched page is known by the URL it was fetched from (canonicalised), not its <link rel=canonical>.
+    assert "91 million euros" in rows[canonical_url(web.url("/story"))]["text"]
+    assert rows["rtqa-0001"]["published"] == "2026-01-12T06:00:00+00:00"
+    assert rows["rtqa-0002"]["source"] == f"{folder / 'two.jsonl'}#1"
+    assert rows["https://valley-gazette.example/2026/02/bridge-reopens"]["outlet"] == "Valley Gazette"
+    assert "https://valley-gazette.example/2025/02/bridge-reopens" in rows  # from the feed URL
+    assert rows["https://nsw.example/glacier-drone-survey"]["published"] == "2026-01-19T07:45:00+00:00"
+
+    # Chroma's metadata carries what search filters on.
+    got = store.collection.get(where={"article_id": "https://nsw.example/glacier-drone-survey"},
+                               include=["metadatas", "documents", "embeddings"])
+    meta = got["metadatas"][0]
+    assert meta["outlet"] == "Northern Science Wire" and meta["day"] == 20260119
+    assert "41 metres" in got["documents"][0]
+    assert len(got["embeddings"][0]) == 384
+    close_store(store)
+
+
+def test_the_stored_vectors_are_the_real_embeddings(store: Store, embedder: Embedder, tmp_path: Path) -> None:
+    write_articles(tmp_path / "news", 2)
+    report = run(store, tmp_path / "news")
+    assert report.added == 2
+    got = store.collection.get(include=["documents", "embeddings"])
+    again = embedder.encode(got["documents"])
+    for stored, fresh in zip(got["embeddings"], again, strict=True):
+        assert float(stored @ fresh) > 0.999
+
+
+# --- incremental runs, the real embedder ------------------------------------------------------------
+def test_incremental_add_unchanged_edit_delete(
+    store: Store, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[str] = []
+    real_encode = embedder.encode
+
+    def spy(texts, batch_size=None):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return real_encode(texts, batch_size)
+
+    monkeypatch.setattr(embedder, "encode", spy)
+    folder = tmp_path / "news"
+    paths = write_articles(folder, 3)
+    edited = paths[1]
+    edited.write_text(article_text(1, paragraphs=12).replace("Residents", "Zanzibarquux residents"))
+    paths[2].write_text(article_text(2).replace("Residents", "Pangolinquest residents"))
+
+    first = run(store, folder)
+    assert (first.added, first.updated, first.unchanged, first.deleted, first.failed) == (3, 0, 0, 0, [])
+    before = check_index(store)
+    edited_id = next(a for a, row in articles(store.settings).items() if row["source"] == str(edited))
+    assert len(before[edited_id]) >= 3  # the long version spans several chunks
+    assert first.chunks == len(encoded) == sum(len(v) for v in before.values())
+    assert chroma_docs(store, "Zanzibarquux") and fts_hits(store.settings, "zanzibarquux")
+
+    # 2. Re-run: nothing re-embedded.
+    encoded.clear()
+    again = run(store, folder)
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
+    assert encoded == []
+    assert check_index(store) == before
+
+    # 3. Edit one file (shorter, new words): its old chunks leave Chroma and the keyword index.
+    edited.write_text(article_text(1, paragraphs=1).replace("Residents", "Quokkaflume residents"))
+    third = run(store, folder)
+    assert (third.added, third.updated, third.unchanged) == (0, 1, 2)
+    after = check_index(store)
+    assert len(after[edited_id]) == 1 and third.chunks == 1 == len(encoded)
+    assert {a: v for a, v in after.items() if a != edited_id} == {a: v for a, v in before.items() if a != edited_id}
+    assert chroma_docs(store, "Zanzibarquux") == [] and fts_hits(store.settings, "zanzibarquux") == []
+    assert chroma_docs(store, "Quokkaflume") == after[edited_id] and len(fts_hits(store.settings, "quokkaflume")) == 1
+    assert store.collection.count() == sum(len(v) for v in after.values())
+
+    # 4. Delete a file: kept without --sync, removed with it.
+    gone = paths[2]
+    gone_id = next(a for a, row in articles(store.settings).items() if row["source"] == str(gone))
+    assert chroma_docs(store, "Pangolinquest") == after[gone_id] and fts_hits(store.settings, "pangolinquest")
+    gone.unlink()
+    kept = run(store, folder)
+    assert (kept.deleted, kept.unchanged) == (0, 2) and gone_id in articles(store.settings)
+    synced = run(store, folder, sync=True)
+    assert (synced.deleted, synced.unchanged, synced.added, synced.updated) == (1, 2, 0, 0)
+    final = check_index(store)
+    assert gone_id not in final and gone_id not in articles(store.settings)
+    assert store.collection.get(where={"article_id": gone_id})["ids"] == []
+    assert store.collection.get(ids=after[gone_id])["ids"] == []
+    assert store.catalog.chunks_by_id(after[gone_id]) == {}
+    assert chroma_docs(store, "Pangolinquest") == [] and fts_hits(store.settings, "pangolinquest") == []
+
+
+# --- sync, dry run, rebuild: the fake embedder (fast) ------------------------------------------------
+def test_sync_keeps_articles_whose_source_is_now_broken(fake_store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    paths = write_articles(folder, 3)
+    assert run(fake_store, folder).added == 3
+    before = check_index(fake_store)
+    paths[0].write_bytes(b"\x00\x01\x02 junk \xff\xfe" * 100)  # replaced by binary junk
+    report = run(fake_store, folder, sync=True)
+    assert (report.deleted, report.kept_on_failure, report.unchanged) == (0, 1, 2)
+    assert [f.source for f in report.failed] == [str(paths[0])]
+    assert "binary" in report.failed[0].reason
+    assert check_index(fake_store) == before
+
+
+def test_sync_keeps_the_records_of_a_dump_with_a_broken_line(fake_store: Store, tmp_path: Path) -> None:
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("\n".join(json.dumps(r) for r in RECORDS) + "\n")
+    assert run(fake_store, dump).added == 2
+    dump.write_text(json.dumps(RECORDS[0]) + '\n{"id": "rtqa-0002", "text": "trunc\n')
+    report = run(fake_store, dump, sync=True)
+    assert report.failed[0].reason.startswith("line 2: broken JSON")
+    assert (report.deleted, report.kept_on_failure, report.unchanged) == (0, 1, 1)
+    assert set(articles(fake_store.settings)) == {"rtqa-0001", "rtqa-0002"}
+
+
+def test_sync_with_a_missing_source_deletes_nothing(fake_store: Store, tmp_path: Path) -> None:
+    write_articles(tmp_path / "news", 3)
+    assert run(fake_store, tmp_path / "news").added == 3
+    report = run(fake_store, tmp_path / "nwes", sync=True)  # a typo must not wipe the index
+    assert report.failed[0].reason == "no such file or folder"
+    assert (report.deleted, report.kept_on_failure) == (0, 3)
+    assert len(articles(fake_store.settings)) == 3
+    # A source that is not given at all is what --sync is for.
+    write_articles(tmp_path / "other", 1, start=10)
+    report = run(fake_store, tmp_path / "other", sync=True)
+    assert (report.added, report.deleted, report.kept_on_failure) == (1, 3, 0)
+    check_index(fake_store)
+
+
+def test_dry_run_writes_nothing(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    paths = write_articles(folder, 3)
+    data = fake_store.settings.data_dir
+    report = run(fake_store, folder, dry_run=True)
+    assert (report.added, report.chunks, report.dry_run) == (3, 0, True)
+    assert not data.exists(), "a dry run created the index"
+
+    run(fake_store, folder)
+    snapshot = check_index(fake_store)
+    rows = articles(fake_store.settings)
+    fake_embedder.encoded.clear()
+    paths[0].write_text(article_text(0) + "An added closing line changes the text.\n")
+    paths[1].unlink()
+    write_articles(folder, 1, start=7)
+    report = run(fake_store, folder, dry_run=True, sync=True)
+    assert (report.added, report.updated, report.unchanged, report.deleted, report.chunks) == (1, 1, 1, 1, 0)
+    assert fake_embedder.encoded == []
+    assert check_index(fake_store) == snapshot and articles(fake_store.settings) == rows
+
+
+def test_rebuild_starts_over(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
+    write_articles(tmp_path / "a", 2)
+    write_articles(tmp_path / "b", 2, start=5)
+    run(fake_store, tmp_path / "a", tmp_path / "b")
+    fake_embedder.encoded.clear()
+    report = run(fake_store, tmp_path / "b", rebuild=True)
+    assert (report.added, report.unchanged, report.deleted) == (2, 0, 0)
+    assert len(fake_embedder.encoded) == report.chunks > 0  # everything embedded again
+    by_article = check_index(fake_store)
+    assert len(by_article) == 2
+    assert {Path(r["source"]).parent.name for r in articles(fake_store.settings).values()} == {"b"}
+
+
+def test_index_built_with_another_model_is_refused(tmp_path: Path, fake_store: Store) -> None:
+    from retrieval.store import IndexMismatchError
+
+    write_articles(tmp_path / "news", 1)
+    run(fake_store, tmp_path / "news")
+
+    class OtherModel(FakeEmbedder):
+        @property
+        def name(self) -> str:
+            return "other-model"
+
+    other = Store(fake_store.settings, embedder=OtherModel())
+    with pytest.raises(IndexMismatchError, match=r"'fake-hash-384' but 'other-model'.*--rebuild"):
+        run(other, tmp_path / "news")
+    assert run(other, tmp_path / "news", rebuild=True).added == 1
+
+
+def test_the_same_article_twice_is_ingested_once(fake_store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(json.dumps(RECORDS[0]) + "\n" + json.dumps(RECORDS[0]) + "\n")
+    shutil.copy(folder / "a.jsonl", folder / "b.jsonl")
+    report = run(fake_store, folder)
+    assert (report.added, report.duplicates) == (1, 3)
+    check_index(fake_store)
+
+
+def test_near_duplicate_marking_uses_the_vectors(fake_store: Store, tmp_path: Path) -> None:
+    # The fake embedder gives equal texts equal vectors: a repeated passage is marked, others not.
+    repeated = ("The committee will publish its final report on the reservoir in the spring, after "
+                "hearing from engineers, farmers and the regional water authority. ") * 6
+    body = "\n".join([
+        "Reservoir Report Delayed",
+        repeated.strip(),
+        "Other Matters",
+        " ".join(f"Sentence {n} is about something else entirely, item {n * 17}." for n in range(40)),
+        "Repeated Section",
+        repeated.strip(),
+    ])
+    (tmp_path / "dup.txt").write_text(body)
+    run(fake_store, tmp_path / "dup.txt")
+    with closing(sqlite3.connect(fake_store.settings.catalog_path)) as db:
+        rows = db.execute("SELECT id, section, dup_of FROM chunks ORDER BY ord").fetchall()
+    first = [r for r in rows if r[1] == "Reservoir Report Delayed"]
+    last = [r for r in rows if r[1] == "Repeated Section"]
+    middle = [r for r in rows if r[1] == "Other Matters"]
+    assert first and last and middle
+    assert all(r[2] == "" for r in first + middle)
+    assert [r[2] for r in last] == [r[0] for r in first][: len(last)]
+
+
+def test_an_article_left_pending_by_a_crash_is_redone(
+    fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write_articles(tmp_path / "news", 3)
+    run(fake_store, tmp_path / "news")
+    paths[0].write_text(article_text(0, paragraphs=9))  # an edit: 3+ chunks instead of 1
+    paths[1].write_text(article_text(1, paragraphs=9))
+
+    # The process "dies" after Chroma took the new vectors of the first edited article, before the
+    # catalog transaction that marks it done.
+    real_replace = fake_store.catalog.replace_article
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(fake_store.catalog, "replace_article", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake_store, tmp_path / "news")
+    monkeypatch.setattr(fake_store.catalog, "replace_article", real_replace)
+    with closing(sqlite3.connect(fake_store.settings.catalog_path)) as db:
+        assert dict(db.execute("SELECT state, COUNT(*) FROM articles GROUP BY state").fetchall()) == {
+            "pending": 1, "done": 2}
+    fake_embedder.encoded.clear()
+    report = run(fake_store, tmp_path / "news")
+    assert (report.updated, report.unchanged, report.added) == (2, 1, 0)
+    check_index(fake_store)
+
+    # A record marked pending with an unchanged text (killed while being deleted, say) is redone too.
+    article_id = next(iter(articles(fake_store.settings)))
+    fake_store.catalog.mark_pending(article_id)
+    report = run(fake_store, tmp_path / "news")
+    assert (report.updated, report.unchanged) == (1, 2)
+    check_index(fake_store)

@@ -1,0 +1,80 @@
+"""Server mode: ingest into a real ``chroma run`` server (NEWSQA_CHROMA_URL), incrementally."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import article_text, check_index, close_store, closed_port, wait_for, write_articles
+
+from ingest.pipeline import ingest
+from retrieval.settings import Settings
+from retrieval.store import Embedder, Store
+
+CHROMA = Path(sys.executable).parent / "chroma"
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    if not CHROMA.exists():
+        pytest.fail(f"the chroma executable is missing next to {sys.executable}: reinstall chromadb")
+    port = closed_port()
+    log = (tmp_path / "chroma.log").open("w")
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            return True
+        try:
+            return httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert wait_for(up, timeout=60, interval=0.2) and proc.poll() is None, (tmp_path / "chroma.log").read_text()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_ingest_into_a_chroma_server(tmp_path: Path, chroma_server: str, embedder: Embedder) -> None:
+    settings = Settings(data_dir=tmp_path / "data", chroma_url=chroma_server)
+    store = Store(settings, embedder=embedder)
+    paths = write_articles(tmp_path / "news", 4)
+    report = ingest([str(tmp_path / "news")], settings, store=store)
+    assert (report.added, report.failed) == (4, [])
+    by_article = check_index(store)
+    assert store.collection.count() == report.chunks == sum(len(v) for v in by_article.values())
+    assert not settings.chroma_dir.exists(), "server mode wrote an embedded Chroma"
+    assert (tmp_path / "chroma-server").is_dir()
+
+    again = ingest([str(tmp_path / "news")], settings, store=store)
+    assert (again.unchanged, again.chunks) == (4, 0)
+
+    paths[0].write_text(article_text(0).replace("Residents", "Axolotlmere residents"))
+    paths[1].unlink()
+    third = ingest([str(tmp_path / "news")], settings, store=store, sync=True)
+    assert (third.updated, third.deleted, third.unchanged) == (1, 1, 2)
+    check_index(store)
+    assert store.collection.get(where_document={"$contains": "Axolotlmere"})["ids"]
+
+    # A second client (another app machine) sees the same vectors through the server.
+    other = Store(settings, embedder=embedder)
+    assert other.collection.count() == store.collection.count()
+    close_store(store)
+    close_store(other)

@@ -1,0 +1,506 @@
+"""Loaders: every supported format → ``Article`` with its metadata; every bad input → a named ``LoadError``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import LocalWeb, Page, closed_port
+
+from ingest.loaders import LoadError, canonical_url, iter_source, parse_date
+from retrieval.types import Article
+
+
+def load(source: str | Path, timeout: float = 10.0) -> tuple[list[Article], list[LoadError]]:
+    articles: list[Article] = []
+    errors: list[LoadError] = []
+    for item in iter_source(str(source), timeout=timeout):
+        (errors if isinstance(item, LoadError) else articles).append(item)  # type: ignore[arg-type]
+    return articles, errors
+
+
+def only(source: str | Path) -> Article:
+    articles, errors = load(source)
+    assert errors == [] and len(articles) == 1, (articles, errors)
+    return articles[0]
+
+
+# --- plain text and markdown -------------------------------------------------------------------
+def test_txt_file_title_is_first_line_and_id_is_stable_per_path(tmp_path: Path) -> None:
+    path = tmp_path / "harbour.txt"
+    path.write_text("Harbour Reopens\n\nThe harbour reopened on Monday after dredging work.\n", encoding="utf-8")
+    first = only(path)
+    assert first.title == "Harbour Reopens"
+    assert "dredging work" in first.text
+    assert first.url == "" and first.published == ""
+    assert first.source == str(path)
+    path.write_text("Harbour Reopens\n\nEdited: it reopened on Tuesday.\n", encoding="utf-8")
+    assert only(path).id == first.id  # the id names the source, not its content
+    other = tmp_path / "other.txt"
+    other.write_text("Harbour Reopens\n\nThe harbour reopened on Monday after dredging work.\n")
+    assert only(other).id != first.id
+
+
+def test_markdown_front_matter_is_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "strike.md"
+    path.write_text(
+        "---\n"
+        'title: "Rail Strike Ends After Marathon Talks"\n'
+        "url: https://www.example-news.test/rail-strike-ends?utm_source=feed\n"
+        "published: Aug. 28, 2025\n"
+        "outlet: Example News\n"
+        'authors: [Jane Doe, "John Roe"]\n'
+        "---\n"
+        "# Rail Strike Ends After Marathon Talks\n\n"
+        "Union leaders and the rail operator reached a deal at dawn after nineteen hours of talks.\n",
+        encoding="utf-8",
+    )
+    article = only(path)
+    assert article.title == "Rail Strike Ends After Marathon Talks"
+    assert article.url == "https://www.example-news.test/rail-strike-ends?utm_source=feed"
+    assert article.id == "https://example-news.test/rail-strike-ends"  # canonical: no www, no utm_*
+    assert article.published == "2025-08-28"
+    assert article.outlet == "Example News"
+    assert article.authors == ("Jane Doe", "John Roe")
+    assert "---" not in article.text and "outlet:" not in article.text
+    assert article.text.lstrip().startswith("# Rail Strike Ends")
+
+
+def test_markdown_front_matter_block_list_of_authors(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(
+        "---\ntitle: Budget Passes\nauthors:\n  - Ana Lima\n  - 'Piet de Vries'\npublished: 2026-01-05\n---\n"
+        "The city budget passed by a narrow margin on Friday evening.\n",
+        encoding="utf-8",
+    )
+    article = only(path)
+    assert article.authors == ("Ana Lima", "Piet de Vries")
+    assert article.published == "2026-01-05"
+    assert article.outlet == ""  # no url, no outlet field
+
+
+# --- HTML --------------------------------------------------------------------------------------
+NEWS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Harbour Council Approves Tidal Barrier Plan | The Coastal Ledger</title>
+  <meta name="author" content="Maria Okafor">
+  <meta property="article:published_time" content="2026-03-14T09:30:00Z">
+  <meta property="og:site_name" content="The Coastal Ledger">
+  <link rel="canonical" href="https://coastal-ledger.example/news/2026/03/tidal-barrier-plan">
+  <script>window.dataLayer = []; function trackAd(){ console.log("ADTRACKER_SECRET_TOKEN"); }</script>
+  <style>.nav { color: red } /* STYLESHEET_RULE */</style>
+</head>
+<body>
+  <header>
+    <nav class="menu">
+      <ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li>
+      <li><a href="/sport">NAVMENU_SPORTS_LINK</a></li><li><a href="/weather">Weather</a></li></ul>
+    </nav>
+    <div class="ad-banner">Advertisement: SUBSCRIBE_BANNER_PROMO get 50% off your first year</div>
+  </header>
+  <main>
+    <article>
+      <h1>Harbour Council Approves Tidal Barrier Plan</h1>
+      <p class="byline">By Maria Okafor, March 14, 2026</p>
+      <p>The Port Alder harbour council voted seven to two on Thursday to build a tidal barrier across the
+      estuary mouth, ending a decade of debate over how to protect the old town from winter storm surges.</p>
+      <p>The barrier, estimated to cost 84 million euros, will be built in three phases starting next spring.
+      Engineers said the first gates could close by the autumn of 2028, well before the next expected peak
+      in spring tides.</p>
+      <h2>Fishermen raise concerns</h2>
+      <p>Local fishing cooperatives warned that the structure could disrupt the migration of sea trout and
+      asked the council to fund an independent ecological survey before construction begins.</p>
+      <p>Council leader Ingrid Halvorsen said the survey would be commissioned within weeks and that the
+      gates would remain open for most of the year, closing only when surge forecasts exceed two metres.</p>
+      <script>renderInlineAd("INLINE_SCRIPT_AD_PAYLOAD");</script>
+      <div class="advert">SPONSORED_SLOT_TEXT</div>
+      <p>Residents of the lower quay, whose homes flooded three times in the past five years, welcomed the
+      decision. Several attended the meeting carrying sandbags as a reminder of last January's flood.</p>
+    </article>
+    <aside class="sidebar"><h3>Most read</h3>
+      <ul><li><a href="/x">SIDEBAR_MOST_READ_ITEM celebrity chef opens bistro</a></li></ul></aside>
+  </main>
+  <footer><p>FOOTER_COPYRIGHT_LINE 2026 The Coastal Ledger. All rights reserved.</p>
+    <a href="/privacy">Privacy</a> <a href="/cookies">Cookie settings</a></footer>
+</body>
+</html>
+"""
+PAGE_JUNK = [
+    "ADTRACKER_SECRET_TOKEN", "STYLESHEET_RULE", "NAVMENU_SPORTS_LINK", "SUBSCRIBE_BANNER_PROMO",
+    "INLINE_SCRIPT_AD_PAYLOAD", "SIDEBAR_MOST_READ_ITEM", "FOOTER_COPYRIGHT_LINE", "Cookie settings",
+]
+
+
+def test_html_main_text_extracted_and_chrome_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "barrier.html"
+    path.write_text(NEWS_PAGE, encoding="utf-8")
+    article = only(path)
+    assert article.title == "Harbour Council Approves Tidal Barrier Plan"
+    assert article.id == "https://coastal-ledger.example/news/2026/03/tidal-barrier-plan"
+    assert article.published == "2026-03-14"
+    assert article.outlet == "The Coastal Ledger"
+    assert article.authors == ("Maria Okafor",)
+    for kept in ("voted seven to two", "84 million euros", "sea trout", "Ingrid Halvorsen", "sandbags"):
+        assert kept in article.text
+    for junk in PAGE_JUNK:
+        assert junk not in article.text, junk
+    assert "<p>" not in article.text and "function" not in article.text
+
+
+def test_html_without_article_text_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.html"
+    path.write_text("<html><head><script>var x = 1;</script></head><body><div></div></body></html>")
+    articles, errors = load(path)
+    assert articles == []
+    assert [e.source for e in errors] == [str(path)]
+    assert "no article text" in errors[0].reason
+
+
+# --- JSON and JSON lines -----------------------------------------------------------------------
+RECORDS = [
+    {
+        "id": "rtqa-0001",
+        "url": "https://news.example/2026/01/flood-defences",
+        "title": "Flood Defences Tested",
+        "published": "2026-01-12T06:00:00Z",
+        "authors": ["Sam Reyes", "Kim Ito"],
+        "text": "Flood defences along the river were tested overnight as water levels rose.",
+    },
+    {
+        "id": "rtqa-0002",
+        "url": "https://other.example/metro-fares",
+        "title": "Metro Fares Frozen",
+        "published": "January 3, 2026",
+        "authors": "Lee Park and Ada Obi",
+        "text": "The metro authority froze fares for another year, citing the cost of living.",
+    },
+]
+
+
+def test_jsonl_records_keep_their_fields(tmp_path: Path) -> None:
+    path = tmp_path / "dump.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in RECORDS) + "\n\n", encoding="utf-8")
+    articles, errors = load(path)
+    assert errors == []
+    assert [a.id for a in articles] == ["rtqa-0001", "rtqa-0002"]
+    first, second = articles
+    assert first.title == "Flood Defences Tested"
+    assert first.url == "https://news.example/2026/01/flood-defences"
+    assert first.published == "2026-01-12T06:00:00+00:00"
+    assert first.authors == ("Sam Reyes", "Kim Ito")
+    assert first.outlet == "news.example"  # from the URL when the record has none
+    assert first.text == RECORDS[0]["text"]
+    assert first.source == f"{path}#1"
+    assert second.published == "2026-01-03"
+    assert second.authors == ("Lee Park", "Ada Obi")
+    assert second.source == f"{path}#2"
+
+
+def test_json_list_of_records(tmp_path: Path) -> None:
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(RECORDS), encoding="utf-8")
+    articles, errors = load(path)
+    assert errors == []
+    assert [(a.id, a.title) for a in articles] == [("rtqa-0001", "Flood Defences Tested"),
+                                                   ("rtqa-0002", "Metro Fares Frozen")]
+
+
+def test_broken_json_lines_are_named_by_line_number_and_the_rest_load(tmp_path: Path) -> None:
+    path = tmp_path / "dump.jsonl"
+    lines = [
+        json.dumps(RECORDS[0]),
+        '{"id": "rtqa-x", "title": "Cut off", "text": "half a rec',  # line 2: truncated
+        json.dumps({"id": "rtqa-empty", "title": "No body", "text": "   "}),  # line 3: no text
+        "[1, 2, 3]",  # line 4: not an object
+        json.dumps(RECORDS[1]),
+    ]
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "bad-bytes", "text": "caf\xe9"}\n')
+    articles, errors = load(path)
+    assert [a.id for a in articles] == ["rtqa-0001", "rtqa-0002"]
+    reasons = {e.reason.split(":")[0]: e.reason for e in errors}
+    assert set(reasons) == {"line 2", "line 3", "line 4", "line 6"}, errors
+    assert "broken JSON" in reasons["line 2"]
+    assert "no text" in reasons["line 3"]
+    assert "JSON object" in reasons["line 4"]
+    assert "invalid UTF-8" in reasons["line 6"]
+    assert all(e.source == str(path) for e in errors)
+
+
+def test_broken_json_file_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "dump.json"
+    path.write_text('[\n  {"id": "a", "text": "fine"},\n  {"id": "b", "text": oops}\n]\n')
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert "line 3" in errors[0].reason and "column" in errors[0].reason
+
+
+# --- feeds -------------------------------------------------------------------------------------
+RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel>
+  <title>Valley Gazette</title>
+  <link>https://valley-gazette.example/</link>
+  <description>Local news</description>
+  <item>
+    <title>Bridge Reopens After Repairs</title>
+    <link>https://valley-gazette.example/2026/02/bridge-reopens</link>
+    <guid>vg-1001</guid>
+    <pubDate>Tue, 10 Feb 2026 08:15:00 GMT</pubDate>
+    <dc:creator>Tom Berg</dc:creator>
+    <description><![CDATA[<p>The Elm Street bridge reopened to traffic on Monday after four months of
+    repairs.</p><script>trackFeed("RSS_SCRIPT_PAYLOAD")</script><p>Officials said the work came in under
+    budget.</p>]]></description>
+  </item>
+  <item>
+    <title>Library Extends Opening Hours</title>
+    <link>https://valley-gazette.example/2026/02/library-hours?utm_campaign=rss</link>
+    <guid>vg-1002</guid>
+    <pubDate>Wed, 11 Feb 2026 10:00:00 GMT</pubDate>
+    <description>The central library will open until nine in the evening on weekdays from March.</description>
+  </item>
+</channel>
+</rss>
+"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Northern Science Wire</title>
+  <link href="https://nsw.example/"/>
+  <updated>2026-01-20T12:00:00Z</updated>
+  <id>urn:uuid:60a76c80-d399-11d9-b91c-0003939e0af6</id>
+  <entry>
+    <title>Glacier Retreat Measured by Drone Survey</title>
+    <link href="https://nsw.example/glacier-drone-survey"/>
+    <id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id>
+    <published>2026-01-19T07:45:00Z</published>
+    <updated>2026-01-19T07:45:00Z</updated>
+    <author><name>Lena Virtanen</name></author>
+    <content type="html">&lt;p&gt;A drone survey found the Kessel glacier retreated 41 metres last
+    year.&lt;/p&gt;&lt;p&gt;Researchers blame two unusually warm summers.&lt;/p&gt;</content>
+  </entry>
+  <entry>
+    <title>Seabird Colony Recovers</title>
+    <link href="https://nsw.example/seabird-colony"/>
+    <id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6b</id>
+    <updated>2026-01-18T10:00:00Z</updated>
+    <summary>Puffin numbers on the outer islands have doubled since rats were removed.</summary>
+  </entry>
+</feed>
+"""
+
+
+def check_rss(articles: list[Article], source: str) -> None:
+    assert [a.id for a in articles] == [
+        "https://valley-gazette.example/2026/02/bridge-reopens",
+        "https://valley-gazette.example/2026/02/library-hours",
+    ]
+    bridge, library = articles
+    assert bridge.title == "Bridge Reopens After Repairs"
+    assert bridge.published == "2026-02-10T08:15:00+00:00"
+    assert bridge.outlet == "Valley Gazette"
+    assert bridge.authors == ("Tom Berg",)
+    assert "four months of" in bridge.text and "Officials said the work came in under" in bridge.text
+    assert "RSS_SCRIPT_PAYLOAD" not in bridge.text and "<p>" not in bridge.text
+    assert bridge.source == f"{source}#0"
+    assert library.url.endswith("library-hours?utm_campaign=rss")
+    assert library.published == "2026-02-11T10:00:00+00:00"
+
+
+def check_atom(articles: list[Article]) -> None:
+    assert [a.title for a in articles] == ["Glacier Retreat Measured by Drone Survey", "Seabird Colony Recovers"]
+    glacier, seabird = articles
+    assert glacier.id == "https://nsw.example/glacier-drone-survey"
+    assert glacier.outlet == "Northern Science Wire"
+    assert glacier.authors == ("Lena Virtanen",)
+    assert glacier.published == "2026-01-19T07:45:00+00:00"
+    assert "41 metres" in glacier.text and "warm summers" in glacier.text and "<p>" not in glacier.text
+    assert seabird.published == "2026-01-18T10:00:00+00:00"  # no <published>: <updated>
+    assert "Puffin numbers" in seabird.text
+
+
+def test_rss_feed_file(tmp_path: Path) -> None:
+    path = tmp_path / "gazette.rss"
+    path.write_bytes(RSS)
+    articles, errors = load(path)
+    assert errors == []
+    check_rss(articles, str(path))
+
+
+def test_atom_feed_file(tmp_path: Path) -> None:
+    path = tmp_path / "science.atom"
+    path.write_bytes(ATOM)
+    articles, errors = load(path)
+    assert errors == []
+    check_atom(articles)
+
+
+def test_garbage_feed_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.xml"
+    path.write_bytes(b"this is <not a feed at all")
+    articles, errors = load(path)
+    assert articles == [] and len(errors) == 1
+    assert errors[0].source == str(path) and "feed" in errors[0].reason
+
+
+# --- URLs ----------------------------------------------------------------------------------------
+def test_article_url_is_fetched_and_extracted(web: LocalWeb) -> None:
+    web.pages["/news/barrier"] = Page(NEWS_PAGE.encode())
+    articles, errors = load(web.url("/news/barrier"))
+    assert errors == [] and len(articles) == 1
+    article = articles[0]
+    assert article.title == "Harbour Council Approves Tidal Barrier Plan"
+    assert "84 million euros" in article.text
+    assert all(junk not in article.text for junk in PAGE_JUNK)
+    assert article.source == web.url("/news/barrier")
+    assert web.hits == ["/news/barrier"]
+
+
+def test_feed_urls_are_recognised_by_content_type_or_content(web: LocalWeb) -> None:
+    web.pages["/feed.xml"] = Page(RSS, content_type="application/rss+xml")
+    web.pages["/atom"] = Page(ATOM, content_type="text/plain")  # wrong type: sniffed from the content
+    rss, errors = load(web.url("/feed.xml"))
+    assert errors == []
+    check_rss(rss, web.url("/feed.xml"))
+    atom, errors = load(web.url("/atom"))
+    assert errors == []
+    check_atom(atom)
+
+
+def test_http_error_is_reported_with_status(web: LocalWeb) -> None:
+    articles, errors = load(web.url("/gone"))
+    assert articles == []
+    assert errors == [LoadError(web.url("/gone"), "HTTP 404")]
+
+
+def test_dead_url_is_reported_not_raised() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/news/story"
+    articles, errors = load(url)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == url
+    assert "could not fetch" in errors[0].reason and "ConnectError" in errors[0].reason
+
+
+def test_feed_that_times_out_is_reported_with_the_timeout(web: LocalWeb) -> None:
+    web.pages["/slow.rss"] = Page(RSS, content_type="application/rss+xml", delay=5.0)
+    articles, errors = load(web.url("/slow.rss"), timeout=0.5)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == web.url("/slow.rss")
+    assert errors[0].reason.startswith("timed out after 0.5s")
+    assert "NEWSQA_REQUEST_TIMEOUT" in errors[0].reason
+
+
+# --- bad files -----------------------------------------------------------------------------------
+def test_missing_path() -> None:
+    articles, errors = load("/nonexistent/newsqa/folder")
+    assert articles == []
+    assert errors == [LoadError("/nonexistent/newsqa/folder", "no such file or folder")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "the file is empty"),
+        ("blank.txt", b"  \n\n \t\n", "the file is empty"),
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "binary file"),
+        (
+            "mangled.txt",
+            b"Council votes on budget\n\nThe vote " + b"\x81\x8d\x8f\x90\x9d" + b" was close.\n",
+            "invalid UTF-8 at byte 34",
+        ),
+        ("front-only.md", b"---\ntitle: Nothing here\n---\n\n", "no article text"),
+    ],
+)
+def test_bad_text_files_are_named_with_the_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert reason in errors[0].reason, errors[0].reason
+
+
+def test_cp1252_file_is_decoded_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.txt"
+    text = "Caf\u00e9 owners \u201cdelighted\u201d by the ruling\n\nThe ruling came on Friday."
+    path.write_bytes(text.encode("cp1252"))
+    article = only(path)
+    assert article.title == "Caf\u00e9 owners \u201cdelighted\u201d by the ruling"
+
+
+def test_oversized_file_is_refused_by_size_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as handle:
+        handle.write(b"Huge Article\n\n" + b"A sentence of news text that goes on. " * 1000)
+        handle.truncate(21_000_000)  # sparse: 21 MB on paper, cheap on disk
+    read: list[Path] = []
+    real_read_bytes, real_open = Path.read_bytes, Path.open
+
+    def spy_read_bytes(self: Path) -> bytes:
+        read.append(self)
+        return real_read_bytes(self)
+
+    def spy_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        read.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_bytes", spy_read_bytes)
+    monkeypatch.setattr(Path, "open", spy_open)
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert "21 MB" in errors[0].reason and "refused" in errors[0].reason
+    assert path not in read
+
+
+def test_folder_reports_unsupported_files_and_skips_readme_and_hidden(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "one.txt").write_text("First Story\n\nSomething happened in the town square today.")
+    (folder / "sub" / "two.md").write_text("Second Story\n\nSomething else happened by the river.")
+    (folder / "README.md").write_text("This folder holds the articles.")
+    (folder / ".DS_Store").write_bytes(b"\x00\x01junk")
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / ".git" / "objects" / "pack.idx").write_bytes(b"\xfftOc")
+    (folder / ".newsqa" / "chroma").mkdir(parents=True)  # the default index inside the folder
+    (folder / ".newsqa" / "catalog.sqlite3").write_bytes(b"SQLite format 3\x00")
+    (folder / ".newsqa" / "chroma" / "notes.txt").write_text("Not an article\n\nJust a file inside the index.")
+    (folder / "report.docx").write_bytes(b"PK\x03\x04 not really a docx")
+    (folder / "Makefile").write_text("all:\n\techo hi\n")
+    articles, errors = load(folder)
+    assert sorted(a.title for a in articles) == ["First Story", "Second Story"]
+    assert {(Path(e.source).name, e.reason.split(":")[0]) for e in errors} == {
+        ("report.docx", "unsupported file type '.docx'"),
+        ("Makefile", "unsupported file type '(none)'"),
+    }
+    assert all(".txt" in e.reason and ".jsonl" in e.reason for e in errors)  # names what is supported
+
+
+# --- helpers -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025/08/28", "2025-08-28"),
+        ("Aug. 28, 2025", "2025-08-28"),
+        ("Tue, 10 Feb 2026 08:15:00 GMT", "2026-02-10T08:15:00+00:00"),
+        ("2026-03-14T09:30:00Z", "2026-03-14T09:30:00+00:00"),
+        ("", ""),
+        (None, ""),
+        ("no date here", ""),
+        ("March", ""),  # no year: not guessed
+    ],
+)
+def test_parse_date(value: object, expected: str) -> None:
+    assert parse_date(value) == expected
+
+
+def test_canonical_url_drops_tracking_and_normalises() -> None:
+    assert canonical_url("HTTP://WWW.Example.com/a/b/?utm_source=x&id=3&fbclid=9#frag") == "https://example.com/a/b?id=3"
+    assert canonical_url("https://example.com/a/b?id=3") == "https://example.com/a/b?id=3"
+    assert canonical_url("") == ""
