@@ -404,6 +404,32 @@ def test_local_adapter_does_not_reevaluate_a_shared_system_prompt(smol_model: Ll
 @pytest.mark.slow
 @needs_llama
 @needs_smollm
+def test_prompt_cache_keeps_the_system_prompt_across_an_unrelated_call() -> None:
+    assert SMOLLM is not None
+    system = SystemMessage("You answer questions about news articles, citing passages as [n]. " * 12)
+    unrelated = [HumanMessage("Rewrite as a standalone question: and the dogs?")]
+
+    def evaluated_after_unrelated_call(model: LlamaCppChat) -> int:
+        model.invoke([system, HumanMessage("What happened to the cats?")])
+        model.invoke(unrelated)  # replaces the live KV context with another prompt
+        reply = model.invoke([system, HumanMessage("And what did the mayor say about dogs?")])
+        return int(reply.response_metadata["llama_perf"]["prompt_eval_tokens"])
+
+    def model(cache_bytes: int) -> LlamaCppChat:
+        assert SMOLLM is not None
+        return LlamaCppChat(
+            model_path=SMOLLM, n_ctx=1024, n_batch=256, n_threads=1, max_tokens=4, prompt_cache_bytes=cache_bytes
+        )
+
+    without_cache = evaluated_after_unrelated_call(model(0))
+    with_cache = evaluated_after_unrelated_call(model(512 << 20))
+    assert without_cache > 150  # the system prompt had to be evaluated again
+    assert with_cache < 40  # restored from the RAM cache instead
+
+
+@pytest.mark.slow
+@needs_llama
+@needs_smollm
 def test_local_adapter_serialises_concurrent_callers(smol_model: LlamaCppChat) -> None:
     """Streamlit sessions share the cached model from several threads: llama.cpp must see one at a time."""
     expected = smol_model.invoke(QUESTION).content
