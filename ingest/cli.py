@@ -48,7 +48,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
 
     if rebuild and dry_run:
         raise click.UsageError("--rebuild and --dry-run exclude each other: a dry run writes nothing.")
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
     console = Console(stderr=True)
     show_bar = not quiet and not as_json and sys.stderr.isatty()
 
@@ -69,17 +69,28 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
             report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild)
     except IndexMismatchError as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished articles are indexed; run the same command again to go on.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the index itself is unusable (e.g. Chroma server down): no traceback
+        where = settings.chroma_url or settings.data_dir
+        raise click.ClickException(
+            f"ingest stopped: {exc.__class__.__name__}: {exc} (index: {where}). Articles finished so far are "
+            "indexed; fix the cause and run the same command again."
+        ) from exc
 
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        verb = "would be" if dry_run else ""
-        click.echo(
-            f"{'[dry run] ' if dry_run else ''}added {report.added}, updated {report.updated}, "
-            f"unchanged {report.unchanged}, deleted {report.deleted}, failed {len(report.failed)}"
-            f"{' ' + verb if verb else ''} — {report.chunks} chunks embedded in {report.seconds:.1f}s "
-            f"(index: {settings.data_dir})"
+        counts = (
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"deleted {report.deleted}, failed {len(report.failed)}"
         )
+        if dry_run:
+            click.echo(f"[dry run, nothing written] would be: {counts} (index: {settings.data_dir})")
+        else:
+            click.echo(f"{counts} — {report.chunks} chunks embedded in {report.seconds:.1f}s "
+                       f"(index: {settings.chroma_url or settings.data_dir})")
         if report.duplicates:
             click.echo(f"{report.duplicates} records repeated an article id already seen; the first was kept.")
         if report.kept_on_failure:

@@ -155,7 +155,7 @@ def test_dry_run_reports_and_writes_nothing(
     write_articles(tmp_path / "news", 2)
     result = invoke(tmp_path / "news", "--dry-run")
     assert result.exit_code == 0
-    assert result.stdout.startswith("[dry run] added 2")
+    assert result.stdout.startswith("[dry run, nothing written] would be: added 2")
     assert not (tmp_path / "data").exists()
     assert fake_embedder.encoded == []
 
