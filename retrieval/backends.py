@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -27,14 +28,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    SystemMessage,
-)
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
@@ -311,8 +305,6 @@ def assemble_model(
 
 
 def _free_bytes(directory: Path) -> int | None:
-    import shutil
-
     try:
         return shutil.disk_usage(directory).free
     except OSError:
@@ -398,7 +390,7 @@ _ROLE_BY_TYPE = {
 def _to_llama_message(message: BaseMessage) -> dict[str, str]:
     if isinstance(message, ChatMessage):
         role = message.role
-    elif isinstance(message, (SystemMessage, HumanMessage, AIMessage)) or message.type in _ROLE_BY_TYPE:
+    elif message.type in _ROLE_BY_TYPE:
         role = _ROLE_BY_TYPE[message.type]
     else:
         raise ValueError(f"LlamaCppChat cannot send a {type(message).__name__} (type {message.type!r})")

