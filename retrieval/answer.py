@@ -159,8 +159,9 @@ class Assistant:
         if model is not None:
             convo = "\n".join(f"{role}: {content[:400]}" for role, content in pairs[-4:])
             try:
+                # Same system message as the answer prompt: llama.cpp keeps that prefix evaluated.
                 reply = model.invoke(
-                    [("user", prompts.REWRITE.format(history=convo, question=question))]
+                    [("system", prompts.SYSTEM), ("user", prompts.REWRITE.format(history=convo, question=question))]
                 )
                 text = str(getattr(reply, "content", reply)).strip().splitlines()
                 rewritten = text[0].strip().strip('"') if text else ""
@@ -294,13 +295,14 @@ class Assistant:
         terms = set(keyword_terms(question))
         blocks = []
         for n, p in enumerate(passages, start=1):
-            text = self.focus(p, query_vec, terms).replace("</passage>", "</ passage>")
+            text = self.focus(p, query_vec, terms, self.settings.context_sentences)
+            text = text.replace("</passage>", "</ passage>")
             blocks.append(
                 prompts.PASSAGE.format(
                     n=n,
-                    outlet=_attr(p.outlet or "unknown"),
-                    published=_attr(p.published[:10] or "unknown"),
-                    title=_attr(p.title),
+                    outlet=_attr(p.outlet or "unknown outlet"),
+                    published=_attr(p.published[:10] or "undated"),
+                    title=_attr(" ".join(p.title.split()[:14])),
                     text=text,
                 )
             )

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Score at which a cited sentence counts as supported."
     )
 
+    context_sentences: int = Field(
+        default=3, ge=1, le=20,
+        description="Sentences of each passage (the most relevant ones) given to an LLM; fewer = faster first token.",
+    )
+
     # --- answer backends -----------------------------------------------------------------------
     backend: Backend = Field(default="local", description="Answer backend: local, extractive or openai.")
     llm_model_path: Path | None = Field(
