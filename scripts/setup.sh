@@ -91,6 +91,7 @@ if missing:
     print("missing:", ", ".join(missing), file=sys.stderr)
     sys.exit(1)
 import llama_cpp  # loads libllama: fails if the build is broken
+import trafilatura  # fails when lxml_html_clean is missing (see pyproject.toml)
 EOF
 )" || { IMPORT_ERR="$(printf '%s' "$IMPORT_ERR" | tail -n 3)"; return 1; }
 }
