@@ -74,7 +74,10 @@ class Embedder(Embeddings):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
 
         model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
         if self.dtype == "bfloat16":
