@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from retrieval.text import line_sentences
 from retrieval.types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -27,12 +28,7 @@ _BOILERPLATE = re.compile(
     r"loading\.\.\.|image (source|credit):.{0,80}|getty images|ap photo.{0,60})\s*$",
     re.I,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
 _HEADING_END = re.compile(r"[.!?,;:\"”]$")
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Sr|Jr|Gov|Sen|Rep|Gen|Col|Lt|Sgt|Capt|Cmdr|Adm|Pres|Rev|Hon|Inc|Ltd|Co|Corp|"
-    r"No|Nos|vs|etc|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|a\.m|p\.m)|\b[A-Z])\.$"
-)
 
 
 def normalise(text: str) -> str:
@@ -119,21 +115,6 @@ def clean_article(article: Article) -> tuple[Article, Headings]:
     return replace(article, text=cleaned), headings
 
 
-def _sentences(text: str, base: int) -> list[tuple[int, int]]:
-    spans = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start() + len(match.group(0).rstrip())
-        if _ABBREVIATION.search(text[max(start, end - 6):match.start()]):
-            continue  # "Dr. Reed", "U.S. officials": not a sentence end
-        if text[start:end].strip():
-            spans.append((base + start, base + end))
-        start = match.end()
-    if text[start:].strip():
-        spans.append((base + start, base + len(text.rstrip())))
-    return spans
-
-
 def approx_tokens(texts: Sequence[str]) -> list[int]:
     """A word-piece estimate for when no tokenizer is at hand (≈1.35 pieces per word)."""
     return [int(len(t.split()) * 1.35) + t.count(",") + 1 for t in texts]
@@ -208,7 +189,7 @@ def chunk_article(
         if (start, end) in heading_spans:
             section = heading_at[start]
             continue
-        for k, (s, e) in enumerate(_sentences(line, start)):
+        for k, (s, e) in enumerate(line_sentences(line, start)):
             units.append((s, e, section, k == 0))
     if not units:
         return []

@@ -19,6 +19,7 @@ from retrieval.catalog import keyword_terms
 from retrieval.search import Filters, SearchResult, search
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.text import split_sentences
 from retrieval.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 History = Sequence[Any]  # (role, content) pairs or {"role", "content"} dicts
 
-_SENT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9])")
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 _FOLLOWUP_START = re.compile(
     r"^(and|but|also|so|what about|how about|and what|why|what else|is that|was that|did they|does it|"
@@ -66,22 +66,6 @@ Event = Retrieved | Status | Token | Final
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of ``text``."""
-    spans: list[tuple[int, int]] = []
-    for line_match in re.finditer(r"[^\n]+", text):
-        line, base = line_match.group(0), line_match.start()
-        start = 0
-        for match in _SENT.finditer(line):
-            end = match.start() + len(match.group(0).rstrip())
-            if line[start:end].strip():
-                spans.append((base + start, base + end))
-            start = match.end()
-        if line[start:].strip():
-            spans.append((base + start, base + len(line.rstrip())))
-    return spans
-
-
 def _history_pairs(history: History) -> list[tuple[str, str]]:
     pairs = []
     for turn in history:

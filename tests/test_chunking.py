@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import pytest
 from conftest import ROOT, close_store
 
-from ingest.chunking import _sentences, chunk_article, clean_article, clean_text
+from ingest.chunking import chunk_article, clean_article, clean_text
 from ingest.loaders import iter_source
 from ingest.pipeline import ingest
 from retrieval.settings import Settings
 from retrieval.store import Embedder, Store
+from retrieval.text import line_sentences, split_sentences
 from retrieval.types import Article, Chunk
 
 BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
@@ -169,11 +170,16 @@ def test_sentences_are_not_split_at_titles_or_initialisms(
         "Dr. Reed met U.S. officials in Washington on Monday. Mr. Hughes said the talks went well. "
         "The U.K. and the U.S. will meet again at 9 a.m. next week. Prof. Lin agreed."
     )
-    assert [text[s:e] for s, e in _sentences(text, 0)] == [
+    assert [text[s:e] for s, e in line_sentences(text)] == [
         "Dr. Reed met U.S. officials in Washington on Monday.",
         "Mr. Hughes said the talks went well.",
         "The U.K. and the U.S. will meet again at 9 a.m. next week.",
         "Prof. Lin agreed.",
+    ]
+    # Answers' citation check splits the same way, and a line break always ends a sentence.
+    two_lines = "Headline without a period\nDr. Reed spoke. Canada agreed."
+    assert [two_lines[s:e] for s, e in split_sentences(two_lines)] == [
+        "Headline without a period", "Dr. Reed spoke.", "Canada agreed.",
     ]
 
 
