@@ -10,15 +10,13 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from retrieval.sqlite import SQLiteDB
 from retrieval.types import Answer, Citation, Passage
 
 SCHEMA = """
@@ -110,42 +108,17 @@ def _summary(row: sqlite3.Row) -> ConversationSummary:
     )
 
 
-class Conversations:
+class Conversations(SQLiteDB):
     """The conversation database: one connection, WAL mode, every call serialized by a lock."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, SCHEMA, busy_timeout_s=30, foreign_keys=True)
 
     def create(self, title: str = "") -> str:
         """A new, empty conversation; returns its id."""
         conversation_id = uuid.uuid4().hex
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 (conversation_id, title, now, now),
@@ -159,7 +132,7 @@ class Conversations:
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', but got {role!r}")
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no conversation with id {conversation_id!r}")
@@ -176,11 +149,11 @@ class Conversations:
             return int(cursor.lastrowid or 0)
 
     def rename(self, conversation_id: str, title: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
 
     def delete(self, conversation_id: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
