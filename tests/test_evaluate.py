@@ -1,0 +1,255 @@
+"""The ``evaluate`` command end to end on a tiny synthetic dataset: real ingest, the real embedder,
+real Chroma and the keyword index in ``tmp_path``, driven through click's ``CliRunner``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from retrieval.cli import cli
+from retrieval.evaluate import article_ranking, contains, load_dataset, mentions, percentile, pick_choice
+from retrieval.store import Embedder, Store
+from retrieval.types import Passage
+
+# The command tests load the real model and build real indexes.
+cli_test = pytest.mark.usefixtures("_session_embedder")
+
+# Invented articles: each fact below appears in exactly one of them.
+ARTICLES = [
+    ("a1", "Harbor town opens floating library",
+     "The coastal town of Quillmouth opened a floating library on a converted ferry named the Marigold. "
+     "The library holds about four thousand books and docks at a different pier every week. "
+     "Volunteers run the reading room, and children can borrow books with a paper ticket."),
+    ("a2", "Glacier researchers record fastest retreat",
+     "Researchers on the Vessbreen glacier measured a retreat of 212 meters over one summer. "
+     "The team used drones and stakes drilled into the ice. "
+     "The station leader said meltwater lakes had formed earlier than in any previous season."),
+    ("a3", "City council approves tram extension",
+     "The city council of Dornhalt voted to extend the tram line to the airport. "
+     "Construction of the nine kilometre extension is planned to start in the spring. "
+     "Opponents argued that buses would have been cheaper, but the vote passed easily."),
+    ("a4", "Bakery wins national bread prize",
+     "A small bakery called Ovenbird won the national bread prize for its rye sourdough. "
+     "The owner, Talia Brennock, bakes every loaf in a wood-fired oven built by her grandfather. "
+     "The jury praised the crust and the deep flavor of the loaf."),
+    ("a5", "Chess prodigy takes regional title",
+     "Eleven-year-old Oskar Lindqvell won the regional chess championship without losing a game. "
+     "In the final round he defeated the defending champion with a rook endgame. "
+     "His coach said he trains for two hours after school every day."),
+    ("a6", "Museum returns carved mask",
+     "The Northvale Museum returned a carved wooden mask to the island community of Tessaly. "
+     "The mask had been in the museum's storage rooms for nearly ninety years. "
+     "Elders from the island attended the handover ceremony in the museum's main hall."),
+    ("a7", "Rail strike ends after talks",
+     "Train drivers ended a three-day strike after overnight talks with the rail operator. "
+     "The agreement includes a pay rise and new rules for rest periods between shifts. "
+     "Commuters faced crowded buses while the trains stood still."),
+    ("a8", "Observatory spots new comet",
+     "Astronomers at the Keldra Observatory spotted a new comet moving toward the inner solar system. "
+     "The comet will be visible with binoculars in late autumn, they said. "
+     "It was found in images taken for a survey of near-Earth asteroids."),
+]
+
+QUESTIONS: list[dict[str, Any]] = [
+    {"id": "q1", "date": "2030-03-01", "question": "What is the name of the ferry that became a floating library?",
+     "choices": ["Marigold", "Bluebell", "Seahorse", "Compass"], "answer": "Marigold", "answer_index": 0,
+     "gold_article_ids": ["a1"], "search_article_ids": ["a3", "a1"]},
+    {"id": "q2", "date": "2030-03-01", "question": "How far did the Vessbreen glacier retreat in one summer?",
+     "choices": ["90 meters", "212 meters", "1 kilometre", "45 meters"], "answer": "212 meters",
+     "answer_index": 1, "gold_article_ids": ["a2"], "search_article_ids": ["a2"]},
+    {"id": "q3", "date": "2030-03-08", "question": "Which bakery won the national bread prize?",
+     "choices": ["Crumbhouse", "Ovenbird", "Loafly", "Millstone"], "answer": "Ovenbird", "answer_index": 1,
+     "gold_article_ids": ["a4"], "search_article_ids": ["a4", "a7"]},
+    {"id": "q4", "date": "2030-03-08", "question": "Who won the regional chess championship without losing a game?",
+     "choices": ["Oskar Lindqvell", "Talia Brennock", "Mira Sond", "Jon Vale"], "answer": "Oskar Lindqvell",
+     "answer_index": 0, "gold_article_ids": ["a5"], "search_article_ids": ["a5"]},
+    {"id": "q5", "date": "2030-03-15", "question": "To which island community did the Northvale Museum return a mask?",
+     "choices": ["Orkell", "Tessaly", "Brinmoor", "Vask"], "answer": "Tessaly", "answer_index": 1,
+     "gold_article_ids": ["a6"], "search_article_ids": ["a6"]},
+    {"id": "q6", "date": "2030-03-15", "question": "Where will the Dornhalt tram line be extended to?",
+     "choices": ["the harbor", "the stadium", "the airport", "the university"], "answer": "airport",
+     "answer_index": 2, "gold_article_ids": ["a3"], "search_article_ids": ["a3"]},
+    # Unanswerable: no article says anything about it.
+    {"id": "q7", "date": "2030-03-22", "question": "Which team won the underwater hockey world cup?",
+     "choices": ["Team A", "Team B", "Team C", "Team D"], "answer": "Team C", "answer_index": 2,
+     "gold_article_ids": [], "search_article_ids": []},
+]
+
+
+def _write_dataset(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "articles.jsonl").open("w", encoding="utf-8") as f:
+        for aid, title, text in ARTICLES:
+            record = {"id": aid, "url": f"https://news.example/{aid}", "title": title,
+                      "published": "2030/02/27", "authors": [], "text": text}
+            f.write(json.dumps(record) + "\n")
+    with (root / "questions.jsonl").open("w", encoding="utf-8") as f:
+        for q in QUESTIONS:
+            f.write(json.dumps({"source": "TEST", "evidence": "", **q}) + "\n")
+    return root
+
+
+@pytest.fixture
+def _session_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
+    """The command opens its index with the session's real embedder (one model load for all tests).
+
+    conftest.py's autouse ``_isolate`` already clears NEWSQA_* and points NEWSQA_DATA_DIR at tmp_path.
+    """
+    monkeypatch.setattr("retrieval.store.Store", lambda settings: Store(settings, embedder=embedder))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_dataset(tmp_path_factory.mktemp("dataset"))
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+def _run(args: list[str]) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["evaluate", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@cli_test
+def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
+    report = _run([str(dataset), "--json", "--data-dir", str(index_dir)])
+
+    assert report["counts"]["questions"] == 7
+    assert report["counts"]["answerable"] == 6
+    assert report["counts"]["retrieval_evaluated"] == 6
+    assert report["counts"]["articles_indexed"] == 8
+    assert report["index"]["ingest"]["added"] == 8
+    assert report["as_of"] == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": False}
+    for prefix in ("", "dense.", "keyword.", "nocollapse."):
+        for key in ("answer_hits@1", "answer_hits@3", "answer_hits@5", "answer_hits@10", "article_hits@1",
+                    "article_mrr@10", "retrieval_p50_ms", "retrieval_p95_ms"):
+            assert f"{prefix}{key}" in report, f"{prefix}{key} missing"
+        hits = [report[f"{prefix}answer_hits@{d}"] for d in (1, 3, 5, 10)]
+        assert hits == sorted(hits) and all(0 <= h <= 1 for h in hits)
+        assert 0 <= report[f"{prefix}article_mrr@10"] <= 1
+        assert 0 < report[f"{prefix}retrieval_p50_ms"] <= report[f"{prefix}retrieval_p95_ms"]
+    # Every answer sits in one distinctive article: hybrid search must rank it first.
+    assert report["answer_hits@1"] == 1.0
+    assert report["article_mrr@10"] == 1.0
+    # The dataset's own reference ranking is scored too: q1's gold is second, the rest first.
+    assert report["reference_search.article_hits@1"] == pytest.approx(5 / 6, abs=1e-3)
+    assert report["reference_search.article_mrr@10"] == pytest.approx((5 + 0.5) / 6, abs=1e-3)
+    assert report["settings"]["k"] == 6 and report["settings"]["rrf_k"] == 60
+    assert set(report["timings"]) >= {"ingest_s", "retrieval_s", "answers_s", "total_s"}
+    assert "answer_contains_gold" not in report  # only with --answers
+
+
+@pytest.mark.slow
+@cli_test
+def test_rerun_reuses_the_index_and_limit_counts_answerable(dataset: Path, index_dir: Path) -> None:
+    report = _run([str(dataset), "--json", "--data-dir", str(index_dir), "--limit", "2", "--k", "5"])
+    assert report["index"]["ingest"]["unchanged"] == 8 and report["index"]["ingest"]["added"] == 0
+    assert report["counts"]["retrieval_evaluated"] == 2
+    assert report["k"] == 5 and "article_mrr@5" in report and "answer_hits@10" not in report
+
+
+@pytest.mark.slow
+@cli_test
+def test_answers_with_the_extractive_backend(dataset: Path, tmp_path: Path) -> None:
+    details = tmp_path / "details.jsonl"
+    # No --data-dir: a throw-away index.
+    report = _run([str(dataset), "--json", "--answers", "--backend", "extractive", "--details", str(details)])
+    assert report["index"]["temporary"] is True
+    assert report["backend"] == "extractive"
+    assert report["counts"]["answers"] == 6  # answerable ones (the dataset has no null-type questions)
+    for key in ("answer_contains_gold", "mc_accuracy", "citation_supported_rate"):
+        assert 0 <= report[key] <= 1, key
+    # The extractive backend quotes the one article that holds each answer.
+    assert report["answer_contains_gold"] >= 5 / 6
+    assert report["mc_accuracy"] >= 5 / 6
+    lines = [json.loads(line) for line in details.read_text().splitlines()]
+    assert {line["id"] for line in lines} == {f"q{i}" for i in range(1, 7)}
+    assert all("answer" in line and "hybrid.hit_rank" in line for line in lines)
+
+
+@pytest.mark.slow
+@cli_test
+def test_evidence_only_dataset_builds_its_own_index(tmp_path: Path) -> None:
+    """MultiHop-RAG layout: no articles.jsonl, evidence lists in the questions, null queries."""
+    root = tmp_path / "mh"
+    root.mkdir()
+    rows = []
+    by_id = {aid: (title, text) for aid, title, text in ARTICLES}
+    for q in QUESTIONS[:6]:
+        aid = q["gold_article_ids"][0]
+        title, text = by_id[aid]
+        first, second = text.split(". ")[:2]
+        rows.append({"id": q["id"], "question": q["question"], "answer": q["answer"],
+                     "type": "inference_query", "evidence": [
+                         {"title": title, "source": "Example News", "url": f"https://news.example/{aid}",
+                          "published_at": "2030-02-27T10:00:00+00:00", "fact": first + "."},
+                         {"title": title, "source": "Example News", "url": f"https://news.example/{aid}",
+                          "published_at": "2030-02-27T10:00:00+00:00", "fact": second + "."}]})
+    rows.append({"id": "n1", "question": QUESTIONS[6]["question"], "answer": "Insufficient information.",
+                 "type": "null_query", "evidence": []})
+    (root / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    dataset = load_dataset(root)
+    assert len(dataset.evidence_articles) == 6 and dataset.articles_file is None
+    assert sum(q.is_null for q in dataset.questions) == 1
+
+    report = _run([str(root), "--json", "--answers", "--backend", "extractive"])
+    assert report["counts"]["articles_indexed"] == 6
+    assert report["counts"]["answerable"] == 6 and report["counts"]["null_questions"] == 1
+    assert report["answer_hits@10"] >= report["answer_hits@1"] > 0
+    assert report["article_mrr@10"] > 0.8
+    assert "answer_contains_gold.inference_query" in report
+    assert 0 <= report["refusal_rate"] <= 1 and report["counts"]["answers.null_query"] == 1
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["evaluate", str(tmp_path)])
+    assert result.exit_code == 2 and "questions.jsonl" in result.output
+    result = runner.invoke(cli, ["evaluate", str(tmp_path), "--skip-ingest"])
+    assert result.exit_code == 2 and "--data-dir" in result.output
+    assert "answer_hits@1" in runner.invoke(cli, ["evaluate", "--help"]).output
+
+
+# --- the pieces ----------------------------------------------------------------------------------
+
+
+def test_matching_rules() -> None:
+    assert contains("Stocks fell in NEW YORK on Monday", "new york")
+    assert contains("the Venezuelan army", "Venezuela")  # the retrieval rule is a plain substring
+    assert mentions("It did not say.", "no") is False  # the answer rule wants whole words
+    assert mentions("No, it did not.", "no")
+    assert mentions("The reply was: insufficient information", "Insufficient information.")
+
+
+def test_pick_choice() -> None:
+    def never(text: str, choices: Any) -> list[float]:
+        raise AssertionError("similarity should not be needed")
+
+    assert pick_choice("The ferry was the Marigold [1].", ["Bluebell", "Marigold"], never) == 1
+    assert pick_choice("Bluebell first, then Marigold.", ["Marigold", "Bluebell"], never) == 1
+    assert pick_choice("It was a yellow flower.", ["Rock", "Marigold"], lambda t, c: [0.1, 0.7]) == 1
+    assert pick_choice("", ["a", "b"], never) is None
+
+
+def test_article_ranking_and_percentile() -> None:
+    def passage(cid: str, aid: str, dups: list[str] | None = None) -> Passage:
+        return Passage(chunk_id=cid, article_id=aid, text="", start=0, end=0, duplicates=dups or [])
+
+    ranked = [passage("1", "x"), passage("2", "x", ["z"]), passage("3", "y")]
+    assert article_ranking(ranked) == ["x", "y"]
+    assert article_ranking(ranked, credit_duplicates=True) == ["x", "z", "y"]
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 95) == 5
