@@ -109,6 +109,15 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, record
 
 
+_LOOSE_DATE = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def iso_date(value: str) -> str:
+    """``2026/04/10`` and ``2026-04-10`` alike → ``2026-04-10`` (anything else unchanged)."""
+    match = _LOOSE_DATE.match(value)
+    return f"{match[1]}-{int(match[2]):02d}-{int(match[3]):02d}" if match else value.strip()
+
+
 def evidence_article_id(url: str) -> str:
     return "ev-" + hashlib.sha1(url.encode()).hexdigest()[:12]
 
@@ -173,7 +182,7 @@ def load_dataset(path: Path) -> Dataset:
             gold=tuple(gold),
             choices=choices,
             answer_index=int(index) if isinstance(index, int) and 0 <= index < len(choices) else None,
-            date=str(record.get("date") or ""),
+            date=iso_date(str(record.get("date") or "")),
             type=str(record.get("type") or ""),
             search_ids=tuple(str(s) for s in record.get("search_article_ids") or ()),
             answer_in_gold=in_gold,
