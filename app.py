@@ -535,9 +535,15 @@ def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, An
             disabled=not outlets,
         )
         earliest, latest = dt.date(1950, 1, 1), dt.date.today() + dt.timedelta(days=366)
+        helps = {
+            "filter_from": None,
+            "filter_to": "Also the day the news is read as of: articles published shortly before it rank "
+            "higher (without it: today).",
+        }
         for label, key in (("Published from", "filter_from"), ("Published until", "filter_to")):
             st.date_input(
-                label, value=None, min_value=earliest, max_value=latest, key=key, format="YYYY-MM-DD"
+                label, value=None, min_value=earliest, max_value=latest, key=key, format="YYYY-MM-DD",
+                help=helps[key],
             )
         if st.session_state.get("filter_from") or st.session_state.get("filter_to"):
             st.caption("Articles without a publication date are left out while a date is set.")

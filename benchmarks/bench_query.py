@@ -196,6 +196,7 @@ def local_ready(settings: Settings) -> str | None:
     return None
 
 
+# Answer.timings keys, in order: first_token is measured from the question, the others are durations.
 STEPS = ("rewrite", "retrieve", "prompt", "first_token", "generate", "verify", "total")
 
 
@@ -232,10 +233,13 @@ def bench_answers(store: Store, queries: list[str], backends: list[str], llm_que
             for step in STEPS:
                 if step in answer.timings:
                     per_step[step].append(answer.timings[step])
-            if "first_token" in answer.timings:
-                prefill = answer.timings["first_token"] - answer.timings.get("retrieve", 0) - answer.timings.get(
-                    "prompt", 0) - answer.timings.get("rewrite", 0)
-                per_step["model_wait_to_first_token"].append(prefill)
+            spent = answer.timings
+            if "first_token" in spent:
+                # first_token counts from the question; generate from the model call to its last token.
+                wait = (spent["first_token"] - spent.get("rewrite", 0) - spent.get("retrieve", 0)
+                        - spent.get("prompt", 0))
+                per_step["model_wait_to_first_token"].append(wait)
+                per_step["generation_after_first_token"].append(max(0.0, spent.get("generate", 0) - wait))
         out[backend] = {
             "questions": n,
             "refused": refused,

@@ -58,8 +58,15 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text, title, section)
     VALUES ('delete', old.rowid, old.text, old.title, old.section);
 END;
+-- Whole articles (title + text) for article-level BM25. It keeps its own copy of the text, so that
+-- it never depends on the implicit rowids of ``articles`` (which VACUUM may renumber).
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    article_id UNINDEXED, title, text, tokenize='porter unicode61'
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Bump when a derived index (articles_fts) must be rebuilt from the articles table on open.
+DERIVED_VERSION = "1"
 
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 # Very common English words: they only add noise to an OR-ed BM25 query.
@@ -102,11 +109,29 @@ class KeywordHit:
     score: float  # BM25, higher is better
 
 
+@dataclass(frozen=True)
+class ArticleHit:
+    article_id: str
+    score: float  # BM25 of the whole article, higher is better
+
+
 class Catalog(SQLiteDB):
     """Thread-safe access to the catalog database (one connection, WAL mode, serialized writes)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
+        if self.get_meta("derived_version") != DERIVED_VERSION:
+            self._rebuild_article_index()
+
+    def _rebuild_article_index(self) -> None:
+        """Fill ``articles_fts`` from the articles (catalogs written before it existed)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM articles_fts")
+            db.execute(
+                "INSERT INTO articles_fts(article_id, title, text) SELECT id, title, text FROM articles "
+                "WHERE state = 'done'"
+            )
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_version', ?)", (DERIVED_VERSION,))
 
     # --- ingest state --------------------------------------------------------------------------
     def states(self) -> dict[str, tuple[str | None, str, str]]:
@@ -149,17 +174,24 @@ class Catalog(SQLiteDB):
                     len(chunks), now,
                 ),
             )
+            db.execute("DELETE FROM articles_fts WHERE article_id = ?", (article.id,))
+            db.execute(
+                "INSERT INTO articles_fts(article_id, title, text) VALUES (?, ?, ?)",
+                (article.id, article.title, article.text),
+            )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(now),))
 
     def delete_article(self, article_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM articles_fts WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(time.time()),))
 
     def clear(self) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM articles_fts")
             db.execute("DELETE FROM articles")
 
     def get_meta(self, key: str) -> str | None:
@@ -191,6 +223,24 @@ class Catalog(SQLiteDB):
     def chunk_ids(self, article_id: str) -> list[str]:
         return [r["id"] for r in self._query("SELECT id FROM chunks WHERE article_id = ? ORDER BY ord", (article_id,))]
 
+    @staticmethod
+    def _article_filters(outlets: Sequence[str], date_from: str, date_to: str) -> tuple[list[str], list[Any]]:
+        """SQL conditions (on articles ``a``) and their parameters for outlet and ISO date-range filters."""
+        where: list[str] = []
+        params: list[Any] = []
+        if outlets or date_from or date_to:
+            where.append("a.state = 'done'")
+        if outlets:
+            where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
+            params.extend(outlets)
+        if date_from:
+            where.append("a.published != '' AND substr(a.published, 1, 10) >= ?")
+            params.append(date_from[:10])
+        if date_to:
+            where.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
+            params.append(date_to[:10])
+        return where, params
+
     def keyword_search(
         self,
         query: str,
@@ -203,26 +253,34 @@ class Catalog(SQLiteDB):
         match = fts_query(query)
         if not match:
             return []
-        where: list[str] = ["chunks_fts MATCH ?"]
-        params: list[Any] = [match]
-        if outlets or date_from or date_to:
-            where.append("a.state = 'done'")
-        if outlets:
-            where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
-            params.extend(outlets)
-        if date_from:
-            where.append("a.published != '' AND substr(a.published, 1, 10) >= ?")
-            params.append(date_from[:10])
-        if date_to:
-            where.append("a.published != '' AND substr(a.published, 1, 10) <= ?")
-            params.append(date_to[:10])
+        conditions, params = self._article_filters(outlets, date_from, date_to)
         sql = (
             "SELECT c.id AS id, bm25(chunks_fts, 1.0, 0.6, 0.3) AS rank FROM chunks_fts "
             "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id "
-            f"WHERE {' AND '.join(where)} ORDER BY rank LIMIT ?"
+            f"WHERE {' AND '.join(['chunks_fts MATCH ?', *conditions])} ORDER BY rank LIMIT ?"
         )
-        params.append(limit)
-        return [KeywordHit(r["id"], -float(r["rank"])) for r in self._query(sql, params)]
+        return [KeywordHit(r["id"], -float(r["rank"])) for r in self._query(sql, [match, *params, limit])]
+
+    def article_search(
+        self,
+        query: str,
+        limit: int,
+        outlets: Sequence[str] = (),
+        date_from: str = "",
+        date_to: str = "",
+    ) -> list[ArticleHit]:
+        """BM25 over whole articles (title and full text), best first; same filters as keyword_search."""
+        match = fts_query(query)
+        if not match:
+            return []
+        conditions, params = self._article_filters(outlets, date_from, date_to)
+        conditions = ["articles_fts MATCH ?", "a.state = 'done'", *conditions]
+        sql = (
+            "SELECT articles_fts.article_id AS id, bm25(articles_fts, 0.0, 1.0, 1.0) AS rank FROM articles_fts "
+            f"JOIN articles a ON a.id = articles_fts.article_id WHERE {' AND '.join(conditions)} "
+            "ORDER BY rank LIMIT ?"
+        )
+        return [ArticleHit(r["id"], -float(r["rank"])) for r in self._query(sql, [match, *params, limit])]
 
     def stats(self) -> dict[str, Any]:
         row = self._query(

@@ -51,9 +51,12 @@ def cli() -> None:
 @click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
 @click.option("--since", "date_from", default="", help="Only articles published on/after YYYY-MM-DD.")
 @click.option("--until", "date_to", default="", help="Only articles published on/before YYYY-MM-DD.")
+@click.option("--as-of", "as_of", default="",
+              help="Read the news as of YYYY-MM-DD: articles published shortly before it rank higher "
+                   "(default: --until, else today). Nothing is filtered out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
 def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tuple[str, ...],
-        date_from: str, date_to: str, as_json: bool) -> None:
+        date_from: str, date_to: str, as_of: str, as_json: bool) -> None:
     """Answer QUESTION from the ingested articles, with cited passages.
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
@@ -68,8 +71,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
         )
     try:
-        filters = Filters(tuple(outlets), date_from, date_to)
-        filters.chroma_where()  # validates the dates
+        filters = Filters(tuple(outlets), date_from, date_to, as_of)  # validates the dates
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     final = None

@@ -7,7 +7,10 @@ from that evidence: one article per URL, its fact sentences as text.
 
 Metric keys are flat (one JSON object): hybrid search, the product's default, is unprefixed
 (``answer_hits@10``, ``article_mrr@10``); the other search variants carry a dotted prefix
-(``dense.answer_hits@10``, ``keyword.article_mrr@10``, ``nocollapse.answer_hits@10``). See
+(``dense.answer_hits@10``, ``keyword.article_mrr@10``, ``nocollapse.answer_hits@10``,
+``undated.article_mrr@10``). Each question is searched as of its own date when it has one (the
+freshness bonus counts from that day, as if it were asked then); ``undated.`` is the product's
+search without that bonus. See
 ``docs/results.md`` for every key and how it is computed.
 
 Note on layering: ``retrieval`` does not import ``ingest`` anywhere else. This command is an edge
@@ -33,6 +36,7 @@ import click
 
 if TYPE_CHECKING:
     from retrieval.answer import Assistant
+    from retrieval.search import Filters
     from retrieval.settings import Settings
     from retrieval.store import Store
     from retrieval.types import Answer, Passage
@@ -41,12 +45,25 @@ HIT_DEPTHS = (1, 3, 5, 10)
 ARTICLE_DEPTHS = (1, 3, 10)
 NULL_TYPE = "null_query"
 
-# (metric prefix, search mode, collapse near-duplicates). The first is the product's own search.
-VARIANTS: tuple[tuple[str, str, bool], ...] = (
-    ("", "hybrid", True),
-    ("dense.", "dense", True),
-    ("keyword.", "keyword", True),
-    ("nocollapse.", "hybrid", False),
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of searching, scored under its metric prefix."""
+
+    prefix: str
+    mode: str = "hybrid"
+    collapse: bool = True  # collapse near-duplicates
+    recency: bool = True  # freshness bonus counted from the question's date
+
+
+# The first is the product's own search.
+VARIANTS: tuple[Variant, ...] = (
+    Variant(""),
+    Variant("dense.", mode="dense"),
+    Variant("keyword.", mode="keyword"),
+    Variant("nocollapse.", collapse=False),
+    Variant("undated.", recency=False),
 )
 
 
@@ -370,21 +387,23 @@ def build_index(dataset: Dataset, settings: Settings, store: Store, workdir: Pat
 
 def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show: bool,
                        details: dict[str, dict[str, Any]],
-                       variants: Sequence[tuple[str, str, bool]] = VARIANTS) -> dict[str, float]:
+                       variants: Sequence[Variant] = VARIANTS) -> dict[str, float]:
     from retrieval.search import search
 
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     # Warm up (model load, Chroma's HNSW index, SQLite pages) so the first question's latency is fair.
     if questions:
-        for _, mode, collapse in variants:
-            search(store, questions[0].question, k=k, mode=mode, collapse=collapse)  # type: ignore[arg-type]
+        for v in variants:
+            search(store, questions[0].question, k=k, mode=v.mode, collapse=v.collapse)  # type: ignore[arg-type]
     with _progress(show) as bar:
         task = bar.add_task("", total=len(questions), stage="retrieval")
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
-            for prefix, mode, collapse in variants:
+            for v in variants:
+                prefix, collapse = v.prefix, v.collapse
                 t = time.perf_counter()
-                result = search(store, q.question, k=k, mode=mode, collapse=collapse)  # type: ignore[arg-type]
+                result = search(store, q.question, k=k, mode=v.mode, collapse=collapse,  # type: ignore[arg-type]
+                                filters=as_of(q), recency=v.recency)
                 ms = (time.perf_counter() - t) * 1000
                 gold = set(q.gold)
                 articles = article_ranking(result.passages)
@@ -403,9 +422,17 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
                 detail[f"{prefix or 'hybrid.'}article_rank"] = row["article"]
             bar.advance(task)
     metrics: dict[str, float] = {}
-    for prefix, _, _ in variants:
-        metrics.update(rank_metrics(prefix, rows[prefix], k))
+    for v in variants:
+        metrics.update(rank_metrics(v.prefix, rows[v.prefix], k))
     return metrics
+
+
+def as_of(q: Question) -> Filters:
+    """No restriction, but the news read as of the question's date (when it has one)."""
+    from retrieval.search import Filters, parse_day
+
+    day = parse_day(q.date)
+    return Filters(as_of=day.isoformat() if day else "")
 
 
 def _cosines(assistant: Assistant) -> Callable[[str, Sequence[str]], list[float]]:
@@ -436,7 +463,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
             t = time.perf_counter()
-            answer = assistant.answer(q.question)
+            answer = assistant.answer(q.question, filters=as_of(q))
             seconds.append(time.perf_counter() - t)
             detail.update(answer=answer.text, refused=answer.refused,
                           citations_supported=fully_supported(answer) if not answer.refused else None)
@@ -452,7 +479,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
             if not answer.refused:
                 supported.append(fully_supported(answer))
             if q.choices and q.answer_index is not None:
-                mc_answer = assistant.answer(with_choices(q.question, q.choices))
+                mc_answer = assistant.answer(with_choices(q.question, q.choices), filters=as_of(q))
                 picked = None if mc_answer.refused else pick_choice(mc_answer.text, q.choices, similarity)
                 mc.append(picked == q.answer_index)
                 detail.update(mc_answer=mc_answer.text, mc_picked=picked)
@@ -482,7 +509,8 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
 
 
 def settings_summary(settings: Settings, store: Store) -> dict[str, Any]:
-    keys = ("k", "fetch_k", "rrf_k", "dense_weight", "keyword_weight", "dedup_threshold", "chunk_tokens",
+    keys = ("k", "fetch_k", "rrf_k", "dense_weight", "keyword_weight", "article_weight", "recency_weight",
+            "recency_days", "dedup_threshold", "chunk_tokens",
             "chunk_overlap_sentences", "refusal_threshold", "support_threshold", "embedding_dtype",
             "collection")
     out: dict[str, Any] = {key: getattr(settings, key) for key in keys}
@@ -534,13 +562,15 @@ def print_report(report: dict[str, Any]) -> None:
                   f"(non-empty gold articles), {c['retrieval_evaluated']} evaluated for retrieval at k={report['k']}.")
     if report.get("as_of"):
         a = report["as_of"]
-        console.print(f"Questions are dated (\"as of\") {a['from']} … {a['to']}; the dates are shown, "
-                      "not used to filter the index.")
+        console.print(f"Questions are dated (\"as of\") {a['from']} … {a['to']}: each is searched as of its date "
+                      "(freshness bonus from that day; no article is filtered out). undated: without it.")
     if c["retrieval_evaluated"]:
         table = Table(title="Retrieval (dense, keyword: one retriever alone; no-collapse: hybrid without "
-                            "near-duplicate collapse; reference: the dataset's own search ranking)")
+                            "near-duplicate collapse; undated: hybrid without the freshness bonus; reference: the "
+                            "dataset's own search ranking)")
         table.add_column("metric", no_wrap=True)
-        names = [("", "hybrid"), ("dense.", "dense"), ("keyword.", "keyword"), ("nocollapse.", "no-collapse")]
+        names = [("", "hybrid"), ("dense.", "dense"), ("keyword.", "keyword"), ("nocollapse.", "no-collapse"),
+                 ("undated.", "undated")]
         if any(key.startswith("reference_search.") for key in m):
             names.append(("reference_search.", "reference"))
         for _, title in names:
@@ -695,7 +725,8 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_a
                 "chunks_indexed": facts["chunks"],
                 **answer_counts,
             },
-            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": False} if dates else None,
+            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": False, "used_for_recency": True}
+            if dates else None,
             "settings": settings_summary(settings, store),
             "machine": machine_summary(),
             "index": {"data_dir": str(settings.data_dir), "temporary": data_dir is None, "ingest": ingest_report},

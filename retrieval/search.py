@@ -1,11 +1,13 @@
-"""Hybrid search: dense (Chroma) + keyword (BM25) fused by reciprocal rank, filters, near-duplicate
-collapse, and an optional rerank hook."""
+"""Hybrid search: dense (Chroma) + keyword (BM25 over passages) fused by reciprocal rank, re-weighed
+by whole-article BM25 and freshness; filters, near-duplicate collapse, and an optional rerank hook."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -19,16 +21,40 @@ Mode = Literal["hybrid", "dense", "keyword"]
 Reranker = Callable[[str, Sequence[Passage]], Sequence[float]]
 
 
+def parse_day(value: str | date | None) -> date | None:
+    """``2026-07-10`` (or a longer ISO timestamp, or a date) → date; None when it is not one."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to some outlets and/or an inclusive ISO date range (YYYY-MM-DD)."""
+    """Restrict a search to some outlets and/or an inclusive ISO date range (YYYY-MM-DD), and say
+    as of which day the news is read (``as_of``, default: ``date_to``, else today). ``as_of``
+    restricts nothing: fresher articles only rank higher (see :func:`search`)."""
 
     outlets: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
+    as_of: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("date_from", "date_to", "as_of"):
+            value = getattr(self, name)
+            if value and parse_day(value) is None:
+                raise ValueError(f"dates must look like YYYY-MM-DD, but {name} is {value!r}")
 
     def __bool__(self) -> bool:
+        """Whether anything is filtered out (``as_of`` filters nothing)."""
         return bool(self.outlets or self.date_from or self.date_to)
+
+    @property
+    def as_of_day(self) -> date:
+        return parse_day(self.as_of) or parse_day(self.date_to) or date.today()
 
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
@@ -46,10 +72,23 @@ class Filters:
 
 
 def _day(iso: str) -> int:
-    digits = iso[:10].replace("-", "")
-    if len(digits) != 8 or not digits.isdigit():
+    day = parse_day(iso)
+    if day is None:
         raise ValueError(f"dates must look like YYYY-MM-DD, but got {iso!r}")
-    return int(digits)
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def freshness(published: str, as_of: date | None, days: float) -> float:
+    """1.0 for an article published on ``as_of``, decaying by e every ``days`` days before it; 0.0 for
+    undated articles and for those published more than a day after ``as_of`` (news from the future of
+    the question, e.g. when replaying an old question)."""
+    day = parse_day(published) if published else None
+    if as_of is None or day is None:
+        return 0.0
+    age = (as_of - day).days
+    if age < -1:
+        return 0.0
+    return math.exp(-max(age, 0) / days)
 
 
 @dataclass
@@ -73,11 +112,19 @@ def search(
     mode: Mode = "hybrid",
     collapse: bool = True,
     reranker: Reranker | None = None,
+    recency: bool = True,
 ) -> SearchResult:
-    """The ``k`` best passages for ``query``; each carries its article's metadata and scores."""
+    """The ``k`` best passages for ``query``; each carries its article's metadata and scores.
+
+    News is read as of a day (``filters.as_of_day``): articles published shortly before it get a
+    freshness bonus (``settings.recency_weight``, decaying over ``settings.recency_days``), so "this
+    week" finds this week's story before last year's. ``recency=False`` ranks by relevance alone.
+    """
     settings = store.settings
     k = k or settings.k
-    filters = filters or Filters()
+    filters = filters if filters is not None else Filters()  # (an as_of-only Filters is falsy)
+    as_of_day = filters.as_of_day
+    bonus = settings.recency_weight / settings.rrf_k if recency else 0.0
     timings: dict[str, float] = {}
     fetch = max(settings.fetch_k, k * 3)
 
@@ -91,10 +138,14 @@ def search(
         dense = store.dense_search(qvec, fetch, filters.chroma_where())
         timings["dense"] = time.perf_counter() - t
     keyword_ids: list[str] = []
+    article_rank: dict[str, int] = {}
     if mode != "dense":
         t = time.perf_counter()
         hits = store.catalog.keyword_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
         keyword_ids = [h.chunk_id for h in hits]
+        if mode == "hybrid" and settings.article_weight > 0:
+            found = store.catalog.article_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
+            article_rank = {h.article_id: rank for rank, h in enumerate(found, start=1)}
         timings["keyword"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -112,6 +163,16 @@ def search(
     missing = [cid for cid in fused if cid not in vectors]
     vectors.update(store.vectors(missing))
     rows = store.catalog.chunks_by_id(fused)
+
+    # Article-level evidence re-weighs the passages found above (it adds no passage of its own).
+    for cid in fused:
+        row = rows.get(cid)
+        if row is None:
+            continue
+        if bonus:
+            fused[cid] += bonus * freshness(row["published"], as_of_day, settings.recency_days)
+        if row["article_id"] in article_rank:
+            fused[cid] += settings.article_weight / (settings.rrf_k + article_rank[row["article_id"]])
 
     passages: list[Passage] = []
     for cid, score in sorted(fused.items(), key=lambda item: -item[1]):

@@ -49,10 +49,25 @@ class Settings(BaseSettings):
 
     # --- retrieval -----------------------------------------------------------------------------
     k: int = Field(default=6, ge=1, le=50, description="Passages given to the answer step.")
-    fetch_k: int = Field(default=40, ge=1, le=500, description="Candidates taken from each retriever.")
+    fetch_k: int = Field(default=60, ge=1, le=500, description="Candidates taken from each retriever.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0)
     keyword_weight: float = Field(default=1.0, ge=0)
+    article_weight: float = Field(
+        default=1.0, ge=0,
+        description="Weight of whole-article BM25 (title + full text) in hybrid fusion: a passage gains "
+        "article_weight/(rrf_k + rank of its article), so passages of articles about the question as a "
+        "whole rank higher. 0 turns it off.",
+    )
+    recency_weight: float = Field(
+        default=0.5, ge=0,
+        description="Freshness bonus in reciprocal-rank units: an article published on the as-of date (today "
+        "unless a date is given) gains recency_weight/rrf_k, about what a rank-1 hit of weight "
+        "recency_weight. 0 turns it off.",
+    )
+    recency_days: float = Field(
+        default=14.0, gt=0, description="Days over which the freshness bonus falls to 1/e of its value."
+    )
     dedup_threshold: float = Field(
         default=0.85, ge=0, le=1,
         description="Cosine at which two passages sharing vocabulary count as near-duplicates.",

@@ -265,7 +265,8 @@ def check_index(store: Store) -> dict[str, list[str]]:
     """Assert the catalog, the keyword index and Chroma agree exactly; return chunk ids per article.
 
     Every article is 'done', Chroma's ids are the catalog's chunk ids, each article has ``n_chunks``
-    chunks in both, and the FTS index holds one document per chunk (checked against its content).
+    chunks in both, the FTS index holds one document per chunk (checked against its content), and the
+    article-level index one document per article.
     """
     import sqlite3
     from collections import defaultdict
@@ -278,6 +279,7 @@ def check_index(store: Store) -> dict[str, list[str]]:
             by_article[article_id].append(chunk_id)
         fts_docs = db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
         db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+        article_docs = sorted(r[0] for r in db.execute("SELECT article_id FROM articles_fts"))
     pending = [a for a, (state, _) in articles.items() if state != "done"]
     assert not pending, f"articles not done: {pending}"
     assert set(by_article) <= set(articles), "chunks of unknown articles"
@@ -292,4 +294,5 @@ def check_index(store: Store) -> dict[str, list[str]]:
         assert len(by_article[article_id]) == n_chunks, article_id
         assert sorted(chroma[article_id]) == sorted(by_article[article_id]), article_id
     assert fts_docs == len(catalog_ids), f"FTS holds {fts_docs} documents for {len(catalog_ids)} chunks"
+    assert article_docs == sorted(articles), "the article-level BM25 index holds other articles than the catalog"
     return dict(by_article)

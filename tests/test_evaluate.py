@@ -131,8 +131,9 @@ def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
     assert report["counts"]["retrieval_evaluated"] == 6
     assert report["counts"]["articles_indexed"] == 8
     assert report["index"]["ingest"]["added"] == 8
-    assert report["as_of"] == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": False}
-    for prefix in ("", "dense.", "keyword.", "nocollapse."):
+    assert report["as_of"] == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": False,
+                               "used_for_recency": True}
+    for prefix in ("", "dense.", "keyword.", "nocollapse.", "undated."):
         for key in ("answer_hits@1", "answer_hits@3", "answer_hits@5", "answer_hits@10", "article_hits@1",
                     "article_mrr@10", "retrieval_p50_ms", "retrieval_p95_ms"):
             assert f"{prefix}{key}" in report, f"{prefix}{key} missing"

@@ -1,0 +1,184 @@
+"""News-aware ranking on a real index: the freshness bonus counted from an "as of" day, and the
+whole-article BM25 index that re-weighs passages (kept in step with the catalog, rebuilt for
+catalogs written before it existed)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.pipeline import ingest
+from retrieval.catalog import Catalog
+from retrieval.cli import cli
+from retrieval.search import Filters, freshness, search
+from retrieval.settings import Settings
+from retrieval.store import Store
+from tests.conftest import check_index
+
+# Two budget votes of the same council a year apart: same story, different year and figures.
+VOTE_2026 = """---
+title: Riverton council approves budget with new bus routes
+outlet: Riverton Post
+published: 2026-03-02
+---
+The Riverton city council voted 7 to 2 on Monday to approve a budget of 412 million dollars.
+The budget adds four bus routes and hires twenty librarians, the mayor said after the vote.
+"""
+VOTE_2025 = """---
+title: Riverton council approves budget after long debate
+outlet: Riverton Post
+published: 2025-03-03
+---
+The Riverton city council voted 5 to 4 on Monday to approve a budget of 388 million dollars.
+The budget repairs two bridges and freezes hiring at city hall, the mayor said after the vote.
+"""
+# A whole article about desalination, and a long one about football that mentions it in passing.
+DESALINATION = """---
+title: Desalination plant opens on the coast
+outlet: Coastal Gazette
+published: 2026-02-10
+---
+The new desalination plant on the coast opened on Tuesday and will supply drinking water to 80,000 homes.
+Desalination removes salt from seawater; the plant uses reverse osmosis membranes made in Sweden.
+Engineers said the desalination plant needs less energy than older plants because it recovers pressure.
+"""
+FOOTBALL = """---
+title: United win the derby in the last minute
+outlet: Coastal Gazette
+published: 2026-02-11
+---
+United beat City 2 to 1 in the derby with a header in the last minute of the match.
+The winning goal came from a corner taken by the captain, who had missed a penalty earlier.
+Fans celebrated in the streets until late, and the coach praised the spirit of the young team.
+Before the match, the players visited the desalination plant that sponsors the club's shirts.
+"""
+
+
+@pytest.fixture(scope="module")
+def ranked_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name, text in (("vote-2026.md", VOTE_2026), ("vote-2025.md", VOTE_2025),
+                       ("desalination.md", DESALINATION), ("football.md", FOOTBALL)):
+        (corpus / name).write_text(text, encoding="utf-8")
+    data = tmp_path_factory.mktemp("data")
+    settings = Settings(data_dir=data)
+    report = ingest([str(corpus)], settings, store=Store(settings, embedder=embedder))
+    assert report.added == 4 and not report.failed
+    return data
+
+
+def test_freshness_decays_from_the_as_of_day() -> None:
+    day = date(2026, 3, 4)
+    assert freshness("2026-03-04", day, 14) == pytest.approx(1.0)
+    assert freshness("2026-03-05T08:00:00", day, 14) == pytest.approx(1.0)  # a time zone away: same news
+    assert freshness("2026-02-18", day, 14) == pytest.approx(0.3679, abs=1e-3)  # 14 days: 1/e
+    assert freshness("2025-03-03", day, 14) < 1e-10
+    assert freshness("2026-03-10", day, 14) == 0.0  # published after the day the question is asked
+    assert freshness("", day, 14) == 0.0
+    assert freshness("spring 2026", day, 14) == 0.0
+
+
+def test_as_of_day_puts_that_weeks_story_first(ranked_index: Path, embedder: Any) -> None:
+    store = Store(Settings(data_dir=ranked_index), embedder=embedder)
+    query = "What budget did the Riverton council approve this week?"
+
+    def first(as_of: str, recency: bool = True) -> str:
+        passages = search(store, query, k=2, filters=Filters(as_of=as_of), recency=recency, collapse=False).passages
+        assert {p.title.split(" approves")[0] for p in passages} == {"Riverton council"}
+        return passages[0].published[:4]
+
+    assert first("2026-03-04") == "2026"
+    assert first("2025-03-05") == "2025"
+    # Without the bonus, the day changes nothing.
+    assert first("2026-03-04", recency=False) == first("2025-03-05", recency=False)
+    # The end of a date range is the default as-of day; no bonus at all when recency_weight is 0.
+    filtered = search(store, query, k=1, filters=Filters(date_from="2025-01-01", date_to="2025-03-05"))
+    assert filtered.passages[0].published.startswith("2025")
+    off = Store(Settings(data_dir=ranked_index, recency_weight=0), embedder=embedder)
+    a = search(off, query, k=2, filters=Filters(as_of="2026-03-04"), collapse=False).passages
+    b = search(off, query, k=2, filters=Filters(as_of="2025-03-05"), collapse=False).passages
+    assert [(p.chunk_id, p.score) for p in a] == [(p.chunk_id, p.score) for p in b]
+
+
+def test_as_of_must_be_a_date() -> None:
+    with pytest.raises(ValueError, match="as_of"):
+        Filters(as_of="last Tuesday")
+    assert not Filters(as_of="2026-03-04"), "as_of filters nothing out"
+
+
+def test_article_bm25_lifts_the_article_about_the_question(ranked_index: Path, embedder: Any) -> None:
+    store = Store(Settings(data_dir=ranked_index), embedder=embedder)
+    hits = store.catalog.article_search("desalination plant", 10)
+    titles = [store.catalog.article(h.article_id)["title"] for h in hits]
+    assert titles[:2] == ["Desalination plant opens on the coast", "United win the derby in the last minute"]
+    assert hits[0].score > hits[1].score
+    assert store.catalog.article_search("desalination", 10, outlets=("Riverton Post",)) == []
+
+    query = "Who visited the desalination plant?"
+    with_articles = {p.chunk_id: p.score for p in search(store, query, k=10, recency=False).passages}
+    flat = Store(Settings(data_dir=ranked_index, article_weight=0), embedder=embedder)
+    without = {p.chunk_id: p.score for p in search(flat, query, k=10, recency=False).passages}
+    settings = store.settings
+    for rank, hit in enumerate(hits, start=1):
+        for cid, score in with_articles.items():
+            if cid.startswith(hit.article_id) and cid in without:
+                assert score == pytest.approx(without[cid] + settings.article_weight / (settings.rrf_k + rank))
+
+
+def test_article_index_follows_changes_and_deletions(tmp_path: Path, embedder: Any) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "desalination.md").write_text(DESALINATION, encoding="utf-8")
+    (corpus / "football.md").write_text(FOOTBALL, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "data")
+    store = Store(settings, embedder=embedder)
+    ingest([str(corpus)], settings, store=store)
+    check_index(store)
+    assert store.catalog.article_search("penalty", 5)
+
+    (corpus / "football.md").write_text(FOOTBALL.replace("missed a penalty", "hit the post"), encoding="utf-8")
+    ingest([str(corpus)], settings, store=store)
+    check_index(store)
+    assert store.catalog.article_search("penalty", 5) == []
+    assert len(store.catalog.article_search("post", 5)) == 1
+
+    (corpus / "football.md").unlink()
+    ingest([str(corpus)], settings, store=store, sync=True)
+    check_index(store)
+    assert [h.article_id for h in store.catalog.article_search("derby OR desalination", 5)] == [
+        next(iter(check_index(store)))
+    ]
+
+
+def test_catalog_written_before_the_article_index_gets_it_on_open(ranked_index: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "catalog.sqlite3"
+    with closing(sqlite3.connect(ranked_index / "catalog.sqlite3")) as src, closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)
+        dst.execute("DROP TABLE articles_fts")
+        dst.execute("DELETE FROM meta WHERE key = 'derived_version'")
+        dst.commit()
+    catalog = Catalog(copy)
+    hits = catalog.article_search("desalination plant", 5)
+    assert hits and catalog.article(hits[0].article_id)["title"] == "Desalination plant opens on the coast"
+    with closing(sqlite3.connect(copy)) as db:
+        assert db.execute("SELECT count(*) FROM articles_fts").fetchone()[0] == 4
+
+
+def test_cli_ask_takes_an_as_of_day(ranked_index: Path) -> None:
+    runner = CliRunner()
+    base = ["ask", "What budget did the Riverton council approve this week?", "--data-dir", str(ranked_index),
+            "--backend", "extractive", "--json"]
+    bad = runner.invoke(cli, [*base, "--as-of", "yesterday"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    for day, year in (("2026-03-04", "2026"), ("2025-03-05", "2025")):
+        result = runner.invoke(cli, [*base, "--as-of", day])
+        assert result.exit_code == 0, result.output
+        answer = json.loads(result.output)
+        assert answer["citations"][0]["published"].startswith(year), answer
