@@ -254,3 +254,32 @@ def test_article_ranking_and_percentile() -> None:
     assert article_ranking(ranked, credit_duplicates=True) == ["x", "z", "y"]
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([5], 95) == 5
+
+
+@pytest.mark.slow
+@cli_test
+def test_ranking_lab_replays_the_search_and_compares_settings(
+    dataset: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks/ranking_lab.py on the index evaluate built: its ranking agrees with the command's
+    (every answer first), the paired comparison counts every question, and bad fields are refused."""
+    import importlib.util
+    import sys
+
+    _run([str(dataset), "--json", "--data-dir", str(index_dir), "--limit", "1"])  # the index exists
+    path = Path(__file__).parents[1] / "benchmarks" / "ranking_lab.py"
+    spec = importlib.util.spec_from_file_location("ranking_lab", path)
+    assert spec and spec.loader
+    lab = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "ranking_lab", lab)
+    spec.loader.exec_module(lab)
+    base = ["ranking_lab.py", str(dataset), "--data-dir", str(index_dir)]
+    monkeypatch.setattr(sys, "argv", [*base, "--set", "rrf_k=60", "--against", "recency_weight=0"])
+    lab.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("baseline  {'recency_weight': 0.0}:") and "article_mrr@10 1.000" in lines[0]
+    assert lines[1].startswith("candidate {'rrf_k': 60.0}:") and "answer_hits@1 1.000" in lines[1]
+    assert lines[2].endswith("better 0, worse 0, same 6")
+    monkeypatch.setattr(sys, "argv", [*base, "--set", "no_such_field=1"])
+    with pytest.raises(SystemExit, match="no_such_field"):
+        lab.main()
