@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.evaluate import Question, article_ranking, first_gold, first_hit, load_dataset  # noqa: E402
-from retrieval.search import freshness, parse_day  # noqa: E402
+from retrieval.search import fuse, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
 from retrieval.types import Passage  # noqa: E402
@@ -70,21 +69,12 @@ def gather(store: Store, questions: list[Question]) -> tuple[list[Candidates], d
 
 
 def rank(cand: Candidates, rows: dict[str, dict[str, Any]], s: Settings, as_of: str, k: int) -> list[Passage]:
-    """The fusion of ``retrieval.search.search`` (without collapse), under settings ``s``."""
+    """The ranking of ``retrieval.search.search`` (its own ``fuse``, without collapse) under settings ``s``."""
     fetch = max(s.fetch_k, k * 3)
-    fused: dict[str, float] = defaultdict(float)
-    for r, cid in enumerate(cand.dense[:fetch], start=1):
-        fused[cid] += s.dense_weight / (s.rrf_k + r)
-    for r, cid in enumerate(cand.keyword[:fetch], start=1):
-        fused[cid] += s.keyword_weight / (s.rrf_k + r)
-    article_rank = {a: r for r, a in enumerate(cand.articles[:fetch], start=1)} if s.article_weight else {}
-    day = parse_day(as_of)
-    for cid in fused:
-        row = rows[cid]
-        if s.recency_weight and day:
-            fused[cid] += s.recency_weight / s.rrf_k * freshness(row["published"], day, s.recency_days)
-        if row["article_id"] in article_rank:
-            fused[cid] += s.article_weight / (s.rrf_k + article_rank[row["article_id"]])
+    dense = {cid: r for r, cid in enumerate(cand.dense[:fetch], start=1)}
+    keyword = {cid: r for r, cid in enumerate(cand.keyword[:fetch], start=1)}
+    articles = {a: r for r, a in enumerate(cand.articles[:fetch], start=1)} if s.article_weight else {}
+    fused = fuse(s, dense, keyword, articles, rows, parse_day(as_of))
     best = sorted(fused, key=lambda c: -fused[c])[:k]
     return [Passage(chunk_id=c, article_id=rows[c]["article_id"], text=rows[c]["text"], start=0, end=0,
                     published=rows[c]["published"], score=fused[c]) for c in best]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from retrieval.dedup import is_near_duplicate, word_set
+from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Passage
 
@@ -91,6 +92,39 @@ def freshness(published: str, as_of: date | None, days: float) -> float:
     return math.exp(-max(age, 0) / days)
 
 
+def fuse(
+    settings: Settings,
+    dense_rank: Mapping[str, int],
+    keyword_rank: Mapping[str, int],
+    article_rank: Mapping[str, int],
+    rows: Mapping[str, Any],  # chunk id -> catalog row (sqlite3.Row or dict): article_id, published
+    as_of: date | None,
+) -> dict[str, float]:
+    """The fused score of every candidate passage that has a catalog row (chunk id -> score).
+
+    Reciprocal rank fusion of the dense and keyword ranks; then article-level evidence re-weighs the
+    passages found (it adds none of its own): the rank of the passage's article in whole-article
+    BM25, and the article's freshness as of ``as_of`` (None: no freshness bonus).
+    """
+    k = settings.rrf_k
+    fused: dict[str, float] = {}
+    for cid in dict.fromkeys([*dense_rank, *keyword_rank]):
+        row = rows.get(cid)
+        if row is None:
+            continue  # mid-ingest: not (or no longer) in the catalog
+        score = 0.0
+        if cid in dense_rank:
+            score += settings.dense_weight / (k + dense_rank[cid])
+        if cid in keyword_rank:
+            score += settings.keyword_weight / (k + keyword_rank[cid])
+        if row["article_id"] in article_rank:
+            score += settings.article_weight / (k + article_rank[row["article_id"]])
+        if as_of is not None and settings.recency_weight:
+            score += settings.recency_weight / k * freshness(row["published"], as_of, settings.recency_days)
+        fused[cid] = score
+    return fused
+
+
 @dataclass
 class SearchResult:
     passages: list[Passage]
@@ -124,7 +158,6 @@ def search(
     k = k or settings.k
     filters = filters if filters is not None else Filters()  # (an as_of-only Filters is falsy)
     as_of_day = filters.as_of_day
-    bonus = settings.recency_weight / settings.rrf_k if recency else 0.0
     timings: dict[str, float] = {}
     fetch = max(settings.fetch_k, k * 3)
 
@@ -143,36 +176,21 @@ def search(
         t = time.perf_counter()
         hits = store.catalog.keyword_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
         keyword_ids = [h.chunk_id for h in hits]
+        timings["keyword"] = time.perf_counter() - t
         if mode == "hybrid" and settings.article_weight > 0:
+            t = time.perf_counter()
             found = store.catalog.article_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
             article_rank = {h.article_id: rank for rank, h in enumerate(found, start=1)}
-        timings["keyword"] = time.perf_counter() - t
+            timings["articles"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    fused: dict[str, float] = {}
-    dense_rank: dict[str, int] = {}
-    keyword_rank: dict[str, int] = {}
-    vectors: dict[str, np.ndarray] = {}
-    for rank, (cid, _, vec) in enumerate(dense, start=1):
-        dense_rank[cid] = rank
-        vectors[cid] = vec
-        fused[cid] = fused.get(cid, 0.0) + settings.dense_weight / (settings.rrf_k + rank)
-    for rank, cid in enumerate(keyword_ids, start=1):
-        keyword_rank[cid] = rank
-        fused[cid] = fused.get(cid, 0.0) + settings.keyword_weight / (settings.rrf_k + rank)
-    missing = [cid for cid in fused if cid not in vectors]
-    vectors.update(store.vectors(missing))
-    rows = store.catalog.chunks_by_id(fused)
-
-    # Article-level evidence re-weighs the passages found above (it adds no passage of its own).
-    for cid in fused:
-        row = rows.get(cid)
-        if row is None:
-            continue
-        if bonus:
-            fused[cid] += bonus * freshness(row["published"], as_of_day, settings.recency_days)
-        if row["article_id"] in article_rank:
-            fused[cid] += settings.article_weight / (settings.rrf_k + article_rank[row["article_id"]])
+    dense_rank = {cid: rank for rank, (cid, _, _) in enumerate(dense, start=1)}
+    keyword_rank = {cid: rank for rank, cid in enumerate(keyword_ids, start=1)}
+    vectors: dict[str, np.ndarray] = {cid: vec for cid, _, vec in dense}
+    candidates = list(dict.fromkeys([*dense_rank, *keyword_rank]))
+    vectors.update(store.vectors([cid for cid in candidates if cid not in vectors]))
+    rows = store.catalog.chunks_by_id(candidates)
+    fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None)
 
     passages: list[Passage] = []
     for cid, score in sorted(fused.items(), key=lambda item: -item[1]):
