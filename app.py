@@ -403,7 +403,7 @@ def ask(assistant: Assistant, conversations: Conversations, question: str, filte
             live.error("Could not answer: the answer service returned nothing.", icon=":material/error:")
             return
         record = answer_to_record(final)
-        if filters:
+        if filters.restricts:
             record["filters"] = {
                 "outlets": list(filters.outlets), "date_from": filters.date_from, "date_to": filters.date_to
             }

@@ -202,6 +202,21 @@ class Assistant:
         s, e, _ = sentences[best_i]
         return min(1.0, max(0.0, score)), s, e
 
+    def _short_support(self, answer: str, question: str, passage: Passage) -> tuple[float, int, int]:
+        """Support for a bare answer of one or two words: the passage sentence that names all of its
+        words and best matches the question (0.6 × cosine to question + answer, + 0.4); 0.0 when no
+        sentence names it."""
+        terms = set(keyword_terms(_CHOICE_LABEL.sub("", answer)))
+        sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
+        naming = [(s, e, text) for s, e, text in sentences if terms and terms <= set(keyword_terms(text))]
+        if not naming:
+            return 0.0, 0, 0
+        claim_vec = self._embed_sentences([f"{question} {answer}"])[0]
+        cos = self._embed_sentences([text for _, _, text in naming]) @ claim_vec
+        best = int(np.argmax(cos))
+        s, e, _ = naming[best]
+        return min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), s, e
+
     # --- answering --------------------------------------------------------------------------------
     def retrieve(self, question: str, filters: Filters | None = None) -> SearchResult:
         return search(self.store, question, k=self.settings.k, filters=filters)
@@ -242,7 +257,7 @@ class Assistant:
                 yield Token(text)
         else:
             t = time.perf_counter()
-            messages = self.build_messages(standalone, passages)
+            messages = self.build_messages(standalone, passages, (filters or Filters()).as_of_day)
             timings["prompt"] = time.perf_counter() - t
             t = time.perf_counter()
             parts: list[str] = []
@@ -274,7 +289,10 @@ class Assistant:
         assert final is not None
         return final
 
-    def build_messages(self, question: str, passages: Sequence[Passage]) -> list[tuple[str, str]]:
+    def build_messages(
+        self, question: str, passages: Sequence[Passage], today: dt.date | None = None
+    ) -> list[tuple[str, str]]:
+        """System and user messages; ``today`` is the day the news is read as of (default: today)."""
         query_vec = self.store.embedder.encode([question])[0]
         terms = set(keyword_terms(question))
         blocks = []
@@ -291,7 +309,7 @@ class Assistant:
                 )
             )
         user = prompts.USER.format(
-            today=dt.date.today().isoformat(), passages="\n".join(blocks), question=question
+            today=(today or dt.date.today()).isoformat(), passages="\n".join(blocks), question=question
         )
         return [("system", prompts.SYSTEM), ("user", user)]
 
@@ -319,7 +337,7 @@ class Assistant:
             chosen.append(cand)
             if len(chosen) == 3:
                 break
-        return " ".join(f"{sentence.rstrip()} [{n}]" for _, n, sentence in chosen)
+        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
 
     def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
         """Resolve ``[n]`` markers, check each cited sentence against its passages, renumber."""
@@ -338,13 +356,24 @@ class Assistant:
             valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(passages)]
             claim = _MARKER.sub("", sentence).strip()
             claim = re.sub(r"\s+([.,;:!?])", r"\1", claim)
-            if len(claim.split()) < 3:
+            bare = _CHOICE_LABEL.sub("", claim)
+            words = len(bare.split())
+            if words < 3 and not (valid and keyword_terms(bare)):  # nothing to check ("-", "Yes, but")
                 if claim:
                     out_sentences.append(claim)
                 continue
-            scored = {i: self._support(claim, passages[i]) for i in range(len(passages))}
-            good = [i for i in valid if scored[i][0] >= threshold]
-            if not good:
+            if words < 3:
+                scored = {}
+                good = []
+            else:
+                scored = {i: self._support(claim, passages[i]) for i in range(len(passages))}
+                good = [i for i in valid if scored[i][0] >= threshold]
+            if not good and valid and words <= BARE_ANSWER_WORDS:
+                # A bare answer ("Iran [2].", "C) Davos, Switzerland [1]."): supported where a sentence of
+                # the cited passage names it.
+                scored.update({i: self._short_support(claim, question, passages[i]) for i in valid})
+                good = [i for i in valid if scored[i][0] >= threshold]
+            if not good and words >= 3:
                 # The cited passage does not support it: point at the one that does, if any.
                 best = max(scored, key=lambda i: scored[i][0])
                 if scored[best][0] >= threshold + 0.1:
@@ -367,11 +396,7 @@ class Assistant:
                 else:
                     citations[i].support = round(max(citations[i].support, score), 3)
                 numbers.append(citations[i].n)
-            body = claim.rstrip()
-            tail = ""
-            if body and body[-1] in ".!?":
-                body, tail = body[:-1], body[-1]
-            out_sentences.append(f"{body} {''.join(f'[{n}]' for n in numbers)}{tail}")
+            out_sentences.append(_cite(claim, *numbers))
         refused = not citations
         return Answer(
             text=" ".join(out_sentences).strip(),
@@ -390,6 +415,21 @@ class Assistant:
             question=question,
             timings=timings,
         )
+
+
+# Up to this many words, a cited answer may be a bare phrase rather than a sentence ("Davos, Switzerland").
+BARE_ANSWER_WORDS = 6
+# "B) " before a multiple-choice answer.
+_CHOICE_LABEL = re.compile(r"^\s*\(?[A-J]\)\s*")
+
+
+def _cite(sentence: str, *numbers: int) -> str:
+    """``sentence`` with its markers (``[1][3]``) before its final punctuation, the way models are asked to cite."""
+    body = sentence.rstrip()
+    tail = ""
+    if body and body[-1] in ".!?":
+        body, tail = body[:-1], body[-1]
+    return f"{body} {''.join(f'[{n}]' for n in numbers)}{tail}"
 
 
 def _attr(value: str) -> str:

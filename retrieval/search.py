@@ -49,7 +49,8 @@ class Filters:
             if value and parse_day(value) is None:
                 raise ValueError(f"dates must look like YYYY-MM-DD, but {name} is {value!r}")
 
-    def __bool__(self) -> bool:
+    @property
+    def restricts(self) -> bool:
         """Whether anything is filtered out (``as_of`` filters nothing)."""
         return bool(self.outlets or self.date_from or self.date_to)
 
@@ -156,7 +157,7 @@ def search(
     """
     settings = store.settings
     k = k or settings.k
-    filters = filters if filters is not None else Filters()  # (an as_of-only Filters is falsy)
+    filters = filters or Filters()
     as_of_day = filters.as_of_day
     timings: dict[str, float] = {}
     fetch = max(settings.fetch_k, k * 3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,36 @@ def test_llm_answer_is_verified_and_renumbered(make_assistant: Callable[..., Ass
     assert answer.text.startswith("Defense Secretary Pete Hegseth") and "[1]" in answer.text
     assert "Cyber Command" in answer.citations[0].quote
     assert answer.unsupported == ["The moon is made of green cheese and orbits Saturn."]
+
+
+def test_bare_answers_are_checked_against_the_cited_passage(make_assistant: Callable[..., Assistant]) -> None:
+    """Answers of one or two words ("C) 40,000 euros [2].") are common for "which"/"how much"
+    questions: supported where a sentence of the cited passage names them, never refused for being short."""
+    question = "How much will the extra ferry crossings cost a year?"
+    n = passage_number(make_assistant(), question, "40,000 euros")
+    answer = make_assistant(lambda _m: f"C) 40,000 euros [{n}].").answer(question)
+    assert not answer.refused, answer.text
+    assert answer.text == "C) 40,000 euros [1]."
+    assert answer.citations[0].supported and "40,000 euros" in answer.citations[0].quote
+    article = make_assistant().store.catalog.article(answer.citations[0].article_id)
+    assert article is not None and article["text"][answer.citations[0].start:answer.citations[0].end] == (
+        answer.citations[0].quote)
+    # A bare answer the cited passage does not name is unsupported, and nothing else is cited: refused.
+    wrong = make_assistant(lambda _m: f"90,000 dollars [{n}].").answer(question)
+    assert wrong.refused and not wrong.citations
+
+
+def test_the_model_is_told_the_as_of_day(make_assistant: Callable[..., Assistant]) -> None:
+    seen: list[str] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        seen.append(str(messages[-1].content))
+        return "NOT_IN_ARTICLES"
+
+    make_assistant(reply).answer("What did the harbour council approve?", filters=Filters(as_of="2026-03-04"))
+    make_assistant(reply).answer("What did the harbour council approve?")
+    assert seen[0].startswith("Today's date: 2026-03-04")
+    assert seen[1].startswith(f"Today's date: {date.today().isoformat()}")
 
 
 def test_markers_pointing_at_no_passage_are_dropped(make_assistant: Callable[..., Assistant]) -> None:

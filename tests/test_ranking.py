@@ -110,7 +110,8 @@ def test_as_of_day_puts_that_weeks_story_first(ranked_index: Path, embedder: Any
 def test_as_of_must_be_a_date() -> None:
     with pytest.raises(ValueError, match="as_of"):
         Filters(as_of="last Tuesday")
-    assert not Filters(as_of="2026-03-04"), "as_of filters nothing out"
+    assert not Filters(as_of="2026-03-04").restricts, "as_of filters nothing out"
+    assert Filters(outlets=("Riverton Post",)).restricts
 
 
 def test_article_bm25_lifts_the_article_about_the_question(ranked_index: Path, embedder: Any) -> None:
