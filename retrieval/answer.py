@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 History = Sequence[Any]  # (role, content) pairs or {"role", "content"} dicts
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+# Markers written after the sentence's final punctuation ("… vehicles. [1]"): they belong to it.
+_TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)")
 _FOLLOWUP_START = re.compile(
     r"^(and|but|also|so|what about|how about|and what|why|what else|is that|was that|did they|does it|"
     r"do they|did he|did she|what did (he|she|they|it)|who else|when was that|where was that)\b",
@@ -344,6 +346,7 @@ class Assistant:
         text = text.strip()
         if not text or prompts.NOT_IN_ARTICLES in text:
             return Answer(text=text, refused=True, passages=list(passages), question=question)
+        text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
         threshold = self.settings.support_threshold
         citations: dict[int, Citation] = {}  # passage index -> citation
         order: list[int] = []

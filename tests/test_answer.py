@@ -148,6 +148,16 @@ def test_bare_answers_are_checked_against_the_cited_passage(make_assistant: Call
     assert wrong.refused and not wrong.citations
 
 
+def test_markers_after_the_full_stop_belong_to_that_sentence(make_assistant: Callable[..., Assistant]) -> None:
+    """Small models often write "… Russia. [2]": the marker is the sentence's, not the next one's, and
+    a marker left alone is no unsupported claim."""
+    n = passage_number(make_assistant(), HEGSETH, "Cyber Command")
+    reply = f"Pete Hegseth reportedly ordered US Cyber Command to halt offensive operations against Russia. [{n}]"
+    answer = make_assistant(lambda _m: reply).answer(HEGSETH)
+    assert answer.text.endswith("against Russia [1].")
+    assert [c.n for c in answer.citations] == [1] and not answer.unsupported
+
+
 def test_the_model_is_told_the_as_of_day(make_assistant: Callable[..., Assistant]) -> None:
     seen: list[str] = []
 
