@@ -228,8 +228,6 @@ class Catalog(SQLiteDB):
         """SQL conditions (on articles ``a``) and their parameters for outlet and ISO date-range filters."""
         where: list[str] = []
         params: list[Any] = []
-        if outlets or date_from or date_to:
-            where.append("a.state = 'done'")
         if outlets:
             where.append(f"a.outlet IN ({','.join('?' * len(outlets))})")
             params.extend(outlets)
@@ -241,46 +239,39 @@ class Catalog(SQLiteDB):
             params.append(date_to[:10])
         return where, params
 
+    def _bm25(self, select_from: str, fts: str, query: str, limit: int, outlets: Sequence[str],
+              date_from: str, date_to: str) -> list[tuple[str, float]]:
+        """(id, BM25 score, higher is better) of ``select_from`` (which names ``id`` and ``rank`` and
+        joins articles as ``a``) matching ``query``'s terms in table ``fts``, under the filters."""
+        match = fts_query(query)
+        if not match:
+            return []
+        conditions, params = self._article_filters(outlets, date_from, date_to)
+        where = " AND ".join([f"{fts} MATCH ?", "a.state = 'done'", *conditions])
+        rows = self._query(f"{select_from} WHERE {where} ORDER BY rank LIMIT ?", [match, *params, limit])
+        return [(r["id"], -float(r["rank"])) for r in rows]
+
     def keyword_search(
-        self,
-        query: str,
-        limit: int,
-        outlets: Sequence[str] = (),
-        date_from: str = "",
-        date_to: str = "",
+        self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "", date_to: str = ""
     ) -> list[KeywordHit]:
         """BM25 over chunk text, title and section; filters on outlet and ISO date range."""
-        match = fts_query(query)
-        if not match:
-            return []
-        conditions, params = self._article_filters(outlets, date_from, date_to)
-        sql = (
+        select = (
             "SELECT c.id AS id, bm25(chunks_fts, 1.0, 0.6, 0.3) AS rank FROM chunks_fts "
-            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id "
-            f"WHERE {' AND '.join(['chunks_fts MATCH ?', *conditions])} ORDER BY rank LIMIT ?"
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id"
         )
-        return [KeywordHit(r["id"], -float(r["rank"])) for r in self._query(sql, [match, *params, limit])]
+        hits = self._bm25(select, "chunks_fts", query, limit, outlets, date_from, date_to)
+        return [KeywordHit(cid, score) for cid, score in hits]
 
     def article_search(
-        self,
-        query: str,
-        limit: int,
-        outlets: Sequence[str] = (),
-        date_from: str = "",
-        date_to: str = "",
+        self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "", date_to: str = ""
     ) -> list[ArticleHit]:
         """BM25 over whole articles (title and full text), best first; same filters as keyword_search."""
-        match = fts_query(query)
-        if not match:
-            return []
-        conditions, params = self._article_filters(outlets, date_from, date_to)
-        conditions = ["articles_fts MATCH ?", "a.state = 'done'", *conditions]
-        sql = (
+        select = (
             "SELECT articles_fts.article_id AS id, bm25(articles_fts, 0.0, 1.0, 1.0) AS rank FROM articles_fts "
-            f"JOIN articles a ON a.id = articles_fts.article_id WHERE {' AND '.join(conditions)} "
-            "ORDER BY rank LIMIT ?"
+            "JOIN articles a ON a.id = articles_fts.article_id"
         )
-        return [ArticleHit(r["id"], -float(r["rank"])) for r in self._query(sql, [match, *params, limit])]
+        hits = self._bm25(select, "articles_fts", query, limit, outlets, date_from, date_to)
+        return [ArticleHit(aid, score) for aid, score in hits]
 
     def stats(self) -> dict[str, Any]:
         row = self._query(
