@@ -29,7 +29,7 @@ History = Sequence[Any]  # (role, content) pairs or {"role", "content"} dicts
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 # Markers written after the sentence's final punctuation ("… vehicles. [1]"): they belong to it.
-_TRAILING_MARKERS = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)")
+_TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*{_MARKER.pattern})+)")
 _FOLLOWUP_START = re.compile(
     r"^(and|but|also|so|what about|how about|and what|why|what else|is that|was that|did they|does it|"
     r"do they|did he|did she|what did (he|she|they|it)|who else|when was that|where was that)\b",
@@ -205,8 +205,8 @@ class Assistant:
         return min(1.0, max(0.0, score)), s, e
 
     def _short_support(self, answer: str, question: str, passage: Passage) -> tuple[float, int, int]:
-        """Support for a bare answer of one or two words: the passage sentence that names all of its
-        words and best matches the question (0.6 × cosine to question + answer, + 0.4); 0.0 when no
+        """Support for a bare answer (up to BARE_ANSWER_WORDS words): the passage sentence that names all
+        of its words and best matches the question (0.6 × cosine to question + answer, + 0.4); 0.0 when no
         sentence names it."""
         terms = set(keyword_terms(_CHOICE_LABEL.sub("", answer)))
         sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
@@ -365,12 +365,8 @@ class Assistant:
                 if claim:
                     out_sentences.append(claim)
                 continue
-            if words < 3:
-                scored = {}
-                good = []
-            else:
-                scored = {i: self._support(claim, passages[i]) for i in range(len(passages))}
-                good = [i for i in valid if scored[i][0] >= threshold]
+            scored = {i: self._support(claim, passages[i]) for i in range(len(passages))} if words >= 3 else {}
+            good = [i for i in valid if i in scored and scored[i][0] >= threshold]
             if not good and valid and words <= BARE_ANSWER_WORDS:
                 # A bare answer ("Iran [2].", "C) Davos, Switzerland [1]."): supported where a sentence of
                 # the cited passage names it.

@@ -194,10 +194,10 @@ def search(
     fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None)
 
     passages: list[Passage] = []
-    for cid, score in sorted(fused.items(), key=lambda item: -item[1]):
-        row = rows.get(cid)
-        if row is None or cid not in vectors:
-            continue  # mid-ingest: not yet (or no longer) in both stores
+    for cid, score in sorted(fused.items(), key=lambda item: -item[1]):  # fuse kept those with a row
+        if cid not in vectors:
+            continue  # mid-ingest: not yet (or no longer) in Chroma
+        row = rows[cid]
         passages.append(
             Passage(
                 chunk_id=cid,
