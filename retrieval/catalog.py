@@ -248,7 +248,7 @@ class Catalog(SQLiteDB):
             return []
         conditions, params = self._article_filters(outlets, date_from, date_to)
         where = " AND ".join([f"{fts} MATCH ?", "a.state = 'done'", *conditions])
-        rows = self._query(f"{select_from} WHERE {where} ORDER BY rank LIMIT ?", [match, *params, limit])
+        rows = self._read(f"{select_from} WHERE {where} ORDER BY rank LIMIT ?", [match, *params, limit])
         return [(r["id"], -float(r["rank"])) for r in rows]
 
     def keyword_search(

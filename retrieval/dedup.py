@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 
 from retrieval.catalog import keyword_terms
 
@@ -19,8 +19,15 @@ def jaccard(a: Set[str], b: Set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def is_near_duplicate(cosine: float, words_a: Set[str], words_b: Set[str], threshold: float) -> bool:
+Words = Set[str] | Callable[[], Set[str]]
+
+
+def is_near_duplicate(cosine: float, words_a: Words, words_b: Words, threshold: float) -> bool:
     """Same content: very close in meaning *and* sharing vocabulary, or practically identical.
+
+    The word sets may be given as functions that make them: they are only called when the cosine
+    leaves the question open (search collapses ~100 candidates per query, and a word set costs more
+    than the cosine).
 
     Measured on the bundled article's two paraphrased interviews: matching answers have cosine
     0.85–0.93 with word-set Jaccard 0.19–0.45, while merely on-topic passages of the same article
@@ -28,4 +35,8 @@ def is_near_duplicate(cosine: float, words_a: Set[str], words_b: Set[str], thres
     """
     if cosine >= VERBATIM_COSINE:
         return True
-    return cosine >= threshold and jaccard(words_a, words_b) >= 0.18
+    if cosine < threshold:
+        return False
+    a = words_a() if callable(words_a) else words_a
+    b = words_b() if callable(words_b) else words_b
+    return jaccard(a, b) >= 0.18

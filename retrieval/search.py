@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from retrieval.store import Store
 from retrieval.types import Passage
 
 Mode = Literal["hybrid", "dense", "keyword"]
+T = TypeVar("T")
 # A reranker maps (question, passages in fused order) to one score per passage, higher is better.
 Reranker = Callable[[str, Sequence[Passage]], Sequence[float]]
 
@@ -126,6 +128,11 @@ def fuse(
     return fused
 
 
+def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    t = time.perf_counter()
+    return fn(*args), time.perf_counter() - t
+
+
 @dataclass
 class SearchResult:
     passages: list[Passage]
@@ -163,26 +170,32 @@ def search(
     fetch = max(settings.fetch_k, k * 3)
 
     t0 = time.perf_counter()
-    qvec = store.embedder.encode([query])[0]
-    timings["embed"] = time.perf_counter() - t0
-
-    dense: list[tuple[str, float, np.ndarray]] = []
-    if mode != "keyword":
-        t = time.perf_counter()
-        dense = store.dense_search(qvec, fetch, filters.chroma_where())
-        timings["dense"] = time.perf_counter() - t
     keyword_ids: list[str] = []
     article_rank: dict[str, int] = {}
-    if mode != "dense":
-        t = time.perf_counter()
-        hits = store.catalog.keyword_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
-        keyword_ids = [h.chunk_id for h in hits]
-        timings["keyword"] = time.perf_counter() - t
-        if mode == "hybrid" and settings.article_weight > 0:
-            t = time.perf_counter()
-            found = store.catalog.article_search(query, fetch, filters.outlets, filters.date_from, filters.date_to)
+    dense: list[tuple[str, float, np.ndarray]] = []
+    # The two BM25 queries run on their own threads while the query is embedded and Chroma searched
+    # (SQLite, torch and Chroma all let go of the GIL): the wait is the slowest of them, not the sum.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsqa-bm25") as pool:
+        keyword_job = article_job = None
+        if mode != "dense":
+            keyword_job = pool.submit(
+                _timed, store.catalog.keyword_search,
+                query, fetch, filters.outlets, filters.date_from, filters.date_to,
+            )
+            if mode == "hybrid" and settings.article_weight > 0:
+                article_job = pool.submit(
+                    _timed, store.catalog.article_search,
+                    query, fetch, filters.outlets, filters.date_from, filters.date_to,
+                )
+        qvec, timings["embed"] = _timed(lambda: store.embedder.encode([query])[0])
+        if mode != "keyword":
+            dense, timings["dense"] = _timed(store.dense_search, qvec, fetch, filters.chroma_where())
+        if keyword_job is not None:
+            hits, timings["keyword"] = keyword_job.result()
+            keyword_ids = [h.chunk_id for h in hits]
+        if article_job is not None:
+            found, timings["articles"] = article_job.result()
             article_rank = {h.article_id: rank for rank, h in enumerate(found, start=1)}
-            timings["articles"] = time.perf_counter() - t
 
     t = time.perf_counter()
     dense_rank = {cid: rank for rank, (cid, _, _) in enumerate(dense, start=1)}
@@ -225,14 +238,20 @@ def search(
     kept: list[Passage] = []
     collapsed = 0
     if collapse:
-        words = {p.chunk_id: word_set(p.text) for p in passages}
+        words: dict[str, frozenset[str]] = {}
+
+        def words_of(p: Passage) -> frozenset[str]:  # only passages close in meaning need them
+            if p.chunk_id not in words:
+                words[p.chunk_id] = word_set(p.text)
+            return words[p.chunk_id]
+
         for passage in passages:
             twin = next(
                 (
                     q for q in kept
                     if is_near_duplicate(
                         float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
-                        words[q.chunk_id], words[passage.chunk_id], settings.dedup_threshold,
+                        lambda q=q: words_of(q), lambda: words_of(passage), settings.dedup_threshold,
                     )
                 ),
                 None,

@@ -1,4 +1,5 @@
-"""One SQLite database file shared by threads: WAL mode, one connection, serialized access."""
+"""One SQLite database file shared by threads: WAL mode, one connection for writes and serialized
+access, plus a pool of read-only connections so that searches can read in parallel."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ class SQLiteDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        self._busy_timeout_s = busy_timeout_s
+        self._readers: list[sqlite3.Connection] = []  # idle read-only connections
+        self._all_readers: list[sqlite3.Connection] = []
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_s, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -29,6 +33,10 @@ class SQLiteDB:
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._all_readers:
+                reader.close()
+            self._readers.clear()
+            self._all_readers.clear()
             self._db.close()
 
     @contextmanager
@@ -46,3 +54,22 @@ class SQLiteDB:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read on a pooled read-only connection: unlike ``_query`` it runs alongside other reads
+        (WAL readers do not block each other, and SQLite lets go of the GIL while it works). For the
+        heavy search queries, which search() runs two at a time."""
+        with self._lock:
+            reader = self._readers.pop() if self._readers else None
+        if reader is None:
+            reader = sqlite3.connect(self.path, check_same_thread=False, timeout=self._busy_timeout_s,
+                                     isolation_level=None)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA query_only=ON")
+            with self._lock:
+                self._all_readers.append(reader)
+        try:
+            return reader.execute(sql, params).fetchall()
+        finally:
+            with self._lock:
+                self._readers.append(reader)
