@@ -183,3 +183,24 @@ def test_cli_ask_takes_an_as_of_day(ranked_index: Path) -> None:
         assert result.exit_code == 0, result.output
         answer = json.loads(result.output)
         assert answer["citations"][0]["published"].startswith(year), answer
+
+
+def test_bm25_searches_read_in_parallel_on_read_only_connections(ranked_index: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    catalog = Catalog(ranked_index / "catalog.sqlite3")
+    queries = ["desalination plant", "Riverton budget", "derby header corner", "bus routes librarians"] * 4
+    one_by_one = [([h.chunk_id for h in catalog.keyword_search(q, 5)], catalog.article_search(q, 5)) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda q: ([h.chunk_id for h in catalog.keyword_search(q, 5)],
+                                            catalog.article_search(q, 5)), queries))
+    assert together == one_by_one and all(chunks and articles for chunks, articles in together)
+    # Connections are pooled (at most one per thread that read at the same time), and cannot write.
+    assert 1 <= len(catalog._all_readers) <= 4
+    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+        catalog._read("DELETE FROM articles")
+    assert len(catalog.article_search("desalination", 5)) == 2
+    readers = list(catalog._all_readers)
+    catalog.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        readers[0].execute("SELECT 1")
