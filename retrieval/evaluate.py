@@ -8,9 +8,11 @@ from that evidence: one article per URL, its fact sentences as text.
 Metric keys are flat (one JSON object): hybrid search, the product's default, is unprefixed
 (``answer_hits@10``, ``article_mrr@10``); the other search variants carry a dotted prefix
 (``dense.answer_hits@10``, ``keyword.article_mrr@10``, ``nocollapse.answer_hits@10``,
-``undated.article_mrr@10``). Each question is searched as of its own date when it has one (the
-freshness bonus counts from that day, as if it were asked then); ``undated.`` is the product's
-search without that bonus. See
+``undated.article_mrr@10``, ``choices.answer_hits@10``). Each question is searched as of its own
+date when it has one (the freshness bonus counts from that day, as if it were asked then);
+``undated.`` is the product's search without that bonus; ``choices.`` searches with the question
+followed by its choices, as the multiple-choice answer step does (only questions with choices; not
+comparable with the others, since the answer is among the words searched for). See
 ``docs/results.md`` for every key and how it is computed.
 
 Note on layering: ``retrieval`` does not import ``ingest`` anywhere else. This command is an edge
@@ -55,6 +57,7 @@ class Variant:
     mode: str = "hybrid"
     collapse: bool = True  # collapse near-duplicates
     recency: bool = True  # freshness bonus counted from the question's date
+    with_choices: bool = False  # the query carries the question's choices (only run when it has some)
 
 
 # The first is the product's own search.
@@ -64,6 +67,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("keyword.", mode="keyword"),
     Variant("nocollapse.", collapse=False),
     Variant("undated.", recency=False),
+    # What the multiple-choice answer step searches with: the question followed by its choices. Not
+    # comparable with the rest (the right answer is one of the words searched for); it tells how
+    # often the passages a multiple-choice answer reads hold the answer.
+    Variant("choices.", with_choices=True),
 )
 
 
@@ -400,9 +407,12 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
             for v in variants:
+                if v.with_choices and not q.choices:
+                    continue
                 prefix, collapse = v.prefix, v.collapse
+                query = with_choices(q.question, q.choices) if v.with_choices else q.question
                 t = time.perf_counter()
-                result = search(store, q.question, k=k, mode=v.mode, collapse=collapse,  # type: ignore[arg-type]
+                result = search(store, query, k=k, mode=v.mode, collapse=collapse,  # type: ignore[arg-type]
                                 filters=as_of(q), recency=v.recency)
                 ms = (time.perf_counter() - t) * 1000
                 gold = set(q.gold)
@@ -566,11 +576,14 @@ def print_report(report: dict[str, Any]) -> None:
                       "(freshness bonus from that day; no article is filtered out). undated: without it.")
     if c["retrieval_evaluated"]:
         table = Table(title="Retrieval (dense, keyword: one retriever alone; no-collapse: hybrid without "
-                            "near-duplicate collapse; undated: hybrid without the freshness bonus; reference: the "
-                            "dataset's own search ranking)")
+                            "near-duplicate collapse; undated: hybrid without the freshness bonus; with choices: "
+                            "the question followed by its choices, as the multiple-choice answer searches; "
+                            "reference: the dataset's own search ranking)")
         table.add_column("metric", no_wrap=True)
         names = [("", "hybrid"), ("dense.", "dense"), ("keyword.", "keyword"), ("nocollapse.", "no-collapse"),
                  ("undated.", "undated")]
+        if any(key.startswith("choices.") for key in m):
+            names.append(("choices.", "with choices"))
         if any(key.startswith("reference_search.") for key in m):
             names.append(("reference_search.", "reference"))
         for _, title in names:

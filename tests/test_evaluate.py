@@ -133,7 +133,7 @@ def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
     assert report["index"]["ingest"]["added"] == 8
     assert report["as_of"] == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": False,
                                "used_for_recency": True}
-    for prefix in ("", "dense.", "keyword.", "nocollapse.", "undated."):
+    for prefix in ("", "dense.", "keyword.", "nocollapse.", "undated.", "choices."):
         for key in ("answer_hits@1", "answer_hits@3", "answer_hits@5", "answer_hits@10", "article_hits@1",
                     "article_mrr@10", "retrieval_p50_ms", "retrieval_p95_ms"):
             assert f"{prefix}{key}" in report, f"{prefix}{key} missing"
@@ -211,6 +211,7 @@ def test_evidence_only_dataset_builds_its_own_index(tmp_path: Path) -> None:
     assert report["counts"]["answerable"] == 6 and report["counts"]["null_questions"] == 1
     assert report["answer_hits@10"] >= report["answer_hits@1"] > 0
     assert report["article_mrr@10"] > 0.8
+    assert not any(key.startswith("choices.") for key in report), "no question has choices to search with"
     assert "answer_contains_gold.inference_query" in report
     assert 0 <= report["refusal_rate"] <= 1 and report["counts"]["answers.null_query"] == 1
 
