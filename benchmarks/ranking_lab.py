@@ -9,6 +9,9 @@ any settings, scoring with the evaluation's own metric functions. Use it to expl
 winner with ``evaluate`` (the lab skips the HNSW approximation and near-duplicate collapse, so its
 figures differ from evaluate's by ~0.005).
 
+``--against-data-dir`` compares two indexes of the same articles (e.g. built with different
+``NEWSQA_CHUNK_TOKENS``): the baseline ranking then comes from that index.
+
 ``--set`` and ``--against`` take Settings fields (rrf_k, fetch_k, dense_weight, keyword_weight,
 article_weight, recency_weight, recency_days); the lab prints both rankings' metrics and a paired
 comparison of article reciprocal ranks (mean difference ± standard error, questions better/worse).
@@ -113,6 +116,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="the index, e.g. from evaluate --data-dir")
     parser.add_argument("--set", dest="candidate", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--against", dest="baseline", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--against-data-dir", type=Path, metavar="INDEX",
+                        help="take the baseline's candidates from this index instead (same articles, e.g. "
+                        "other chunk sizes)")
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args()
 
@@ -122,16 +128,22 @@ def main() -> None:
     base = Settings(data_dir=args.data_dir)
     store = Store(base)
     print(f"gathering candidates for {len(questions)} questions …", file=sys.stderr)
-    candidates, rows = gather(store, questions)
+    pools = {"candidate": gather(store, questions)}
+    pools["baseline"] = pools["candidate"]
+    if args.against_data_dir is not None:
+        print(f"… and from {args.against_data_dir}", file=sys.stderr)
+        pools["baseline"] = gather(Store(Settings(data_dir=args.against_data_dir)), questions)
     results = {}
     runs = (("baseline", parse_overrides(args.baseline)), ("candidate", parse_overrides(args.candidate)))
     for label, overrides in runs:
         s = base.model_copy(update={k: int(v) if k in ("rrf_k", "fetch_k") else v for k, v in overrides.items()})
+        candidates, rows = pools[label]
         rankings = [rank(c, rows, s, q.date, args.k) for c, q in zip(candidates, questions, strict=True)]
         metrics, reciprocal = score(questions, rankings)
         results[label] = reciprocal
         shown = " ".join(f"{key} {value:.3f}" for key, value in metrics.items())
-        print(f"{label:9} {overrides or 'defaults'}: {shown}")
+        where = f" [{args.against_data_dir}]" if label == "baseline" and args.against_data_dir else ""
+        print(f"{label:9} {overrides or 'defaults'}{where}: {shown}")
     diff = np.asarray(results["candidate"]) - np.asarray(results["baseline"])
     se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else 0.0
     print(f"candidate − baseline, article reciprocal rank: {diff.mean():+.4f} ± {se:.4f} (1 s.e.); "

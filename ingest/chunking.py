@@ -164,7 +164,7 @@ def chunk_article(
     article: Article,
     headings: Headings | None = None,
     count_tokens: TokenCounter = approx_tokens,
-    max_tokens: int = 180,
+    max_tokens: int = 250,
     overlap_sentences: int = 1,
 ) -> list[Chunk]:
     """Chunks of the (already cleaned) article text; offsets index into ``article.text``.

@@ -4,6 +4,9 @@ real Chroma and the keyword index in ``tmp_path``, driven through click's ``CliR
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +287,20 @@ def test_ranking_lab_replays_the_search_and_compares_settings(
     monkeypatch.setattr(sys, "argv", [*base, "--set", "no_such_field=1"])
     with pytest.raises(SystemExit, match="no_such_field"):
         lab.main()
+
+    # Two indexes of the same articles, chunked differently: the baseline comes from the other one.
+    small = index_dir.parent / "small-chunks"
+    monkeypatch.setenv("NEWSQA_CHUNK_TOKENS", "40")
+    _run([str(dataset), "--json", "--data-dir", str(small), "--limit", "1"])
+    monkeypatch.delenv("NEWSQA_CHUNK_TOKENS")
+    with closing(sqlite3.connect(small / "catalog.sqlite3")) as a, \
+            closing(sqlite3.connect(index_dir / "catalog.sqlite3")) as b:
+        count = "SELECT count(*) FROM chunks"
+        assert a.execute(count).fetchone()[0] > b.execute(count).fetchone()[0], "40-piece chunks are more"
+    monkeypatch.setattr(sys, "argv", [*base, "--against-data-dir", str(small)])
+    lab.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"baseline  defaults [{small}]:") and "article_mrr@10" in lines[0]
+    assert lines[1].startswith("candidate defaults:") and "article_mrr@10 1.000" in lines[1]
+    counts = re.search(r"better (\d+), worse (\d+), same (\d+)$", lines[2])
+    assert counts and sum(map(int, counts.groups())) == 6
