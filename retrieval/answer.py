@@ -35,6 +35,14 @@ _FOLLOWUP_START = re.compile(
     r"do they|did he|did she|what did (he|she|they|it)|who else|when was that|where was that)\b",
     re.I,
 )
+# Words of sentences about the passages rather than the news ("This is supported by passage.",
+# "As stated in the articles above."): a sentence made of these and stopwords alone claims nothing.
+_META_WORDS = frozenset(
+    "passage passages article articles source sources text texts excerpt excerpts provided given above "
+    "below stated states state mentioned mentions mention supported supports support seen shown shows "
+    "show according based evidence evidenced information cited cites quoted quote quotes indicated "
+    "indicates following".split()
+)
 _PRONOUN = re.compile(r"\b(he|she|they|them|his|her|their|it|its|this|that|these|those|there)\b", re.I)
 
 
@@ -361,6 +369,9 @@ class Assistant:
             claim = re.sub(r"\s+([.,;:!?])", r"\1", claim)
             bare = _CHOICE_LABEL.sub("", claim)
             words = len(bare.split())
+            terms = set(keyword_terms(claim))
+            if not cited and terms and terms <= _META_WORDS:
+                continue  # about the passages, not the news (small models add such sentences): drop it
             if words < 3 and not (valid and keyword_terms(bare)):  # nothing to check ("-", "Yes, but")
                 if claim:
                     out_sentences.append(claim)

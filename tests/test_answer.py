@@ -158,6 +158,20 @@ def test_markers_after_the_full_stop_belong_to_that_sentence(make_assistant: Cal
     assert [c.n for c in answer.citations] == [1] and not answer.unsupported
 
 
+def test_sentences_about_the_passages_are_dropped(make_assistant: Callable[..., Assistant]) -> None:
+    """"This is supported by passage." claims nothing about the news: it is neither shown nor counted
+    as an unsupported claim. A sentence that says something about the news stays, cited or flagged."""
+    n = passage_number(make_assistant(), HEGSETH, "Cyber Command")
+    claim = "Pete Hegseth reportedly ordered US Cyber Command to halt offensive operations against Russia"
+    reply = f"{claim} [{n}]. This is supported by passage. As stated in the articles above."
+    answer = make_assistant(lambda _m: reply).answer(HEGSETH)
+    assert answer.text == f"{claim} [1]." and not answer.unsupported
+    flagged = make_assistant(lambda _m: f"{claim} [{n}]. The passage from CNN says Russia was hacked in 1970.")
+    kept = flagged.answer(HEGSETH)
+    assert kept.unsupported == ["The passage from CNN says Russia was hacked in 1970."]
+    assert kept.text.endswith("hacked in 1970.")
+
+
 def test_the_model_is_told_the_as_of_day(make_assistant: Callable[..., Assistant]) -> None:
     seen: list[str] = []
 
