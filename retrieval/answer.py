@@ -37,12 +37,13 @@ _FOLLOWUP_START = re.compile(
 )
 # Words of sentences about the passages rather than the news ("This is supported by passage.",
 # "As stated in the articles above."): a sentence made of these and stopwords alone claims nothing.
-_META_WORDS = frozenset(
-    "passage passages article articles source sources text texts excerpt excerpts provided given above "
-    "below stated states state mentioned mentions mention supported supports support seen shown shows "
-    "show according based evidence evidenced information cited cites quoted quote quotes indicated "
-    "indicates following".split()
-)
+_META_WORDS = frozenset({
+    "passage", "passages", "article", "articles", "source", "sources", "text", "texts", "excerpt",
+    "excerpts", "provided", "given", "above", "below", "stated", "states", "state", "mentioned",
+    "mentions", "mention", "supported", "supports", "support", "seen", "shown", "shows", "show",
+    "according", "based", "evidence", "evidenced", "information", "cited", "cites", "quoted",
+    "quote", "quotes", "indicated", "indicates", "following",
+})
 _PRONOUN = re.compile(r"\b(he|she|they|them|his|her|their|it|its|this|that|these|those|there)\b", re.I)
 
 

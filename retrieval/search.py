@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -251,7 +252,7 @@ def search(
                     q for q in kept
                     if is_near_duplicate(
                         float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
-                        lambda q=q: words_of(q), lambda: words_of(passage), settings.dedup_threshold,
+                        partial(words_of, q), partial(words_of, passage), settings.dedup_threshold,
                     )
                 ),
                 None,

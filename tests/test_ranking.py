@@ -197,7 +197,7 @@ def test_bm25_searches_read_in_parallel_on_read_only_connections(ranked_index: P
     assert together == one_by_one and all(chunks and articles for chunks, articles in together)
     # Connections are pooled (at most one per thread that read at the same time), and cannot write.
     assert 1 <= len(catalog._all_readers) <= 4
-    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only|query_only"):
+    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only|query_only"):
         catalog._read("DELETE FROM articles")
     assert len(catalog.article_search("desalination", 5)) == 2
     readers = list(catalog._all_readers)
