@@ -132,7 +132,8 @@ def main() -> None:
     pools["baseline"] = pools["candidate"]
     if args.against_data_dir is not None:
         print(f"… and from {args.against_data_dir}", file=sys.stderr)
-        pools["baseline"] = gather(Store(Settings(data_dir=args.against_data_dir)), questions)
+        pools["baseline"] = gather(Store(Settings(data_dir=args.against_data_dir), embedder=store.embedder),
+                                   questions)  # the model loaded once
     results = {}
     runs = (("baseline", parse_overrides(args.baseline)), ("candidate", parse_overrides(args.candidate)))
     for label, overrides in runs:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from retrieval.settings import Settings
 from retrieval.text import line_sentences
 from retrieval.types import Article, Chunk
 
@@ -164,8 +165,8 @@ def chunk_article(
     article: Article,
     headings: Headings | None = None,
     count_tokens: TokenCounter = approx_tokens,
-    max_tokens: int = 250,
-    overlap_sentences: int = 1,
+    max_tokens: int = Settings.model_fields["chunk_tokens"].default,  # one default: the settings'
+    overlap_sentences: int = Settings.model_fields["chunk_overlap_sentences"].default,
 ) -> list[Chunk]:
     """Chunks of the (already cleaned) article text; offsets index into ``article.text``.
 

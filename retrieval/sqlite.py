@@ -19,7 +19,10 @@ class SQLiteDB:
         self.path = path
         self._lock = threading.RLock()
         self._busy_timeout_s = busy_timeout_s
-        self._readers: list[sqlite3.Connection] = []  # idle read-only connections
+        # Read-only connections, under a lock of their own: a reader never waits for a write
+        # transaction holding ``_lock`` (WAL lets it read the last committed state meanwhile).
+        self._pool_lock = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []  # idle
         self._all_readers: list[sqlite3.Connection] = []
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_s, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -32,11 +35,12 @@ class SQLiteDB:
             self._db.executescript(schema)
 
     def close(self) -> None:
-        with self._lock:
+        with self._pool_lock:
             for reader in self._all_readers:
                 reader.close()
             self._readers.clear()
             self._all_readers.clear()
+        with self._lock:
             self._db.close()
 
     @contextmanager
@@ -59,17 +63,17 @@ class SQLiteDB:
         """A read on a pooled read-only connection: unlike ``_query`` it runs alongside other reads
         (WAL readers do not block each other, and SQLite lets go of the GIL while it works). For the
         heavy search queries, which search() runs two at a time."""
-        with self._lock:
+        with self._pool_lock:
             reader = self._readers.pop() if self._readers else None
         if reader is None:
             reader = sqlite3.connect(self.path, check_same_thread=False, timeout=self._busy_timeout_s,
                                      isolation_level=None)
             reader.row_factory = sqlite3.Row
             reader.execute("PRAGMA query_only=ON")
-            with self._lock:
+            with self._pool_lock:
                 self._all_readers.append(reader)
         try:
             return reader.execute(sql, params).fetchall()
         finally:
-            with self._lock:
+            with self._pool_lock:
                 self._readers.append(reader)

@@ -102,7 +102,8 @@ def _session_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> No
 
     conftest.py's autouse ``_isolate`` already clears NEWSQA_* and points NEWSQA_DATA_DIR at tmp_path.
     """
-    monkeypatch.setattr("retrieval.store.Store", lambda settings: Store(settings, embedder=embedder))
+    monkeypatch.setattr("retrieval.store.Store",
+                        lambda settings, embedder=embedder: Store(settings, embedder=embedder))
 
 
 @pytest.fixture(scope="module")
