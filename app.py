@@ -27,11 +27,12 @@ from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.types import Answer, Citation, Passage
 
-UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml"]
+UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml", "pdf"]
 CONTEXT_CHARS = 350  # article text shown on each side of a cited quote
 CLOSEST_PASSAGES = 4  # passages offered with a refusal
 CONVERSATIONS_LISTED = 30
 SIDEBAR_TITLE_CHARS = 30  # longer conversation titles are cut (the full title is the tooltip)
+INDEX_WATCH_SECONDS = 5  # how often the sidebar's corpus facts look for an ingest from elsewhere
 
 # --- safe markdown ---------------------------------------------------------------------------------
 # Every character with a meaning in CommonMark/GFM, Streamlit's directives (:red[...], :material/...:),
@@ -121,14 +122,8 @@ def get_assistant(settings_key: str, _settings: Settings) -> Assistant:
 
 
 def _warm_up(assistant: Assistant) -> None:
-    try:
-        assistant.store.embedder.encode(["warm up"])
-        model = assistant.chat_model  # None for the extractive backend
-        load = getattr(model, "load", None)
-        if callable(load):
-            load()
-    except Exception:  # the same error is shown with the first question
-        pass
+    # Embedder, index, answer model with its system prompt read; errors show with the first question.
+    assistant.warm_up()
 
 
 @st.cache_resource(show_spinner=False)
@@ -314,7 +309,9 @@ def render_answer(assistant: Assistant, record: dict[str, Any], asked: str) -> N
     else:
         st.markdown(answer_markdown(answer))
         if answer.unsupported:
-            lines = "\n".join(f"- {md_inline(s)}" for s in answer.unsupported)
+            lines = "\n".join(
+                f"- {md_inline(s)}" + (f" — *{md_inline(s.reason)}*" if s.reason else "") for s in answer.unsupported
+            )
             st.warning(
                 f"Not supported by the cited articles — check before relying on it:\n\n{lines}",
                 icon=":material/warning:",
@@ -516,6 +513,40 @@ def _when(timestamp: float | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} ({rel})"
 
 
+@st.fragment(run_every=INDEX_WATCH_SECONDS)
+def render_corpus(settings: Settings, assistant: Assistant, page_stats: dict[str, Any], page_run: int) -> None:
+    """The corpus facts, kept current: every few seconds they are read again, so an ingest from a
+    terminal (or another session's upload) shows up without a click. When the index changes between
+    empty and not empty, or outlets appear or go, the whole page runs again."""
+    stats = page_stats
+    if st.session_state.get("_corpus_page_run") == page_run:  # a timed run of this fragment alone
+        try:
+            stats = assistant.stats()
+        except Exception as exc:  # e.g. a Chroma server down: said here, the page stays usable
+            st.caption(md_escape(f"The index cannot be read right now: {exc}"))
+            return
+        if bool(stats.get("articles")) != bool(page_stats.get("articles")) or (
+            stats.get("outlets") != page_stats.get("outlets")
+        ):
+            st.rerun(scope="app")
+    st.session_state["_corpus_page_run"] = page_run
+    left, right = st.columns(2)
+    left.metric("Articles", f"{stats.get('articles', 0):,}")
+    right.metric("Chunks", f"{stats.get('chunks', 0):,}")
+    newest = _date(stats.get("newest_published") or "") or "unknown"
+    chroma = str(stats.get("chroma") or "")
+    where = f"Chroma server {md_inline(chroma.split('://', 1)[-1])}" if chroma.startswith("http") else "embedded Chroma"
+    st.caption(
+        f"Newest article: {newest}  \nLast ingest: {_when(stats.get('last_ingest'))}  \n"
+        f"Answers: {md_inline(backend_text(settings, assistant.backend))} · vectors: {where}"
+    )
+    if stats.get("pending"):
+        st.caption(
+            f"{stats['pending']} article(s) being written by an ingest, or left half-written by an "
+            "interrupted one (then re-run it)."
+        )
+
+
 def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, Any]) -> Any:
     """Filters, corpus facts and upload; returns the container the conversation list goes into."""
     with st.sidebar:
@@ -549,16 +580,8 @@ def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, An
             st.caption("Articles without a publication date are left out while a date is set.")
 
         st.subheader("Corpus", divider="gray")
-        left, right = st.columns(2)
-        left.metric("Articles", f"{stats.get('articles', 0):,}")
-        right.metric("Chunks", f"{stats.get('chunks', 0):,}")
-        newest = _date(stats.get("newest_published") or "") or "unknown"
-        st.caption(
-            f"Newest article: {newest}  \nLast ingest: {_when(stats.get('last_ingest'))}  \n"
-            f"Answers: {md_inline(backend_text(settings, assistant.backend))}"
-        )
-        if stats.get("pending"):
-            st.caption(f"{stats['pending']} article(s) half-written by an interrupted ingest: re-run it.")
+        st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
+        render_corpus(settings, assistant, stats, st.session_state["_page_runs"])
         with st.expander("Add articles", icon=":material/upload_file:"):
             render_upload(settings, assistant, "sidebar")
     return listing

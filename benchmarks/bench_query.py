@@ -187,7 +187,7 @@ def local_ready(settings: Settings) -> str | None:
     """None when the local backend can run without assembling or building anything, else why not."""
     import importlib.util
 
-    from retrieval.backends import local_model_path
+    from retrieval.local_model import local_model_path
 
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python is not installed (./scripts/setup.sh)"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from retrieval.settings import Settings
-from retrieval.text import line_sentences
+from retrieval.text import line_sentences, paragraphs
 from retrieval.types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -175,22 +175,20 @@ def chunk_article(
     text = article.text
     if headings is None:
         _, headings = clean_text(text, article.title) if text else ("", [])
-    heading_at = {start: name for start, _, name in headings}
     heading_spans = {(s, e) for s, e, _ in headings}
+    heading_trimmed = {  # the heading lines as paragraphs() reports them: without surrounding spaces
+        (s + len(text[s:e]) - len(text[s:e].lstrip()), s + len(text[s:e].rstrip())): name for s, e, name in headings
+    }
 
     # Units: (start, end, section, paragraph_start) for every sentence of every body paragraph.
     units: list[tuple[int, int, str, bool]] = []
     section = ""
-    offset = 0
-    for line in text.split("\n"):
-        start, end = offset, offset + len(line)
-        offset = end + 1
-        if not line.strip():
+    # Paragraphs: lines, but the lines of a hard-wrapped paragraph joined (retrieval.text).
+    for start, end in paragraphs(text, keep=heading_spans):
+        if (start, end) in heading_trimmed:
+            section = heading_trimmed[start, end]
             continue
-        if (start, end) in heading_spans:
-            section = heading_at[start]
-            continue
-        for k, (s, e) in enumerate(line_sentences(line, start)):
+        for k, (s, e) in enumerate(line_sentences(text[start:end], start)):
             units.append((s, e, section, k == 0))
     if not units:
         return []

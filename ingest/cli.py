@@ -33,6 +33,9 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     Re-running is cheap: unchanged articles are skipped, edited ones replaced. Exit code 0 when
     everything went in, 1 when some sources failed (the rest is still ingested), 2 on usage errors.
 
+    The chat page may stay open meanwhile: its next question sees the new articles. Two ingests
+    into one index take turns (the second waits for the first).
+
     \b
     Examples:
       python -m ingest corpus/
@@ -64,9 +67,15 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
                 def update(done: int, total: int, message: str) -> None:
                     bar.update(task, completed=done, total=total or None, description=message)
 
-                report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild, progress=update)
+                def waiting(message: str) -> None:
+                    console.print(f"[ingest] {message}")
+                    update(0, 0, message)
+
+                report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild, progress=update,
+                                on_wait=waiting)
         else:
-            report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild)
+            report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild,
+                            on_wait=lambda message: click.echo(f"[ingest] {message}", err=True))
     except IndexMismatchError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
@@ -89,8 +98,9 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
         if dry_run:
             click.echo(f"[dry run, nothing written] would be: {counts} (index: {settings.data_dir})")
         else:
+            vectors = f", vectors on {report.chroma}" if report.chroma else ""
             click.echo(f"{counts} — {report.chunks} chunks embedded in {report.seconds:.1f}s "
-                       f"(index: {settings.chroma_url or settings.data_dir})")
+                       f"(index: {settings.data_dir}{vectors})")
         if report.duplicates:
             click.echo(f"{report.duplicates} records repeated an article id already seen; the first was kept.")
         if report.kept_on_failure:

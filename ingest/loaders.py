@@ -1,4 +1,4 @@
-"""Sources (files, folders, JSON lines, URLs, RSS/Atom feeds) → ``Article`` records.
+"""Sources (files, folders, JSON lines, PDFs, URLs, RSS/Atom feeds) → ``Article`` records.
 
 Each loader yields ``Article`` or ``LoadError``; a broken record never stops the others.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES | PDF_SUFFIXES
 MAX_BYTES = 20_000_000  # a single article file larger than this is refused, not read into memory
+MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by page
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.
@@ -306,6 +309,179 @@ def _html_fragment_text(fragment: str) -> str:
     return re.sub(r"[ \t]+", " ", unescape(text)).strip()
 
 
+# --- PDF ---------------------------------------------------------------------------------------------
+# A PDF is indexed page by page: page N becomes one Article titled "<title> (p. N)", with the source
+# "<path>#page=N" (the fragment PDF viewers open at). Every citation then names its page through the
+# title it already shows (app, ``ask``, ``--json``) with no change outside this loader, and the
+# catalog's character offsets stay offsets into one page's text. A sentence that runs over a page
+# break is kept whole on the page where it starts (the page one would cite).
+
+_PAGE_NUMBER = re.compile(r"^\s*[-–]?\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*[-–]?\s*$", re.I)
+_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’)\]]*$")
+_FIRST_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+_JUNK_TITLE = re.compile(
+    r"^(untitled\b.*|microsoft (word|powerpoint|excel) - .*|document\d*|slide \d+|"
+    r".*\.(docx?|pdf|indd|tex|odt|rtf|pptx?))$", re.I,
+)
+NO_TEXT_LAYER = ("no text layer: the PDF holds only images (a scan?); run OCR on it (e.g. `ocrmypdf in.pdf out.pdf`) "
+                 "and ingest the result")
+
+
+def _digitless(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.split()).lower())
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Running headers and footers: a line (digits aside) among the first or last two lines of at
+    least half of the pages (and of 3 or more)."""
+    if len(pages) < 3:
+        return set()
+    counts: dict[str, int] = {}
+    for lines in pages:
+        nonblank = [line for line in lines if line.strip()]
+        for key in {_digitless(line) for line in nonblank[:2] + nonblank[-2:]}:
+            counts[key] = counts.get(key, 0) + 1
+    need = max(3, (len(pages) + 1) // 2)
+    return {key for key, n in counts.items() if n >= need}
+
+
+def _reflow(lines: list[str]) -> str:
+    """A page's hard-wrapped lines → paragraphs (blank line between), end-of-line hyphens undone.
+
+    A line ends its paragraph when it is short (under 3/4 of a full line) and ends a sentence, or
+    is very short and unpunctuated before a capital (a heading); otherwise the next line joins it.
+    """
+    lines = [" ".join(line.split()) for line in lines]
+    widths = sorted(len(line) for line in lines if line)
+    if not widths:
+        return ""
+    full = widths[int(len(widths) * 0.8)] if len(widths) >= 5 else widths[-1]
+    paragraphs: list[str] = []
+    current = last = ""
+    for line in lines:
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current = last = ""
+            continue
+        if current:
+            ends = bool(_SENTENCE_END.search(last))
+            heading = not ends and len(last) < 0.6 * full and line[0].isupper()
+            if len(last) < 0.75 * full and (ends or heading):
+                paragraphs.append(current)
+                current = ""
+        if not current:
+            current = line
+        elif current.endswith("-") and current[-2:-1].isalpha() and line[0].islower():
+            current = current[:-1] + line  # "inter-" + "national"
+        else:
+            current = f"{current} {line}"
+        last = line
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)
+
+
+def _carry_over(pages: list[str]) -> list[str]:
+    """A sentence running over a page break moves whole to the page where it starts."""
+    out = list(pages)
+    for i in range(len(out) - 1):
+        head, following = out[i].rstrip(), out[i + 1].lstrip()
+        if not head or not following or _SENTENCE_END.search(head) or not following[0].islower():
+            continue
+        first, sep, rest = following.partition("\n\n")
+        match = _FIRST_SENTENCE.search(first)
+        cut = match.end() if match else len(first)
+        joined = head[:-1] if head.endswith("-") and head[-2:-1].isalpha() else f"{head} "
+        out[i] = joined + first[:cut]
+        out[i + 1] = (first[cut:].strip() + (f"\n\n{rest}" if sep else "")).strip()
+    return out
+
+
+def _pdf_title(meta_title: Any, text: str) -> str:
+    title = " ".join(str(meta_title or "").split())
+    if title and not _JUNK_TITLE.match(title):
+        return title[:200]
+    return _first_line(text)
+
+
+def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
+    """Each page of a PDF that has text as one ``Article`` (see above); a PDF without a text layer,
+    a damaged or a password-protected one is a named ``LoadError``."""
+    try:
+        import pypdf
+    except ImportError:  # pragma: no cover - part of the default install
+        yield LoadError(str(path), "reading PDFs needs pypdf: pip install 'pypdf>=5'")
+        return
+    import warnings
+
+    texts: list[str] = []
+    errors: list[LoadError] = []
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a damaged but readable file logs a warning per broken object
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                reader = pypdf.PdfReader(str(path), strict=False)
+                if reader.is_encrypted:
+                    try:
+                        unlocked = bool(reader.decrypt(""))
+                    except Exception as exc:  # e.g. AES without the `cryptography` package
+                        unlocked, why = False, f" ({type(exc).__name__}: {exc})"
+                    else:
+                        why = ""
+                    if not unlocked:
+                        yield LoadError(str(path), f"encrypted PDF{why}: save a copy without a password or "
+                                        "encryption and ingest that")
+                        return
+                meta = reader.metadata
+                meta_title, meta_author = (meta.title, meta.author) if meta else (None, None)
+                pages = list(reader.pages)
+            except Exception as exc:  # pypdf raises many types on a damaged file
+                yield LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc}): the file is "
+                                "damaged or not a PDF")
+                return
+            if not pages:
+                yield LoadError(str(path), "the PDF has no pages (damaged?)")
+                return
+            for number, page in enumerate(pages, start=1):
+                try:
+                    texts.append((page.extract_text() or "").replace("\xad", ""))
+                except Exception as exc:
+                    texts.append("")
+                    errors.append(LoadError(f"{path}#page={number}",
+                                            f"page {number} could not be read ({type(exc).__name__}: {exc})"))
+    finally:
+        logger.setLevel(level)
+    yield from errors
+    raw = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
+    running = _running_lines(raw)
+    cleaned = [
+        _reflow([line for line in lines if not _PAGE_NUMBER.match(line) and _digitless(line) not in running])
+        for lines in raw
+    ]
+    if sum(ch.isalpha() for text in cleaned for ch in text) < 20:
+        if not errors:
+            yield LoadError(str(path), NO_TEXT_LAYER)
+        return
+    cleaned = _carry_over(cleaned)
+    title = _pdf_title(meta_title, next((t for t in cleaned if t.strip()), ""))
+    authors = _authors(str(meta_author)) if meta_author else ()
+    key = f"file:{path.resolve()}"
+    for number, text in enumerate(cleaned, start=1):
+        if not re.search(r"[^\W\d_]{2}", text):
+            continue  # a page without words: a figure, a blank page
+        yield Article(
+            id=_article_id("", f"{key}#page={number}"),
+            title=f"{title} (p. {number})",
+            text=text,
+            authors=authors,
+            source=f"{path}#page={number}",
+        )
+
+
 def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
     """A page or a feed over HTTP(S); feeds are recognised by content type or content."""
     import httpx
@@ -366,11 +542,14 @@ def iter_file(path: Path) -> Iterator[Article | LoadError]:
     suffix = path.suffix.lower()
     try:
         size = path.stat().st_size
-        if suffix not in JSON_SUFFIXES and size > MAX_BYTES:
-            yield LoadError(str(path), f"file is {size / 1e6:.0f} MB; articles over {MAX_BYTES / 1e6:.0f} MB are "
+        limit = MAX_PDF_BYTES if suffix in PDF_SUFFIXES else MAX_BYTES
+        if suffix not in JSON_SUFFIXES and size > limit:
+            yield LoadError(str(path), f"file is {size / 1e6:.0f} MB; articles over {limit / 1e6:.0f} MB are "
                             "refused (split it or save it as .jsonl records)")
             return
-        if suffix in {".jsonl", ".ndjson"}:
+        if suffix in PDF_SUFFIXES:
+            yield from iter_pdf(path)
+        elif suffix in {".jsonl", ".ndjson"}:
             yield from iter_jsonl(path)
         elif suffix == ".json":
             yield from iter_json(path)

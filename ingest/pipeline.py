@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class IngestReport:
     chunks: int = 0  # chunks embedded in this run
     seconds: float = 0.0
     dry_run: bool = False
+    chroma: str = ""  # the Chroma server written to ("" for embedded Chroma in the data dir)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +62,7 @@ class IngestReport:
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,
+            "chroma": self.chroma,
         }
 
 
@@ -106,11 +109,34 @@ def ingest(
     dry_run: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Bring the index in step with ``sources``. Never raises for bad input: it is reported."""
-    started = time.perf_counter()
-    report = IngestReport(dry_run=dry_run)
+    """Bring the index in step with ``sources``. Never raises for bad input: it is reported.
+
+    Writers take turns (``Store.write_lock``): while another ingest (another process, or the page's
+    upload) holds the index, this one waits and says so through ``on_wait`` (default: ``progress``).
+    A dry run writes nothing and does not wait.
+    """
     store = store or Store(settings)
+    if on_wait is None and progress is not None:
+        on_wait = partial(progress, 0, 0)
+    if dry_run:
+        return _ingest(sources, settings, store, sync, dry_run, rebuild, progress)
+    with store.write_lock(on_wait):
+        return _ingest(sources, settings, store, sync, dry_run, rebuild, progress)
+
+
+def _ingest(
+    sources: Iterable[str],
+    settings: Settings,
+    store: Store,
+    sync: bool,
+    dry_run: bool,
+    rebuild: bool,
+    progress: Progress | None,
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport(dry_run=dry_run, chroma=store.chroma_url or "")
     if rebuild and not dry_run:
         store.reset()
     if not dry_run:

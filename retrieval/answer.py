@@ -4,10 +4,13 @@ parsing and verification, and refusal. ``Assistant.stream`` yields events; ``ans
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,34 +19,29 @@ import numpy as np
 
 from retrieval import prompts
 from retrieval.catalog import keyword_terms
+from retrieval.claims import BARE_ANSWER_WORDS, Verdict, default_checker, without_instructions
+from retrieval.claims import CHOICE_LABEL as _CHOICE_LABEL
+from retrieval.claims import MARKER as _MARKER
+from retrieval.claims import META_WORDS as _META_WORDS
+from retrieval.claims import TRAILING_MARKERS as _TRAILING_MARKERS
+from retrieval.claims import cite as _cite
+from retrieval.claims import parse_markers as _parse_markers
 from retrieval.search import Filters, SearchResult, search
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.text import split_sentences
-from retrieval.types import Answer, Citation, Passage
+from retrieval.text import flat, split_sentences
+from retrieval.types import Answer, Citation, Passage, Unsupported
 
 if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
 History = Sequence[Any]  # (role, content) pairs or {"role", "content"} dicts
 
-_MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
-# Markers written after the sentence's final punctuation ("… vehicles. [1]"): they belong to it.
-_TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*{_MARKER.pattern})+)")
 _FOLLOWUP_START = re.compile(
     r"^(and|but|also|so|what about|how about|and what|why|what else|is that|was that|did they|does it|"
     r"do they|did he|did she|what did (he|she|they|it)|who else|when was that|where was that)\b",
     re.I,
 )
-# Words of sentences about the passages rather than the news ("This is supported by passage.",
-# "As stated in the articles above."): a sentence made of these and stopwords alone claims nothing.
-_META_WORDS = frozenset({
-    "passage", "passages", "article", "articles", "source", "sources", "text", "texts", "excerpt",
-    "excerpts", "provided", "given", "above", "below", "stated", "states", "state", "mentioned",
-    "mentions", "mention", "supported", "supports", "support", "seen", "shown", "shows", "show",
-    "according", "based", "evidence", "evidenced", "information", "cited", "cites", "quoted",
-    "quote", "quotes", "indicated", "indicates", "following",
-})
 _PRONOUN = re.compile(r"\b(he|she|they|them|his|her|their|it|its|this|that|these|those|there)\b", re.I)
 
 
@@ -95,20 +93,236 @@ def is_followup(question: str, history: History) -> bool:
     return bool(_FOLLOWUP_START.match(question.strip()) or _PRONOUN.search(question) or len(words) <= 4)
 
 
-def _parse_markers(group: str) -> list[int]:
-    numbers: list[int] = []
-    for part in re.split(r"\s*[,;]\s*", group):
-        if re.match(r"^\d+\s*[–-]\s*\d+$", part):
-            a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part))
-            numbers.extend(range(a, min(b, a + 10) + 1))
-        elif part.strip().isdigit():
-            numbers.append(int(part))
-    return numbers
+def _subject(history: History) -> str:
+    """The subject a follow-up refers back to: the last question asked, with the questions it
+    followed up on (up to three back)."""
+    pairs = _history_pairs(history)
+    asked = [content for role, content in pairs if role == "user"]
+    parts: list[str] = []
+    while asked and len(parts) < 3:
+        last = asked.pop()
+        parts.insert(0, last)
+        if not is_followup(last, [("user", q) for q in asked]):
+            break
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How a follow-up is searched: its own words plus the subject's key terms (``query``), with
+    passages that hold the follow-up's new terms (``new``) ranked up (see ``Assistant.retrieve``)."""
+
+    query: str
+    new: frozenset[str]  # stems of the follow-up's key terms that the subject does not have
+    subject: str
+
+
+def followup_search(question: str, history: History) -> FollowUp | None:
+    """The search for a follow-up question (None when ``question`` is not one): "What did the UK say
+    about it?" after "What did Pete Hegseth reportedly order?" searches "What did the UK say about
+    it? pete hegseth order" and ranks passages naming the UK first, so the answer is the UK's
+    statement on that story rather than Hegseth's order again."""
+    if not is_followup(question, history):
+        return None
+    subject = _subject(history)
+    subject_terms = [t for t in keyword_terms(subject) if t not in _GENERIC]
+    own = question_ask(question)
+    new = frozenset(own.terms - {_stem(t) for t in subject_terms})
+    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject)
 
 
 def _as_of(store: Store) -> str:
     newest = store.catalog.stats().get("newest_published") or ""
     return f" (newest article: {newest[:10]})" if newest else ""
+
+
+# --- what a question asks about, and whether a passage holds it -------------------------------------
+# Words of questions that name no topic: a passage need not contain them to answer.
+_GENERIC = frozenset({
+    "happened", "happen", "happens", "happening", "tell", "told", "name", "named", "called", "call", "known",
+    "describe", "described", "explain", "mean", "means", "role", "latest", "recent", "recently", "currently",
+    "current", "today", "yesterday", "new", "reported", "report", "reports", "reporting", "announced",
+    "announce", "according", "claim", "claims", "claimed", "suggest", "suggests", "mentioned", "mention",
+    "discussed", "discussing", "discuss", "considering", "information", "one", "two", "first", "many",
+    "much", "kind", "type", "thing", "things", "people", "person", "someone", "something", "way", "ways",
+    "day", "days", "month", "months", "time", "times", "last", "next", "past", "also", "think", "thought",
+    "get", "got", "make", "made", "take", "took", "give", "gave", "respond", "responded", "response",
+    "react", "reacted", "reaction", "stated", "state", "statement", "comment", "comments", "commented",
+    "why", "who", "whose", "how", "said", "saying", "says", "say", "did", "does", "is", "are", "was",
+    "following", "ask", "asked", "question", "answer", "ago", "since", "still", "yet", "now", "week",
+    "weeks", "year", "years", "whom", "which", "what", "where", "when", "including", "include", "includes",
+    "it", "its", "this", "that", "these", "those", "they", "them", "their", "he", "she", "his", "her",
+})
+_MONTHS_DAYS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+})
+# A capitalised run ("Pete Hegseth", "U.S.", "Watch Series 9", "Nicolás Maduro's").
+_NAME = re.compile(
+    r"(?<![\w’'])[A-Z][\w’'.&-]*(?:\s+(?:of|de|del|da|la|le|van|von|der|al|bin|the)?\s*"
+    r"[A-Z][\w’'.&-]*|\s+\d[\w.]*)*"
+)
+_NAME_STOP = frozenset({
+    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
+    "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "the", "a", "an", "in",
+    "on", "at", "after", "before", "between", "during", "considering", "according", "and", "but", "or",
+    "if", "as", "for", "from", "to", "by", "with", "about", "of", "i", "tell", "me", "please", "give", "list",
+    "name", "describe", "explain", "summarize", "summarise", "both", "article", "articles",
+    "report", "reports", "news", "yes", "no", "choose", "one",
+})
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, dots or possessives: "U.S." ~ "US", "Nicolás" ~ "Nicolas"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"(?<=\w)['’]s\b", "", text)
+    return text.replace(".", "").replace("’", "'")
+
+
+def _stem(word: str) -> str:
+    """A light stem so that "ordered" ~ "order" and "sanctions" ~ "sanction"."""
+    word = _fold(word)
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(t) for t in keyword_terms(text)}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a question asks about: the names it mentions and its other key terms (stemmed)."""
+
+    names: tuple[str, ...]  # folded, each a phrase ("pete hegseth")
+    terms: frozenset[str]  # stems of the key terms, names' words included
+
+    @property
+    def empty(self) -> bool:
+        return not self.names and not self.terms
+
+
+def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
+    """The names and key terms of ``question``; names in ``ignore`` (e.g. outlet names: "a BBC report
+    on …" asks about the report's topic, not the BBC) are left out."""
+    ignored = {_fold(x).removeprefix("the ").strip() for x in ignore if x}
+    names: list[str] = []
+    for match in _NAME.finditer(question):
+        words = match.group(0).split()
+        while words and (words[0].lower().strip(".,") in _NAME_STOP or words[0].lower() in _MONTHS_DAYS):
+            words.pop(0)
+        while words and words[-1].lower() in _NAME_STOP:
+            words.pop()
+        name = _fold(" ".join(words)).strip(" ,.'")
+        if not name or name.isdigit() or name in _MONTHS_DAYS or len(name) < 2:
+            continue
+        if name.removeprefix("the ") in ignored or any(name in x for x in ignored if len(name) > 3):
+            continue
+        if name not in names:
+            names.append(name)
+    terms = frozenset(
+        _stem(t) for t in keyword_terms(question)
+        if t not in _GENERIC and t not in _MONTHS_DAYS and not (t.isdigit() and len(t) < 3)
+        and not any(t in x.split() for x in ignored)
+    )
+    return Ask(tuple(names), terms)
+
+
+def _name_in(name: str, folded: str, stems: set[str]) -> bool:
+    """Whether ``name`` (folded) occurs in a folded text: the whole phrase, or at least half of its
+    words, the last one (a surname) included."""
+    if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded):
+        return True
+    words = [w for w in name.split() if w not in _NAME_STOP]
+    if len(words) < 2:
+        return False
+    found = [_stem(w) in stems for w in words]
+    return found[-1] and sum(found) * 2 >= len(words)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the retrieved passages hold what a question asks about."""
+
+    names: float  # share of the question's names found in the passages (1.0 when it names none)
+    best_terms: int  # key terms of the question held by the passage that holds the most of them
+    terms: int  # key terms of the question
+    best: int  # index of that passage (-1: no passage)
+
+    def holds(self) -> bool:
+        """Whether the passages hold what the question asks about: most of the names it mentions
+        (``NAMES_NEEDED``), and one passage holding at least half of its key terms, counting at most
+        ``TERMS_COUNTED`` (long questions describe their topic with many words, and no passage repeats
+        them all). A topic mentioned only in passing fails the second test."""
+        if self.best < 0:
+            return False
+        needed = math.ceil(min(self.terms, TERMS_COUNTED) / 2)
+        return self.names >= NAMES_NEEDED and self.best_terms >= needed
+
+
+# Said before an answer made of the passages' own sentences because the model's did not pass the check.
+FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
+# The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
+EXTRACT_SENTENCES = 3
+EXTRACT_TERM_WEIGHT = 0.3
+# Bonus of a sentence that holds something of the kind asked for that the question does not name.
+EXTRACT_ANSWER_WEIGHT = 0.1
+# Weight of a follow-up's new terms in its search, in rank-1 hits (see Assistant.retrieve).
+FOLLOWUP_WEIGHT = 2.0
+# Evidence thresholds, tuned on the even ids of the MultiHop-RAG sample (refusal of null queries
+# against refusal of answerable ones) and rtqa-2026: docs/results.md, session 4.
+NAMES_NEEDED = 0.6
+TERMS_COUNTED = 4
+
+
+def evidence(ask: Ask, passages: Sequence[Passage]) -> Evidence:
+    """Where the passages (text and title) hold the names and key terms of ``ask``."""
+    if not passages:
+        return Evidence(0.0, 0, len(ask.terms), -1)
+    texts = [f"{p.title}\n{p.text}" for p in passages]
+    covers = [coverage(ask, t) for t in texts]
+    best = max(range(len(passages)), key=lambda i: (covers[i][1], covers[i][0], -i))
+    names, _ = coverage(ask, "\n".join(texts))
+    return Evidence(names, round(covers[best][1] * len(ask.terms)), len(ask.terms), best)
+
+
+_NUMBER_QUESTION = re.compile(r"^\W*(how (many|much|long|old|far|big|large|high)|what (percentage|percent|share|number|"
+                              r"amount|price|age)|by how)\b", re.I)
+_TIME_QUESTION = re.compile(r"^\W*(when|what (year|date|day|month|time)|in what year|on what (date|day))\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                     r"fifty|hundred|thousand|million|billion|trillion|dozen|half)\b", re.I)
+_CAPITAL = re.compile(r"(?<=[\w,;:’'\"”)] )[A-Z][\w’'.&-]+")
+
+
+def _answer_shape(question: str) -> str:
+    """What kind of answer ``question`` asks for: "number", "time" or "name" (anything else)."""
+    if _NUMBER_QUESTION.search(question):
+        return "number"
+    if _TIME_QUESTION.search(question):
+        return "time"
+    return "name"
+
+
+def _offers_answer(sentence: str, shape: str, asked: set[str]) -> bool:
+    """Whether ``sentence`` holds a candidate answer of that ``shape`` the question does not already name:
+    a number, a date, or a capitalised name inside the sentence."""
+    if shape == "number":
+        return bool(_NUMBER.search(sentence))
+    if shape == "time":
+        return bool(re.search(r"\d|\b(" + "|".join(_MONTHS_DAYS) + r")\b", sentence, re.I))
+    return any(_stem(m.group(0)) not in asked for m in _CAPITAL.finditer(sentence))
+
+
+def coverage(ask: Ask, text: str) -> tuple[float, float]:
+    """(share of the ask's names, share of its key terms) that ``text`` contains."""
+    folded = _fold(text)
+    stems = {_stem(w) for w in re.findall(r"[\w']+", folded)}
+    names = sum(_name_in(n, folded, stems) for n in ask.names) / len(ask.names) if ask.names else 1.0
+    terms = len(ask.terms & stems) / len(ask.terms) if ask.terms else 1.0
+    return names, terms
 
 
 # --- the service ----------------------------------------------------------------------------------
@@ -144,6 +358,21 @@ class Assistant:
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
 
+    def warm_up(self) -> None:
+        """Load now what the first question would otherwise wait for: the embedder, the index files,
+        what verification loads on first use, and the answer model with the system prompt read
+        (llama.cpp keeps it for every later prompt). For a background thread at start (the page
+        does that); each step that fails is left for the first question to report."""
+        question = "What happened this week?"
+        with contextlib.suppress(Exception):
+            passages = self.retrieve(question).passages  # embedder, Chroma, keyword index
+            if passages:
+                self.verify("Warm up sentence about the news [1].", passages[:1], question)
+        with contextlib.suppress(Exception):
+            model = self.chat_model
+            if model is not None and callable(getattr(model, "load", None)):  # in-process: worth it
+                model.invoke([("system", prompts.SYSTEM), ("user", "Hi")], max_tokens=1)
+
     # --- steps ------------------------------------------------------------------------------------
     def rewrite(self, question: str, history: History) -> str:
         """A standalone version of a follow-up question (the question itself otherwise)."""
@@ -164,8 +393,7 @@ class Assistant:
                     return rewritten
             except Exception:
                 pass
-        previous = [content for role, content in pairs if role == "user"][-1]
-        return f"{question} (following up on: {previous})"
+        return f"{question} (following up on: {_subject(history)})"
 
     def _embed_sentences(self, sentences: Sequence[str]) -> np.ndarray:
         """Vectors of ``sentences``; a bounded cache shared by every session (thread-safe)."""
@@ -186,51 +414,113 @@ class Assistant:
     def _passage_sentences(self, passage: Passage) -> list[tuple[int, int, str]]:
         return [(s, e, passage.text[s:e]) for s, e in split_sentences(passage.text)]
 
-    def focus(self, passage: Passage, query_vec: np.ndarray, query_terms: set[str], limit: int = 3) -> str:
-        """The passage's sentences most relevant to the question, in their original order."""
-        sentences = self._passage_sentences(passage)
-        if len(sentences) <= limit:
-            return passage.text
-        vecs = self._embed_sentences([s for _, _, s in sentences])
-        scores = vecs @ query_vec + 0.1 * np.array(
-            [len(query_terms & set(keyword_terms(s))) for _, _, s in sentences]
+    def focus(self, passages: Sequence[Passage], query_vec: np.ndarray, query_terms: set[str]) -> list[str]:
+        """The text of each passage to show the model ("" for a passage left out), in passage order.
+
+        With ``settings.context_tokens`` > 0, sentences are chosen until that many (estimated) tokens
+        are spent, headers of the passages shown included: first the best sentence of each passage,
+        most promising passage first (its best sentence's score, plus a bonus for its search rank:
+        search judged the whole passage), then the best remaining ones across all passages, at most
+        ``context_sentences`` per passage, then neighbours of chosen sentences (a pronoun's
+        antecedent, a number's context). Every token here delays the first answer token on a CPU.
+        With 0: the ``context_sentences`` best sentences of every passage.
+        """
+        passages = [without_instructions(p) for p in passages]  # planted instructions never reach the model
+        limit = self.settings.context_sentences
+        budget = self.settings.context_tokens
+        split = [self._passage_sentences(p) or [(0, len(p.text), p.text)] for p in passages]
+        vecs = self._embed_sentences([text for sentences in split for _, _, text in sentences])
+        scores: list[np.ndarray] = []
+        offset = 0
+        for sentences in split:
+            overlap = np.array([len(query_terms & set(keyword_terms(s))) for _, _, s in sentences], dtype=np.float32)
+            scores.append(vecs[offset:offset + len(sentences)] @ query_vec + 0.1 * overlap)
+            offset += len(sentences)
+        if budget <= 0:
+            return [
+                p.text if len(sentences) <= limit
+                else " … ".join(sentences[j][2] for j in sorted(np.argsort(-score)[:limit].tolist()))
+                for p, sentences, score in zip(passages, split, scores, strict=True)
+            ]
+        chosen: list[set[int]] = [set() for _ in split]
+        ranked = sorted(
+            ((float(score[j]), i, j) for i, score in enumerate(scores) for j in range(len(score))), reverse=True
         )
-        keep = sorted(np.argsort(-scores)[:limit])
-        return " … ".join(sentences[i][2] for i in keep)
+        spent = 0
+        # Every passage's best sentence first, the most promising passages first: the best sentence's
+        # score plus a bonus for the search rank (search judged the whole passage, with its title).
+        promise = [float(score.max()) + RANK_BONUS / (i + 1) for i, score in enumerate(scores)]
+        for i in sorted(range(len(scores)), key=lambda i: -promise[i]):
+            j = int(np.argmax(scores[i]))
+            cost = _estimate_tokens(split[i][j][2]) + _header_tokens(passages[i])
+            if spent + cost <= budget:
+                chosen[i].add(j)
+                spent += cost
+        for _, i, j in ranked:  # then the best sentences, across all passages
+            if j in chosen[i]:
+                continue
+            # A passage's first sentence also pays for its header (source, date, title: ~30 tokens).
+            cost = _estimate_tokens(split[i][j][2]) + (0 if chosen[i] else _header_tokens(passages[i]))
+            if len(chosen[i]) < limit and spent + cost <= budget:
+                chosen[i].add(j)
+                spent += cost
+        for _, i, j in ranked:  # then the neighbours of chosen ones, best first, while the budget lasts
+            cost = _estimate_tokens(split[i][j][2])
+            if j not in chosen[i] and {j - 1, j + 1} & chosen[i] and spent + cost <= budget:
+                chosen[i].add(j)
+                spent += cost
+        texts = []
+        for p, sentences, keep in zip(passages, split, chosen, strict=True):
+            if len(keep) == len(sentences):
+                texts.append(p.text.strip())
+                continue
+            pieces: list[str] = []
+            for j in sorted(keep):
+                if pieces and j - 1 not in keep:
+                    pieces.append("…")
+                pieces.append(sentences[j][2])
+            texts.append(" ".join(pieces))
+        return texts
 
-    def _support(self, claim: str, passage: Passage) -> tuple[float, int, int]:
-        """How well ``passage`` supports ``claim`` (0..1) and the best supporting span in the passage."""
-        sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
-        claim_vec = self._embed_sentences([claim])[0]
-        vecs = self._embed_sentences([s for _, _, s in sentences])
-        cos = vecs @ claim_vec
-        claim_terms = set(keyword_terms(claim))
-        best_i = int(np.argmax(cos))
-        # Also consider two adjacent sentences together (claims often merge them).
-        passage_terms = set(keyword_terms(passage.text))
-        lexical = len(claim_terms & passage_terms) / len(claim_terms) if claim_terms else 0.0
-        score = 0.6 * float(cos[best_i]) + 0.4 * lexical
-        s, e, _ = sentences[best_i]
-        return min(1.0, max(0.0, score)), s, e
+    def _similarity(self, text: str, texts: Sequence[str]) -> list[float]:
+        """Cosines of ``text`` to ``texts`` (the embedder; sentence vectors cached)."""
+        if not texts:
+            return []
+        vec = self._embed_sentences([text])[0]
+        return [float(x) for x in self._embed_sentences(list(texts)) @ vec]
 
-    def _short_support(self, answer: str, question: str, passage: Passage) -> tuple[float, int, int]:
+    def _support(self, claim: str, passage: Passage) -> Verdict:
+        """Whether ``passage`` states ``claim``, with the supporting span (see ``retrieval.claims``)."""
+        return default_checker().check(
+            claim, passage.text, similarity=self._similarity, title=passage.title, outlet=passage.outlet,
+            published=passage.published, threshold=self.settings.support_threshold,
+            sentences=self._passage_sentences(passage) or [(0, len(passage.text), passage.text)],
+        )
+
+    def _short_support(self, answer: str, question: str, passage: Passage) -> Verdict:
         """Support for a bare answer (up to BARE_ANSWER_WORDS words): the passage sentence that names all
-        of its words and best matches the question (0.6 × cosine to question + answer, + 0.4); 0.0 when no
-        sentence names it."""
-        terms = set(keyword_terms(_CHOICE_LABEL.sub("", answer)))
-        sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
-        naming = [(s, e, text) for s, e, text in sentences if terms and terms <= set(keyword_terms(text))]
-        if not naming:
-            return 0.0, 0, 0
-        claim_vec = self._embed_sentences([f"{question} {answer}"])[0]
-        cos = self._embed_sentences([text for _, _, text in naming]) @ claim_vec
-        best = int(np.argmax(cos))
-        s, e, _ = naming[best]
-        return min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), s, e
+        of its words and figures and best matches the question; never an instruction planted in it."""
+        return default_checker().check_bare(
+            answer, passage.text, question=question, similarity=self._similarity,
+            sentences=self._passage_sentences(passage) or [(0, len(passage.text), passage.text)],
+        )
 
     # --- answering --------------------------------------------------------------------------------
-    def retrieve(self, question: str, filters: Filters | None = None) -> SearchResult:
-        return search(self.store, question, k=self.settings.k, filters=filters)
+    def retrieve(
+        self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset()
+    ) -> SearchResult:
+        """The passages for ``question``; with ``boost`` (stems of a follow-up's new terms), passages
+        holding them rank higher: up to ``FOLLOWUP_WEIGHT`` rank-1 hits for holding all of them."""
+        reranker = None
+        if boost:
+            bonus = FOLLOWUP_WEIGHT / self.settings.rrf_k
+
+            def reranker(_query: str, passages: Sequence[Passage]) -> list[float]:
+                return [
+                    p.score + bonus * len(boost & _stems(f"{p.title} {p.text}")) / len(boost) for p in passages
+                ]
+
+        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker)
 
     def stream(
         self, question: str, history: History = (), filters: Filters | None = None
@@ -243,15 +533,22 @@ class Assistant:
             raise ValueError("the question is empty")
 
         t = time.perf_counter()
-        standalone = self.rewrite(question, history)
+        follow = followup_search(question, history)
+        standalone = self.rewrite(question, history) if follow else question
         timings["rewrite"] = time.perf_counter() - t
 
-        result = self.retrieve(standalone, filters)
+        # A follow-up searches its own words plus the subject's, its new terms weighted up; the
+        # question the answer step reads is the standalone one.
+        if follow is not None:
+            result = self.retrieve(follow.query, filters, boost=follow.new)
+        else:
+            result = self.retrieve(standalone, filters)
         timings["retrieve"] = result.timings.get("retrieve", 0.0)
         passages = result.passages
         yield Retrieved(standalone, passages)
 
-        if not passages or result.best_similarity < self.settings.refusal_threshold:
+        ask = self.ask_of(question, follow, passages)
+        if not self.holds_answer(ask, passages, result.best_similarity):
             timings["total"] = time.perf_counter() - started
             yield Final(self._refusal(standalone, passages, timings))
             return
@@ -261,7 +558,7 @@ class Assistant:
         model = self.chat_model
         if model is None:
             t = time.perf_counter()
-            text = self._extract(standalone, passages)
+            text = self._extract(standalone, passages, ask)
             timings["generate"] = time.perf_counter() - t
             timings["first_token"] = time.perf_counter() - started
             if text:
@@ -272,7 +569,11 @@ class Assistant:
             timings["prompt"] = time.perf_counter() - t
             t = time.perf_counter()
             parts: list[str] = []
-            for chunk in model.stream(messages):
+            reading = f"Reading {messages[-1][1].count('<passage ')} passages…"
+            for chunk in _tick_until_first(model.stream(messages), reading):
+                if isinstance(chunk, Status):  # the wait for the first word, second by second
+                    yield chunk
+                    continue
                 piece = str(chunk.content) if hasattr(chunk, "content") else str(chunk)
                 if not piece:
                     continue
@@ -285,12 +586,41 @@ class Assistant:
 
         t = time.perf_counter()
         final = self.verify(text, passages, standalone)
+        if final.refused and model is not None:
+            # The model refused, or no sentence of its answer passed the check, although the passages
+            # hold what the question asks about: the passages' own verified sentences, never less.
+            extracted = self._extract(standalone, passages, ask)
+            fallback = self.verify(extracted, passages, standalone) if extracted else final
+            if not fallback.refused:
+                fallback.text = f"{FALLBACK_NOTE} {fallback.text}"
+                fallback.note = FALLBACK_NOTE
+                final = fallback
+                yield Token(f"\n\n{final.text}")
         timings["verify"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         final.timings = timings
         if final.refused:
             final = self._refusal(standalone, passages, timings)
         yield Final(final)
+
+    def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
+        """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
+        of its own, e.g. "Why?"); outlet names are no topic ("a BBC report on …")."""
+        outlets = {p.outlet for p in passages if p.outlet} | set(self.store.catalog.stats().get("outlets") or ())
+        ask = question_ask(question, sorted(outlets))
+        if follow is not None and ask.empty:
+            ask = question_ask(f"{question} {follow.subject}", sorted(outlets))
+        return ask
+
+    def holds_answer(self, ask: Ask, passages: Sequence[Passage], best_similarity: float) -> bool:
+        """Whether to answer: the passages hold the question's names and key terms (see
+        :meth:`Evidence.holds`); a question with none ("What happened?") falls back on the best
+        passage's cosine similarity (``settings.refusal_threshold``)."""
+        if not passages:
+            return False
+        if ask.empty:
+            return best_similarity >= self.settings.refusal_threshold
+        return evidence(ask, passages).holds()
 
     def answer(self, question: str, history: History = (), filters: Filters | None = None) -> Answer:
         final: Answer | None = None
@@ -303,20 +633,24 @@ class Assistant:
     def build_messages(
         self, question: str, passages: Sequence[Passage], today: dt.date | None = None
     ) -> list[tuple[str, str]]:
-        """System and user messages; ``today`` is the day the news is read as of (default: today)."""
+        """System and user messages; ``today`` is the day the news is read as of (default: today).
+
+        Passages keep their numbers (the answer cites them as ``[n]``); one with nothing worth
+        showing (see :meth:`focus`) is left out of the prompt.
+        """
         query_vec = self.store.embedder.encode([question])[0]
         terms = set(keyword_terms(question))
         blocks = []
-        for n, p in enumerate(passages, start=1):
-            text = self.focus(p, query_vec, terms, self.settings.context_sentences)
-            text = text.replace("</passage>", "</ passage>")
+        for n, (p, text) in enumerate(zip(passages, self.focus(passages, query_vec, terms), strict=True), start=1):
+            if not text:
+                continue
             blocks.append(
                 prompts.PASSAGE.format(
                     n=n,
                     outlet=_attr(p.outlet or "unknown outlet"),
                     published=_attr(p.published[:10] or "undated"),
-                    title=_attr(" ".join(p.title.split()[:14])),
-                    text=text,
+                    title=_title(p),
+                    text=text.replace("</passage>", "</ passage>"),
                 )
             )
         user = prompts.USER.format(
@@ -324,19 +658,30 @@ class Assistant:
         )
         return [("system", prompts.SYSTEM), ("user", user)]
 
-    def _extract(self, question: str, passages: Sequence[Passage]) -> str:
-        """The extractive backend: the best supporting sentences of the passages, each cited."""
+    def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None) -> str:
+        """The extractive backend: the passages' sentences that best answer ``question``, each cited.
+
+        A sentence scores its cosine similarity to the question plus the share of the question's key
+        terms (``ask``) and names it holds; whole sentences only, shown on one line, never fragments
+        (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same.
+        """
+        ask = ask or question_ask(question)
         query_vec = self.store.embedder.encode([question])[0]
-        terms = set(keyword_terms(question))
+        shape = _answer_shape(question)
+        asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
         candidates: list[tuple[float, int, str]] = []
         for n, p in enumerate(passages, start=1):
-            sentences = [s for _, _, s in self._passage_sentences(p) if len(s.split()) >= 5]
+            sentences = [flat(s) for _, _, s in self._passage_sentences(p) if len(s.split()) >= 5]
             if not sentences:
                 continue
             vecs = self._embed_sentences(sentences)
             for sentence, vec in zip(sentences, vecs, strict=True):
-                overlap = len(terms & set(keyword_terms(sentence))) / max(1, len(terms))
-                candidates.append((float(vec @ query_vec) + 0.3 * overlap, n, sentence))
+                names, terms = coverage(ask, sentence)
+                lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
+                score = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical
+                if _offers_answer(sentence, shape, asked):
+                    score += EXTRACT_ANSWER_WEIGHT
+                candidates.append((score, n, sentence))
         candidates.sort(key=lambda c: -c[0])
         chosen: list[tuple[float, int, str]] = []
         for cand in candidates:
@@ -346,12 +691,14 @@ class Assistant:
             if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
                 continue
             chosen.append(cand)
-            if len(chosen) == 3:
+            if len(chosen) == EXTRACT_SENTENCES:
                 break
         return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
 
     def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
-        """Resolve ``[n]`` markers, check each cited sentence against its passages, renumber."""
+        """Resolve ``[n]`` markers, check each cited sentence against its passages (``retrieval.claims``:
+        facts, names, polarity, speakers; instructions planted in articles never count), renumber.
+        A sentence no passage states is kept and listed in ``unsupported`` with the reason."""
         text = text.strip()
         if not text or prompts.NOT_IN_ARTICLES in text:
             return Answer(text=text, refused=True, passages=list(passages), question=question)
@@ -360,10 +707,10 @@ class Assistant:
         citations: dict[int, Citation] = {}  # passage index -> citation
         order: list[int] = []
         out_sentences: list[str] = []
-        unsupported: list[str] = []
+        unsupported: list[Unsupported] = []
         spans = split_sentences(text) or [(0, len(text))]
         for s, e in spans:
-            sentence = text[s:e]
+            sentence = " ".join(text[s:e].split())
             cited = [n for m in _MARKER.finditer(sentence) for n in _parse_markers(m.group(1))]
             valid = [n - 1 for n in dict.fromkeys(cited) if 1 <= n <= len(passages)]
             claim = _MARKER.sub("", sentence).strip()
@@ -377,35 +724,44 @@ class Assistant:
                 if claim:
                     out_sentences.append(claim)
                 continue
-            scored = {i: self._support(claim, passages[i]) for i in range(len(passages))} if words >= 3 else {}
-            good = [i for i in valid if i in scored and scored[i][0] >= threshold]
+            verdicts: dict[int, Verdict] = {}
+            if words >= 3:
+                verdicts.update({i: self._support(claim, passages[i]) for i in valid})
+            good = [i for i in valid if i in verdicts and verdicts[i].supported]
             if not good and valid and words <= BARE_ANSWER_WORDS:
                 # A bare answer ("Iran [2].", "C) Davos, Switzerland [1]."): supported where a sentence of
                 # the cited passage names it.
-                scored.update({i: self._short_support(claim, question, passages[i]) for i in valid})
-                good = [i for i in valid if scored[i][0] >= threshold]
+                for i in valid:
+                    short = self._short_support(claim, question, passages[i])
+                    if short.supported or i not in verdicts:
+                        verdicts[i] = short
+                good = [i for i in valid if verdicts[i].supported]
             if not good and words >= 3:
-                # The cited passage does not support it: point at the one that does, if any.
-                best = max(scored, key=lambda i: scored[i][0])
-                if scored[best][0] >= threshold + 0.1:
-                    good = [best]
+                # The cited passage does not state it: point at the one that does, if any.
+                for i in range(len(passages)):
+                    if i not in verdicts:
+                        verdicts[i] = self._support(claim, passages[i])
+                held = [i for i in verdicts if verdicts[i].supported and verdicts[i].score >= threshold + 0.1]
+                if held:
+                    good = [max(held, key=lambda i: verdicts[i].score)]
             if not good:
-                unsupported.append(claim)
+                unsupported.append(Unsupported(claim, _why(cited, valid, verdicts)))
                 out_sentences.append(claim)
                 continue
             numbers = []
             for i in good:
-                score, qs, qe = scored[i]
+                verdict = verdicts[i]
+                qs, qe = verdict.start, verdict.end
                 if i not in citations:
                     p = passages[i]
                     order.append(i)
                     citations[i] = Citation(
                         n=len(order), article_id=p.article_id, title=p.title, url=p.url,
                         published=p.published, outlet=p.outlet, quote=p.text[qs:qe],
-                        start=p.start + qs, end=p.start + qe, supported=True, support=round(score, 3),
+                        start=p.start + qs, end=p.start + qe, supported=True, support=round(verdict.score, 3),
                     )
                 else:
-                    citations[i].support = round(max(citations[i].support, score), 3)
+                    citations[i].support = round(max(citations[i].support, verdict.score), 3)
                 numbers.append(citations[i].n)
             out_sentences.append(_cite(claim, *numbers))
         refused = not citations
@@ -428,19 +784,65 @@ class Assistant:
         )
 
 
-# Up to this many words, a cited answer may be a bare phrase rather than a sentence ("Davos, Switzerland").
-BARE_ANSWER_WORDS = 6
-# "B) " before a multiple-choice answer.
-_CHOICE_LABEL = re.compile(r"^\s*\(?[A-J]\)\s*")
+def _tick_until_first(items: Iterator[Any], label: str, every: float = 1.0) -> Iterator[Any]:
+    """``items``, preceded by ``Status("<label> N s")`` every ``every`` seconds until the first item
+    comes (a CPU model reads its prompt for seconds before its first token). Only the first item is
+    fetched on a helper thread; the rest are pulled here, so closing this generator stops ``items``."""
+    box: list[Any] = []
+    done = threading.Event()
+
+    def first() -> None:
+        try:
+            box.append((True, next(items)))
+        except BaseException as exc:  # StopIteration included: re-raised (or ended) below
+            box.append((False, exc))
+        done.set()
+
+    started = time.perf_counter()
+    threading.Thread(target=first, name="newsqa-first-token", daemon=True).start()
+    while not done.wait(every):
+        yield Status(f"{label} {time.perf_counter() - started:.0f} s")
+    ok, value = box[0]
+    if not ok:
+        if isinstance(value, StopIteration):
+            return
+        raise value
+    yield value
+    yield from items
 
 
-def _cite(sentence: str, *numbers: int) -> str:
-    """``sentence`` with its markers (``[1][3]``) before its final punctuation, the way models are asked to cite."""
-    body = sentence.rstrip()
-    tail = ""
-    if body and body[-1] in ".!?":
-        body, tail = body[:-1], body[-1]
-    return f"{body} {''.join(f'[{n}]' for n in numbers)}{tail}"
+# Bonus of the first-ranked passage when the prompt budget is shared out (1/rank of it for the others),
+# in units of sentence score (cosine to the question + 0.1 per shared keyword).
+RANK_BONUS = 0.1
+# Words of a title shown in a passage's header.
+TITLE_WORDS = 10
+
+
+def _estimate_tokens(text: str) -> int:
+    """Tokens of English news text for the Qwen/Llama tokenizers, roughly (≈4 characters each)."""
+    return len(text) // 4 + 1
+
+
+def _why(cited: Sequence[int], valid: Sequence[int], verdicts: dict[int, Verdict]) -> str:
+    """The reason shown for an unsupported sentence: the cited passage's, else what is missing."""
+    for i in valid:
+        if i in verdicts and verdicts[i].reason:
+            return verdicts[i].reason
+    if not cited:
+        return "it cites no passage, and none states it"
+    if not valid:
+        return "it cites a passage that was not given, and none states it"
+    return "the cited passage does not state this"
+
+
+def _title(passage: Passage) -> str:
+    return _attr(" ".join(passage.title.split()[:TITLE_WORDS]))
+
+
+def _header_tokens(passage: Passage) -> int:
+    """Estimated tokens of a passage's block around its text: tags, number, outlet, date (Qwen reads each
+    digit as a token), title."""
+    return 22 + _estimate_tokens(f"{passage.outlet} {_title(passage)}")
 
 
 def _attr(value: str) -> str:

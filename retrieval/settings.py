@@ -37,9 +37,11 @@ class Settings(BaseSettings):
         default=None,
         description="Path of a sentence-transformers model. Unset: the packaged all-MiniLM-L6-v2.",
     )
-    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+    embedding_dtype: Literal["auto", "float32", "bfloat16", "onnx-float32", "onnx-int8"] = Field(
         default="auto",
-        description="auto: bfloat16 where the CPU has native bf16 support (AVX512-BF16/AMX), else float32.",
+        description="auto: bfloat16 where the CPU has native bf16 support (AVX512-BF16/AMX), else float32. "
+        "onnx-float32 / onnx-int8 run the model on ONNX Runtime (exported once into model_cache; needs the "
+        "[onnx] extra); onnx-int8 vectors do not compare with the others, so its index is built apart.",
     )
     embedding_batch_size: int = Field(default=32, ge=1)
 
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
         default=3, ge=1, le=20,
         description="Sentences of each passage (the most relevant ones) given to an LLM; fewer = faster first token.",
     )
+    context_tokens: int = Field(
+        default=360, ge=0, le=8000,
+        description="Token budget (estimated, ~4 characters each) of passage text in an LLM prompt, across all "
+        "passages: the sentences most relevant to the question are chosen until it is spent (at most "
+        "context_sentences per passage, then their neighbours). A CPU reads ~40-100 prompt tokens/s, so this "
+        "sets the wait for the first word. 0: context_sentences of every passage.",
+    )
 
     # --- answer backends -----------------------------------------------------------------------
     backend: Backend = Field(default="local", description="Answer backend: local, extractive or openai.")
@@ -98,10 +107,21 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         default=None, description="Where the assembled local model is cached. Unset: ~/.cache/newsqa."
     )
-    n_ctx: int = Field(default=4096, ge=512)
-    n_batch: int = Field(default=512, ge=8)
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
-    max_tokens: int = Field(default=320, ge=16)
+    n_ctx: int = Field(default=4096, ge=512, description="llama.cpp context window in tokens (prompt + answer).")
+    n_batch: int = Field(default=512, ge=8, description="llama.cpp logical batch: prompt tokens submitted at once.")
+    n_ubatch: int = Field(
+        default=512, ge=8, description="llama.cpp physical batch: prompt tokens computed together (≤ n_batch)."
+    )
+    n_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, description="CPU threads of llama.cpp (default: all cores)."
+    )
+    flash_attn: bool = Field(default=False, description="llama.cpp flash attention (CPU: mostly a memory saving).")
+    prompt_lookup_tokens: int = Field(
+        default=0, ge=0, le=32,
+        description="Prompt-lookup decoding: up to this many tokens copied from the prompt are proposed per step "
+        "and checked in one batch (answers often quote the passages). 0: off.",
+    )
+    max_tokens: int = Field(default=320, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(default=0.1, ge=0, le=2)
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1")
     openai_api_key: str = Field(default="not-needed")

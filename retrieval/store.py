@@ -9,17 +9,37 @@ uses; its write protocol keeps Chroma and the catalog consistent if a run is kil
 
 A killed run leaves at most ``pending`` records; the next ingest sees they are not ``done`` and
 redoes them, and step 2 is idempotent (ids are deterministic, deletion is by article id).
+
+One index, many processes (docs/architecture.md, "One live index"): readers (chat sessions, ``ask``,
+``evaluate``) and writers (``ingest``, the page's upload) may share a data dir at any time.
+
+- Writers serialise on an exclusive lock on ``data_dir/ingest.lock`` (:meth:`Store.write_lock`); a
+  second writer waits, saying which process holds it.
+- Step 3 bumps the catalog's *generation*. Embedded Chroma (``PersistentClient``) keeps an in-memory
+  view of the vector files that goes stale when another process writes them, so before each read
+  (and each write) the store compares the generation with the one its view was opened at and
+  reopens the view when it changed; a read that still fails (a write landing mid-read) is retried
+  on a fresh view.
+- When a Chroma server owns the vector files (``NEWSQA_CHROMA_URL``, or the server that
+  ``scripts/run.sh`` starts and records in ``data_dir/chroma-server.json``) every process talks to
+  it and no view goes stale.
+
+A search joins the two stores, so a question asked during an ingest sees each article as it was
+before its step 3 or after it, never a mix.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -28,12 +48,86 @@ from retrieval.catalog import Catalog
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+T = TypeVar("T")
+
+SERVER_RECORD = "chroma-server.json"  # written by scripts/run.sh next to the index it serves
+LOCK_FILE = "ingest.lock"
+READ_ATTEMPTS = 4  # an embedded read failing mid-write is retried on a fresh view, this many times in all
+RETIRED_VIEW_SECONDS = 60.0  # a replaced embedded view is released this long after (reads in flight end)
+# While another process ingests, an embedded view is kept at least this long, and at least
+# VIEW_COST_FACTOR times what opening it cost (reopening loads the whole HNSW index: seconds at tens
+# of thousands of chunks), so that questions asked during a long ingest do not each pay for a reopen.
+MIN_VIEW_SECONDS = 2.0
+VIEW_COST_FACTOR = 10.0
 
 
 class IndexMismatchError(RuntimeError):
     """The index was built with another embedding model than the one configured."""
+
+
+class ChromaServerError(RuntimeError):
+    """The Chroma server recorded in the data dir owns the vector files but does not answer."""
+
+
+def _server_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs and is a Chroma server (a recycled pid is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    try:
+        return b"chroma" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc here: trust the pid
+        return True
+
+
+def heartbeat(url: str, timeout: float) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _server_record(data_dir: Path) -> tuple[str, int] | None:
+    try:
+        record = json.loads((data_dir / SERVER_RECORD).read_text())
+        return str(record["url"]), int(record["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_pid(data_dir: Path) -> int | None:
+    """Process id of the Chroma server recorded in ``data_dir`` (running or not), if any."""
+    record = _server_record(data_dir)
+    return record[1] if record else None
+
+
+def local_server(data_dir: Path, wait: float = 30.0) -> str | None:
+    """URL of the Chroma server that owns ``data_dir/chroma`` (recorded by ``scripts/run.sh``), or None.
+
+    A record whose process is gone is stale: None (embedded Chroma). A live server that does not
+    answer within ``wait`` seconds is an error, never a reason to open its files a second time.
+    """
+    record = _server_record(data_dir)
+    if record is None:
+        return None
+    url, pid = record
+    deadline = time.monotonic() + wait
+    while _server_alive(pid):
+        if heartbeat(url, timeout=2.0):
+            return url
+        if time.monotonic() >= deadline:
+            raise ChromaServerError(
+                f"The Chroma server {url} (pid {pid}, recorded in {data_dir / SERVER_RECORD}) owns the index "
+                f"in {data_dir} but does not answer: restart scripts/run.sh, or stop that process and delete "
+                "the record."
+            )
+        time.sleep(0.5)
+    return None
 
 
 def packaged_model_path() -> Path:
@@ -60,24 +154,35 @@ def cpu_has_native_bf16() -> bool:
 class Embedder(Embeddings):
     """A LangChain ``Embeddings`` over a local sentence-transformers model, loaded once, offline.
 
-    Vectors are L2-normalised, so a dot product is the cosine similarity.
+    Vectors are L2-normalised, so a dot product is the cosine similarity. ``dtype`` is the format
+    the model runs in: ``float32`` / ``bfloat16`` (torch) or ``onnx-float32`` / ``onnx-int8`` (ONNX
+    Runtime, exported once into ``cache_dir``: ``retrieval/embedding.py``); ``auto`` picks per
+    machine (``retrieval.embedding.auto_format``).
     """
 
-    def __init__(self, model_path: str | Path, dtype: str = "auto", batch_size: int = 32) -> None:
+    def __init__(
+        self, model_path: str | Path, dtype: str = "auto", batch_size: int = 32, cache_dir: Path | None = None
+    ) -> None:
         self.model_path = str(model_path)
         self.batch_size = batch_size
         self.requested_dtype = dtype
+        self.cache_dir = (cache_dir or Path.home() / ".cache" / "newsqa").expanduser()
         self._lock = threading.Lock()
 
     @cached_property
-    def model(self) -> SentenceTransformer:
+    def model(self) -> Any:
+        """The ``SentenceTransformer`` (torch formats) or an ``OnnxEncoder`` with the same ``encode``."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
         import transformers
-        from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
+        from retrieval.embedding import ONNX_FORMATS, OnnxEncoder, export_onnx
+
+        if self.dtype in ONNX_FORMATS:
+            return OnnxEncoder(self.model_path, export_onnx(self.model_path, self.cache_dir, self.dtype))
+        import torch
+        from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
         if self.dtype == "bfloat16":
@@ -88,12 +193,19 @@ class Embedder(Embeddings):
     @cached_property
     def dtype(self) -> str:
         if self.requested_dtype == "auto":
-            return "bfloat16" if cpu_has_native_bf16() else "float32"
+            from retrieval.embedding import auto_format
+
+            return auto_format(cpu_has_native_bf16())
         return self.requested_dtype
 
     @property
     def name(self) -> str:
-        return Path(self.model_path).name
+        """What the index records (``check_model``): the model, plus the format when its vectors are
+        not comparable with float32 ones (none of the formats offered today)."""
+        from retrieval.embedding import COMPARABLE
+
+        base = Path(self.model_path).name
+        return base if self.dtype in COMPARABLE else f"{base}+{self.dtype}"
 
     @property
     def max_tokens(self) -> int:
@@ -115,10 +227,17 @@ class Embedder(Embeddings):
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        from retrieval.embedding import OnnxEncoder
+
+        model = self.model
+        if isinstance(model, OnnxEncoder):
+            with self._lock:
+                return np.asarray(model.encode(list(texts), batch_size=batch_size or self.batch_size,
+                                               normalize_embeddings=True), dtype=np.float32)
         import torch
 
         with self._lock, torch.inference_mode():
-            vectors = self.model.encode(
+            vectors = model.encode(
                 list(texts),
                 batch_size=batch_size or self.batch_size,
                 normalize_embeddings=True,
@@ -158,7 +277,15 @@ class Store:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # writes of this process, one at a time
+        self._view_lock = threading.RLock()  # opening / replacing the Chroma view
+        self._view_generation: int | None = None  # catalog generation the embedded view was opened at
+        self._retired: list[tuple[float, Any]] = []  # replaced embedded views: (when, their Chroma System)
+        self.reopened = 0  # embedded views replaced since the store was opened (for tests and benchmarks)
+        self.read_retries = 0  # embedded reads that failed on a view and were retried on a fresh one
+        self._view_opened = 0.0  # time.monotonic() when the embedded view was opened
+        self._view_used = True  # whether a read has loaded the view yet
+        self._open_cost = 0.0  # seconds the first read of the last view took
 
     # --- components ----------------------------------------------------------------------------
     @cached_property
@@ -166,11 +293,22 @@ class Store:
         if self._embedder is not None:
             return self._embedder
         path = self.settings.embedding_model or packaged_model_path()
-        return Embedder(path, self.settings.embedding_dtype, self.settings.embedding_batch_size)
+        return Embedder(path, self.settings.embedding_dtype, self.settings.embedding_batch_size,
+                        cache_dir=self.settings.model_cache)
 
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog(self.settings.catalog_path)
+
+    @cached_property
+    def chroma_url(self) -> str | None:
+        """The Chroma server in use: ``NEWSQA_CHROMA_URL``, else the one recorded in the data dir, else
+        None (embedded Chroma in ``data_dir/chroma``)."""
+        return self.settings.chroma_url or local_server(self.settings.data_dir)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.chroma_url
 
     @cached_property
     def client(self) -> Any:
@@ -178,7 +316,7 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        url = self.settings.chroma_url
+        url = self.chroma_url
         if url:
             from urllib.parse import urlparse
 
@@ -190,6 +328,9 @@ class Store:
                 settings=chroma_settings,
             )
         self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Read before opening: a write committed meanwhile shows as a change, and the view is reopened.
+        self._view_generation = self.catalog.generation()
+        self._view_opened, self._view_used = time.monotonic(), False
         return chromadb.PersistentClient(path=str(self.settings.chroma_dir), settings=chroma_settings)
 
     @cached_property
@@ -201,6 +342,140 @@ class Store:
             embedding_function=None,
             metadata={"hnsw:space": "cosine"},
         )
+
+    # --- one live index across processes --------------------------------------------------------
+    def refresh(self, throttle: bool = True) -> bool:
+        """Reopen the embedded Chroma view if the index changed since it was opened (another process
+        wrote it); True when it did. Cheap (one SQLite read); a no-op with a Chroma server.
+
+        While another process is still ingesting, a reader (``throttle``) keeps a young view a little
+        longer (``MIN_VIEW_SECONDS``, ``VIEW_COST_FACTOR``): its answers come from the index as it was
+        a moment ago, every article in it whole. Once the ingest is over, the next read reopens.
+        Writers never throttle: a stale view must not write.
+        """
+        if "client" not in self.__dict__ or not self.embedded:
+            return False
+        if self.catalog.generation() == self._view_generation:
+            return False
+        young = self._view_age() < max(MIN_VIEW_SECONDS, VIEW_COST_FACTOR * self._open_cost)
+        if throttle and young and self.writer_pid() not in (None, os.getpid()):
+            return False
+        self.reopen()
+        return True
+
+    def _view_age(self) -> float:
+        return time.monotonic() - self._view_opened
+
+    def writer_pid(self) -> int | None:
+        """The process holding the writer lock (an ingest running), if any."""
+        try:
+            text = (self.settings.data_dir / LOCK_FILE).read_text().strip()
+            pid = int(text) if text else None
+        except (OSError, ValueError):
+            return None
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def reopen(self) -> None:
+        """Drop the embedded Chroma view; the next use opens a fresh one from the files on disk.
+
+        Chroma caches one ``System`` per path (``SharedSystemClient``), so a new client alone would be
+        handed the stale one: ours is taken out of that cache. The old view is released a while later,
+        once reads still running on it are done.
+        """
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._view_lock:
+            old = self.__dict__.pop("client", None)
+            self.__dict__.pop("collection", None)
+            if old is None or not self.embedded:
+                return
+            # The System this view was opened on (not the cache's current one for the path, which
+            # another Store of this process may have opened since).
+            system = getattr(getattr(old, "_server", None), "_system", None)
+            identifier = getattr(old, "_identifier", None)
+            cache = SharedSystemClient._identifier_to_system
+            if identifier is not None and system is not None:
+                if cache.get(identifier) is system:
+                    cache.pop(identifier, None)
+                    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+            else:  # pragma: no cover - a chromadb without per-path identifiers
+                SharedSystemClient.clear_system_cache()
+            now = time.monotonic()
+            if system is not None:
+                self._retired.append((now, system))
+            self.reopened += 1
+            keep = []
+            for since, retired in self._retired:
+                if now - since < RETIRED_VIEW_SECONDS:
+                    keep.append((since, retired))
+                    continue
+                with contextlib.suppress(Exception):
+                    retired.stop()
+            self._retired = keep
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        """``fn(collection)`` on a current view of the vectors (see the module doc)."""
+        if not self.embedded:
+            return fn(self.collection)
+        self.refresh()
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                with self._view_lock:  # one thread opens a view, the others use it
+                    collection = self.collection
+                    fresh, self._view_used = not self._view_used, True
+                if fresh:  # the first read of a view loads its index: what a reopen costs
+                    started = time.perf_counter()
+                    result = fn(collection)
+                    self._open_cost = time.perf_counter() - started
+                    return result
+                return fn(collection)
+            except Exception:
+                # An embedded view can fail while another process rewrites the files under it
+                # ("Error finding id", "Nothing found on disk"): a fresh view reads the new state.
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                self.read_retries += 1
+                time.sleep(0.05 * (attempt + 1))
+                self.reopen()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def write_lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the index's writer lock (``data_dir/ingest.lock``, across processes and threads).
+
+        A second writer waits until the first is done; ``on_wait`` is told once why it waits.
+        """
+        path = self.settings.data_dir / LOCK_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "?"
+                if on_wait is not None:
+                    on_wait(f"waiting for another ingest (pid {holder}) to finish…")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.flush()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def check_model(self) -> None:
         """Refuse to mix vectors of two embedding models in one index."""
@@ -220,6 +495,7 @@ class Store:
     ) -> None:
         """Replace everything indexed for ``article`` with ``chunks`` (crash-safe, see module doc)."""
         with self._lock:
+            self.refresh(throttle=False)  # an embedded view must never write from a stale state
             self.catalog.mark_pending(article.id, article.source)
             wanted = {c.id for c in chunks}
             existing = self.collection.get(where={"article_id": article.id}, include=[])["ids"]
@@ -233,21 +509,29 @@ class Store:
                     documents=[c.text for c in chunks],
                     metadatas=[chunk_metadata(article, c) for c in chunks],
                 )
-            self.catalog.replace_article(article, chunks, content_hash)
+            self._wrote(self.catalog.replace_article(article, chunks, content_hash))
 
     def delete_article(self, article_id: str) -> None:
         with self._lock:
+            self.refresh(throttle=False)
             self.catalog.mark_pending(article_id)
             self.collection.delete(where={"article_id": article_id})
-            self.catalog.delete_article(article_id)
+            self._wrote(self.catalog.delete_article(article_id))
+
+    def _wrote(self, generation: int) -> None:
+        """Our own write moved the generation on by one: the view we wrote through is current."""
+        with self._view_lock:
+            if self._view_generation is not None and generation == self._view_generation + 1:
+                self._view_generation = generation
 
     def reset(self) -> None:
         """Drop every vector and record (``ingest --rebuild``)."""
         with self._lock:
+            self.refresh(throttle=False)
             with contextlib.suppress(Exception):  # an absent collection: nothing to drop
                 self.client.delete_collection(self.settings.collection)
             self.__dict__.pop("collection", None)
-            self.catalog.clear()
+            self._wrote(self.catalog.clear())
             self.catalog.set_meta("embedding_model", self.embedder.name)
 
     # --- reads ---------------------------------------------------------------------------------
@@ -255,15 +539,21 @@ class Store:
         self, vector: np.ndarray, limit: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float, np.ndarray]]:
         """(chunk id, cosine similarity, vector) of the nearest chunks."""
-        count = self.collection.count()
-        if count == 0:
+
+        def query(collection: Any) -> Any:
+            count = collection.count()
+            if count == 0:
+                return None
+            return collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=min(limit, count),
+                where=where or None,
+                include=["distances", "embeddings"],
+            )
+
+        result = self._read(query)
+        if result is None:
             return []
-        result = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(limit, count),
-            where=where or None,
-            include=["distances", "embeddings"],
-        )
         ids = result["ids"][0]
         distances = result["distances"][0]
         embeddings = result["embeddings"][0]
@@ -275,13 +565,25 @@ class Store:
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        got = self._read(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def stats(self) -> dict[str, Any]:
         """Corpus facts for the app's sidebar and ``python -m retrieval stats``."""
         facts = self.catalog.stats()
-        facts["vectors"] = int(self.collection.count())
+        facts["generation"] = self.catalog.generation()
+        facts["vectors"] = int(self._read(lambda collection: collection.count()))
         facts["data_dir"] = str(self.settings.data_dir)
-        facts["chroma"] = self.settings.chroma_url or str(self.settings.chroma_dir)
+        facts["chroma"] = self.chroma_url or str(self.settings.chroma_dir)
         return facts
+
+    def close(self) -> None:
+        """Release the catalog and the embedded Chroma view (a Store is not used after this)."""
+        with self._view_lock:
+            self.reopen()
+            for _, retired in self._retired:
+                with contextlib.suppress(Exception):
+                    retired.stop()
+            self._retired = []
+        if "catalog" in self.__dict__:
+            self.catalog.close()

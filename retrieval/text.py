@@ -1,18 +1,37 @@
-"""Sentence splitting shared by chunking (ingest) and citation verification (answers)."""
+"""Sentence splitting shared by chunking (ingest) and citation verification (answers).
+
+Text arrives as one paragraph a line (scraped pages), hard-wrapped at a fixed width (plain-text
+files, e-mails), or as lists and headings. :func:`paragraphs` joins the lines of a hard-wrapped
+paragraph back into one; :func:`split_sentences` splits paragraphs into sentences. Spans are
+offsets into the text as given (a sentence of a wrapped paragraph may contain line breaks:
+:func:`flat` shows it as one line).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St|Sr|Jr|Gov|Sen|Rep|Gen|Col|Lt|Sgt|Capt|Cmdr|Adm|Pres|Rev|Hon|Inc|Ltd|Co|Corp|"
     r"No|Nos|vs|etc|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.K|U\.N|E\.U|a\.m|p\.m)|\b[A-Z])\.$"
 )
+# A line that ends a sentence: final punctuation, maybe inside closing quotes or brackets.
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"”’)\]*_]*\s*$")
+# A list item or a markdown heading starts its own unit, whatever the line before it.
+_OWN_LINE = re.compile(r"^\s*(?:[-*•·–—]\s+|\d{1,3}[.)]\s+|[a-z][.)]\s+|#{1,6}\s|>\s*|\|)")
+# A line that carries on the sentence of the line before: it starts in lower case or with
+# punctuation that cannot open a sentence.
+_CONTINUES = re.compile(r"^\s*[a-z,;:)\]%–—-]")
+# Hard-wrapped text: no line is longer than this, and its wrapped lines fill most of the width.
+_MAX_WRAP_WIDTH = 120
+_MIN_WRAP_WIDTH = 40
+_FILL = 0.6
 
 
 def line_sentences(line: str, base: int = 0) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of one line, shifted by ``base``.
+    """(start, end) spans of the sentences of one line (or one paragraph), shifted by ``base``.
 
     A period after a title or initial ("Dr. Reed", "U.S. officials") does not end a sentence.
     """
@@ -30,9 +49,90 @@ def line_sentences(line: str, base: int = 0) -> list[tuple[int, int]]:
     return spans
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of ``text``; a line break always ends a sentence."""
-    spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        spans.extend(line_sentences(line.group(0), line.start()))
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line of ``text``, blank ones included (end excludes the line break)."""
+    spans = []
+    start = 0
+    for line in text.split("\n"):
+        spans.append((start, start + len(line)))
+        start += len(line) + 1
     return spans
+
+
+def paragraphs(text: str, keep: Collection[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """(start, end) spans of the non-blank paragraphs of ``text``, one a line unless a line was
+    hard-wrapped: a line break then joins two lines of one sentence.
+
+    A line break joins when the line before it does not end a sentence and the next line is not
+    a list item or heading, and either the next line carries on in lower case (or with a comma,
+    a closing bracket …), or the text is hard-wrapped (no line over 120 characters, at least two
+    unpunctuated line ends that fill most of the width) and the line fills most of that width. A
+    short line without final punctuation followed by a capital ("Key findings" / "The council
+    said …") stays a heading. Lines whose spans are in ``keep`` (known headings) are never joined.
+    """
+    lines = [(s, e) for s, e in _lines(text)]
+    body = [(s, e) for s, e in lines if text[s:e].strip()]
+    if not body:
+        return []
+    width = max(len(text[s:e].rstrip()) for s, e in body)
+    open_ends = sum(
+        1 for s, e in body
+        if not _ENDS_SENTENCE.search(text[s:e]) and len(text[s:e].rstrip()) >= _FILL * width
+    )
+    wrapped = _MIN_WRAP_WIDTH <= width <= _MAX_WRAP_WIDTH and open_ends >= 2
+
+    out: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    previous: tuple[int, int] | None = None  # the line before, when it was not blank
+    for s, e in lines:
+        line = text[s:e]
+        if not line.strip():
+            if current is not None:
+                out.append(current)
+            current = previous = None
+            continue
+        if current is not None and previous is not None and _joins(text, previous, (s, e), width, wrapped, keep):
+            current = (current[0], e)
+        else:
+            if current is not None:
+                out.append(current)
+            current = (s, e)
+        previous = (s, e)
+    if current is not None:
+        out.append(current)
+    # Trim surrounding spaces so that spans start and end on text.
+    trimmed = []
+    for s, e in out:
+        chunk = text[s:e]
+        lead = len(chunk) - len(chunk.lstrip())
+        trimmed.append((s + lead, s + len(chunk.rstrip())))
+    return trimmed
+
+
+def _joins(text: str, before: tuple[int, int], after: tuple[int, int], width: int, wrapped: bool,
+           keep: Collection[tuple[int, int]]) -> bool:
+    prev, line = text[before[0]:before[1]], text[after[0]:after[1]]
+    if before in keep or after in keep:
+        return False
+    if _ENDS_SENTENCE.search(prev) or _OWN_LINE.match(line) or prev.lstrip().startswith("#"):
+        return False
+    if _CONTINUES.match(line):
+        return True
+    # An indented line under a list item continues the item.
+    if _OWN_LINE.match(prev) and line[:1].isspace():
+        return True
+    return wrapped and len(prev.rstrip()) >= _FILL * width
+
+
+def split_sentences(text: str, keep: Collection[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of ``text``: every paragraph break and list item ends a
+    sentence; a line break inside a hard-wrapped sentence does not (see :func:`paragraphs`)."""
+    spans: list[tuple[int, int]] = []
+    for s, e in paragraphs(text, keep):
+        spans.extend(line_sentences(text[s:e], s))
+    return spans
+
+
+def flat(text: str) -> str:
+    """``text`` on one line: line breaks and runs of spaces become one space."""
+    return " ".join(text.split())

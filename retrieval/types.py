@@ -72,6 +72,34 @@ class Citation:
     support: float = 0.0  # support score of the sentences citing it (0..1)
 
 
+class Unsupported(str):
+    """An answer sentence no cited passage supports, with the reason in a few words ("the passage
+    says 19:40"). It *is* the sentence (a ``str``), so code that lists sentences keeps working."""
+
+    reason: str
+
+    def __new__(cls, sentence: str, reason: str = "") -> Unsupported:
+        obj = super().__new__(cls, sentence)
+        obj.reason = reason or getattr(sentence, "reason", "")
+        return obj
+
+    @property
+    def sentence(self) -> str:
+        return str(self)
+
+    def to_json(self) -> dict[str, str]:
+        return {"sentence": str(self), "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Unsupported:
+        """From :meth:`to_json` or a plain sentence (records saved before reasons existed)."""
+        if isinstance(value, Unsupported):
+            return value
+        if isinstance(value, dict):
+            return cls(str(value.get("sentence", "")), str(value.get("reason", "")))
+        return cls(str(value))
+
+
 @dataclass
 class Answer:
     """What the app and the CLI render: the answer text, its verified citations and timings."""
@@ -80,9 +108,14 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     refused: bool = False
     passages: list[Passage] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)  # answer sentences no cited passage supports
+    # answer sentences no cited passage supports, each with its reason (plain strings are converted)
+    unsupported: list[Unsupported] = field(default_factory=list)
     question: str = ""  # the standalone (rewritten) question that was searched
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    note: str = ""  # said about the answer as a whole (e.g. the model's answer replaced by extraction)
+
+    def __post_init__(self) -> None:
+        self.unsupported = [Unsupported.from_json(u) for u in self.unsupported]
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` shape promised in DESIGN.md (plus a few extra keys)."""
@@ -90,7 +123,8 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "citations": [asdict(c) for c in self.citations],
-            "unsupported": self.unsupported,
+            "unsupported": [u.to_json() for u in self.unsupported],
             "question": self.question,
+            "note": self.note,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

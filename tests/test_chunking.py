@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -176,7 +177,7 @@ def test_sentences_are_not_split_at_titles_or_initialisms(
         "The U.K. and the U.S. will meet again at 9 a.m. next week.",
         "Prof. Lin agreed.",
     ]
-    # Answers' citation check splits the same way, and a line break always ends a sentence.
+    # Answers' citation check splits the same way; a short line without a period stays a line.
     two_lines = "Headline without a period\nDr. Reed spoke. Canada agreed."
     assert [two_lines[s:e] for s, e in split_sentences(two_lines)] == [
         "Headline without a period", "Dr. Reed spoke.", "Canada agreed.",
@@ -276,3 +277,66 @@ def test_stored_chunks_match_chroma(ingested: Store) -> None:
         document, meta = by_id[row["id"]]
         assert document == row["text"]
         assert meta["section"] == row["section"] and meta["dup_of"] == row["dup_of"]
+
+
+# --- sentences as a reader sees them ---------------------------------------------------------------
+WRAPPED = """Harbour council adds evening ferries
+
+The harbour council approved three extra evening ferry
+crossings to Marrow Island from April, councillor
+Ines Varga said on Monday. The last evening crossing
+leaves at 19:40, and the service will cost 40,000 euros
+a year.
+
+Key changes
+- three evening crossings, from
+  April
+- a later last ferry
+- Tickets stay at 4 euros.
+
+“We listened to the islanders,” Varga said. “They asked
+for a later boat and now they have one.”
+"""
+
+
+def test_hard_wrapped_lines_join_into_sentences_but_lists_and_headings_stay_apart() -> None:
+    assert [" ".join(WRAPPED[s:e].split()) for s, e in split_sentences(WRAPPED)] == [
+        "Harbour council adds evening ferries",
+        "The harbour council approved three extra evening ferry crossings to Marrow Island from April, "
+        "councillor Ines Varga said on Monday.",
+        "The last evening crossing leaves at 19:40, and the service will cost 40,000 euros a year.",
+        "Key changes",
+        "- three evening crossings, from April",
+        "- a later last ferry",
+        "- Tickets stay at 4 euros.",
+        "“We listened to the islanders,” Varga said.",
+        "“They asked for a later boat and now they have one.”",
+    ]
+    # One paragraph a line (scraped pages): every line is its own paragraph, as before.
+    lines = "Allies weigh options\nThe UK said it will keep sharing.\nCanada agreed on Monday"
+    assert [lines[s:e] for s, e in split_sentences(lines)] == [
+        "Allies weigh options", "The UK said it will keep sharing.", "Canada agreed on Monday",
+    ]
+    # A lower-case line carries on the sentence of the line before, wrapped or not.
+    assert len(split_sentences("The talks, which began in March\nand ended on Friday, failed.")) == 1
+
+
+def test_chunks_of_a_hard_wrapped_article_start_and_end_on_sentences(embedder: Embedder) -> None:
+    paragraphs = [
+        f"In week {i} the harbour council approved {i + 2} extra evening ferry crossings to Marrow Island "
+        f"from April, councillor Ines Varga said on day {i}. The last crossing of week {i} leaves at 19:{i:02d}, "
+        f"and the service will cost {i * 1000 + 40000} euros a year, paid by the port authority of district {i}."
+        for i in range(1, 9)
+    ]
+    text = "\n\n".join(textwrap.fill(p, width=60) for p in paragraphs)
+    assert max(len(line) for line in text.splitlines()) <= 60 and text.count("\n") > 30
+    article = Article(id="wrapped", title="Harbour council adds evening ferries", text=text)
+    cleaned, headings = clean_article(article)
+    chunks = chunk_article(cleaned, headings, embedder.count_tokens, max_tokens=60, overlap_sentences=1)
+    check_offsets(cleaned, chunks)
+    starts = {s for s, _ in split_sentences(cleaned.text)}
+    ends = {e for _, e in split_sentences(cleaned.text)}
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.start in starts and chunk.end in ends, chunk.text
+    assert not any(c.text.startswith("crossings to Marrow") or c.text.startswith("Ines Varga") for c in chunks)

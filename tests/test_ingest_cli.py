@@ -13,6 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 from conftest import ROOT, FakeEmbedder, article_text, write_articles
+from pdfs import make_pdf
 
 from ingest.cli import main
 from retrieval.settings import Settings
@@ -200,6 +201,70 @@ def test_index_of_another_model_is_a_clean_error(
     assert "Error: The index in" in result.output and "--rebuild" in result.output
     assert "Traceback" not in result.output
     assert invoke(tmp_path / "news", "--rebuild", "--json").exit_code == 0
+
+
+# --- PDF articles ----------------------------------------------------------------------------------
+def _pdf_inbox(folder: Path) -> Path:
+    folder.mkdir()
+    make_pdf(folder / "budget.pdf", [
+        ["Kessel Town Budget 2026", "",
+         "The town council of Kessel approved a budget of 41 million euros on Thursday, with most of the",
+         "new money going to the tram line along the river."],
+        ["The second page is about the library. The council cut the library's opening hours on",
+         "Sundays to save 80,000 euros a year, a decision the librarians' union called short-sighted."],
+    ], title="Kessel Town Budget 2026")
+    make_pdf(folder / "scanned-letter.pdf", [[]], image_only=True)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+    return folder
+
+
+def test_pdfs_through_the_cli_scans_and_damaged_files_named(
+    tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
+) -> None:
+    cli_embedder(fake_embedder)
+    inbox = _pdf_inbox(tmp_path / "inbox")
+    result = invoke(inbox, "--json")
+    assert result.exit_code == 1
+    report = report_of(result)
+    check_shape(report)
+    assert report["added"] == 2  # the budget's two pages
+    reasons = {Path(f["source"]).name: f["reason"] for f in report["failed"]}  # type: ignore[union-attr]
+    assert set(reasons) == {"scanned-letter.pdf", "broken.pdf"}
+    assert reasons["scanned-letter.pdf"].startswith("no text layer")
+    assert reasons["broken.pdf"].startswith("not a readable PDF")
+
+    from retrieval.store import Store
+
+    store = Store(Settings(), embedder=fake_embedder)
+    rows = store.catalog._query("SELECT title, source, text FROM articles ORDER BY source")
+    assert [(r["title"], Path(r["source"]).name) for r in rows] == [
+        ("Kessel Town Budget 2026 (p. 1)", "budget.pdf#page=1"),
+        ("Kessel Town Budget 2026 (p. 2)", "budget.pdf#page=2"),
+    ]
+    assert "opening hours on Sundays" in rows[1]["text"]  # the line break inside the sentence is gone
+    hits = store.catalog.keyword_search("library opening hours Sundays", 5)
+    assert hits and store.catalog.chunks_by_id([hits[0].chunk_id])[hits[0].chunk_id]["title"].endswith("(p. 2)")
+    # Unchanged files are skipped on the next run; the failures are named again.
+    again = report_of(invoke(inbox, "--json"))
+    assert (again["unchanged"], again["added"], len(again["failed"])) == (2, 0, 2)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_pdf_answer_cites_its_page_with_the_real_model(
+    tmp_path: Path, cli_embedder: Callable[[Embedder], None], embedder: Embedder
+) -> None:
+    cli_embedder(embedder)
+    inbox = _pdf_inbox(tmp_path / "inbox")
+    assert invoke(inbox).exit_code == 1  # the two bad PDFs
+    from retrieval.cli import cli as retrieval_cli
+
+    result = CliRunner().invoke(retrieval_cli, [
+        "ask", "Why did Kessel cut the library's Sunday opening hours?", "--backend", "extractive", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert not answer["refused"], answer
+    assert "80,000 euros" in answer["answer"]
+    assert any(c["title"] == "Kessel Town Budget 2026 (p. 2)" and "80,000" in c["quote"] for c in answer["citations"])
 
 
 # --- the real entry point --------------------------------------------------------------------------

