@@ -6,7 +6,7 @@ faster configuration answers as well.
 
 Each variant is a set of ``Settings`` overrides (fields of retrieval/settings.py, e.g.
 ``base:context_tokens=0`` or ``q40:llm_quant=q4_0``); without --variant: ``base`` (every passage's 3
-best sentences, the session-3 prompt) against ``ours`` (the defaults). Every variant answers the same
+best sentences, the default) against ``budget`` (``context_tokens=360``). Every variant answers the same
 questions through ``Assistant.stream`` (retrieval included), interleaved question by question with
 the order rotated, so machine load hits all alike: compare the variants as ratios within one run.
 
@@ -19,6 +19,11 @@ answer (± standard error), with the paired difference to the first variant. Pri
 --context-only: no generation, so hundreds of questions take minutes: per variant, the user
 message the model would read (tokens counted by the model's own tokenizer) and how often the gold
 answer is in it at all (``answer_in_prompt``: the model cannot answer what it is not shown).
+
+--prompt-speed GGUF [GGUF ...]: llama.cpp alone, one thread, reading the same 400-token prompt with
+each model file (e.g. the packaged Q4_K_M and Q4_0 / Q8_0 conversions made with
+``llama_cpp.llama_model_quantize``), timed in CPU seconds so that other load on the machine does not
+blur the comparison; also n_ubatch 128 and flash attention on the first file.
 
 --cold-start: as the page does at start, a fresh Assistant is warmed up (``warm_up()``), then asked
 two questions: is the first slower than the second?
@@ -243,6 +248,31 @@ def context_only(data_dir: Path, variants: list[tuple[str, dict[str, Any]]], que
     return out
 
 
+def prompt_speed(files: Sequence[Path], tokens: int = 400, rounds: int = 2) -> dict[str, Any]:
+    """Prompt tokens per CPU-second and generated tokens per CPU-second of llama.cpp, one thread."""
+    import llama_cpp
+
+    text = (ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt").read_text(encoding="utf-8")
+    configs = [(f, 512, False) for f in files] + [(files[0], 128, False), (files[0], 512, True)]
+    llms = {c: llama_cpp.Llama(model_path=str(c[0]), n_ctx=2048, n_batch=512, n_ubatch=c[1], flash_attn=c[2],
+                               n_threads=1, n_threads_batch=1, verbose=False) for c in configs}
+    out: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        for c, llm in llms.items():
+            toks = llm.tokenize(text.encode())[:tokens]
+            llm.reset()
+            t = time.process_time()
+            llm.eval(toks)
+            read = len(toks) / (time.process_time() - t)
+            t = time.process_time()
+            for _ in range(12):
+                llm.eval([llm.sample(temp=0)])
+            out.setdefault(f"{c[0].name} n_ubatch={c[1]} flash_attn={c[2]}", []).append(
+                (round(read, 1), round(12 / (time.process_time() - t), 1)))
+    return {name: {"prompt_tok_per_cpu_s": statistics.fmean(r[0] for r in v),
+                   "gen_tok_per_cpu_s": statistics.fmean(r[1] for r in v), "rounds": v} for name, v in out.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path, help="dataset folder with questions.jsonl")
@@ -253,12 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offset", type=int, default=0, help="skip this many questions (after --half)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE,...",
                         help="Settings overrides of one contender (repeatable; the first is the baseline)")
+    parser.add_argument("--prompt-speed", nargs="+", type=Path, metavar="GGUF",
+                        help="llama.cpp prompt/generation speed of these model files, one thread, CPU time")
     parser.add_argument("--context-only", action="store_true", help="prompt size and answer recall only, no LLM")
     parser.add_argument("--cold-start", action="store_true", help="also time a fresh start: warm-up, then 2 questions")
     parser.add_argument("--details", type=Path, help="write every answer as one JSON line here")
     args = parser.parse_args(argv)
 
-    variants = [parse_variant(v) for v in args.variant] or [("base", {"context_tokens": 0}), ("ours", {})]
+    if args.prompt_speed:
+        print(json.dumps(prompt_speed(args.prompt_speed), indent=2))
+        return 0
+    variants = [parse_variant(v) for v in args.variant] or [("base", {"context_tokens": 0}),
+                                                            ("budget", {"context_tokens": 360})]
     questions = pick_questions(args.dataset, args.questions, args.half, args.offset)
     if not questions:
         parser.error("no answerable questions selected")
@@ -282,9 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         recorder = models[key]
         contenders.append((name, Assistant(settings, store=store, chat_model=recorder), recorder))
     load_before = os.getloadavg()[0]
-    # Warm-up: every model reads the system prompt once, every cache fills (not timed).
-    for _, assistant, recorder in contenders:
-        ask(assistant, recorder, questions[0])
+    # Warm-up, as the page does at start: every model reads the system prompt once (not timed).
+    for _, assistant, _ in contenders:
+        assistant.warm_up()
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in contenders}
     for i, q in enumerate(questions):
         order = contenders[i % len(contenders):] + contenders[:i % len(contenders)]

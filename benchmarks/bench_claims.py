@@ -188,7 +188,8 @@ def shorten(doc: Any) -> str | None:
     text = doc.text.rstrip(".”\" ")
     words = text.split()
     first_comma = text.find(", ")
-    if first_comma > 0 and len(text[:first_comma].split()) <= 4 and len(words) >= 10:
+    opener = doc[0].pos_ in ("ADP", "ADV", "ADJ", "SCONJ", "CCONJ") or doc[0].lower_ in ("last", "this", "next")
+    if first_comma > 0 and opener and len(text[:first_comma].split()) <= 4 and len(words) >= 10:
         rest = text[first_comma + 2:]
         if rest[:1].islower() and doc[0].pos_ != "PROPN":
             rest = rest[:1].upper() + rest[1:]
@@ -340,15 +341,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if n is None:
             return None
         reply["text"] = f"{claim} [{n}]."
-        before = called["n"]
-        answer = assistant.answer(question)
-        if called["n"] == before:
-            return None  # refused before the model was asked: not the checker's doing
+        if args.path == "verify":  # the check alone, on the same retrieved passages
+            answer = assistant.verify(reply["text"], passages, question)
+        else:
+            before = called["n"]
+            answer = assistant.answer(question)
+            if called["n"] == before:
+                return None  # refused before the model was asked: not the checker's doing
         body = claim.rstrip(".")
         unsupported = {str(u).rstrip(".") for u in answer.unsupported}
         return (not answer.refused and not getattr(answer, "note", "") and body in answer.text
                 and body not in unsupported)
 
+    log = Path(args.log).open("w", encoding="utf-8") if args.log else None  # noqa: SIM115 (closed below)
     started = time.perf_counter()
     for half in chosen_halves:
         cases = build_cases(articles, by_half[half], args.per_kind, args.seed)
@@ -362,6 +367,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 skipped[case.kind] += 1
                 continue
             results[half][case.kind].append(outcome)
+            if log is not None:
+                log.write(json.dumps({"half": half, "kind": case.kind, "supported": outcome, "claim": case.claim,
+                                      "verify_s": verify_seconds[t0:]}) + "\n")
+                log.flush()
             per_kind_seconds[case.kind].extend(verify_seconds[t0:])
             wrong = outcome != (case.kind in TRUE_KINDS)
             if wrong and len(examples[case.kind]) < args.examples:
@@ -375,8 +384,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     skipped["injected"] += 1
                     continue
                 results[half]["injected"].append(outcome)
+                if log is not None:
+                    log.write(json.dumps({"half": half, "kind": "injected", "supported": outcome,
+                                          "claim": claim}) + "\n")
+                    log.flush()
             current.clear()
     elapsed = time.perf_counter() - started
+    if log is not None:
+        log.close()
 
     table: dict[str, Any] = {}
     for half in chosen_halves:
@@ -452,6 +467,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--examples", type=int, default=8, help="wrong verdicts shown per kind")
     parser.add_argument("--keep", metavar="DIR", help="build the index in DIR and keep it")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--path", choices=["answer", "verify"], default="answer",
+                        help="answer: Assistant.answer with the scripted model (default); verify: Assistant.verify "
+                             "on the same retrieved passages (faster: no prompt building, no fallback)")
+    parser.add_argument("--log", metavar="FILE", help="write one JSON line per claim as it is judged")
     parser.add_argument("--baseline", action="store_true",
                         help="measure the pre-session-4 topic check instead (benchmarks/topic_baseline.py)")
     args = parser.parse_args(argv)

@@ -41,8 +41,8 @@ def auto_format(native_bf16: bool) -> str:
     """``NEWSQA_EMBEDDING_DTYPE=auto``: bfloat16 torch where the CPU has native bf16, else float32.
 
     No ONNX format is picked: measured against float32 torch on the same chunks, onnx-float32 ran at
-    ≈0.8× and onnx-int8 at 0.9–1.2× with a min cosine of 0.983 (docs/results.md, session 4), so
-    neither met the bar (≥ 2× at cosine ≥ 0.99). Both stay selectable for machines where they do.
+    0.55–0.79×; onnx-int8 at 0.9–2.7× (under heavy load) but with a min cosine of 0.983 (docs/results.md,
+    session 4), below the 0.99 bar. Both stay selectable (onnx-int8 with an index of its own).
     """
     return "bfloat16" if native_bf16 else "float32"
 

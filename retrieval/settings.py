@@ -92,11 +92,12 @@ class Settings(BaseSettings):
         description="Sentences of each passage (the most relevant ones) given to an LLM; fewer = faster first token.",
     )
     context_tokens: int = Field(
-        default=360, ge=0, le=8000,
-        description="Token budget (estimated, ~4 characters each) of passage text in an LLM prompt, across all "
-        "passages: the sentences most relevant to the question are chosen until it is spent (at most "
-        "context_sentences per passage, then their neighbours). A CPU reads ~40-100 prompt tokens/s, so this "
-        "sets the wait for the first word. 0: context_sentences of every passage.",
+        default=0, ge=0, le=8000,
+        description="Token budget (estimated, ~4 characters each) of passage text and headers in an LLM prompt, "
+        "across all passages: each passage's best sentence (most promising first), then the best others, then "
+        "neighbours, until it is spent. A CPU reads ~40-80 prompt tokens/s, so this sets the wait for the first "
+        "word: 360 reads 0.45x the tokens of 0, but the gold answer reached the prompt less often on RealTime QA "
+        "(docs/results.md, session 4). 0: context_sentences of every passage.",
     )
 
     # --- answer backends -----------------------------------------------------------------------
