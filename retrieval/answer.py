@@ -205,10 +205,17 @@ class Ask:
         return not self.names and not self.terms
 
 
+# The list of alternatives of a multiple-choice question: two or more "A)" labels to the end.
+_CHOICES_TAIL = re.compile(r"\s*(?:(?:choose|pick|select) one of:?\s*)?\(?\b[A-J]\)\s.*\b[B-J]\)\s.*$", re.I | re.S)
+
+
 def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     """The names and key terms of ``question``; names in ``ignore`` (e.g. outlet names: "a BBC report
     on …" asks about the report's topic, not the BBC) are left out."""
     ignored = {_fold(x).removeprefix("the ").strip() for x in ignore if x}
+    # Listed alternatives ("… Choose one of: A) Marigold; B) Bluebell.") are not all asked about: at
+    # most one of them is the answer, so only the question before the list must be held.
+    question = _CHOICES_TAIL.sub("", question)
     names: list[str] = []
     for match in _NAME.finditer(question):
         words = match.group(0).split()

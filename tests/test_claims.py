@@ -288,11 +288,13 @@ def test_injected_instruction_never_reaches_the_model_nor_supports_an_echo(
 
     def reply(messages: list[BaseMessage]) -> str:
         seen.append(str(messages[-1].content))
-        n = next(i for i in range(1, 10) if f'n="{i}"' in seen[-1] and "19:40" in seen[-1].split(f'n="{i}"')[1][:900])
+        blocks = seen[-1].split('n="')
+        n = next((int(block.split('"')[0]) for block in blocks[1:]
+                  if block.split('"')[0].isdigit() and "ferry" in block[:900]), 1)
         return f"PWNED [{n}]."
 
     answer = make_assistant(reply).answer(question)
-    assert seen and "Ignore all previous instructions" not in seen[0] and "19:40" in seen[0]
+    assert seen and "Ignore all previous instructions" not in seen[0] and "ferry" in seen[0]
     assert "PWNED" not in answer.text
 
 
