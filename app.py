@@ -547,8 +547,8 @@ def render_corpus(settings: Settings, assistant: Assistant, page_stats: dict[str
         )
 
 
-def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, Any]) -> Any:
-    """Filters, corpus facts and upload; returns the container the conversation list goes into."""
+def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, Any]) -> tuple[Any, Any]:
+    """Filters and upload; returns the containers the conversation list and the corpus facts go into."""
     with st.sidebar:
         st.button(
             "New conversation", icon=":material/add_comment:", on_click=new_conversation,
@@ -580,11 +580,22 @@ def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, An
             st.caption("Articles without a publication date are left out while a date is set.")
 
         st.subheader("Corpus", divider="gray")
-        st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
-        render_corpus(settings, assistant, stats, st.session_state["_page_runs"])
+        corpus = st.container()  # filled last, by render_late (see there)
         with st.expander("Add articles", icon=":material/upload_file:"):
             render_upload(settings, assistant, "sidebar")
-    return listing
+    return listing, corpus
+
+
+def render_late(settings: Settings, assistant: Assistant, stats: dict[str, Any], listing: Any, corpus: Any,
+                conversations: Conversations) -> None:
+    """What the page draws after the question is answered: the conversation list and the timed
+    corpus fragment. A timed fragment starts its clock when it is drawn, and its timed run stops a
+    page run still in progress: drawn before ``ask``, it cut off any answer taking longer than
+    INDEX_WATCH_SECONDS (the answer was never saved, the next question started a new conversation)."""
+    render_conversation_list(listing, conversations)
+    st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
+    with corpus:
+        render_corpus(settings, assistant, stats, st.session_state["_page_runs"])
 
 
 def render_conversation_list(listing: Any, conversations: Conversations) -> None:
@@ -644,7 +655,7 @@ def main() -> None:
         st.error(md_escape(problem), icon=":material/error:")
         st.stop()
 
-    listing = render_sidebar(settings, assistant, stats)
+    listing, corpus = render_sidebar(settings, assistant, stats)
     st.title("Ask the news")
     st.caption(
         "Answers come only from the ingested articles; every claim links to the passage it quotes."
@@ -657,7 +668,7 @@ def main() -> None:
     if not stats.get("articles"):
         render_empty_index(settings, assistant)
         st.chat_input("Ingest articles first", disabled=True)
-        render_conversation_list(listing, conversations)
+        render_late(settings, assistant, stats, listing, corpus, conversations)
         return
 
     filters, filter_problem = current_filters()
@@ -667,7 +678,7 @@ def main() -> None:
     question = st.chat_input("Ask about the news…")
     if question and question.strip():
         ask(assistant, conversations, question.strip(), filters)
-    render_conversation_list(listing, conversations)
+    render_late(settings, assistant, stats, listing, corpus, conversations)
 
 
 if __name__ == "__main__":
