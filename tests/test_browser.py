@@ -10,9 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,23 +66,9 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port over an index built here; yields its URL."""
-    folder = tmp_path_factory.mktemp("browser")
-    sources = folder / "sources"
-    sources.mkdir()
-    (sources / ARTICLE.name).write_bytes(ARTICLE.read_bytes())
-    (sources / "zorblax.md").write_text(HOSTILE, encoding="utf-8")
-    data_dir = folder / "data"
-    built = subprocess.run(
-        [sys.executable, "-m", "ingest", str(sources), "--json", "--quiet"],
-        cwd=ROOT, env=_env(data_dir), capture_output=True, text=True, timeout=600,
-    )
-    assert built.returncode == 0, built.stderr
-    report = json.loads(built.stdout)
-    assert report["added"] == 2, report
-
+@contextmanager
+def _app(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with ``env``; yields its URL, stops it afterwards."""
     port = _free_port()
     log = (folder / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -87,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true",
         ],
-        cwd=ROOT, env=_env(data_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -114,6 +103,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
         log.close()
+
+
+def _build(folder: Path, data_dir: Path, hostile: bool = True) -> None:
+    sources = folder / "sources"
+    sources.mkdir()
+    (sources / ARTICLE.name).write_bytes(ARTICLE.read_bytes())
+    if hostile:
+        (sources / "zorblax.md").write_text(HOSTILE, encoding="utf-8")
+    built = subprocess.run(
+        [sys.executable, "-m", "ingest", str(sources), "--json", "--quiet"],
+        cwd=ROOT, env=_env(data_dir), capture_output=True, text=True, timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    report = json.loads(built.stdout)
+    assert report["added"] == (2 if hostile else 1), report
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port over an index built here; yields its URL."""
+    folder = tmp_path_factory.mktemp("browser")
+    data_dir = folder / "data"
+    _build(folder, data_dir)
+    with _app(folder, _env(data_dir)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +239,83 @@ def test_hostile_article_text_is_shown_not_run(page: Any) -> None:
     assert "Zorblax <script>alert(1)</script> festival **draws** crowds" in answer.inner_text()
     _shot(page, "browser-hostile.png")
     # page fixture: no alert() dialog was opened
+
+
+SLOW_REPLY_S = 8  # longer than app.INDEX_WATCH_SECONDS, the sidebar's timed refresh
+
+
+class _SlowChat(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint that thinks for SLOW_REPLY_S, then answers from the article."""
+
+    reply = "Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against Russia [1]."
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        question = str(body.get("messages", [{}])[-1].get("content", ""))
+        if "Standalone question" in question:  # the follow-up rewrite: answer at once
+            self._json({"id": "r", "object": "chat.completion", "created": 0, "model": "slow",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "What did the UK say?"}}]})
+            return
+        time.sleep(SLOW_REPLY_S)
+        if not body.get("stream"):
+            self._json({"id": "a", "object": "chat.completion", "created": 0, "model": "slow",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": self.reply}}]})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for piece in (self.reply[:40], self.reply[40:], None):
+            delta = {"content": piece} if piece else {}
+            chunk = {"id": "a", "object": "chat.completion.chunk", "created": 0, "model": "slow",
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _json(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_slow_answer_is_kept_and_the_follow_up_stays_in_its_conversation(
+    browser: Any, tmp_path: Path
+) -> None:
+    """An answer taking longer than the sidebar's timed refresh is shown, saved, and followed up in the
+    same conversation (once seen broken on a loaded machine: the answer was not saved and the
+    follow-up opened a new conversation)."""
+    chat = ThreadingHTTPServer(("127.0.0.1", 0), _SlowChat)
+    threading.Thread(target=chat.serve_forever, daemon=True).start()
+    data_dir = tmp_path / "data"
+    _build(tmp_path, data_dir, hostile=False)
+    env = _env(data_dir) | {
+        "NEWSQA_BACKEND": "openai", "NEWSQA_OPENAI_BASE_URL": f"http://127.0.0.1:{chat.server_port}/v1",
+        "NEWSQA_OPENAI_MODEL": "slow",
+    }
+    try:
+        with _app(tmp_path, env) as url:
+            context = browser.new_context(viewport={"width": 1280, "height": 1100})
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_test_id("stChatInput").locator("textarea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+            _settle(page)
+            first = _ask(page, "What did Pete Hegseth reportedly order?")
+            assert "Cyber Command" in first.inner_text()
+            page.wait_for_timeout(1000 * SLOW_REPLY_S)  # the timed refresh runs meanwhile
+            _ask(page, "What did the UK say about it?")
+            messages = page.get_by_test_id("stChatMessage")
+            assert messages.count() == 4, messages.all_inner_texts()
+            assert "Cyber Command" in messages.nth(1).inner_text()
+            sidebar = page.get_by_test_id("stSidebar")
+            assert sidebar.get_by_role("button", name="What did Pete Hegseth").count() == 1
+            assert sidebar.get_by_role("button", name="What did the UK say").count() == 0  # no second conversation
+            context.close()
+    finally:
+        chat.shutdown()
