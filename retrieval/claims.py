@@ -155,6 +155,12 @@ _DATE_MD = re.compile(rf"\b({_MONTH_RE})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+
 _DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})(?:,?\s+(\d{{4}}))?\b", re.I)
 _DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _MONTH_YEAR = re.compile(rf"\b({_MONTH_RE})\s+(?:of\s+)?(\d{{4}})\b", re.I)
+# A month on its own after a preposition ("fell in March"; not the verb "may": a preposition must come first).
+_MONTH_ALONE = re.compile(
+    r"\b(?:in|since|by|until|till|from|during|through|last|next|this|early|late|mid-?|of|before|after)\s+"
+    r"(january|february|march|april|may|june|july|august|september|october|november|december)\b(?!\s+\d)",
+    re.I,
+)
 _NUMBER = re.compile(
     r"(?<![\w.,])((?:us\$|[$€£¥₹])\s?)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?!,\d)"
     r"(?:\s?(%|percent\b|per cent\b|percentage points?\b)"
@@ -239,6 +245,10 @@ def quantities(text: str) -> list[Quantity]:
         if free(*m.span()):
             found.append(Quantity("month", m.group(0), month=_month(m.group(1)), year=int(m.group(2))))
             taken.append(m.span())
+    for m in _MONTH_ALONE.finditer(text):
+        if free(*m.span(1)):
+            found.append(Quantity("month", m.group(1), month=_month(m.group(1))))
+            taken.append(m.span(1))
     for m in _NUMBER.finditer(text):
         if not free(m.start(2), m.end()):
             continue
@@ -299,7 +309,7 @@ def _same(claim: Quantity, fact: Quantity) -> bool:
             not claim.year or not fact.year or claim.year == fact.year)
     if claim.kind == "month":
         return fact.kind in ("date", "month") and fact.month == claim.month and (
-            not fact.year or fact.year == claim.year)
+            not fact.year or not claim.year or fact.year == claim.year)
     if fact.kind == "date":  # a year or a day in a claim may come from a full date
         return claim.value in (fact.year, fact.day) and not claim.currency
     if fact.kind == "month":

@@ -170,6 +170,19 @@ def test_quantities_are_normalised() -> None:
     assert q.value == 3e9 and q.currency == "usd"
 
 
+def test_a_month_on_its_own_must_match() -> None:
+    passage = "Unemployment fell to 4.1 percent in March, the statistics office reported."
+    assert check_claim("Unemployment fell to 4.1 percent in March.", passage).supported
+    assert check_claim("In March, unemployment fell to 4.1 percent.", passage).supported
+    assert check_claim("Unemployment fell to 4.1 percent.", passage).supported
+    wrong = check_claim("Unemployment fell to 4.1 percent in April.", passage)
+    assert not wrong.supported and "March" in wrong.reason
+    assert check_claim("The council may approve the plan.", "The council may approve the plan in June.").supported
+    # a day the span lacks
+    assert check_claim("Talks resumed on March 4.", "Talks resumed in March.").supported is False
+    assert check_claim("Talks resumed in March.", "Talks resumed on 4 March 2026.").supported
+
+
 # --- through the Assistant, on a real index --------------------------------------------------------
 class ScriptedChat(BaseChatModel):
     """A chat model whose reply is computed from the prompt by a test function; records its calls."""
