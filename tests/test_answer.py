@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
+from scripted import ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval import prompts
@@ -48,28 +46,6 @@ Orchards in the valley reported a record apple harvest this autumn, with growers
 more fruit than last year.
 Growers credited a wet spring and a mild summer for the large crop.
 """
-
-
-class ScriptedChat(BaseChatModel):
-    """A chat model whose reply is computed from the prompt by a test function; records its calls."""
-
-    reply: Callable[[list[BaseMessage]], str]
-    calls: list[list[BaseMessage]]
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        self.calls.append(messages)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply(messages)))])
-
-    def _stream(self, messages: list[BaseMessage], stop: Any = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        self.calls.append(messages)
-        for word in self.reply(messages).split(" "):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
 
 
 @pytest.fixture(scope="module")

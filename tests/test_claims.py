@@ -6,15 +6,13 @@ over a real index (the bundled article and a small local-news article written he
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
+from scripted import ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval.answer import Assistant
@@ -184,28 +182,6 @@ def test_a_month_on_its_own_must_match() -> None:
 
 
 # --- through the Assistant, on a real index --------------------------------------------------------
-class ScriptedChat(BaseChatModel):
-    """A chat model whose reply is computed from the prompt by a test function; records its calls."""
-
-    reply: Callable[[list[BaseMessage]], str]
-    calls: list[list[BaseMessage]]
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        self.calls.append(messages)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply(messages)))])
-
-    def _stream(self, messages: list[BaseMessage], stop: Any = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        self.calls.append(messages)
-        for word in self.reply(messages).split(" "):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
-
-
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     corpus = tmp_path_factory.mktemp("corpus")
