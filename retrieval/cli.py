@@ -94,7 +94,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
             click.echo("\n")
         click.echo(final.text)
         for sentence in final.unsupported:
-            why = f" ({sentence.reason})" if getattr(sentence, "reason", "") else ""
+            why = f" ({sentence.reason})" if sentence.reason else ""
             click.echo(f"  ! not supported by the cited passages{why}: {sentence}")
         if final.citations:
             click.echo("\nSources:")
