@@ -10,16 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_standin import chat_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
@@ -244,45 +243,7 @@ def test_hostile_article_text_is_shown_not_run(page: Any) -> None:
 SLOW_REPLY_S = 8  # longer than app.INDEX_WATCH_SECONDS, the sidebar's timed refresh
 
 
-class _SlowChat(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat endpoint that thinks for SLOW_REPLY_S, then answers from the article."""
-
-    reply = "Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against Russia [1]."
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        question = str(body.get("messages", [{}])[-1].get("content", ""))
-        if "Standalone question" in question:  # the follow-up rewrite: answer at once
-            self._json({"id": "r", "object": "chat.completion", "created": 0, "model": "slow",
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": "What did the UK say?"}}]})
-            return
-        time.sleep(SLOW_REPLY_S)
-        if not body.get("stream"):
-            self._json({"id": "a", "object": "chat.completion", "created": 0, "model": "slow",
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": self.reply}}]})
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for piece in (self.reply[:40], self.reply[40:], None):
-            delta = {"content": piece} if piece else {}
-            chunk = {"id": "a", "object": "chat.completion.chunk", "created": 0, "model": "slow",
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece else "stop"}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def _json(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+HEGSETH = "Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against Russia [1]."
 
 
 def test_a_slow_answer_is_kept_and_the_follow_up_stays_in_its_conversation(
@@ -291,15 +252,12 @@ def test_a_slow_answer_is_kept_and_the_follow_up_stays_in_its_conversation(
     """An answer taking longer than the sidebar's timed refresh is shown, saved, and followed up in the
     same conversation (once seen broken on a loaded machine: the answer was not saved and the
     follow-up opened a new conversation)."""
-    chat = ThreadingHTTPServer(("127.0.0.1", 0), _SlowChat)
-    threading.Thread(target=chat.serve_forever, daemon=True).start()
     data_dir = tmp_path / "data"
     _build(tmp_path, data_dir, hostile=False)
-    env = _env(data_dir) | {
-        "NEWSQA_BACKEND": "openai", "NEWSQA_OPENAI_BASE_URL": f"http://127.0.0.1:{chat.server_port}/v1",
-        "NEWSQA_OPENAI_MODEL": "slow",
-    }
-    try:
+    with chat_endpoint(HEGSETH, delay_s=SLOW_REPLY_S, rewrite="What did the UK say?") as chat_url:
+        env = _env(data_dir) | {
+            "NEWSQA_BACKEND": "openai", "NEWSQA_OPENAI_BASE_URL": chat_url, "NEWSQA_OPENAI_MODEL": "slow",
+        }
         with _app(tmp_path, env) as url:
             context = browser.new_context(viewport={"width": 1280, "height": 1100})
             page = context.new_page()
@@ -317,5 +275,3 @@ def test_a_slow_answer_is_kept_and_the_follow_up_stays_in_its_conversation(
             assert sidebar.get_by_role("button", name="What did Pete Hegseth").count() == 1
             assert sidebar.get_by_role("button", name="What did the UK say").count() == 0  # no second conversation
             context.close()
-    finally:
-        chat.shutdown()

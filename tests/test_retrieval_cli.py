@@ -8,13 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from openai_standin import chat_endpoint
 
 from ingest.pipeline import ingest
 from retrieval.cli import cli
@@ -98,38 +97,18 @@ def test_stats_json(index_dir: Path) -> None:
     assert facts["articles"] == 1 and facts["chunks"] == facts["vectors"] > 10
 
 
-class _ScriptedOpenAI(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat endpoint (streamed) that always gives one true and one false sentence."""
-
-    reply = ("Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against "
-             "Russia [1]. Canada ordered US Cyber Command to halt offensive cyber operations against Russia [1].")
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for delta, finish in (({"content": self.reply}, None), ({}, "stop")):
-            chunk = {"id": "s", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+# One true and one false sentence (Hegseth gave the order, not Canada).
+TRUE_AND_FALSE = ("Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against "
+                  "Russia [1]. Canada ordered US Cyber Command to halt offensive cyber operations against Russia [1].")
 
 
 def test_ask_text_output_names_the_reason_of_an_unsupported_sentence(
     index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
-    try:
+    with chat_endpoint(TRUE_AND_FALSE) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
         result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
                                           "--data-dir", str(index_dir)])
-    finally:
-        server.shutdown()
     assert result.exit_code == 0, result.output
     flagged = [line for line in result.output.splitlines() if "not supported by the cited passages" in line]
     assert len(flagged) == 1 and "Canada ordered" in flagged[0], result.output
