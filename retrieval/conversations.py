@@ -1,6 +1,11 @@
-"""Saved chat conversations (SQLite at ``Settings.conversations_path``): create, append, list, load.
+"""Saved chat conversations (SQLite at ``Settings.conversations_path``): create, append, list, load, delete.
 
-One small thread-safe class shared by every browser session of the app. Each assistant message keeps
+One small thread-safe class shared by every browser session of the app. Every conversation has an
+``owner`` (``retrieval.access``: ``local``, ``token``, ``user:NAME``, ``oidc:EMAIL``, ``public``) and
+every call is filtered by it: a conversation of another owner is as unknown as one that never existed.
+Databases from before owners get the column on open, their rows owned by ``local`` (the single user
+of a page on 127.0.0.1). A deleted conversation's text is overwritten in the file (``secure_delete``)
+and the write-ahead log is checkpointed, so it is gone from disk too. Each assistant message keeps
 its whole answer (citations, passages, timings) as JSON, so a reloaded conversation renders exactly
 as it did, after a restart too. ``answer_to_record`` / ``answer_from_record`` do that round trip.
 """
@@ -24,7 +29,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT 'local'
 );
 CREATE INDEX IF NOT EXISTS conversations_updated ON conversations(updated_at);
 CREATE TABLE IF NOT EXISTS messages (
@@ -39,6 +45,7 @@ CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id
 """
 
 TITLE_CHARS = 60
+LOCAL_OWNER = "local"  # retrieval.access.LOCAL_OWNER (not imported: access depends on settings only)
 
 
 @dataclass(frozen=True)
@@ -114,27 +121,37 @@ class Conversations(SQLiteDB):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA, busy_timeout_s=30, foreign_keys=True)
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete=ON")
+        with self.transaction() as db:
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(conversations)")}
+            if "owner" not in columns:  # a database from before owners: its rows are the local user's
+                db.execute(f"ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT '{LOCAL_OWNER}'")
+            db.execute("CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated_at)")
 
-    def create(self, title: str = "") -> str:
-        """A new, empty conversation; returns its id."""
+    def create(self, title: str = "", *, owner: str = LOCAL_OWNER) -> str:
+        """A new, empty conversation of ``owner``; returns its id."""
         conversation_id = uuid.uuid4().hex
         now = time.time()
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                (conversation_id, title, now, now),
+                "INSERT INTO conversations(id, title, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, title, now, now, owner),
             )
         return conversation_id
 
     def append(
-        self, conversation_id: str, role: str, content: str, answer: dict[str, Any] | None = None
+        self, conversation_id: str, role: str, content: str, answer: dict[str, Any] | None = None,
+        *, owner: str = LOCAL_OWNER,
     ) -> int:
         """Add a message; the first user message also names an untitled conversation."""
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', but got {role!r}")
         now = time.time()
         with self.transaction() as db:
-            row = db.execute("SELECT title FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            row = db.execute(
+                "SELECT title FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            ).fetchone()
             if row is None:
                 raise KeyError(f"no conversation with id {conversation_id!r}")
             cursor = db.execute(
@@ -149,40 +166,53 @@ class Conversations(SQLiteDB):
             )
             return int(cursor.lastrowid or 0)
 
-    def rename(self, conversation_id: str, title: str) -> None:
+    def rename(self, conversation_id: str, title: str, *, owner: str = LOCAL_OWNER) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id))
+            db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND owner = ?", (title.strip(), conversation_id, owner)
+            )
 
-    def delete(self, conversation_id: str) -> None:
+    def delete(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> bool:
+        """Delete a conversation of ``owner`` with its messages, from the file too; False if there was none."""
         with self.transaction() as db:
+            found = db.execute(
+                "SELECT 1 FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            ).fetchone()
+            if found is None:
+                return False
             db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        with self._lock:  # the deleted pages were overwritten (secure_delete); now out of the WAL as well
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
 
-    def list(self, limit: int = 50) -> list[ConversationSummary]:
-        """Conversations that have messages, most recently active first."""
+    def list(self, limit: int = 50, *, owner: str = LOCAL_OWNER) -> list[ConversationSummary]:
+        """``owner``'s conversations that have messages, most recently active first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.id, c.title, c.created_at, c.updated_at, COUNT(m.id) AS n FROM conversations c "
-                "JOIN messages m ON m.conversation_id = c.id GROUP BY c.id "
+                "JOIN messages m ON m.conversation_id = c.id WHERE c.owner = ? GROUP BY c.id "
                 "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?",
-                (limit,),
+                (owner, limit),
             ).fetchall()
         return [_summary(r) for r in rows]
 
-    def get(self, conversation_id: str) -> ConversationSummary | None:
+    def get(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> ConversationSummary | None:
         with self._lock:
             r = self._db.execute(
                 "SELECT c.id, c.title, c.created_at, c.updated_at, "
                 "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS n "
-                "FROM conversations c WHERE c.id = ?",
-                (conversation_id,),
+                "FROM conversations c WHERE c.id = ? AND c.owner = ?",
+                (conversation_id, owner),
             ).fetchone()
         return _summary(r) if r is not None else None
 
-    def load(self, conversation_id: str) -> builtins.list[Message]:
-        """The messages of a conversation in order; KeyError for an unknown id."""
+    def load(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> builtins.list[Message]:
+        """The messages of ``owner``'s conversation in order; KeyError for an unknown id (or another's)."""
         with self._lock:
-            exists = self._db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+            exists = self._db.execute(
+                "SELECT 1 FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            )
             if exists.fetchone() is None:
                 raise KeyError(f"no conversation with id {conversation_id!r}")
             rows = self._db.execute(
