@@ -1,0 +1,134 @@
+"""What a browser upload must pass before it is saved or ingested: :func:`check_upload` (one file) and
+:class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``).
+
+A refused file is reported with its name and the reason and nothing else happens to it: it is not
+written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
+extension, size per file, compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a zip
+bomb never reaches a decompressor), PDF magic, then for text formats: NUL bytes, an encoding the
+loaders cannot read (UTF-8 or cp1252), control characters, and the longest line.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.settings import Settings
+from retrieval.sqlite import SQLiteDB
+
+UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml", "pdf"]
+HOUR_S = 3600.0
+MB = 1_000_000
+
+# Leading bytes of compressed or archive formats, none of which is an article.
+_MAGIC = [
+    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "a zip archive"), (b"PK\x07\x08", "a zip archive"),
+    (b"\x1f\x8b", "gzip-compressed"), (b"BZh", "bzip2-compressed"), (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"Rar!\x1a\x07", "a RAR archive"), (b"\x04\x22\x4d\x18", "lz4-compressed"),
+]
+_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}  # tab, line feed, form feed, carriage return allowed
+CONTROL_SHARE = 0.01  # more control characters than this share of the text: not an article
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:.1f} MB"
+
+
+def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
+    """Why the uploaded file ``name`` with content ``data`` is refused, or None when it may be ingested."""
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in UPLOAD_TYPES:
+        return f"the type {('.' + suffix) if suffix else '(none)'} is not an article format ({', '.join(UPLOAD_TYPES)})"
+    limit = settings.upload_max_mb * MB
+    if len(data) > limit:
+        return f"it is {_mb(len(data))}; the limit per file is {settings.upload_max_mb} MB (NEWSQA_UPLOAD_MAX_MB)"
+    head = data[:8]
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"it is {what}, not an article; upload the article files themselves"
+    if suffix == "pdf":
+        if b"%PDF-" not in data[:1024]:
+            return "it has the .pdf extension but is not a PDF (no %PDF- header)"
+        return None
+    if b"\x00" in data:
+        return "it is a binary file (it holds NUL bytes), not text"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            return f"it is not text (neither UTF-8 nor cp1252; byte {exc.start} cannot be read)"
+    if text:
+        controls = sum(text.count(chr(c)) for c in _CONTROL)
+        if controls > CONTROL_SHARE * len(text):
+            return f"it is not text ({controls} control characters in {len(text)})"
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > settings.upload_max_line_chars:
+        return (
+            f"it has a line of {longest:,} characters; the limit is {settings.upload_max_line_chars:,} "
+            "(NEWSQA_UPLOAD_MAX_LINE_CHARS)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Refused:
+    name: str
+    reason: str
+
+
+LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    owner TEXT NOT NULL,
+    at REAL NOT NULL,
+    bytes INTEGER NOT NULL,
+    name TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_owner_at ON uploads(owner, at);
+"""
+
+
+class UploadLedger(SQLiteDB):
+    """Bytes each owner uploaded, so the hourly budget holds across sessions and restarts."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, LEDGER_SCHEMA, busy_timeout_s=30)
+
+    def used(self, owner: str, now: float | None = None) -> int:
+        """Bytes ``owner`` uploaded in the hour before ``now``."""
+        since = (time.time() if now is None else now) - HOUR_S
+        rows = self._query("SELECT COALESCE(SUM(bytes), 0) AS n FROM uploads WHERE owner = ? AND at > ?",
+                           (owner, since))
+        return int(rows[0]["n"])
+
+    def admit(
+        self, owner: str, files: list[tuple[str, bytes]], settings: Settings, now: float | None = None
+    ) -> tuple[list[tuple[str, bytes]], list[Refused]]:
+        """The files that pass :func:`check_upload` and fit ``owner``'s hourly budget (recorded as used),
+        and the refused ones with their reasons. Budget check and record are one transaction."""
+        now = time.time() if now is None else now
+        budget = settings.upload_hour_mb * MB
+        accepted: list[tuple[str, bytes]] = []
+        refused: list[Refused] = []
+        with self.transaction() as db:
+            db.execute("DELETE FROM uploads WHERE at <= ?", (now - HOUR_S,))  # older than the window
+            row = db.execute("SELECT COALESCE(SUM(bytes), 0) AS n FROM uploads WHERE owner = ?", (owner,)).fetchone()
+            used = int(row["n"])
+            for name, data in files:
+                reason = check_upload(name, data, settings)
+                if reason is None and used + len(data) > budget:
+                    reason = (
+                        f"it is {_mb(len(data))} and {_mb(used)} of the hourly upload budget of "
+                        f"{settings.upload_hour_mb} MB is used (NEWSQA_UPLOAD_HOUR_MB); try again later"
+                    )
+                if reason is not None:
+                    refused.append(Refused(name, reason))
+                    continue
+                used += len(data)
+                db.execute("INSERT INTO uploads(owner, at, bytes, name) VALUES (?, ?, ?, ?)",
+                           (owner, now, len(data), name))
+                accepted.append((name, data))
+        return accepted, refused
