@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["local", "extractive", "openai"]
@@ -129,6 +129,51 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="local-model")
     request_timeout: float = Field(default=120.0, gt=0, description="Seconds for remote backends and URLs.")
 
+    # --- who may use the page (retrieval/access.py; README "Access and uploads") -------------
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the page listens on (scripts/run.sh passes it to Streamlit). 127.0.0.1: this "
+        "machine only, no sign-in. Anything else (e.g. 0.0.0.0) exposes the page, which then needs "
+        "access_token, password_file or oidc, or an explicit no_auth.",
+    )
+    port: int = Field(default=8501, ge=1, le=65535, description="Port the page listens on (scripts/run.sh).")
+    access_token: SecretStr | None = Field(
+        default=None,
+        description="One shared secret (at least 16 characters) asked for at sign-in or given as ?token=. "
+        "Everyone holding it is one user: they share their conversations. Per-person conversations: "
+        "password_file.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="A file of per-user secrets, one 'name:secret' per line (secret ≥ 16 characters, unique; "
+        "blank lines and lines starting with # ignored). Each name keeps its own conversations.",
+    )
+    oidc: bool = Field(
+        default=False,
+        description="Sign in with Streamlit's st.login (OpenID Connect): needs an [auth] section in "
+        ".streamlit/secrets.toml and the Authlib package. Conversations belong to the signed-in email.",
+    )
+    no_auth: bool = Field(
+        default=False,
+        description="Allow an exposed host without any access control: anyone who reaches the port reads "
+        "and asks, as one shared user. Never needed for 127.0.0.1.",
+    )
+    uploads: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Browser uploads into the index. auto: on locally and with per-user sign-in "
+        "(password_file, oidc); off when exposed with a shared token or no_auth.",
+    )
+    upload_max_mb: int = Field(
+        default=20, ge=1, le=1000, description="Largest uploaded file, in MB (also Streamlit's maxUploadSize)."
+    )
+    upload_hour_mb: int = Field(
+        default=50, ge=1, description="Upload budget per user per rolling hour, in MB."
+    )
+    upload_max_line_chars: int = Field(
+        default=1_000_000, ge=1000,
+        description="Longest line an uploaded text file may hold (a minified JSON or HTML file is one line).",
+    )
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -146,6 +191,10 @@ class Settings(BaseSettings):
     @property
     def conversations_path(self) -> Path:
         return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def upload_ledger_path(self) -> Path:
+        return self.data_dir / "uploads.sqlite3"
 
     @property
     def model_cache(self) -> Path:

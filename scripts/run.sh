@@ -2,6 +2,11 @@
 # Set up the environment, ingest the bundled corpus/ if the index is empty, and start the app.
 #   scripts/run.sh              then open http://localhost:8501
 #   scripts/run.sh --embedded   the page opens Chroma's files itself (no Chroma server beside it)
+#   NEWSQA_HOST=0.0.0.0 NEWSQA_ACCESS_TOKEN=... scripts/run.sh   reachable from the network, with sign-in
+#
+# The page listens on 127.0.0.1 unless NEWSQA_HOST says otherwise; an exposed host without
+# NEWSQA_ACCESS_TOKEN / NEWSQA_PASSWORD_FILE / NEWSQA_OIDC (or an explicit NEWSQA_NO_AUTH=1) is refused
+# before anything starts (retrieval/access.py).
 #
 # By default the vector files get one owner: a `chroma run` server on 127.0.0.1 beside the page, its
 # address recorded in the data dir (chroma-server.json), so that `python -m ingest` and
@@ -13,7 +18,7 @@ server_mode=1
 for arg in "$@"; do
     case "$arg" in
         --embedded) server_mode=0 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "usage: scripts/run.sh [--embedded]" >&2; exit 2 ;;
     esac
 done
@@ -24,6 +29,11 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 
 VPY="$ROOT/.venv/bin/python"
+
+# Who may use the page: refused here, before the ingest and the servers, when exposed without a secret.
+access="$("$VPY" -m retrieval.access check)" || exit 2
+read -r host port max_upload_mb <<<"$(head -n 1 <<<"$access")"
+mode_line="$(tail -n 1 <<<"$access")"
 
 # Number of articles in the index; 0 when the index is empty or not created yet.
 articles="$("$VPY" -m retrieval stats --json 2>/dev/null \
@@ -68,9 +78,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "newsqa is running on http://localhost:8501"
+shown_host="$host"
+[[ "$host" == "0.0.0.0" || "$host" == "::" ]] && shown_host="$(hostname)"
+[[ "$host" == 127.* || "$host" == "::1" ]] && shown_host="localhost"
+echo "newsqa is running on http://$shown_host:$port ($mode_line)"
 "$ROOT/.venv/bin/streamlit" run app.py \
-    --server.port 8501 --server.address 0.0.0.0 --server.headless true \
+    --server.port "$port" --server.address "$host" --server.headless true \
+    --server.enableXsrfProtection true --server.maxUploadSize "$max_upload_mb" \
     --browser.gatherUsageStats false &
 streamlit_pid=$!
 # Whichever stops first (the page, or the server it depends on) stops the other.
