@@ -8,11 +8,19 @@ under ``st.cache_resource`` and shared by every browser session; per-session sta
 
 Article text is untrusted: everything from an article (titles, passages, quotes, answers that repeat
 them) goes through :func:`md_escape` and is never rendered with ``unsafe_allow_html``.
+
+Access (``retrieval.access``): :func:`require_access` runs before anything from the index is read. It
+refuses an exposed page without access control, asks for a secret (a sign-in form, or ``?token=``,
+which is then taken out of the address bar) or an OpenID Connect login, and leaves the session's
+owner in ``st.session_state.owner``; conversations are listed, loaded, saved and deleted for that
+owner only. The sign-in lasts as long as the browser session (a reload asks again): Streamlit can read
+cookies (``st.context.cookies``) but not set them, and ``st.login`` covers the OIDC case.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -21,13 +29,16 @@ from typing import Any
 
 import streamlit as st
 
+from ingest.uploads import UPLOAD_TYPES, UploadLedger
+from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.types import Answer, Citation, Passage
 
-UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml", "pdf"]
+log = logging.getLogger("newsqa.app")
+SIGN_IN_FAILURE_DELAY_S = 1.0  # a wrong secret waits this long: guessing costs time
 CONTEXT_CHARS = 350  # article text shown on each side of a cited quote
 CLOSEST_PASSAGES = 4  # passages offered with a refusal
 CONVERSATIONS_LISTED = 30
@@ -131,6 +142,107 @@ def get_conversations(path: str) -> Conversations:
     return Conversations(Path(path))
 
 
+@st.cache_resource(show_spinner=False)
+def get_upload_ledger(path: str) -> UploadLedger:
+    return UploadLedger(Path(path))
+
+
+# --- access ----------------------------------------------------------------------------------------
+def owner() -> str:
+    """The owner of this session's conversations and uploads (set by :func:`require_access`)."""
+    return str(st.session_state["owner"])
+
+
+def user_error(access: AccessPolicy, detail: str, generic: str) -> str:
+    """``detail`` for the single local user (who is the operator); for an exposed page ``generic``, the
+    detail going to the server log (it may name server paths or addresses)."""
+    if access.exposed:
+        log.warning("%s", detail)
+        return f"{generic} The details are in the server's log."
+    return detail
+
+
+def _sign_out() -> None:
+    for key in ("owner", "conversation_id", "messages"):
+        st.session_state.pop(key, None)
+
+
+def require_access(settings: Settings) -> AccessPolicy:
+    """The access policy of this page, with ``st.session_state.owner`` set; or the sign-in screen (or the
+    refusal) and ``st.stop()``. Nothing from the index is read before this returns."""
+    served_on = st.get_option("server.address")
+    host = settings.host
+    if served_on and not is_loopback(str(served_on)):
+        host = str(served_on)  # started with --server.address: that is what the network sees
+    try:
+        access = policy(settings, host=host)
+    except AccessError as exc:
+        log.error("newsqa refuses to serve the page: %s", exc)
+        st.title("Ask the news")
+        st.error(md_escape(f"This page refuses to start: {exc}"), icon=":material/lock:")
+        st.stop()
+    if access.owner is not None:  # local, open: no sign-in
+        st.session_state.owner = access.owner
+        return access
+    if access.mode == "oidc":
+        return _require_oidc(access)
+    if st.session_state.get("owner"):
+        return access
+    given = st.query_params.get("token")
+    if given:
+        del st.query_params["token"]  # out of the address bar (and of what the browser history keeps)
+        signed_in = access.owner_for_secret(given)
+        if signed_in:
+            st.session_state.owner = signed_in
+            return access
+        time.sleep(SIGN_IN_FAILURE_DELAY_S)
+        st.session_state.sign_in_error = "The access token in the link is not valid."
+    render_sign_in(access)
+    st.stop()
+
+
+def render_sign_in(access: AccessPolicy) -> None:
+    st.title("Ask the news")
+    what = "your personal access token" if access.mode == "users" else "the access token"
+    st.info(f"This page is private. Sign in with {what} to read and ask.", icon=":material/lock:")
+    with st.form("sign-in", clear_on_submit=True):
+        secret = st.text_input("Access token", type="password", key="sign_in_secret")
+        submitted = st.form_submit_button("Sign in", icon=":material/login:")
+    if submitted:
+        signed_in = access.owner_for_secret(secret or "")
+        if signed_in:
+            st.session_state.owner = signed_in
+            st.rerun()
+        time.sleep(SIGN_IN_FAILURE_DELAY_S)
+        st.session_state.sign_in_error = "That access token is not valid."
+    if error := st.session_state.pop("sign_in_error", None):
+        st.error(error, icon=":material/error:")
+
+
+def _require_oidc(access: AccessPolicy) -> AccessPolicy:
+    if not hasattr(st.user, "is_logged_in"):
+        st.title("Ask the news")
+        message = (
+            "NEWSQA_OIDC is set, but Streamlit has no [auth] section in .streamlit/secrets.toml: add one "
+            "(redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url) or unset NEWSQA_OIDC."
+        )
+        log.error("%s", message)
+        st.error(md_escape(message), icon=":material/lock:")
+        st.stop()
+    if not st.user.is_logged_in:
+        st.title("Ask the news")
+        st.info("This page is private. Sign in to read and ask.", icon=":material/lock:")
+        if st.button("Sign in", icon=":material/login:"):
+            st.login()
+        st.stop()
+    identity = st.user.get("email") or st.user.get("sub")
+    if not identity:
+        st.error("Your sign-in did not say who you are (no email or subject): ask the operator.")
+        st.stop()
+    st.session_state.owner = f"oidc:{identity}"
+    return access
+
+
 def backend_text(settings: Settings, backend: str) -> str:
     try:
         from retrieval.backends import backend_label
@@ -153,7 +265,7 @@ def new_conversation() -> None:
 
 def open_conversation(conversations: Conversations, conversation_id: str) -> None:
     try:
-        saved = conversations.load(conversation_id)
+        saved = conversations.load(conversation_id, owner=owner())
     except KeyError:
         st.session_state.load_error = "That conversation no longer exists."
         return
@@ -360,7 +472,9 @@ def render_retrieved(event: Retrieved, asked: str) -> None:
     st.caption(f"Reading {len(event.passages)} passages from {n_articles}:\n\n" + "\n".join(lines))
 
 
-def ask(assistant: Assistant, conversations: Conversations, question: str, filters: Filters) -> None:
+def ask(
+    assistant: Assistant, conversations: Conversations, question: str, filters: Filters, access: AccessPolicy
+) -> None:
     """Answer ``question`` live (sources, streamed tokens, final answer) and save the exchange."""
     history = [
         (m["role"], m["content"]) for m in st.session_state.messages if not m.get("error")
@@ -391,7 +505,8 @@ def ask(assistant: Assistant, conversations: Conversations, question: str, filte
                         final = event.answer
         except Exception as exc:  # shown to the user, never as a traceback
             backend = backend_text(assistant.settings, assistant.backend)
-            message = f"Could not answer ({backend}): {exc}"
+            log.exception("answering failed")
+            message = user_error(access, f"Could not answer ({backend}): {exc}", "Could not answer.")
             with live.container():
                 st.error(md_escape(message), icon=":material/error:")
             st.session_state.messages.append({"role": "assistant", "content": "", "error": message})
@@ -411,12 +526,14 @@ def ask(assistant: Assistant, conversations: Conversations, question: str, filte
     st.session_state.messages.append({"role": "assistant", "content": final.text, "answer": record})
     try:
         if st.session_state.conversation_id is None:
-            st.session_state.conversation_id = conversations.create()
+            st.session_state.conversation_id = conversations.create(owner=owner())
         conversation_id = st.session_state.conversation_id
-        conversations.append(conversation_id, "user", question)
-        conversations.append(conversation_id, "assistant", final.text, record)
+        conversations.append(conversation_id, "user", question, owner=owner())
+        conversations.append(conversation_id, "assistant", final.text, record, owner=owner())
     except Exception as exc:  # the answer is shown; only saving failed
-        st.warning(md_escape(f"This exchange could not be saved: {exc}"))
+        log.exception("saving a conversation failed")
+        st.warning(md_escape(user_error(access, f"This exchange could not be saved: {exc}",
+                                        "This exchange could not be saved.")))
 
 
 # --- uploads ---------------------------------------------------------------------------------------
@@ -425,16 +542,34 @@ def _upload_name(name: str) -> str:
     return base[:150]
 
 
+def upload_folder(settings: Settings, who: str) -> Path:
+    """``data_dir/uploads`` for the local user, ``data_dir/uploads/<owner>`` for each other owner (so one
+    user's ``notes.md`` never replaces another's)."""
+    folder = settings.data_dir / "uploads"
+    if who != "local":
+        folder = folder / (re.sub(r"[^\w.\-@]", "_", who).strip(".") or "owner")
+    return folder
+
+
 def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
-    """Save uploaded files into ``data_dir/uploads`` and ingest them like ``python -m ingest``."""
+    """Check uploaded files (``ingest.uploads``: type, size, content, the owner's hourly budget), save the
+    accepted ones into :func:`upload_folder` and ingest them like ``python -m ingest``. A refused file is
+    reported as failed with its reason and touches nothing."""
     from ingest.pipeline import ingest
 
-    folder = settings.data_dir / "uploads"
+    ledger = get_upload_ledger(str(settings.upload_ledger_path))
+    accepted, refused = ledger.admit(owner(), [(f.name, f.getvalue()) for f in files], settings)
+    failed = [{"source": r.name, "reason": r.reason} for r in refused]
+    names = [f.name for f in files]
+    if not accepted:
+        return {"added": 0, "updated": 0, "unchanged": 0, "failed": failed, "files": names, "chunks": 0,
+                "seconds": 0.0}
+    folder = upload_folder(settings, owner())
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for file in files:
-        path = folder / _upload_name(file.name)
-        path.write_bytes(file.getvalue())
+    for name, data in accepted:
+        path = folder / _upload_name(name)
+        path.write_bytes(data)
         paths.append(str(path))
     bar = st.progress(0.0, text="Reading the files…")
 
@@ -444,11 +579,15 @@ def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> di
     report = ingest(paths, settings, store=assistant.store, progress=progress)
     bar.empty()
     result = report.to_json()
-    result["files"] = [Path(p).name for p in paths]
+    result["failed"] = failed + result["failed"]
+    result["files"] = names
     return result
 
 
-def render_upload(settings: Settings, assistant: Assistant, where: str) -> None:
+def render_upload(settings: Settings, assistant: Assistant, where: str, access: AccessPolicy) -> None:
+    if not access.uploads:
+        st.caption("Uploads are turned off on this page (NEWSQA\\_UPLOADS); the operator ingests articles.")
+        return
     with st.form(f"upload-{where}", clear_on_submit=True, border=where == "main"):
         files = st.file_uploader(
             "Article files",
@@ -457,7 +596,8 @@ def render_upload(settings: Settings, assistant: Assistant, where: str) -> None:
             key=f"upload-files-{where}",
             help="Text, Markdown (with optional front matter: title, url, published, outlet), HTML, "
             "JSON / JSON lines article records, or an RSS/Atom feed. Uploading a file with the same "
-            "name again updates that article.",
+            f"name again updates that article. Up to {settings.upload_max_mb} MB per file and "
+            f"{settings.upload_hour_mb} MB per hour.",
         )
         submitted = st.form_submit_button("Ingest", icon=":material/upload:")
     if submitted:
@@ -468,7 +608,10 @@ def render_upload(settings: Settings, assistant: Assistant, where: str) -> None:
             with st.spinner("Ingesting…"):
                 st.session_state.ingest_report = run_ingest(settings, assistant, list(files))
         except Exception as exc:  # e.g. disk full, index mismatch
-            st.session_state.ingest_report = {"error": str(exc)}
+            log.exception("ingest of an upload failed")
+            st.session_state.ingest_report = {
+                "error": user_error(access, str(exc), "The files could not be ingested.")
+            }
         st.rerun()
 
 
@@ -547,14 +690,45 @@ def render_corpus(settings: Settings, assistant: Assistant, page_stats: dict[str
         )
 
 
-def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, Any]) -> tuple[Any, Any]:
+def delete_current(conversations: Conversations) -> None:
+    conversation_id = st.session_state.get("conversation_id")
+    if conversation_id is not None:
+        conversations.delete(conversation_id, owner=owner())
+    new_conversation()
+
+
+def render_account(access: AccessPolicy) -> None:
+    """Who is signed in, and the way out (sign-in modes only)."""
+    who = owner()
+    if access.mode == "token":
+        st.caption("Signed in with the shared access token: everyone who has it sees these conversations.")
+    elif access.mode in ("users", "oidc"):
+        st.caption(f"Signed in as {md_inline(who.split(':', 1)[1])}")
+    elif access.mode == "open":
+        st.caption("No sign-in on this page: anyone who can reach it sees these conversations.")
+    if access.mode == "oidc":
+        st.button("Sign out", icon=":material/logout:", on_click=st.logout, type="tertiary")
+    elif access.signs_in:
+        st.button("Sign out", icon=":material/logout:", on_click=_sign_out, type="tertiary")
+
+
+def render_sidebar(
+    settings: Settings, assistant: Assistant, stats: dict[str, Any], access: AccessPolicy,
+    conversations: Conversations,
+) -> tuple[Any, Any]:
     """Filters and upload; returns the containers the conversation list and the corpus facts go into."""
     with st.sidebar:
+        render_account(access)
         st.button(
             "New conversation", icon=":material/add_comment:", on_click=new_conversation,
             type="primary", width="stretch",
         )
         listing = st.container()
+        if st.session_state.get("conversation_id") is not None:
+            st.button(
+                "Delete this conversation", icon=":material/delete:", on_click=delete_current,
+                args=(conversations,), type="tertiary", key="delete-conversation",
+            )
 
         st.subheader("Filters", divider="gray")
         outlets = stats.get("outlets") or []
@@ -582,7 +756,7 @@ def render_sidebar(settings: Settings, assistant: Assistant, stats: dict[str, An
         st.subheader("Corpus", divider="gray")
         corpus = st.container()  # filled last, by render_late (see there)
         with st.expander("Add articles", icon=":material/upload_file:"):
-            render_upload(settings, assistant, "sidebar")
+            render_upload(settings, assistant, "sidebar", access)
     return listing, corpus
 
 
@@ -602,9 +776,10 @@ def render_late(settings: Settings, assistant: Assistant, stats: dict[str, Any],
 def render_conversation_list(listing: Any, conversations: Conversations) -> None:
     with listing:
         try:
-            saved = conversations.list(CONVERSATIONS_LISTED)
-        except Exception as exc:
-            st.caption(md_escape(f"Saved conversations are unavailable: {exc}"))
+            saved = conversations.list(CONVERSATIONS_LISTED, owner=owner())
+        except Exception:
+            log.exception("listing conversations failed")
+            st.caption("Saved conversations are unavailable right now.")
             return
         if not saved:
             st.caption("Your conversations will be listed here.")
@@ -626,17 +801,20 @@ def render_conversation_list(listing: Any, conversations: Conversations) -> None
 
 
 # --- the page --------------------------------------------------------------------------------------
-def render_empty_index(settings: Settings, assistant: Assistant) -> None:
+def render_empty_index(settings: Settings, assistant: Assistant, access: AccessPolicy) -> None:
     st.info(
         "No articles are indexed yet. Ingest some from a terminal in the project folder:",
         icon=":material/inventory_2:",
     )
     st.code("python -m ingest corpus/", language="bash")
-    st.caption(
-        f"Index folder: {md_inline(str(settings.data_dir))} (set NEWSQA\\_DATA\\_DIR to use another). "
-        "Or upload article files here:"
-    )
-    render_upload(settings, assistant, "main")
+    if access.exposed:  # the server's folders are the operator's business
+        st.caption("Or upload article files here:" if access.uploads else "")
+    else:
+        st.caption(
+            f"Index folder: {md_inline(str(settings.data_dir))} (set NEWSQA\\_DATA\\_DIR to use another). "
+            "Or upload article files here:"
+        )
+    render_upload(settings, assistant, "main", access)
 
 
 def main() -> None:
@@ -647,16 +825,18 @@ def main() -> None:
     except Exception as exc:  # e.g. a bad NEWSQA_* value
         st.error(md_escape(f"The settings are invalid: {exc}"), icon=":material/error:")
         st.stop()
+    access = require_access(settings)  # before anything from the index is read or drawn
     assistant = get_assistant(settings.model_dump_json(), settings)
     conversations = get_conversations(str(settings.conversations_path))
     try:
         stats = assistant.stats()
     except Exception as exc:  # e.g. Chroma server down, unreadable index
-        problem = f"The index in {settings.data_dir} cannot be opened: {exc}"
+        problem = user_error(access, f"The index in {settings.data_dir} cannot be opened: {exc}",
+                             "The article index cannot be opened right now.")
         st.error(md_escape(problem), icon=":material/error:")
         st.stop()
 
-    listing, corpus = render_sidebar(settings, assistant, stats)
+    listing, corpus = render_sidebar(settings, assistant, stats, access, conversations)
     st.title("Ask the news")
     st.caption(
         "Answers come only from the ingested articles; every claim links to the passage it quotes."
@@ -667,7 +847,7 @@ def main() -> None:
     render_ingest_report()
 
     if not stats.get("articles"):
-        render_empty_index(settings, assistant)
+        render_empty_index(settings, assistant, access)
         st.chat_input("Ingest articles first", disabled=True)
         render_late(settings, assistant, stats, listing, corpus, conversations)
         return
@@ -678,7 +858,7 @@ def main() -> None:
     render_history(assistant)
     question = st.chat_input("Ask about the news…")
     if question and question.strip():
-        ask(assistant, conversations, question.strip(), filters)
+        ask(assistant, conversations, question.strip(), filters, access)
     render_late(settings, assistant, stats, listing, corpus, conversations)
 
 

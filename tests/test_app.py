@@ -433,3 +433,190 @@ def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None
     assert unescape(body[0].value) == f":orange-background[{quote}]"  # article gone: the quote alone
     assert "[Open the original article ↗](https://news.example/allies%281%29)" in [b.value for b in body]
     assert "first token 0.50 s" in " ".join(c.value for c in message.caption)
+
+
+# --- access: who may read, ask and upload ----------------------------------------------------------
+TOKEN = "correct-horse-battery-staple-42"
+ARTICLE_WORDS = ("Hegseth", "Cyber Command", "Tomato", "Gardening Weekly", "Intelligence")
+
+
+def page_text(at: AppTest) -> str:
+    """Every string the page sends to the browser (element and block protos, main and sidebar)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
+
+
+def assert_no_article_text(at: AppTest) -> None:
+    text = page_text(at)
+    assert not [w for w in ARTICLE_WORDS if w in text], text
+    assert not at.chat_input and not at.sidebar.metric and not at.file_uploader
+
+
+def test_exposed_without_a_secret_refuses_to_start(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert errors and errors[0].startswith("This page refuses to start: NEWSQA_HOST=0.0.0.0"), errors
+    for setting in ("NEWSQA_ACCESS_TOKEN", "NEWSQA_PASSWORD_FILE", "NEWSQA_NO_AUTH"):
+        assert setting in errors[0]
+    assert_no_article_text(at)
+    assert str(data_dir) not in page_text(at)
+
+
+def test_token_sign_in_before_any_article_text(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_ACCESS_TOKEN", TOKEN)
+    at = new_app()
+    assert any("This page is private" in i.value for i in at.info)
+    assert_no_article_text(at)
+
+    at.text_input(key="sign_in_secret").input("not-the-token-at-all")
+    at.form_submit_button[0].click().run()
+    assert [e.value for e in at.error] == ["That access token is not valid."]
+    assert_no_article_text(at)
+
+    at.text_input(key="sign_in_secret").input(TOKEN)
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["owner"] == "token"
+    assert any("shared access token" in c.value for c in at.sidebar.caption)
+    # Exposed with a shared token: uploads are off unless NEWSQA_UPLOADS=on.
+    assert not at.file_uploader
+    assert any("Uploads are turned off" in c.value for c in at.sidebar.caption)
+    ask(at, "What did Pete Hegseth reportedly order?")
+    assert "Cyber Command" in " ".join(assistant_texts(at))
+
+    # A link with ?token= signs in too, and the token leaves the address bar.
+    linked = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    linked.query_params["token"] = TOKEN
+    linked.run()
+    assert not linked.exception and linked.chat_input
+    assert "token" not in linked.query_params
+    assert [b for b in linked.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]  # shared by holders
+    wrong = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    wrong.query_params["token"] = TOKEN + "x"
+    wrong.run()
+    assert [e.value for e in wrong.error] == ["The access token in the link is not valid."]
+    assert_no_article_text(wrong)
+
+
+def _sign_in(secret: str) -> AppTest:
+    at = new_app()
+    at.text_input(key="sign_in_secret").input(secret)
+    at.form_submit_button[0].click().run()
+    assert not at.exception and at.chat_input, [e.value for e in at.error]
+    return at
+
+
+def test_two_users_conversations_do_not_mix(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A conversation of the local user from before the page was exposed: nobody signed in sees it.
+    from retrieval.conversations import Conversations
+
+    local = Conversations(data_dir / "conversations.sqlite3")
+    cid = local.create()
+    local.append(cid, "user", "A local question about my landlord")
+    local.close()
+
+    users = tmp_path / "users.txt"
+    users.write_text("alice:alice-secret-0123456789\nbob:bob-secret-0123456789xyz\n")
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_PASSWORD_FILE", str(users))
+
+    alice = _sign_in("alice-secret-0123456789")
+    assert any("Signed in as alice" in c.value for c in alice.sidebar.caption)
+    ask(alice, "What did Pete Hegseth reportedly order?")
+    alice.run()
+    assert [b for b in alice.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+
+    bob = _sign_in("bob-secret-0123456789xyz")
+    labels = " ".join(unescape(b.label) for b in bob.sidebar.button)
+    assert "What did Pete Hegseth" not in labels and "landlord" not in labels
+    assert any("conversations will be listed here" in c.value for c in bob.sidebar.caption)
+    ask(bob, "What did Canada say about intelligence sharing?")
+    bob.run()
+    assert [b for b in bob.sidebar.button if "What did Canada say" in unescape(b.label)]
+
+    again = _sign_in("alice-secret-0123456789")  # a new session of alice's
+    labels = [unescape(b.label) for b in again.sidebar.button]
+    assert any("What did Pete Hegseth" in label for label in labels)
+    assert not any("Canada" in label or "landlord" in label for label in labels)
+    # Alice deletes hers: gone from her list and from the database; bob's stays.
+    next(b for b in again.sidebar.button if "What did Pete Hegseth" in unescape(b.label)).click().run()
+    again.sidebar.button(key="delete-conversation").click().run()
+    assert not again.chat_message
+    assert not [b for b in again.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    store = Conversations(data_dir / "conversations.sqlite3")
+    assert store.list(owner="user:alice") == []
+    assert [c.title for c in store.list(owner="user:bob")] == ["What did Canada say about intelligence sharing?"]
+    assert [c.title for c in store.list()] == ["A local question about my landlord"]
+    store.close()
+
+
+def test_upload_over_the_limit_or_binary_is_refused_and_the_index_unchanged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_UPLOAD_MAX_MB", "1")
+    at = new_app()
+    before = at.sidebar.metric[0].value, at.sidebar.metric[1].value
+    at.file_uploader(key="upload-files-sidebar").set_value([
+        ("huge.txt", b"A sentence of an article. " * 50_000, "text/plain"),  # 1.3 MB
+        ("photo.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "text/markdown"),
+        ("articles.json", _zipped(), "application/json"),
+    ])
+    at.sidebar.form_submit_button[0].click().run()
+    assert not at.exception
+    warnings = [unescape(w.value) for w in at.warning]
+    assert warnings and "added 0" in warnings[0] and "failed 3" in warnings[0], warnings
+    assert "huge.txt: it is 1.3 MB; the limit per file is 1 MB (NEWSQA_UPLOAD_MAX_MB)" in warnings[0]
+    assert "photo.md: it is a binary file" in warnings[0]
+    assert "articles.json: it is a zip archive, not an article" in warnings[0]
+    assert (at.sidebar.metric[0].value, at.sidebar.metric[1].value) == before
+    assert not (data_dir / "uploads").exists()  # nothing written
+
+    # A good file beside a refused one: the good one goes in, the refused one is named.
+    at.file_uploader(key="upload-files-sidebar").set_value([
+        ("notes.md", b"---\ntitle: Notes\n---\nShort note text here about the harbour.", "text/markdown"),
+        ("photo.md", b"\x00\x01\x02", "text/markdown"),
+    ])
+    at.sidebar.form_submit_button[0].click().run()
+    warnings = [unescape(w.value) for w in at.warning]
+    assert warnings and "added 1" in warnings[0] and "photo.md: it is a binary file" in warnings[0], warnings
+    assert sorted(p.name for p in (data_dir / "uploads").iterdir()) == ["notes.md"]
+    assert at.sidebar.metric[0].value == "3"
+
+
+def _zipped() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("articles.json", b"[" + b"0," * 2_000_000 + b"0]")  # 4 MB in a few kB
+    return buffer.getvalue()
+
+
+def test_exposed_page_shows_no_server_details_in_errors(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    monkeypatch.setenv("NEWSQA_BACKEND", "openai")
+    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("NEWSQA_REQUEST_TIMEOUT", "5")
+    at = new_app()
+    assert any("No sign-in on this page" in c.value for c in at.sidebar.caption)
+    assert not at.file_uploader  # exposed without per-user sign-in: uploads off
+    at.chat_input[0].set_value("What did Pete Hegseth reportedly order?").run()
+    assert not at.exception
+    errors = [unescape(e.value) for e in at.error]
+    assert errors == ["Could not answer. The details are in the server's log."], errors
+    assert "127.0.0.1:9" not in page_text(at) and str(data_dir) not in page_text(at)
