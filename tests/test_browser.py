@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -275,3 +276,54 @@ def test_a_slow_answer_is_kept_and_the_follow_up_stays_in_its_conversation(
             assert sidebar.get_by_role("button", name="What did Pete Hegseth").count() == 1
             assert sidebar.get_by_role("button", name="What did the UK say").count() == 0  # no second conversation
             context.close()
+
+
+TOKEN = "correct-horse-battery-staple-42"
+
+
+def test_a_private_page_asks_for_the_token_before_any_article_text(browser: Any, tmp_path: Path) -> None:
+    """NEWSQA_ACCESS_TOKEN set: a visitor without it gets the sign-in screen and no article text; the
+    token typed in, or given as ?token= (then dropped from the address), opens the chat."""
+    data_dir = tmp_path / "data"
+    _build(tmp_path, data_dir, hostile=False)
+    with _app(tmp_path, _env(data_dir) | {"NEWSQA_ACCESS_TOKEN": TOKEN}) as url:
+        # Streamlit refuses an upload request that lacks the XSRF token (server.enableXsrfProtection).
+        request = urllib.request.Request(f"{url}/_stcore/upload_file/some-session/some-file", data=b"x",
+                                         method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_text("This page is private").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        _settle(page)
+        _shot(page, "browser-sign-in.png")
+        text = page.locator("body").inner_text()
+        assert "Hegseth" not in text and "Cyber Command" not in text and "Articles" not in text
+        assert page.get_by_test_id("stChatInput").count() == 0
+
+        page.get_by_label("Access token").fill("a-wrong-token-of-some-length")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("That access token is not valid.").wait_for()
+        _settle(page)
+        assert page.get_by_test_id("stChatInput").count() == 0
+
+        page.get_by_label("Access token").fill(TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_test_id("stChatInput").locator("textarea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        _settle(page)
+        assert "Cyber Command" in _ask(page, "What did Pete Hegseth reportedly order?").inner_text()
+        context.close()
+
+        # A new browser with the link: signed in, and the token is no longer in the address.
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{url}/?token={TOKEN}")
+        page.get_by_test_id("stChatInput").locator("textarea").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        _settle(page)
+        assert TOKEN not in page.url
+        sidebar = page.get_by_test_id("stSidebar")
+        assert sidebar.get_by_role("button", name="What did Pete Hegseth").count() == 1  # token holders share
+        context.close()
