@@ -20,6 +20,7 @@ cookies (``st.context.cookies``) but not set them, and ``st.login`` covers the O
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import threading
@@ -171,11 +172,12 @@ def require_access(settings: Settings) -> AccessPolicy:
     """The access policy of this page, with ``st.session_state.owner`` set; or the sign-in screen (or the
     refusal) and ``st.stop()``. Nothing from the index is read before this returns."""
     served_on = st.get_option("server.address")
-    host = settings.host
+    host, source = settings.host, "NEWSQA_HOST"
     if served_on and not is_loopback(str(served_on)):
-        host = str(served_on)  # started with --server.address: that is what the network sees
+        # started with --server.address: that is what the network sees
+        host, source = str(served_on), "Streamlit's server.address"
     try:
-        access = policy(settings, host=host)
+        access = policy(settings, host=host, host_source=source)
     except AccessError as exc:
         log.error("newsqa refuses to serve the page: %s", exc)
         st.title("Ask the news")
@@ -546,8 +548,10 @@ def upload_folder(settings: Settings, who: str) -> Path:
     """``data_dir/uploads`` for the local user, ``data_dir/uploads/<owner>`` for each other owner (so one
     user's ``notes.md`` never replaces another's)."""
     folder = settings.data_dir / "uploads"
-    if who != "local":
-        folder = folder / (re.sub(r"[^\w.\-@]", "_", who).strip(".") or "owner")
+    if who != "local":  # a readable name, and a hash so that two owners never share a folder
+        digest = hashlib.sha256(who.encode()).hexdigest()[:10]
+        readable = re.sub(r"[^\w.@-]", "_", who)[:60]
+        folder = folder / f"{readable}-{digest}"
     return folder
 
 

@@ -146,9 +146,10 @@ class AccessPolicy:
         return f"listening on {where}; {what}; uploads {'on' if self.uploads else 'off'}"
 
 
-def policy(settings: Settings, host: str | None = None) -> AccessPolicy:
+def policy(settings: Settings, host: str | None = None, host_source: str = "NEWSQA_HOST") -> AccessPolicy:
     """The checked access mode for ``settings`` (``host`` overrides ``settings.host``, e.g. the address
-    Streamlit was really started with). Raises :class:`AccessError` naming the settings to change."""
+    Streamlit was really started with, named by ``host_source``). Raises :class:`AccessError` naming the
+    settings to change."""
     host = host or settings.host
     token = settings.access_token.get_secret_value() if settings.access_token is not None else None
     chosen = [n for n, on in (("NEWSQA_ACCESS_TOKEN", token is not None),
@@ -168,10 +169,10 @@ def policy(settings: Settings, host: str | None = None) -> AccessPolicy:
     elif not is_loopback(host):
         if not settings.no_auth:
             raise AccessError(
-                f"NEWSQA_HOST={host} makes the page reachable from other machines, but no access control is "
+                f"{host_source}={host} makes the page reachable from other machines, but no access control is "
                 "set. Set NEWSQA_ACCESS_TOKEN (a shared secret), NEWSQA_PASSWORD_FILE (one 'name:secret' "
                 "per user) or NEWSQA_OIDC=1 (st.login); or NEWSQA_NO_AUTH=1 to let anyone in on purpose; "
-                "or leave NEWSQA_HOST unset to listen on 127.0.0.1 only."
+                f"or leave {host_source} unset to listen on 127.0.0.1 only."
             )
         mode = "open"
     else:

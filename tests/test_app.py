@@ -472,6 +472,22 @@ def test_exposed_without_a_secret_refuses_to_start(data_dir: Path, monkeypatch: 
     assert str(data_dir) not in page_text(at)
 
 
+def test_started_on_an_exposed_address_refuses_too(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``streamlit run app.py --server.address 0.0.0.0`` (not through run.sh): the app sees the address."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = new_app()
+    finally:
+        config.set_option("server.address", before)
+    errors = [unescape(e.value) for e in at.error]
+    assert errors and "Streamlit's server.address=0.0.0.0 makes the page reachable" in errors[0], errors
+    assert "NEWSQA_ACCESS_TOKEN" in errors[0]
+    assert_no_article_text(at)
+
+
 def test_token_sign_in_before_any_article_text(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     monkeypatch.setenv("NEWSQA_ACCESS_TOKEN", TOKEN)
@@ -538,6 +554,15 @@ def test_two_users_conversations_do_not_mix(
     ask(alice, "What did Pete Hegseth reportedly order?")
     alice.run()
     assert [b for b in alice.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+
+    # Per-user sign-in may upload (auto); each user's files go into a folder of their own.
+    alice.file_uploader(key="upload-files-sidebar").set_value(
+        ("notes.md", b"---\ntitle: Notes\n---\nAlice's short note about the harbour.", "text/markdown")
+    )
+    alice.sidebar.form_submit_button[0].click().run()
+    assert [s.value for s in alice.success], [w.value for w in alice.warning]
+    uploaded = list((data_dir / "uploads").rglob("notes.md"))
+    assert len(uploaded) == 1 and uploaded[0].parent.name.startswith("user_alice-"), uploaded
 
     bob = _sign_in("bob-secret-0123456789xyz")
     labels = " ".join(unescape(b.label) for b in bob.sidebar.button)
