@@ -661,7 +661,9 @@ def _when(timestamp: float | None) -> str:
 
 
 @st.fragment(run_every=INDEX_WATCH_SECONDS)
-def render_corpus(settings: Settings, assistant: Assistant, page_stats: dict[str, Any], page_run: int) -> None:
+def render_corpus(
+    settings: Settings, assistant: Assistant, page_stats: dict[str, Any], page_run: int, access: AccessPolicy
+) -> None:
     """The corpus facts, kept current: every few seconds they are read again, so an ingest from a
     terminal (or another session's upload) shows up without a click. When the index changes between
     empty and not empty, or outlets appear or go, the whole page runs again."""
@@ -670,7 +672,8 @@ def render_corpus(settings: Settings, assistant: Assistant, page_stats: dict[str
         try:
             stats = assistant.stats()
         except Exception as exc:  # e.g. a Chroma server down: said here, the page stays usable
-            st.caption(md_escape(f"The index cannot be read right now: {exc}"))
+            st.caption(md_escape(user_error(access, f"The index cannot be read right now: {exc}",
+                                            "The index cannot be read right now.")))
             return
         if bool(stats.get("articles")) != bool(page_stats.get("articles")) or (
             stats.get("outlets") != page_stats.get("outlets")
@@ -765,7 +768,7 @@ def render_sidebar(
 
 
 def render_late(settings: Settings, assistant: Assistant, stats: dict[str, Any], listing: Any, corpus: Any,
-                conversations: Conversations) -> None:
+                conversations: Conversations, access: AccessPolicy) -> None:
     """What the page draws after the question is answered: the conversation list and the timed
     corpus fragment. Drawn last, the fragment's clock starts once the answer is saved, so a timed run
     never overlaps a page run that is still answering. (Seen once in headless Chromium on a loaded
@@ -774,7 +777,7 @@ def render_late(settings: Settings, assistant: Assistant, stats: dict[str, Any],
     render_conversation_list(listing, conversations)
     st.session_state["_page_runs"] = st.session_state.get("_page_runs", 0) + 1
     with corpus:
-        render_corpus(settings, assistant, stats, st.session_state["_page_runs"])
+        render_corpus(settings, assistant, stats, st.session_state["_page_runs"], access)
 
 
 def render_conversation_list(listing: Any, conversations: Conversations) -> None:
@@ -853,7 +856,7 @@ def main() -> None:
     if not stats.get("articles"):
         render_empty_index(settings, assistant, access)
         st.chat_input("Ingest articles first", disabled=True)
-        render_late(settings, assistant, stats, listing, corpus, conversations)
+        render_late(settings, assistant, stats, listing, corpus, conversations, access)
         return
 
     filters, filter_problem = current_filters()
@@ -863,7 +866,7 @@ def main() -> None:
     question = st.chat_input("Ask about the news…")
     if question and question.strip():
         ask(assistant, conversations, question.strip(), filters, access)
-    render_late(settings, assistant, stats, listing, corpus, conversations)
+    render_late(settings, assistant, stats, listing, corpus, conversations, access)
 
 
 if __name__ == "__main__":

@@ -488,6 +488,17 @@ def test_started_on_an_exposed_address_refuses_too(data_dir: Path, monkeypatch: 
     assert_no_article_text(at)
 
 
+def test_oidc_without_streamlit_auth_config_says_what_to_add(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_OIDC", "1")
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert errors and "no [auth] section in .streamlit/secrets.toml" in errors[0], errors
+    assert_no_article_text(at)
+
+
 def test_token_sign_in_before_any_article_text(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     monkeypatch.setenv("NEWSQA_ACCESS_TOKEN", TOKEN)
