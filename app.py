@@ -180,8 +180,12 @@ def require_access(settings: Settings) -> AccessPolicy:
         access = policy(settings, host=host, host_source=source)
     except AccessError as exc:
         log.error("newsqa refuses to serve the page: %s", exc)
+        # The password file's problems name a server path and its lines: for the operator's log only.
+        shown = str(exc) if settings.password_file is None else (
+            "NEWSQA_PASSWORD_FILE is not usable; the details are in the server's log."
+        )
         st.title("Ask the news")
-        st.error(md_escape(f"This page refuses to start: {exc}"), icon=":material/lock:")
+        st.error(md_escape(f"This page refuses to start: {shown}"), icon=":material/lock:")
         st.stop()
     if access.owner is not None:  # local, open: no sign-in
         st.session_state.owner = access.owner

@@ -488,6 +488,20 @@ def test_started_on_an_exposed_address_refuses_too(data_dir: Path, monkeypatch: 
     assert_no_article_text(at)
 
 
+def test_a_broken_password_file_is_named_in_the_log_not_the_page(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = tmp_path / "secret-place" / "users.txt"
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_PASSWORD_FILE", str(users))
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert errors == ["This page refuses to start: NEWSQA_PASSWORD_FILE is not usable; the details are in the "
+                      "server's log."], errors
+    assert "secret-place" not in page_text(at)
+    assert_no_article_text(at)
+
+
 def test_oidc_without_streamlit_auth_config_says_what_to_add(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
