@@ -129,6 +129,31 @@ def fuse(
     return fused
 
 
+def with_dense_reserve(
+    kept: list[Passage],
+    ranked: Sequence[Passage],
+    k: int,
+    reserve: int,
+    twin_of: Callable[[Passage, Sequence[Passage]], Passage | None],
+) -> list[Passage]:
+    """``kept`` (fused order, at most ``k``) with the ``reserve`` best dense candidates of ``ranked`` among
+    them. A missing one (and no near-copy of a passage already there) takes the last place, pushing out
+    the lowest fused passage that is not one of them: fusion keeps at least its top ``k - reserve``."""
+    best_dense = sorted((p for p in ranked if p.dense_rank is not None), key=lambda p: p.dense_rank or 0)
+    reserved = {p.chunk_id for p in best_dense[:reserve]}
+    out = list(kept)
+    for p in best_dense[:reserve]:
+        if p.chunk_id in {q.chunk_id for q in out} or twin_of(p, out) is not None:
+            continue  # there already, or its near-copy is
+        if len(out) >= k:
+            drop = next((q for q in reversed(out) if q.chunk_id not in reserved), None)
+            if drop is None:
+                break
+            out.remove(drop)
+        out.append(p)
+    return out
+
+
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
     t = time.perf_counter()
     return fn(*args), time.perf_counter() - t
@@ -236,6 +261,7 @@ def search(
             passage.score = float(new)
         passages.sort(key=lambda p: -p.score)
 
+    reserve = round(k * settings.dense_reserve) if mode == "hybrid" else 0
     kept: list[Passage] = []
     collapsed = 0
     if collapse:
@@ -246,10 +272,10 @@ def search(
                 words[p.chunk_id] = word_set(p.text)
             return words[p.chunk_id]
 
-        for passage in passages:
-            twin = next(
+        def twin_of(passage: Passage, among: Sequence[Passage]) -> Passage | None:
+            return next(
                 (
-                    q for q in kept
+                    q for q in among
                     if is_near_duplicate(
                         float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
                         partial(words_of, q), partial(words_of, passage), settings.dedup_threshold,
@@ -257,6 +283,9 @@ def search(
                 ),
                 None,
             )
+
+        for passage in passages:
+            twin = twin_of(passage, kept)
             if twin is not None:
                 collapsed += 1
                 if passage.article_id != twin.article_id and passage.article_id not in twin.duplicates:
@@ -267,6 +296,11 @@ def search(
                 break
     else:
         kept = passages[:k]
+
+        def twin_of(passage: Passage, among: Sequence[Passage]) -> Passage | None:
+            return None
+    if reserve:
+        kept = with_dense_reserve(kept, passages, k, reserve, twin_of)
     timings["fuse"] = time.perf_counter() - t
     timings["retrieve"] = time.perf_counter() - t0
     return SearchResult(kept, timings, candidates=len(passages), collapsed=collapsed)

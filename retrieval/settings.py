@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0)
     keyword_weight: float = Field(default=1.0, ge=0)
+    dense_reserve: float = Field(
+        default=0.34, ge=0, le=1,
+        description="Share of the k hybrid results kept for the best dense (meaning) matches: the top "
+        "round(k × dense_reserve) dense candidates are always among the k results, taking the last places "
+        "when fusion ranked them lower, so keyword matches never crowd out what dense search alone would "
+        "find. 0 turns it off.",
+    )
     article_weight: float = Field(
         default=1.0, ge=0,
         description="Weight of whole-article BM25 (title + full text) in hybrid fusion: a passage gains "

@@ -204,3 +204,61 @@ def test_bm25_searches_read_in_parallel_on_read_only_connections(ranked_index: P
     catalog.close()
     with pytest.raises(sqlite3.ProgrammingError):
         readers[0].execute("SELECT 1")
+
+
+# The meaning of the question with none of its words, and three articles with its words and other meanings.
+CLINICS = ("Country clinics cannot find enough GPs",
+           "Villages in the hills wait months to see a family doctor, and two surgeries closed this spring because "
+           "no medic would move there.")
+WORDY = [
+    ("Rural hospitals face a parking shortage", "Rural hospitals have a parking shortage: visitors circle "
+     "for an hour, and the hospitals plan new car parks."),
+    ("Shortage of parking permits in rural areas", "The union said the shortage of parking permits in "
+     "rural areas is a scandal for everyone who drives in."),
+    ("Rural broadband shortage", "Rural towns report a broadband shortage; video calls drop out in rural areas."),
+]
+
+
+@pytest.fixture(scope="module")
+def crowded_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    corpus = tmp_path_factory.mktemp("crowded")
+    for n, (title, text) in enumerate([CLINICS, *WORDY]):
+        (corpus / f"{n}.md").write_text(f"---\ntitle: {title}\npublished: 2026-03-0{n + 1}\n---\n{text}\n")
+    data = tmp_path_factory.mktemp("crowded-data")
+    settings = Settings(data_dir=data)
+    assert ingest([str(corpus)], settings, store=Store(settings, embedder=embedder)).added == 4
+    return data
+
+
+def test_dense_reserve_keeps_the_best_meaning_matches(crowded_index: Path, embedder: Any) -> None:
+    """Keyword and whole-article matches never crowd the best dense candidates out of the k results:
+    round(k × dense_reserve) of them are always there, fusion keeping its own top places."""
+    query = "rural areas are short of physicians"
+    store = Store(Settings(data_dir=crowded_index, dense_reserve=0.5), embedder=embedder)
+    off = Store(Settings(data_dir=crowded_index, dense_reserve=0), embedder=embedder)
+    best_dense = search(store, query, k=1, mode="dense", collapse=False, recency=False).passages
+    assert best_dense[0].title == CLINICS[0], "the test needs the meaning match first in dense search"
+    plain = search(off, query, k=2, recency=False).passages
+    assert CLINICS[0] not in {p.title for p in plain}, "fusion alone must crowd it out, or this proves nothing"
+    hybrid = search(store, query, k=2, recency=False).passages
+    assert [p.title for p in hybrid] == [plain[0].title, CLINICS[0]]  # fusion's first place, then the reserve
+    # dense-only and keyword-only searches reserve nothing
+    assert search(store, query, k=2, mode="keyword", recency=False).passages[1].title != CLINICS[0]
+
+
+def test_dense_reserve_takes_the_last_places_and_skips_near_copies() -> None:
+    from retrieval.search import with_dense_reserve
+    from retrieval.types import Passage
+
+    def p(cid: str, dense: int | None, score: float) -> Passage:
+        return Passage(chunk_id=cid, article_id=cid, text=cid, start=0, end=0, score=score, dense_rank=dense)
+
+    a, b, c, d, e = p("a", None, 5), p("b", 3, 4), p("c", None, 3), p("d", 1, 1), p("e", 2, 0.5)
+    ranked = [a, b, c, d, e]
+    no_twins = lambda _p, _among: None  # noqa: E731
+    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 2, no_twins)] == ["a", "d", "e"]
+    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 1, no_twins)] == ["a", "b", "d"]
+    assert [x.chunk_id for x in with_dense_reserve([a, d], ranked, 3, 2, no_twins)] == ["a", "d", "e"]
+    # e is a near-copy of a passage already shown: it needs no place of its own
+    twin_of_e = lambda q, among: among[0] if q.chunk_id == "e" else None  # noqa: E731
+    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 2, twin_of_e)] == ["a", "b", "d"]
