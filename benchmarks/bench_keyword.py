@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.catalog import Catalog  # noqa: E402
-from retrieval.evaluate import load_dataset  # noqa: E402
+from retrieval.eval_data import load_dataset  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate import Question, article_ranking, first_gold, first_hit, load_dataset  # noqa: E402
+from retrieval.eval_data import Question, load_dataset  # noqa: E402
+from retrieval.eval_metrics import article_ranking, first_gold, first_hit  # noqa: E402
 from retrieval.search import fuse, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402

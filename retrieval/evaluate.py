@@ -1,9 +1,7 @@
 """The ``evaluate`` command: retrieval and answer metrics over a dataset in the format of shared/eval.
 
-A dataset directory holds ``questions.jsonl`` and, for retrieval metrics, ``articles.jsonl``
-(RealTime QA layout). A dataset without ``articles.jsonl`` whose questions carry their evidence as
-``[{"title", "source", "url", "published_at", "fact"}]`` (MultiHop-RAG layout) gets an index built
-from that evidence: one article per URL, its fact sentences as text.
+The dataset (``retrieval/eval_data.py``) and the metrics (``retrieval/eval_metrics.py``) live apart;
+this module runs the searches and answers and reports.
 
 Metric keys are flat (one JSON object): hybrid search, the product's default, is unprefixed
 (``answer_hits@10``, ``article_mrr@10``); the other search variants carry a dotted prefix
@@ -21,32 +19,38 @@ Note on layering: ``retrieval`` does not import ``ingest`` anywhere else. This c
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from retrieval.eval_data import NULL_TYPE, Dataset, Question, load_dataset
+from retrieval.eval_metrics import (
+    article_ranking,
+    first_gold,
+    first_hit,
+    mentions,
+    percentile,
+    pick_choice,
+    rank_metrics,
+    reference_metrics,
+    with_choices,
+)
 
 if TYPE_CHECKING:
     from retrieval.answer import Assistant
     from retrieval.search import Filters
     from retrieval.settings import Settings
     from retrieval.store import Store
-    from retrieval.types import Answer, Passage
-
-HIT_DEPTHS = (1, 3, 5, 10)
-ARTICLE_DEPTHS = (1, 3, 10)
-NULL_TYPE = "null_query"
-
+    from retrieval.types import Answer
 
 
 @dataclass(frozen=True)
@@ -72,275 +76,6 @@ VARIANTS: tuple[Variant, ...] = (
     # often the passages a multiple-choice answer reads hold the answer.
     Variant("choices.", with_choices=True),
 )
-
-
-# =================================================================================================
-# The dataset
-# =================================================================================================
-
-
-@dataclass(frozen=True)
-class Question:
-    """One evaluation question, whatever the dataset's layout."""
-
-    id: str
-    question: str
-    answer: str
-    gold: tuple[str, ...] = ()  # article ids that hold the answer / its evidence
-    choices: tuple[str, ...] = ()
-    answer_index: int | None = None
-    date: str = ""  # the "as of" date of the question, "" if none
-    type: str = ""  # e.g. MultiHop-RAG's inference_query / null_query
-    search_ids: tuple[str, ...] = ()  # a reference search engine's ranking, when the dataset has one
-    # Whether the gold articles' text names the answer (None: not known, taken as yes). Only
-    # questions whose answer is there count for answer_hits (MultiHop-RAG's yes/no answers are not).
-    answer_in_gold: bool | None = None
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.gold)
-
-    @property
-    def is_null(self) -> bool:
-        """A question the articles are known not to answer: the right reply is a refusal."""
-        return self.type == NULL_TYPE
-
-
-@dataclass
-class Dataset:
-    name: str
-    path: Path
-    questions: list[Question]
-    articles_file: Path | None  # articles.jsonl, when the dataset ships one
-    evidence_articles: list[dict[str, Any]] = field(default_factory=list)  # built from the evidence
-
-    @property
-    def answerable(self) -> list[Question]:
-        return [q for q in self.questions if q.answerable]
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{path}:{n} is not valid JSON: {exc}") from exc
-            if not isinstance(record, dict):
-                raise click.ClickException(f"{path}:{n} should be a JSON object, but got {type(record).__name__}")
-            yield n, record
-
-
-_LOOSE_DATE = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-
-
-def iso_date(value: str) -> str:
-    """``2026/04/10`` and ``2026-04-10`` alike → ``2026-04-10`` (anything else unchanged)."""
-    match = _LOOSE_DATE.match(value)
-    return f"{match[1]}-{int(match[2]):02d}-{int(match[3]):02d}" if match else value.strip()
-
-
-def evidence_article_id(url: str) -> str:
-    return "ev-" + hashlib.sha1(url.encode()).hexdigest()[:12]
-
-
-def _evidence_list(value: Any) -> list[dict[str, Any]]:
-    """MultiHop-RAG style evidence (``[{"url", "title", "fact", ...}]``), [] for anything else."""
-    if isinstance(value, list) and all(isinstance(e, dict) and ("fact" in e or "url" in e) for e in value):
-        return value
-    return []
-
-
-def load_dataset(path: Path) -> Dataset:
-    """Read ``questions.jsonl`` (and note ``articles.jsonl``) from the dataset directory ``path``."""
-    qfile = path / "questions.jsonl"
-    if not qfile.is_file():
-        raise click.UsageError(f"{path} has no questions.jsonl: DATASET_DIR must hold questions.jsonl "
-                               "(and articles.jsonl for retrieval metrics), see shared/eval/README.md.")
-    afile = path / "articles.jsonl"
-    raw = list(_read_jsonl(qfile))
-    # Evidence-only datasets: one article per evidence URL, its fact sentences (deduplicated) as text.
-    articles: dict[str, dict[str, Any]] = {}
-    facts: dict[str, dict[str, None]] = defaultdict(dict)
-    if not afile.is_file():
-        for _, record in raw:
-            for item in _evidence_list(record.get("evidence")):
-                url = str(item.get("url") or item.get("title") or "")
-                if not url:
-                    continue
-                aid = evidence_article_id(url)
-                articles.setdefault(aid, {
-                    "id": aid,
-                    "url": str(item.get("url") or ""),
-                    "title": str(item.get("title") or ""),
-                    "outlet": str(item.get("source") or ""),
-                    "published": str(item.get("published_at") or item.get("published") or ""),
-                })
-                fact = str(item.get("fact") or "").strip()
-                if fact:
-                    facts[aid][fact] = None
-        for aid, record in articles.items():
-            record["text"] = "\n\n".join(facts[aid])
-    questions: list[Question] = []
-    for n, record in raw:
-        text = str(record.get("question") or "").strip()
-        if not text:
-            raise click.ClickException(f"{qfile}:{n} has no 'question'")
-        gold: list[str] = [str(g) for g in record.get("gold_article_ids") or []]
-        evidence = _evidence_list(record.get("evidence"))
-        if not gold and articles and evidence:
-            gold = [evidence_article_id(str(e.get("url") or e.get("title") or "")) for e in evidence]
-            gold = [g for g in dict.fromkeys(gold) if g in articles and articles[g]["text"]]
-        choices = tuple(str(c) for c in record.get("choices") or ())
-        index = record.get("answer_index")
-        answer = str(record.get("answer") or "").strip()
-        in_gold = None
-        if articles and gold:
-            in_gold = any(mentions(articles[g]["text"], answer) for g in gold)
-        questions.append(Question(
-            id=str(record.get("id", n)),
-            question=text,
-            answer=answer,
-            gold=tuple(gold),
-            choices=choices,
-            answer_index=int(index) if isinstance(index, int) and 0 <= index < len(choices) else None,
-            date=iso_date(str(record.get("date") or "")),
-            type=str(record.get("type") or ""),
-            search_ids=tuple(str(s) for s in record.get("search_article_ids") or ()),
-            answer_in_gold=in_gold,
-        ))
-    return Dataset(
-        name=path.resolve().name,
-        path=path,
-        questions=questions,
-        articles_file=afile if afile.is_file() else None,
-        evidence_articles=[a for a in articles.values() if a["text"]],
-    )
-
-
-# =================================================================================================
-# Matching answers
-# =================================================================================================
-
-
-def contains(text: str, answer: str) -> bool:
-    """The retrieval rule of the eval README: ``answer`` occurs in ``text``, case-insensitively."""
-    return bool(answer) and answer.lower() in text.lower()
-
-
-def _phrase_pattern(answer: str) -> re.Pattern[str]:
-    answer = answer.strip().rstrip(".").strip()
-    left = r"\b" if answer[:1].isalnum() else ""
-    right = r"\b" if answer[-1:].isalnum() else ""
-    return re.compile(left + re.escape(answer) + right, re.I)
-
-
-def mentions(text: str, answer: str) -> bool:
-    """The answer rule: ``answer`` occurs in ``text`` as a whole word or phrase, case-insensitively.
-
-    Stricter than :func:`contains` because answers such as "no" or "yes" would otherwise be found
-    inside any reply ("not", "eyes").
-    """
-    answer = answer.strip().rstrip(".").strip()
-    return bool(answer) and bool(_phrase_pattern(answer).search(text))
-
-
-def pick_choice(text: str, choices: Sequence[str], similarity: Callable[[str, Sequence[str]], Sequence[float]]
-                ) -> int | None:
-    """The choice an answer text names: the only one it mentions, the first mentioned if several,
-    else the one most similar to it (``similarity``); None for an empty text."""
-    if not text.strip() or not choices:
-        return None
-    found = []
-    for i, choice in enumerate(choices):
-        match = _phrase_pattern(choice).search(text) if choice.strip() else None
-        if match:
-            found.append((match.start(), -len(choice), i))
-    if found:
-        return min(found)[2]
-    scores = list(similarity(text, choices))
-    return max(range(len(choices)), key=lambda i: scores[i])
-
-
-def with_choices(question: str, choices: Sequence[str]) -> str:
-    letters = "ABCDEFGHIJ"
-    listed = "; ".join(f"{letters[i] if i < len(letters) else i + 1}) {c}" for i, c in enumerate(choices))
-    return f"{question} Choose one of: {listed}."
-
-
-# =================================================================================================
-# Ranking metrics
-# =================================================================================================
-
-
-def article_ranking(passages: Sequence[Passage], credit_duplicates: bool = False) -> list[str]:
-    """Article ids in the order of their best passage (optionally with the near-copies collapsed
-    into each passage, at its rank)."""
-    ranked: dict[str, None] = {}
-    for p in passages:
-        ranked.setdefault(p.article_id, None)
-        if credit_duplicates:
-            for dup in p.duplicates:
-                ranked.setdefault(dup, None)
-    return list(ranked)
-
-
-def first_hit(passages: Sequence[Passage], answer: str) -> int | None:
-    """Rank (1-based) of the first passage containing ``answer``, None if none does."""
-    return next((rank for rank, p in enumerate(passages, start=1) if contains(p.text, answer)), None)
-
-
-def first_gold(article_ids: Sequence[str], gold: Collection[str]) -> int | None:
-    """Rank (1-based) of the first gold article, None if none is there."""
-    return next((rank for rank, a in enumerate(article_ids, start=1) if a in gold), None)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def rank_metrics(prefix: str, rows: Sequence[dict[str, Any]], k: int) -> dict[str, float]:
-    """answer_hits@d, article_hits@d and article_mrr@k from per-question first-hit ranks."""
-    n = len(rows)
-    out: dict[str, float] = {}
-    if not n:
-        return out
-    hit_rows = [r for r in rows if r["hit_counted"]]
-    for d in (d for d in HIT_DEPTHS if d <= k):
-        if hit_rows:
-            out[f"{prefix}answer_hits@{d}"] = sum(1 for r in hit_rows if r["hit"] and r["hit"] <= d) / len(hit_rows)
-    for d in (d for d in ARTICLE_DEPTHS if d <= k):
-        out[f"{prefix}article_hits@{d}"] = sum(1 for r in rows if r["article"] and r["article"] <= d) / n
-    out[f"{prefix}article_mrr@{k}"] = sum(1 / r["article"] for r in rows if r["article"] and r["article"] <= k) / n
-    if any("article_dups" in r for r in rows):
-        out[f"{prefix}article_mrr@{k}_with_copies"] = sum(
-            1 / r["article_dups"] for r in rows if r.get("article_dups") and r["article_dups"] <= k
-        ) / n
-    out[f"{prefix}article_recall@{k}"] = sum(r["recall"] for r in rows) / n
-    ms = [r["ms"] for r in rows]
-    out[f"{prefix}retrieval_p50_ms"] = percentile(ms, 50)
-    out[f"{prefix}retrieval_p95_ms"] = percentile(ms, 95)
-    return out
-
-
-def reference_metrics(questions: Sequence[Question], k: int) -> dict[str, float]:
-    """The dataset's own reference search (``search_article_ids``) scored like ours, when present."""
-    rows = [q for q in questions if q.search_ids]
-    if not rows:
-        return {}
-    ranks = [first_gold(q.search_ids[:k], q.gold) for q in rows]
-    n = len(rows)
-    out = {f"reference_search.article_hits@{d}": sum(1 for r in ranks if r and r <= d) / n for d in ARTICLE_DEPTHS}
-    out[f"reference_search.article_mrr@{k}"] = sum(1 / r for r in ranks if r) / n
-    return out
 
 
 # =================================================================================================

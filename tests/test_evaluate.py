@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import cli
-from retrieval.evaluate import article_ranking, contains, load_dataset, mentions, percentile, pick_choice
+from retrieval.eval_data import load_dataset
+from retrieval.eval_metrics import article_ranking, contains, mentions, percentile, pick_choice
 from retrieval.store import Embedder, Store
 from retrieval.types import Passage
 
