@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
+from retrieval.errors import DatasetError, NotADatasetError
 from retrieval.eval_metrics import mentions
 
 NULL_TYPE = "null_query"
@@ -73,9 +72,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{path}:{n} is not valid JSON: {exc}") from exc
+                raise DatasetError(f"{path}:{n} is not valid JSON: {exc}") from exc
             if not isinstance(record, dict):
-                raise click.ClickException(f"{path}:{n} should be a JSON object, but got {type(record).__name__}")
+                raise DatasetError(f"{path}:{n} should be a JSON object, but got {type(record).__name__}")
             yield n, record
 
 
@@ -103,7 +102,7 @@ def load_dataset(path: Path) -> Dataset:
     """Read ``questions.jsonl`` (and note ``articles.jsonl``) from the dataset directory ``path``."""
     qfile = path / "questions.jsonl"
     if not qfile.is_file():
-        raise click.UsageError(f"{path} has no questions.jsonl: DATASET_DIR must hold questions.jsonl "
+        raise NotADatasetError(f"{path} has no questions.jsonl: DATASET_DIR must hold questions.jsonl "
                                "(and articles.jsonl for retrieval metrics), see shared/eval/README.md.")
     afile = path / "articles.jsonl"
     raw = list(_read_jsonl(qfile))
@@ -133,7 +132,7 @@ def load_dataset(path: Path) -> Dataset:
     for n, record in raw:
         text = str(record.get("question") or "").strip()
         if not text:
-            raise click.ClickException(f"{qfile}:{n} has no 'question'")
+            raise DatasetError(f"{qfile}:{n} has no 'question'")
         gold: list[str] = [str(g) for g in record.get("gold_article_ids") or []]
         evidence = _evidence_list(record.get("evidence"))
         if not gold and articles and evidence:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from retrieval.errors import NewsqaError, NotADatasetError
 from retrieval.eval_data import NULL_TYPE, Dataset, Question, load_dataset
 from retrieval.eval_metrics import (
     article_ranking,
@@ -110,7 +111,7 @@ def build_index(dataset: Dataset, settings: Settings, store: Store, workdir: Pat
             for record in dataset.evidence_articles:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        raise click.UsageError(
+        raise NotADatasetError(
             f"{dataset.path} has no articles.jsonl and its questions carry no evidence list: "
             "there is nothing to build an index from."
         )
@@ -280,6 +281,116 @@ def machine_summary() -> dict[str, Any]:
 
 
 # =================================================================================================
+# The run
+# =================================================================================================
+
+
+class EmptyIndexError(NewsqaError):
+    """The index to evaluate holds no article."""
+
+
+def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: str | None = None,
+                   limit: int | None = None, answers: bool = False, retrieval: bool = True, k: int = 10,
+                   skip_ingest: bool = False, details: Path | None = None, progress: bool = False
+                   ) -> dict[str, Any]:
+    """Build (or reuse) the index of the dataset in ``dataset_dir``, score retrieval and, with
+    ``answers``, the answers; return the report (``metrics``, ``counts``, ``settings``, ``timings``...).
+
+    ``data_dir`` keeps the index (None: a throw-away one); ``details`` gets one JSON line per
+    question. Raises :class:`NotADatasetError` for a folder that is not a dataset and other
+    :class:`NewsqaError` s (a bad record, an empty or mismatched index, a missing answer backend).
+    """
+    from retrieval.settings import Settings
+    from retrieval.store import IndexMismatchError, Store
+
+    started = time.perf_counter()
+    dataset = load_dataset(dataset_dir)
+    with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
+        workdir = Path(tmp)
+        overrides: dict[str, Any] = {"data_dir": data_dir or workdir / "index"}
+        if backend:
+            overrides["backend"] = backend
+        settings = Settings(**overrides)
+        store = Store(settings)
+        if data_dir is None:
+            _note("evaluate: building a throw-away index; pass --data-dir DIR to keep it, then re-runs only "
+                  "ingest what changed (seconds instead of minutes).")
+        t = time.perf_counter()
+        ingest_report: dict[str, Any] = {}
+        try:
+            if not skip_ingest:
+                ingest_report = build_index(dataset, settings, store, workdir, progress)
+            else:
+                store.check_model()
+        except IndexMismatchError as exc:
+            raise NewsqaError(str(exc)) from exc
+        ingest_s = time.perf_counter() - t
+        facts = store.catalog.stats()
+        if facts["articles"] == 0:
+            raise EmptyIndexError(f"The index in {settings.data_dir} is empty: nothing to evaluate.")
+
+        metrics: dict[str, Any] = {}
+        per_question: dict[str, dict[str, Any]] = {}
+        retrieval_set = dataset.answerable[:limit] if limit else dataset.answerable
+        t = time.perf_counter()
+        if retrieval and retrieval_set:
+            metrics.update(evaluate_retrieval(store, retrieval_set, k, progress, per_question))
+            metrics.update(reference_metrics(retrieval_set, k))
+        retrieval_s = time.perf_counter() - t
+
+        answer_set: list[Question] = []
+        answer_counts: dict[str, int] = {}
+        t = time.perf_counter()
+        if answers:
+            from retrieval.answer import Assistant
+
+            askable = [q for q in dataset.questions if q.answerable or q.is_null]
+            answer_set = askable[:limit] if limit else askable
+            assistant = Assistant(settings, store=store, backend=settings.backend)
+            answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, progress, per_question)
+            metrics.update(answer_metrics)
+        answers_s = time.perf_counter() - t
+        dates = sorted(q.date for q in dataset.questions if q.date)
+        report: dict[str, Any] = {
+            "dataset": dataset.name,
+            "dataset_dir": str(dataset_dir),
+            "k": k,
+            "backend": settings.backend if answers else None,
+            "metrics": {key: round(v, 4) if isinstance(v, float) else v for key, v in metrics.items()},
+            "counts": {
+                "questions": len(dataset.questions),
+                "answerable": len(dataset.answerable),
+                "null_questions": sum(1 for q in dataset.questions if q.is_null),
+                "types": dict(Counter(q.type for q in dataset.questions if q.type)),
+                "retrieval_evaluated": len(retrieval_set) if retrieval else 0,
+                "answer_hits_evaluated": sum(1 for q in retrieval_set if q.answer_in_gold is not False)
+                if retrieval else 0,
+                "articles_indexed": facts["articles"],
+                "chunks_indexed": facts["chunks"],
+                **answer_counts,
+            },
+            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": False, "used_for_recency": True}
+            if dates else None,
+            "settings": settings_summary(settings, store),
+            "machine": machine_summary(),
+            "index": {"data_dir": str(settings.data_dir), "temporary": data_dir is None, "ingest": ingest_report},
+            "timings": {
+                "ingest_s": round(ingest_s, 2),
+                "retrieval_s": round(retrieval_s, 2),
+                "answers_s": round(answers_s, 2),
+                "total_s": round(time.perf_counter() - started, 2),
+            },
+        }
+        if details is not None:
+            with details.open("w", encoding="utf-8") as f:
+                for q in dataset.questions:
+                    if q.id in per_question:
+                        f.write(json.dumps(per_question[q.id] | {"type": q.type, "date": q.date},
+                                           ensure_ascii=False) + "\n")
+        return report
+
+
+# =================================================================================================
 # Output
 # =================================================================================================
 
@@ -393,106 +504,25 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_a
       python -m retrieval evaluate ../shared/eval/rtqa-2026 --limit 50
       python -m retrieval evaluate ../shared/eval/multihop-rag-500 --answers --backend extractive --limit 100
     """
-    from retrieval.settings import Settings
-    from retrieval.store import IndexMismatchError, Store
+    from retrieval.errors import BackendUnavailableError
 
     if skip_ingest and data_dir is None:
         raise click.UsageError("--skip-ingest needs --data-dir: a temporary index starts empty.")
     if no_retrieval and not with_answers:
         raise click.UsageError("--no-retrieval leaves nothing to do: add --answers.")
-    started = time.perf_counter()
-    dataset = load_dataset(dataset_dir)
-    show = not as_json or sys.stderr.isatty()
-    with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
-        workdir = Path(tmp)
-        overrides: dict[str, Any] = {"data_dir": data_dir or workdir / "index"}
-        if backend:
-            overrides["backend"] = backend
-        settings = Settings(**overrides)
-        store = Store(settings)
-        if data_dir is None:
-            _note("evaluate: building a throw-away index; pass --data-dir DIR to keep it, then re-runs only "
-                  "ingest what changed (seconds instead of minutes).")
-        t = time.perf_counter()
-        ingest_report: dict[str, Any] = {}
-        try:
-            if not skip_ingest:
-                ingest_report = build_index(dataset, settings, store, workdir, show)
-            else:
-                store.check_model()
-        except IndexMismatchError as exc:
-            raise click.ClickException(str(exc)) from exc
-        ingest_s = time.perf_counter() - t
-        facts = store.catalog.stats()
-        if facts["articles"] == 0:
-            raise click.ClickException(f"The index in {settings.data_dir} is empty: nothing to evaluate.")
-
-        metrics: dict[str, Any] = {}
-        per_question: dict[str, dict[str, Any]] = {}
-        retrieval_set = dataset.answerable[:limit] if limit else dataset.answerable
-        t = time.perf_counter()
-        if not no_retrieval and retrieval_set:
-            metrics.update(evaluate_retrieval(store, retrieval_set, k, show, per_question))
-            metrics.update(reference_metrics(retrieval_set, k))
-        retrieval_s = time.perf_counter() - t
-
-        answer_set: list[Question] = []
-        answer_counts: dict[str, int] = {}
-        t = time.perf_counter()
-        if with_answers:
-            from retrieval.answer import Assistant
-            from retrieval.errors import NewsqaError
-
-            askable = [q for q in dataset.questions if q.answerable or q.is_null]
-            answer_set = askable[:limit] if limit else askable
-            assistant = Assistant(settings, store=store, backend=settings.backend)
-            try:
-                answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, show, per_question)
-            except NewsqaError as exc:  # the backend's package or model is missing: name the way out
-                raise click.ClickException(f"{exc}\n(try --backend extractive)") from exc
-            metrics.update(answer_metrics)
-        answers_s = time.perf_counter() - t
-
-        dates = sorted(q.date for q in dataset.questions if q.date)
-        report: dict[str, Any] = {
-            "dataset": dataset.name,
-            "dataset_dir": str(dataset_dir),
-            "k": k,
-            "backend": settings.backend if with_answers else None,
-            "metrics": {key: round(v, 4) if isinstance(v, float) else v for key, v in metrics.items()},
-            "counts": {
-                "questions": len(dataset.questions),
-                "answerable": len(dataset.answerable),
-                "null_questions": sum(1 for q in dataset.questions if q.is_null),
-                "types": dict(Counter(q.type for q in dataset.questions if q.type)),
-                "retrieval_evaluated": len(retrieval_set) if not no_retrieval else 0,
-                "answer_hits_evaluated": sum(1 for q in retrieval_set if q.answer_in_gold is not False)
-                if not no_retrieval else 0,
-                "articles_indexed": facts["articles"],
-                "chunks_indexed": facts["chunks"],
-                **answer_counts,
-            },
-            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": False, "used_for_recency": True}
-            if dates else None,
-            "settings": settings_summary(settings, store),
-            "machine": machine_summary(),
-            "index": {"data_dir": str(settings.data_dir), "temporary": data_dir is None, "ingest": ingest_report},
-            "timings": {
-                "ingest_s": round(ingest_s, 2),
-                "retrieval_s": round(retrieval_s, 2),
-                "answers_s": round(answers_s, 2),
-                "total_s": round(time.perf_counter() - started, 2),
-            },
-        }
-        # JSON: the flat metrics at the top level (report["answer_hits@10"]), beside the other parts.
+    try:
+        report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, answers=with_answers,
+                                retrieval=not no_retrieval, k=k, skip_ingest=skip_ingest, details=details,
+                                progress=not as_json or sys.stderr.isatty())
+    except NotADatasetError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except BackendUnavailableError as exc:  # the backend's package or model is missing: name the way out
+        raise click.ClickException(f"{exc}\n(try --backend extractive)") from exc
+    except NewsqaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        # The flat metrics at the top level (report["answer_hits@10"]), beside the other parts.
         flat = report["metrics"] | {key: value for key, value in report.items() if key != "metrics"}
-        if details is not None:
-            with details.open("w", encoding="utf-8") as f:
-                for q in dataset.questions:
-                    if q.id in per_question:
-                        f.write(json.dumps(per_question[q.id] | {"type": q.type, "date": q.date},
-                                           ensure_ascii=False) + "\n")
-        if as_json:
-            click.echo(json.dumps(flat, ensure_ascii=False))
-        else:
-            print_report(report)
+        click.echo(json.dumps(flat, ensure_ascii=False))
+    else:
+        print_report(report)
