@@ -4,6 +4,7 @@ first gold article, ranking metrics and the one ``percentile`` (evaluate and the
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
@@ -94,8 +95,10 @@ def first_gold(article_ids: Sequence[str], gold: Collection[str]) -> int | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``, linear between the closest ranks; NaN for no
+    values (a latency of 0 would pass for a measurement). evaluate never asks about an empty list."""
     if not values:
-        return 0.0
+        return math.nan
     ordered = sorted(values)
     pos = (len(ordered) - 1) * q / 100
     lo = int(pos)

@@ -4,6 +4,7 @@ real Chroma and the keyword index in ``tmp_path``, driven through click's ``CliR
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from contextlib import closing
@@ -260,6 +261,7 @@ def test_article_ranking_and_percentile() -> None:
     assert article_ranking(ranked, credit_duplicates=True) == ["x", "z", "y"]
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([5], 95) == 5
+    assert math.isnan(percentile([], 50))  # no values: no number that could pass for a latency
 
 
 @pytest.mark.slow
