@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval import prompts
-from retrieval.catalog import keyword_terms
 from retrieval.claims import BARE_ANSWER_WORDS, Verdict, default_checker, without_instructions
 from retrieval.claims import CHOICE_LABEL as _CHOICE_LABEL
 from retrieval.claims import MARKER as _MARKER
@@ -29,7 +28,7 @@ from retrieval.claims import parse_markers as _parse_markers
 from retrieval.search import Filters, SearchResult, search
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.text import flat, split_sentences
+from retrieval.text import flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
 
 if TYPE_CHECKING:
