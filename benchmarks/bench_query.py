@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                      "(e.g. the one of `python -m retrieval evaluate DATASET --data-dir D`)")
     settings = Settings(data_dir=data_dir)
     store = Store(settings)
-    facts = store.catalog.stats()
+    facts = store.facts()
     queries = load_queries(args.path, store, args.queries)
     if not queries:
         parser.error("no queries: the dataset has no questions / the index has no titled articles")

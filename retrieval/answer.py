@@ -131,7 +131,7 @@ def followup_search(question: str, history: History) -> FollowUp | None:
 
 
 def _as_of(store: Store) -> str:
-    newest = store.catalog.stats().get("newest_published") or ""
+    newest = store.facts().get("newest_published") or ""
     return f" (newest article: {newest[:10]})" if newest else ""
 
 
@@ -612,7 +612,7 @@ class Assistant:
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
         """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
         of its own, e.g. "Why?"); outlet names are no topic ("a BBC report on …")."""
-        outlets = {p.outlet for p in passages if p.outlet} | set(self.store.catalog.stats().get("outlets") or ())
+        outlets = {p.outlet for p in passages if p.outlet} | set(self.store.facts().get("outlets") or ())
         ask = question_ask(question, sorted(outlets))
         if follow is not None and ask.empty:
             ask = question_ask(f"{question} {follow.subject}", sorted(outlets))

@@ -67,7 +67,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
 
     settings = _settings(data_dir, backend)
     assistant = Assistant(settings)
-    if assistant.store.catalog.stats()["articles"] == 0:
+    if assistant.store.facts()["articles"] == 0:
         raise click.ClickException(
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
         )

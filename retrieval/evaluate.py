@@ -325,7 +325,7 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
         except IndexMismatchError as exc:
             raise NewsqaError(str(exc)) from exc
         ingest_s = time.perf_counter() - t
-        facts = store.catalog.stats()
+        facts = store.facts()
         if facts["articles"] == 0:
             raise EmptyIndexError(f"The index in {settings.data_dir} is empty: nothing to evaluate.")
 

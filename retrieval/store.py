@@ -568,9 +568,21 @@ class Store:
         got = self._read(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """The stored article record (``title``, ``url``, ``published``, ``outlet``, ``source``, ``text``
+        ...), None when it is not in the index (any more)."""
+        row = self.catalog.article(article_id)
+        return dict(row) if row is not None else None
+
+    def facts(self) -> dict[str, Any]:
+        """What the catalog knows without a Chroma read: ``articles``, ``pending``, ``chunks``,
+        ``newest_published``, ``last_ingest``, ``outlets`` (most articles first)."""
+        return self.catalog.stats()
+
     def stats(self) -> dict[str, Any]:
-        """Corpus facts for the app's sidebar and ``python -m retrieval stats``."""
-        facts = self.catalog.stats()
+        """Corpus facts for the app's sidebar and ``python -m retrieval stats``: :meth:`facts`, and the
+        generation, the vector count and where the index lives."""
+        facts = self.facts()
         facts["generation"] = self.catalog.generation()
         facts["vectors"] = int(self._read(lambda collection: collection.count()))
         facts["data_dir"] = str(self.settings.data_dir)
