@@ -36,7 +36,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from retrieval.catalog import Catalog
+from retrieval.catalog import ArticleHit, Catalog, KeywordHit
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
 
@@ -567,6 +567,21 @@ class Store:
             return {}
         got = self._read(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def keyword_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
+                       date_to: str = "") -> list[KeywordHit]:
+        """Passage BM25 (chunk text, title, section), best first, under outlet and ISO date filters."""
+        return self.catalog.keyword_search(query, limit, outlets, date_from, date_to)
+
+    def article_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
+                       date_to: str = "") -> list[ArticleHit]:
+        """Whole-article BM25 (title and full text), best first, under the same filters."""
+        return self.catalog.article_search(query, limit, outlets, date_from, date_to)
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Any]:
+        """Chunk rows (text, offsets, section) with their article's title, url, published and outlet,
+        by chunk id; chunks of articles not fully written are left out."""
+        return self.catalog.chunks_by_id(ids)
 
     def article(self, article_id: str) -> dict[str, Any] | None:
         """The stored article record (``title``, ``url``, ``published``, ``outlet``, ``source``, ``text``
