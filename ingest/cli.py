@@ -46,12 +46,12 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     from rich.console import Console
 
     from ingest.pipeline import ingest
-    from retrieval.settings import Settings
+    from retrieval.cli_common import settings_from_flags
     from retrieval.store import IndexMismatchError
 
     if rebuild and dry_run:
         raise click.UsageError("--rebuild and --dry-run exclude each other: a dry run writes nothing.")
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    settings = settings_from_flags(data_dir)
     console = Console(stderr=True)
     show_bar = not quiet and not as_json and sys.stderr.isatty()
 

@@ -8,20 +8,7 @@ from pathlib import Path
 
 import click
 
-from retrieval.settings import Settings
-
-BACKENDS = click.Choice(["local", "extractive", "openai"])
-
-
-def _settings(data_dir: Path | None, backend: str | None = None) -> Settings:
-
-    overrides: dict[str, object] = {}
-    if data_dir:
-        overrides["data_dir"] = data_dir
-    if backend:
-        overrides["backend"] = backend
-    return Settings(**overrides)  # type: ignore[arg-type]
-
+from retrieval.cli_common import BACKENDS, settings_from_flags
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
@@ -65,7 +52,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     from retrieval.errors import NewsqaError
     from retrieval.search import Filters
 
-    settings = _settings(data_dir, backend)
+    settings = settings_from_flags(data_dir, backend)
     assistant = Assistant(settings)
     if assistant.store.facts()["articles"] == 0:
         raise click.ClickException(
@@ -123,7 +110,7 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
     """Corpus facts: articles, chunks, newest publication date, last ingest."""
     from retrieval.store import Store
 
-    facts = Store(_settings(data_dir)).stats()
+    facts = Store(settings_from_flags(data_dir)).stats()
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return
@@ -139,7 +126,7 @@ def prepare(data_dir: Path | None) -> None:
     from retrieval.local_model import ensure_local_model
 
     try:
-        path = ensure_local_model(_settings(data_dir))
+        path = ensure_local_model(settings_from_flags(data_dir))
     except (NewsqaError, OSError) as exc:  # parts missing or corrupt, disk full, unreadable part
         raise click.ClickException(str(exc)) from exc
     click.echo(f"local model ready: {path}")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from retrieval.cli_common import BACKENDS, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
 from retrieval.eval_data import NULL_TYPE, Dataset, Question, load_dataset
 from retrieval.eval_metrics import (
@@ -300,17 +301,13 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
     question. Raises :class:`NotADatasetError` for a folder that is not a dataset and other
     :class:`NewsqaError` s (a bad record, an empty or mismatched index, a missing answer backend).
     """
-    from retrieval.settings import Settings
     from retrieval.store import IndexMismatchError, Store
 
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         workdir = Path(tmp)
-        overrides: dict[str, Any] = {"data_dir": data_dir or workdir / "index"}
-        if backend:
-            overrides["backend"] = backend
-        settings = Settings(**overrides)
+        settings = settings_from_flags(data_dir or workdir / "index", backend)
         store = Store(settings)
         if data_dir is None:
             _note("evaluate: building a throw-away index; pass --data-dir DIR to keep it, then re-runs only "
@@ -471,7 +468,7 @@ def print_report(report: dict[str, Any]) -> None:
               help="Only the first N questions (retrieval: the first N answerable ones).")
 @click.option("--answers", "with_answers", is_flag=True,
               help="Also answer the questions (slow with an LLM: combine with --limit).")
-@click.option("--backend", type=click.Choice(["local", "extractive", "openai"]), default=None,
+@click.option("--backend", type=BACKENDS, default=None,
               help="Answer backend for --answers (default: NEWSQA_BACKEND or local).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the index here and reuse it next time (ingest is incremental). "
