@@ -46,7 +46,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     from rich.console import Console
 
     from ingest.pipeline import ingest
-    from retrieval.cli_common import settings_from_flags
+    from retrieval.cli_common import progress_bar, progress_callback, settings_from_flags
     from retrieval.store import IndexMismatchError
 
     if rebuild and dry_run:
@@ -57,15 +57,9 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
 
     try:
         if show_bar:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), TextColumn("{task.description}"), console=console,
-                          transient=True) as bar:
-                task = bar.add_task("loading", total=None)
-
-                def update(done: int, total: int, message: str) -> None:
-                    bar.update(task, completed=done, total=total or None, description=message)
+            with progress_bar(console=console) as bar:
+                task = bar.add_task("loading", total=None, stage="ingest")
+                update = progress_callback(bar, task)
 
                 def waiting(message: str) -> None:
                     console.print(f"[ingest] {message}")

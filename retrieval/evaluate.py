@@ -24,15 +24,15 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from retrieval.cli_common import BACKENDS, settings_from_flags
+from retrieval.cli_common import BACKENDS, progress_bar, progress_callback, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
 from retrieval.eval_data import NULL_TYPE, Dataset, Question, load_dataset
 from retrieval.eval_metrics import (
@@ -85,17 +85,6 @@ VARIANTS: tuple[Variant, ...] = (
 # =================================================================================================
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.description}"),
-                  console=Console(stderr=True), transient=True, disable=not enabled) as bar:
-        yield bar
-
-
 def _note(message: str) -> None:
     click.echo(message, err=True)
 
@@ -116,13 +105,9 @@ def build_index(dataset: Dataset, settings: Settings, store: Store, workdir: Pat
             f"{dataset.path} has no articles.jsonl and its questions carry no evidence list: "
             "there is nothing to build an index from."
         )
-    with _progress(show) as bar:
+    with progress_bar(show) as bar:
         task = bar.add_task("reading", total=None, stage="ingest")
-
-        def update(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total or None, description=message)
-
-        report = ingest([str(source)], settings, store=store, progress=update)
+        report = ingest([str(source)], settings, store=store, progress=progress_callback(bar, task))
     if report.failed:
         _note(f"ingest: {len(report.failed)} records failed, e.g. {report.failed[0].source}: "
               f"{report.failed[0].reason}")
@@ -139,7 +124,7 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
     if questions:
         for v in variants:
             search(store, questions[0].question, k=k, mode=v.mode, collapse=v.collapse)  # type: ignore[arg-type]
-    with _progress(show) as bar:
+    with progress_bar(show) as bar:
         task = bar.add_task("", total=len(questions), stage="retrieval")
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
@@ -205,7 +190,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
     refused_answerable: list[bool] = []
     null_refused: list[bool] = []
     seconds: list[float] = []
-    with _progress(show) as bar:
+    with progress_bar(show) as bar:
         task = bar.add_task("", total=len(questions), stage="answers")
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
