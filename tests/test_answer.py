@@ -5,13 +5,13 @@ words don't matter; the extractive backend and the real local model run for real
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from indexes import build_index
 from langchain_core.messages import BaseMessage
 from scripted import ScriptedChat
 
@@ -51,15 +51,8 @@ Growers credited a wet spring and a mild summer for the large crop.
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A real index (Chroma + FTS catalog) of the bundled article and two small ones."""
-    corpus = tmp_path_factory.mktemp("corpus")
-    shutil.copy(BUNDLED, corpus / BUNDLED.name)
-    (corpus / "ferry.md").write_text(INJECTED, encoding="utf-8")
-    (corpus / "apples.md").write_text(OTHER_OUTLET, encoding="utf-8")
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data)
-    report = ingest([str(corpus)], settings, store=Store(settings, embedder=embedder))
-    assert report.added == 3 and not report.failed
-    return data
+    return build_index(tmp_path_factory, embedder,
+                       {BUNDLED.name: BUNDLED, "ferry.md": INJECTED, "apples.md": OTHER_OUTLET})
 
 
 @pytest.fixture
