@@ -764,7 +764,7 @@ class Assistant:
                     citations[i] = Citation(
                         n=len(order), article_id=p.article_id, title=p.title, url=p.url,
                         published=p.published, outlet=p.outlet, quote=p.text[qs:qe],
-                        start=p.start + qs, end=p.start + qe, supported=True, support=round(verdict.score, 3),
+                        start=p.start + qs, end=p.start + qe, support=round(verdict.score, 3),
                     )
                 else:
                     citations[i].support = round(max(citations[i].support, verdict.score), 3)

@@ -176,7 +176,7 @@ def _cosines(assistant: Assistant) -> Callable[[str, Sequence[str]], list[float]
 
 
 def fully_supported(answer: Answer) -> bool:
-    return bool(answer.citations) and all(c.supported for c in answer.citations) and not answer.unsupported
+    return bool(answer.citations) and not answer.unsupported
 
 
 def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: bool,
