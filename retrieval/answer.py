@@ -11,7 +11,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -862,7 +862,18 @@ def answer(
     *,
     settings: Settings | None = None,
     assistant: Assistant | None = None,
+    on_token: Callable[[str], None] | None = None,
 ) -> Answer:
-    """One grounded answer. Pass an ``Assistant`` to reuse loaded models across calls."""
+    """One grounded answer. Pass an ``Assistant`` to reuse loaded models across calls; ``on_token``
+    sees the model's text as it is generated (before verification: the answer may differ)."""
     assistant = assistant or Assistant(settings or Settings())
-    return assistant.answer(question, history, filters)
+    if on_token is None:
+        return assistant.answer(question, history, filters)
+    final: Answer | None = None
+    for event in assistant.stream(question, history, filters):
+        if isinstance(event, Token):
+            on_token(event.text)
+        elif isinstance(event, Final):
+            final = event.answer
+    assert final is not None
+    return final

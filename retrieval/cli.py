@@ -48,7 +48,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
     """
-    from retrieval.answer import Assistant, Final, Token
+    from retrieval.answer import Assistant, answer
     from retrieval.errors import NewsqaError
     from retrieval.search import Filters
 
@@ -62,18 +62,17 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         filters = Filters(tuple(outlets), date_from, date_to, as_of)  # validates the dates
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    final = None
-    streamed = False
+    streamed: list[str] = []
+
+    def show(text: str) -> None:
+        click.echo(text, nl=False)
+        streamed.append(text)
+
     try:
-        for event in assistant.stream(question, (), filters):
-            if isinstance(event, Token) and not as_json and sys.stdout.isatty():
-                click.echo(event.text, nl=False)
-                streamed = True
-            elif isinstance(event, Final):
-                final = event.answer
+        final = answer(question, (), filters, assistant=assistant,
+                       on_token=show if not as_json and sys.stdout.isatty() else None)
     except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
-    assert final is not None
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:
