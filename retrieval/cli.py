@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from retrieval.cli_common import BACKENDS, settings_from_flags
+from retrieval.evaluate import evaluate_command
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
@@ -131,15 +132,7 @@ def prepare(data_dir: Path | None) -> None:
     click.echo(f"local model ready: {path}")
 
 
-def _register_evaluate() -> None:
-    try:
-        from retrieval.evaluate import evaluate_command
-    except ImportError:  # pragma: no cover - module under construction
-        return
-    cli.add_command(evaluate_command, name="evaluate")
-
-
-_register_evaluate()
+cli.add_command(evaluate_command, name="evaluate")
 
 
 def main() -> None:
