@@ -319,6 +319,7 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
             answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, progress, per_question)
             metrics.update(answer_metrics)
         answers_s = time.perf_counter() - t
+
         dates = sorted(q.date for q in dataset.questions if q.date)
         report: dict[str, Any] = {
             "dataset": dataset.name,
