@@ -367,7 +367,7 @@ def highlighted_markdown(before: str, quote: str, after: str) -> str:
 
 def article_row(assistant: Assistant, article_id: str) -> dict[str, Any]:
     try:
-        row = assistant.store.catalog.article(article_id)
+        row = assistant.store.article(article_id)
     except Exception:  # render the quote alone
         return {}
     return dict(row) if row is not None else {}

@@ -47,7 +47,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.answer import Assistant, Final, Token  # noqa: E402
-from retrieval.evaluate import Question, as_of, load_dataset, mentions, percentile  # noqa: E402
+from retrieval.eval_data import Question, load_dataset  # noqa: E402
+from retrieval.eval_metrics import mentions, percentile  # noqa: E402
+from retrieval.evaluate import as_of  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
 

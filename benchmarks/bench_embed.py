@@ -39,8 +39,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 import numpy as np  # noqa: E402
 
 from retrieval.embedding import FORMATS  # noqa: E402
+from retrieval.machine import cpu_has_native_bf16, cpu_model  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
-from retrieval.store import Embedder, cpu_has_native_bf16, packaged_model_path  # noqa: E402
+from retrieval.store import Embedder, packaged_model_path  # noqa: E402
 
 
 def sample_chunks(dump: Path, count: int, embedder: Embedder) -> list[str]:
@@ -95,7 +96,7 @@ def run(dump: Path, count: int, rounds: int, formats: list[str], cache_dir: Path
             rates[fmt].append(len(texts) / (time.perf_counter() - started))
     base = "float32" if "float32" in vectors else formats[0]
     out: dict[str, Any] = {
-        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "load_avg": os.getloadavg()},
         "chunks": len(texts), "mean_word_pieces": round(float(np.mean(tokens)), 1), "batch_size": batch,
@@ -118,14 +119,6 @@ def run(dump: Path, count: int, rounds: int, formats: list[str], cache_dir: Path
     return out
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:

@@ -49,16 +49,9 @@ def peak_rss_bytes() -> int:
 def machine_info() -> dict[str, Any]:
     import torch
 
-    from retrieval.store import cpu_has_native_bf16
+    from retrieval.machine import cpu_has_native_bf16, cpu_model
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
     except (ValueError, OSError):

@@ -48,7 +48,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.catalog import Catalog  # noqa: E402
-from retrieval.evaluate import load_dataset  # noqa: E402
+from retrieval.eval_data import load_dataset  # noqa: E402
+from retrieval.eval_metrics import percentile  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 
@@ -116,14 +117,6 @@ def multiply(base: Path, target: Path, factor: int) -> None:
         db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
         db.execute("PRAGMA journal_mode=WAL")
     os.replace(tmp, target)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 FOCUS = 0.05  # the share measured in session 4 (Catalog.FOCUS_SHARE is None: focus is off)

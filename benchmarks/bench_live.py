@@ -42,9 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from bench_query import percentile  # noqa: E402 (beside this script)
-
 from retrieval.answer import Assistant  # noqa: E402
+from retrieval.eval_metrics import percentile  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import SERVER_RECORD, Embedder, Store, packaged_model_path  # noqa: E402
 

@@ -38,41 +38,23 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from retrieval.eval_metrics import percentile  # noqa: E402
+from retrieval.machine import machine_summary  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def machine_info() -> dict[str, Any]:
     import chromadb
     import torch
 
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count() or 0
     return {
-        "cpu": model,
-        "cores": os.cpu_count(),
+        **machine_summary(),  # cpu, cores, load_average_1m
         "cores_usable": usable,
-        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -275,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                      "(e.g. the one of `python -m retrieval evaluate DATASET --data-dir D`)")
     settings = Settings(data_dir=data_dir)
     store = Store(settings)
-    facts = store.catalog.stats()
+    facts = store.facts()
     queries = load_queries(args.path, store, args.queries)
     if not queries:
         parser.error("no queries: the dataset has no questions / the index has no titled articles")

@@ -81,11 +81,11 @@ def build(dataset: Path, store: Store, limit: int, min_df: int) -> list[Conversa
     lowered = [t.lower() for t in texts.values()]
     out: list[Conversation] = []
     for q in read_jsonl(dataset / "questions.jsonl"):
-        gold = [a for a in q.get("gold_article_ids") or [] if a in texts and store.catalog.article(a) is not None]
+        gold = [a for a in q.get("gold_article_ids") or [] if a in texts and store.article(a) is not None]
         if not gold:
             continue
         article_id = gold[0]
-        stored = store.catalog.article(article_id)
+        stored = store.article(article_id)
         text = str(stored["text"]) if stored is not None else texts[article_id]
         asked = (q["question"] + " " + q.get("answer", "")).lower()
         doc = nlp(text[:6000])

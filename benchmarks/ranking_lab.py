@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate import Question, article_ranking, first_gold, first_hit, load_dataset  # noqa: E402
+from retrieval.eval_data import Question, load_dataset  # noqa: E402
+from retrieval.eval_metrics import article_ranking, first_gold, first_hit  # noqa: E402
 from retrieval.search import fuse, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
@@ -63,11 +64,11 @@ def gather(store: Store, questions: list[Question]) -> tuple[list[Candidates], d
         sims = vectors @ qvec
         top = np.argpartition(-sims, min(POOL, len(ids) - 1))[:POOL]
         dense = [ids[i] for i in top[np.argsort(-sims[top])]]
-        keyword = [h.chunk_id for h in store.catalog.keyword_search(q.question, POOL)]
-        articles = [h.article_id for h in store.catalog.article_search(q.question, POOL)]
+        keyword = [h.chunk_id for h in store.keyword_search(q.question, POOL)]
+        articles = [h.article_id for h in store.article_search(q.question, POOL)]
         out.append(Candidates(dense, keyword, articles))
     needed = {c for cand in out for c in (*cand.dense, *cand.keyword)}
-    rows = {cid: dict(row) for cid, row in store.catalog.chunks_by_id(needed).items()}
+    rows = {cid: dict(row) for cid, row in store.chunks_by_id(needed).items()}
     return out, rows
 
 

@@ -27,8 +27,8 @@ def use_topic_baseline() -> None:
     import numpy as np
 
     from retrieval import answer as answer_module
-    from retrieval.catalog import keyword_terms
     from retrieval.claims import CHOICE_LABEL, Verdict
+    from retrieval.text import keyword_terms
 
     def support(self: answer_module.Assistant, claim: str, passage: answer_module.Passage) -> Verdict:
         sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]

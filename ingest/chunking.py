@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from retrieval.settings import Settings
 from retrieval.text import line_sentences, paragraphs
@@ -50,13 +50,6 @@ def _is_heading(line: str, known: set[str], next_line: str) -> bool:
         return False
     # A short unpunctuated line followed by a longer paragraph reads as a heading.
     return len(next_line.split()) > len(words) * 2
-
-
-@dataclass(frozen=True)
-class Section:
-    heading: str
-    start: int  # offset of the first body character in the cleaned text
-    end: int
 
 
 def clean_text(text: str, title: str = "") -> tuple[str, list[tuple[int, int, str]]]:

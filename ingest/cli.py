@@ -46,26 +46,20 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     from rich.console import Console
 
     from ingest.pipeline import ingest
-    from retrieval.settings import Settings
+    from retrieval.cli_common import progress_bar, progress_callback, settings_from_flags
     from retrieval.store import IndexMismatchError
 
     if rebuild and dry_run:
         raise click.UsageError("--rebuild and --dry-run exclude each other: a dry run writes nothing.")
-    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    settings = settings_from_flags(data_dir)
     console = Console(stderr=True)
     show_bar = not quiet and not as_json and sys.stderr.isatty()
 
     try:
         if show_bar:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            with Progress(TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), TextColumn("{task.description}"), console=console,
-                          transient=True) as bar:
-                task = bar.add_task("loading", total=None)
-
-                def update(done: int, total: int, message: str) -> None:
-                    bar.update(task, completed=done, total=total or None, description=message)
+            with progress_bar(console=console) as bar:
+                task = bar.add_task("loading", total=None, stage="ingest")
+                update = progress_callback(bar, task)
 
                 def waiting(message: str) -> None:
                     console.print(f"[ingest] {message}")

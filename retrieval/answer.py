@@ -11,14 +11,13 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from retrieval import prompts
-from retrieval.catalog import keyword_terms
 from retrieval.claims import BARE_ANSWER_WORDS, Verdict, default_checker, without_instructions
 from retrieval.claims import CHOICE_LABEL as _CHOICE_LABEL
 from retrieval.claims import MARKER as _MARKER
@@ -29,7 +28,7 @@ from retrieval.claims import parse_markers as _parse_markers
 from retrieval.search import Filters, SearchResult, search
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.text import flat, split_sentences
+from retrieval.text import flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
 
 if TYPE_CHECKING:
@@ -132,7 +131,7 @@ def followup_search(question: str, history: History) -> FollowUp | None:
 
 
 def _as_of(store: Store) -> str:
-    newest = store.catalog.stats().get("newest_published") or ""
+    newest = store.facts().get("newest_published") or ""
     return f" (newest article: {newest[:10]})" if newest else ""
 
 
@@ -613,7 +612,7 @@ class Assistant:
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
         """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
         of its own, e.g. "Why?"); outlet names are no topic ("a BBC report on …")."""
-        outlets = {p.outlet for p in passages if p.outlet} | set(self.store.catalog.stats().get("outlets") or ())
+        outlets = {p.outlet for p in passages if p.outlet} | set(self.store.facts().get("outlets") or ())
         ask = question_ask(question, sorted(outlets))
         if follow is not None and ask.empty:
             ask = question_ask(f"{question} {follow.subject}", sorted(outlets))
@@ -765,7 +764,7 @@ class Assistant:
                     citations[i] = Citation(
                         n=len(order), article_id=p.article_id, title=p.title, url=p.url,
                         published=p.published, outlet=p.outlet, quote=p.text[qs:qe],
-                        start=p.start + qs, end=p.start + qe, supported=True, support=round(verdict.score, 3),
+                        start=p.start + qs, end=p.start + qe, support=round(verdict.score, 3),
                     )
                 else:
                     citations[i].support = round(max(citations[i].support, verdict.score), 3)
@@ -863,7 +862,18 @@ def answer(
     *,
     settings: Settings | None = None,
     assistant: Assistant | None = None,
+    on_token: Callable[[str], None] | None = None,
 ) -> Answer:
-    """One grounded answer. Pass an ``Assistant`` to reuse loaded models across calls."""
+    """One grounded answer. Pass an ``Assistant`` to reuse loaded models across calls; ``on_token``
+    sees the model's text as it is generated (before verification: the answer may differ)."""
     assistant = assistant or Assistant(settings or Settings())
-    return assistant.answer(question, history, filters)
+    if on_token is None:
+        return assistant.answer(question, history, filters)
+    final: Answer | None = None
+    for event in assistant.stream(question, history, filters):
+        if isinstance(event, Token):
+            on_token(event.text)
+        elif isinstance(event, Final):
+            final = event.answer
+    assert final is not None
+    return final

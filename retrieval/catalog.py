@@ -8,7 +8,6 @@ that a shared SQL database (e.g. PostgreSQL full-text search) can replace it lat
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 from retrieval.keyword import TermStats
 from retrieval.sqlite import SQLiteDB
+from retrieval.text import keyword_terms
 from retrieval.types import Article, Chunk
 
 SCHEMA = """
@@ -74,41 +74,6 @@ _BUMP_GENERATION = (
     "INSERT INTO meta(key, value) VALUES ('generation', '1') "
     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
 )
-
-_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
-# Very common English words: they only add noise to an OR-ed BM25 query.
-STOPWORDS = frozenset(
-    [
-        "a", "about", "above", "according", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-        "article", "articles", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
-        "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
-        "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his",
-        "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself",
-        "news", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
-        "ourselves", "out", "over", "own", "reportedly", "said", "same", "say", "says", "she", "should", "so",
-        "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these",
-        "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "week",
-        "weeks", "were", "what", "what's", "when", "where", "which", "while", "who", "who's", "whom", "why",
-        "will", "with", "would", "year", "years", "you", "your", "yours", "yourself", "yourselves",
-    ]
-)
-
-
-def keyword_terms(text: str) -> list[str]:
-    """The distinct, non-stopword terms of ``text`` in order of appearance (lower-cased)."""
-    seen: dict[str, None] = {}
-    for match in _WORD.finditer(text.lower()):
-        word = match.group(0).strip(".'’-")
-        if word and word not in STOPWORDS and word not in seen:
-            seen[word] = None
-    return list(seen)
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left)."""
-    terms = [t.replace('"', "") for t in keyword_terms(text)]
-    return " OR ".join(f'"{t}"' for t in terms if t)
-
 
 @dataclass(frozen=True)
 class KeywordHit:

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from retrieval.cli_common import settings_from_flags
 from retrieval.settings import Settings
 from retrieval.store import SERVER_RECORD, Store, heartbeat, local_server, record_pid
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pid", nargs="?", type=int, help="stop: the server's process id")
     parser.add_argument("--data-dir", type=Path, help="the index folder (default: NEWSQA_DATA_DIR or ./.newsqa)")
     args = parser.parse_args(argv)
-    settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
+    settings = settings_from_flags(args.data_dir)
     if args.command == "start":
         try:
             url, pid, started = start(settings)

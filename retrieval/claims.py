@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from retrieval.catalog import keyword_terms
-from retrieval.text import split_sentences
+from retrieval.text import keyword_terms, split_sentences
 
 if TYPE_CHECKING:
     from spacy.language import Language

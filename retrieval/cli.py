@@ -8,20 +8,8 @@ from pathlib import Path
 
 import click
 
-from retrieval.settings import Settings
-
-BACKENDS = click.Choice(["local", "extractive", "openai"])
-
-
-def _settings(data_dir: Path | None, backend: str | None = None) -> Settings:
-
-    overrides: dict[str, object] = {}
-    if data_dir:
-        overrides["data_dir"] = data_dir
-    if backend:
-        overrides["backend"] = backend
-    return Settings(**overrides)  # type: ignore[arg-type]
-
+from retrieval.cli_common import BACKENDS, settings_from_flags
+from retrieval.evaluate import evaluate_command
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
@@ -61,13 +49,13 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
     """
-    from retrieval.answer import Assistant, Final, Token
+    from retrieval.answer import Assistant, answer
     from retrieval.errors import NewsqaError
     from retrieval.search import Filters
 
-    settings = _settings(data_dir, backend)
+    settings = settings_from_flags(data_dir, backend)
     assistant = Assistant(settings)
-    if assistant.store.catalog.stats()["articles"] == 0:
+    if assistant.store.facts()["articles"] == 0:
         raise click.ClickException(
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
         )
@@ -75,18 +63,17 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         filters = Filters(tuple(outlets), date_from, date_to, as_of)  # validates the dates
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    final = None
-    streamed = False
+    streamed: list[str] = []
+
+    def show(text: str) -> None:
+        click.echo(text, nl=False)
+        streamed.append(text)
+
     try:
-        for event in assistant.stream(question, (), filters):
-            if isinstance(event, Token) and not as_json and sys.stdout.isatty():
-                click.echo(event.text, nl=False)
-                streamed = True
-            elif isinstance(event, Final):
-                final = event.answer
+        final = answer(question, (), filters, assistant=assistant,
+                       on_token=show if not as_json and sys.stdout.isatty() else None)
     except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
-    assert final is not None
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -123,7 +110,7 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
     """Corpus facts: articles, chunks, newest publication date, last ingest."""
     from retrieval.store import Store
 
-    facts = Store(_settings(data_dir)).stats()
+    facts = Store(settings_from_flags(data_dir)).stats()
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return
@@ -139,21 +126,13 @@ def prepare(data_dir: Path | None) -> None:
     from retrieval.local_model import ensure_local_model
 
     try:
-        path = ensure_local_model(_settings(data_dir))
+        path = ensure_local_model(settings_from_flags(data_dir))
     except (NewsqaError, OSError) as exc:  # parts missing or corrupt, disk full, unreadable part
         raise click.ClickException(str(exc)) from exc
     click.echo(f"local model ready: {path}")
 
 
-def _register_evaluate() -> None:
-    try:
-        from retrieval.evaluate import evaluate_command
-    except ImportError:  # pragma: no cover - module under construction
-        return
-    cli.add_command(evaluate_command, name="evaluate")
-
-
-_register_evaluate()
+cli.add_command(evaluate_command, name="evaluate")
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Set
 
-from retrieval.catalog import keyword_terms
+from retrieval.text import keyword_terms
 
 VERBATIM_COSINE = 0.97  # above this two passages are copies whatever their wording
 

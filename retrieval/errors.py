@@ -5,7 +5,7 @@ Each says what is wrong and the command that fixes it. Anything else that escape
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "NewsqaError"]
+__all__ = ["BackendUnavailableError", "DatasetError", "NewsqaError", "NotADatasetError"]
 
 
 class NewsqaError(Exception):
@@ -18,3 +18,11 @@ class BackendUnavailableError(NewsqaError, RuntimeError):
     The message always says what is missing and the command that fixes it. (Also a
     ``RuntimeError``, which is what callers caught before this module existed.)
     """
+
+
+class DatasetError(NewsqaError):
+    """An evaluation dataset cannot be read: the message names the file, the line and what is wrong."""
+
+
+class NotADatasetError(DatasetError):
+    """The folder given as a dataset is not one (no ``questions.jsonl``, nothing to index): a usage error."""

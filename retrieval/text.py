@@ -1,4 +1,5 @@
-"""Sentence splitting shared by chunking (ingest) and citation verification (answers).
+"""Text helpers: sentence splitting shared by chunking (ingest) and citation verification (answers),
+and the keyword tokenizer (terms without stop words) shared by BM25 queries, dedup and answers.
 
 Text arrives as one paragraph a line (scraped pages), hard-wrapped at a fixed width (plain-text
 files, e-mails), or as lists and headings. :func:`paragraphs` joins the lines of a hard-wrapped
@@ -136,3 +137,40 @@ def split_sentences(text: str, keep: Collection[tuple[int, int]] = ()) -> list[t
 def flat(text: str) -> str:
     """``text`` on one line: line breaks and runs of spaces become one space."""
     return " ".join(text.split())
+
+
+# --- keyword terms ---------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
+# Very common English words: they only add noise to an OR-ed BM25 query.
+STOPWORDS = frozenset(
+    [
+        "a", "about", "above", "according", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+        "article", "articles", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both",
+        "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+        "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his",
+        "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself",
+        "news", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+        "ourselves", "out", "over", "own", "reportedly", "said", "same", "say", "says", "she", "should", "so",
+        "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these",
+        "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "week",
+        "weeks", "were", "what", "what's", "when", "where", "which", "while", "who", "who's", "whom", "why",
+        "will", "with", "would", "year", "years", "you", "your", "yours", "yourself", "yourselves",
+    ]
+)
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The distinct, non-stopword terms of ``text`` in order of appearance (lower-cased)."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.lower()):
+        word = match.group(0).strip(".'’-")
+        if word and word not in STOPWORDS and word not in seen:
+            seen[word] = None
+    return list(seen)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left)."""
+    terms = [t.replace('"', "") for t in keyword_terms(text)]
+    return " OR ".join(f'"{t}"' for t in terms if t)

@@ -68,7 +68,6 @@ class Citation:
     quote: str
     start: int  # character offsets of ``quote`` in the article text
     end: int
-    supported: bool = True
     support: float = 0.0  # support score of the sentences citing it (0..1)
 
 
@@ -122,7 +121,9 @@ class Answer:
         return {
             "answer": self.text,
             "refused": self.refused,
-            "citations": [asdict(c) for c in self.citations],
+            # Citations are made for supported sentences only (the others are listed under
+            # "unsupported"): "supported" is always true, kept because DESIGN.md's shape has it.
+            "citations": [asdict(c) | {"supported": True} for c in self.citations],
             "unsupported": [u.to_json() for u in self.unsupported],
             "question": self.question,
             "note": self.note,

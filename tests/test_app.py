@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from indexes import build_index
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from ingest.pipeline import ingest
 from retrieval.settings import Settings
-from retrieval.store import Embedder, Store
+from retrieval.store import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -58,19 +58,8 @@ def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 
     Built with the real ``ingest()`` and the real embedding model (conftest's session ``embedder``).
     """
-    folder = tmp_path_factory.mktemp("index")
-    sources = folder / "sources"
-    sources.mkdir()
-    shutil.copy(ARTICLE, sources / ARTICLE.name)
-    (sources / "gardening.md").write_text(GARDENING, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        _clean_newsqa_env(mp)
-        settings = Settings(data_dir=folder / "data", backend="extractive")
-        store = Store(settings, embedder=embedder)
-        report = ingest([str(sources)], settings, store=store)
-        store.catalog.close()
-    assert report.added == 2 and not report.failed, report.to_json()
-    return folder / "data"
+    return build_index(tmp_path_factory, embedder, {ARTICLE.name: ARTICLE, "gardening.md": GARDENING},
+                       backend="extractive")
 
 
 @pytest.fixture

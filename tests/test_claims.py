@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from indexes import build_index
 from langchain_core.messages import BaseMessage
 from scripted import ScriptedChat
 
-from ingest.pipeline import ingest
 from retrieval.answer import Assistant
 from retrieval.claims import check_bare, check_claim, is_instruction, quantities, without_instructions
 from retrieval.conversations import answer_from_record, answer_to_record
@@ -184,16 +184,7 @@ def test_a_month_on_its_own_must_match() -> None:
 # --- through the Assistant, on a real index --------------------------------------------------------
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    corpus = tmp_path_factory.mktemp("corpus")
-    shutil.copy(BUNDLED, corpus / BUNDLED.name)
-    (corpus / "ferry.md").write_text(FERRY, encoding="utf-8")
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data)
-    store = Store(settings, embedder=embedder)
-    report = ingest([str(corpus)], settings, store=store)
-    store.catalog.close()
-    assert report.added == 2 and not report.failed
-    return data
+    return build_index(tmp_path_factory, embedder, {BUNDLED.name: BUNDLED, "ferry.md": FERRY})
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ real Chroma and the keyword index in ``tmp_path``, driven through click's ``CliR
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from contextlib import closing
@@ -14,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import cli
-from retrieval.evaluate import article_ranking, contains, load_dataset, mentions, percentile, pick_choice
+from retrieval.eval_data import load_dataset
+from retrieval.eval_metrics import article_ranking, contains, mentions, percentile, pick_choice
 from retrieval.store import Embedder, Store
 from retrieval.types import Passage
 
@@ -259,6 +261,7 @@ def test_article_ranking_and_percentile() -> None:
     assert article_ranking(ranked, credit_duplicates=True) == ["x", "z", "y"]
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([5], 95) == 5
+    assert math.isnan(percentile([], 50))  # no values: no number that could pass for a latency
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.catalog import Catalog, fts_query
+from retrieval.catalog import Catalog
 from retrieval.keyword import TermStats
+from retrieval.text import fts_query
 from retrieval.types import Article, Chunk
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from indexes import build_index
 
 from ingest.pipeline import ingest
 from retrieval.catalog import Catalog
@@ -63,15 +64,8 @@ Before the match, the players visited the desalination plant that sponsors the c
 
 @pytest.fixture(scope="module")
 def ranked_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    corpus = tmp_path_factory.mktemp("corpus")
-    for name, text in (("vote-2026.md", VOTE_2026), ("vote-2025.md", VOTE_2025),
-                       ("desalination.md", DESALINATION), ("football.md", FOOTBALL)):
-        (corpus / name).write_text(text, encoding="utf-8")
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data)
-    report = ingest([str(corpus)], settings, store=Store(settings, embedder=embedder))
-    assert report.added == 4 and not report.failed
-    return data
+    return build_index(tmp_path_factory, embedder, {"vote-2026.md": VOTE_2026, "vote-2025.md": VOTE_2025,
+                                                    "desalination.md": DESALINATION, "football.md": FOOTBALL})
 
 
 def test_freshness_decays_from_the_as_of_day() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from indexes import build_index
 from openai_standin import chat_endpoint
 
-from ingest.pipeline import ingest
 from retrieval.cli import cli
-from retrieval.settings import Settings
-from retrieval.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
@@ -26,12 +23,7 @@ BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    corpus = tmp_path_factory.mktemp("corpus")
-    shutil.copy(BUNDLED, corpus / BUNDLED.name)
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data)
-    assert ingest([str(corpus)], settings, store=Store(settings, embedder=embedder)).added == 1
-    return data
+    return build_index(tmp_path_factory, embedder, {BUNDLED.name: BUNDLED})
 
 
 def test_every_command_has_help() -> None:

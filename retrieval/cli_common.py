@@ -1,0 +1,52 @@
+"""What the command lines share (``newsqa``, ``newsqa evaluate``, ``newsqa-ingest``,
+``retrieval.chroma_server``): the backend choice, ``Settings`` from their flags, the progress bar."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from retrieval.settings import Backend, Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+# The --backend choices: the values the Settings field accepts, never a second list.
+BACKENDS = click.Choice(typing.get_args(Backend))
+
+
+def settings_from_flags(data_dir: Path | None = None, backend: str | None = None) -> Settings:
+    """``Settings`` from the environment, with the flags given on the command line on top."""
+    overrides: dict[str, Any] = {}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if backend:
+        overrides["backend"] = backend
+    return Settings(**overrides)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True, console: Console | None = None) -> Iterator[Progress]:
+    """A transient bar on stderr: ``stage`` (a task field), bar, done/total, time left, description."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.description}"),
+                  console=console or Console(stderr=True), transient=True, disable=not enabled) as bar:
+        yield bar
+
+
+def progress_callback(bar: Progress, task: Any) -> Callable[[int, int, str], None]:
+    """The ``progress(done, total, message)`` callback of ``ingest()`` drawn on ``bar``'s ``task``."""
+
+    def update(done: int, total: int, message: str) -> None:
+        bar.update(task, completed=done, total=total or None, description=message)
+
+    return update

@@ -1,0 +1,165 @@
+"""Evaluation datasets in the format of shared/eval: reading ``questions.jsonl`` (and noting
+``articles.jsonl``), or building articles from MultiHop-RAG style evidence lists.
+
+A dataset directory holds ``questions.jsonl`` and, for retrieval metrics, ``articles.jsonl``
+(RealTime QA layout). A dataset without ``articles.jsonl`` whose questions carry their evidence as
+``[{"title", "source", "url", "published_at", "fact"}]`` (MultiHop-RAG layout) gets an index built
+from that evidence: one article per URL, its fact sentences as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.errors import DatasetError, NotADatasetError
+from retrieval.eval_metrics import mentions
+
+NULL_TYPE = "null_query"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One evaluation question, whatever the dataset's layout."""
+
+    id: str
+    question: str
+    answer: str
+    gold: tuple[str, ...] = ()  # article ids that hold the answer / its evidence
+    choices: tuple[str, ...] = ()
+    answer_index: int | None = None
+    date: str = ""  # the "as of" date of the question, "" if none
+    type: str = ""  # e.g. MultiHop-RAG's inference_query / null_query
+    search_ids: tuple[str, ...] = ()  # a reference search engine's ranking, when the dataset has one
+    # Whether the gold articles' text names the answer (None: not known, taken as yes). Only
+    # questions whose answer is there count for answer_hits (MultiHop-RAG's yes/no answers are not).
+    answer_in_gold: bool | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold)
+
+    @property
+    def is_null(self) -> bool:
+        """A question the articles are known not to answer: the right reply is a refusal."""
+        return self.type == NULL_TYPE
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    questions: list[Question]
+    articles_file: Path | None  # articles.jsonl, when the dataset ships one
+    evidence_articles: list[dict[str, Any]] = field(default_factory=list)  # built from the evidence
+
+    @property
+    def answerable(self) -> list[Question]:
+        return [q for q in self.questions if q.answerable]
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{n} is not valid JSON: {exc}") from exc
+            if not isinstance(record, dict):
+                raise DatasetError(f"{path}:{n} should be a JSON object, but got {type(record).__name__}")
+            yield n, record
+
+
+_LOOSE_DATE = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def iso_date(value: str) -> str:
+    """``2026/04/10`` and ``2026-04-10`` alike → ``2026-04-10`` (anything else unchanged)."""
+    match = _LOOSE_DATE.match(value)
+    return f"{match[1]}-{int(match[2]):02d}-{int(match[3]):02d}" if match else value.strip()
+
+
+def evidence_article_id(url: str) -> str:
+    return "ev-" + hashlib.sha1(url.encode()).hexdigest()[:12]
+
+
+def _evidence_list(value: Any) -> list[dict[str, Any]]:
+    """MultiHop-RAG style evidence (``[{"url", "title", "fact", ...}]``), [] for anything else."""
+    if isinstance(value, list) and all(isinstance(e, dict) and ("fact" in e or "url" in e) for e in value):
+        return value
+    return []
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Read ``questions.jsonl`` (and note ``articles.jsonl``) from the dataset directory ``path``."""
+    qfile = path / "questions.jsonl"
+    if not qfile.is_file():
+        raise NotADatasetError(f"{path} has no questions.jsonl: DATASET_DIR must hold questions.jsonl "
+                               "(and articles.jsonl for retrieval metrics), see shared/eval/README.md.")
+    afile = path / "articles.jsonl"
+    raw = list(_read_jsonl(qfile))
+    # Evidence-only datasets: one article per evidence URL, its fact sentences (deduplicated) as text.
+    articles: dict[str, dict[str, Any]] = {}
+    facts: dict[str, dict[str, None]] = defaultdict(dict)
+    if not afile.is_file():
+        for _, record in raw:
+            for item in _evidence_list(record.get("evidence")):
+                url = str(item.get("url") or item.get("title") or "")
+                if not url:
+                    continue
+                aid = evidence_article_id(url)
+                articles.setdefault(aid, {
+                    "id": aid,
+                    "url": str(item.get("url") or ""),
+                    "title": str(item.get("title") or ""),
+                    "outlet": str(item.get("source") or ""),
+                    "published": str(item.get("published_at") or item.get("published") or ""),
+                })
+                fact = str(item.get("fact") or "").strip()
+                if fact:
+                    facts[aid][fact] = None
+        for aid, record in articles.items():
+            record["text"] = "\n\n".join(facts[aid])
+    questions: list[Question] = []
+    for n, record in raw:
+        text = str(record.get("question") or "").strip()
+        if not text:
+            raise DatasetError(f"{qfile}:{n} has no 'question'")
+        gold: list[str] = [str(g) for g in record.get("gold_article_ids") or []]
+        evidence = _evidence_list(record.get("evidence"))
+        if not gold and articles and evidence:
+            gold = [evidence_article_id(str(e.get("url") or e.get("title") or "")) for e in evidence]
+            gold = [g for g in dict.fromkeys(gold) if g in articles and articles[g]["text"]]
+        choices = tuple(str(c) for c in record.get("choices") or ())
+        index = record.get("answer_index")
+        answer = str(record.get("answer") or "").strip()
+        in_gold = None
+        if articles and gold:
+            in_gold = any(mentions(articles[g]["text"], answer) for g in gold)
+        questions.append(Question(
+            id=str(record.get("id", n)),
+            question=text,
+            answer=answer,
+            gold=tuple(gold),
+            choices=choices,
+            answer_index=int(index) if isinstance(index, int) and 0 <= index < len(choices) else None,
+            date=iso_date(str(record.get("date") or "")),
+            type=str(record.get("type") or ""),
+            search_ids=tuple(str(s) for s in record.get("search_article_ids") or ()),
+            answer_in_gold=in_gold,
+        ))
+    return Dataset(
+        name=path.resolve().name,
+        path=path,
+        questions=questions,
+        articles_file=afile if afile.is_file() else None,
+        evidence_articles=[a for a in articles.values() if a["text"]],
+    )
