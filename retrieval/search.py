@@ -136,21 +136,31 @@ def with_dense_reserve(
     reserve: int,
     twin_of: Callable[[Passage, Sequence[Passage]], Passage | None],
 ) -> list[Passage]:
-    """``kept`` (fused order, at most ``k``) with the ``reserve`` best dense candidates of ``ranked`` among
-    them. A missing one (and no near-copy of a passage already there) takes the last place, pushing out
-    the lowest fused passage that is not one of them: fusion keeps at least its top ``k - reserve``."""
-    best_dense = sorted((p for p in ranked if p.dense_rank is not None), key=lambda p: p.dense_rank or 0)
-    reserved = {p.chunk_id for p in best_dense[:reserve]}
-    out = list(kept)
-    for p in best_dense[:reserve]:
-        if p.chunk_id in {q.chunk_id for q in out} or twin_of(p, out) is not None:
-            continue  # there already, or its near-copy is
-        if len(out) >= k:
-            drop = next((q for q in reversed(out) if q.chunk_id not in reserved), None)
-            if drop is None:
-                break
-            out.remove(drop)
-        out.append(p)
+    """``kept`` (fused order, at most ``k``) with the ``reserve`` best dense candidates of ``ranked`` spread
+    through it: the i-th best dense passage is at place ``i × (k // reserve)`` or better (with k = 6 and
+    2 reserved: the best by place 3, the second by place 6), unless a near-copy of it is shown already.
+    Fusion's passages keep their order around them; those pushed past ``k`` drop out."""
+    step = max(1, k // reserve)
+    best_dense = sorted((p for p in ranked if p.dense_rank is not None), key=lambda p: p.dense_rank or 0)[:reserve]
+    kept_ids = {p.chunk_id for p in kept}
+    due = [
+        (i * step, p) for i, p in enumerate(best_dense, start=1)
+        if p.chunk_id in kept_ids or twin_of(p, kept) is None
+    ]
+    out: list[Passage] = []
+    placed: set[str] = set()
+
+    def place(p: Passage) -> None:
+        if p.chunk_id not in placed and len(out) < k:
+            out.append(p)
+            placed.add(p.chunk_id)
+
+    for p in kept:
+        while due and due[0][0] <= len(out) + 1:  # a reserved passage whose place has come
+            place(due.pop(0)[1])
+        place(p)
+    for _, p in due:  # fusion ran out of passages before their places
+        place(p)
     return out
 
 

@@ -61,9 +61,9 @@ class Settings(BaseSettings):
     dense_reserve: float = Field(
         default=0.34, ge=0, le=1,
         description="Share of the k hybrid results kept for the best dense (meaning) matches: the top "
-        "round(k × dense_reserve) dense candidates are always among the k results, taking the last places "
-        "when fusion ranked them lower, so keyword matches never crowd out what dense search alone would "
-        "find. 0 turns it off.",
+        "r = round(k × dense_reserve) dense candidates are always among the k results, spread through them "
+        "(the i-th by place i × k // r: with k = 6, the best by place 3 and the second by place 6), so "
+        "keyword matches never crowd out what dense search alone would find. 0 turns it off.",
     )
     article_weight: float = Field(
         default=1.0, ge=0,

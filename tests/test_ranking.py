@@ -240,19 +240,29 @@ def test_dense_reserve_keeps_the_best_meaning_matches(crowded_index: Path, embed
     assert search(store, query, k=2, mode="keyword", recency=False).passages[1].title != CLINICS[0]
 
 
-def test_dense_reserve_takes_the_last_places_and_skips_near_copies() -> None:
+def test_dense_reserve_spreads_the_best_dense_matches_and_skips_near_copies() -> None:
     from retrieval.search import with_dense_reserve
     from retrieval.types import Passage
 
     def p(cid: str, dense: int | None, score: float) -> Passage:
         return Passage(chunk_id=cid, article_id=cid, text=cid, start=0, end=0, score=score, dense_rank=dense)
 
-    a, b, c, d, e = p("a", None, 5), p("b", 3, 4), p("c", None, 3), p("d", 1, 1), p("e", 2, 0.5)
-    ranked = [a, b, c, d, e]
+    a, b, c, f = p("a", None, 6), p("b", 3, 5), p("c", None, 4), p("f", None, 3)
+    d, e = p("d", 1, 1), p("e", 2, 0.5)
+    ranked = [a, b, c, f, d, e]
     no_twins = lambda _p, _among: None  # noqa: E731
-    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 2, no_twins)] == ["a", "d", "e"]
-    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 1, no_twins)] == ["a", "b", "d"]
-    assert [x.chunk_id for x in with_dense_reserve([a, d], ranked, 3, 2, no_twins)] == ["a", "d", "e"]
+
+    def ids(out: list[Passage]) -> list[str]:
+        return [x.chunk_id for x in out]
+
+    # k 4, 2 reserved: the best dense by place 2, the second by place 4; fusion's last ones drop out
+    assert ids(with_dense_reserve([a, b, c, f], ranked, 4, 2, no_twins)) == ["a", "d", "b", "e"]
+    # one reserved: by place 4
+    assert ids(with_dense_reserve([a, b, c, f], ranked, 4, 1, no_twins)) == ["a", "b", "c", "d"]
+    # a reserved passage fusion already ranks higher keeps its place
+    assert ids(with_dense_reserve([d, a, b, c], ranked, 4, 2, no_twins)) == ["d", "a", "b", "e"]
+    # fusion found fewer than k: the reserve still gets in
+    assert ids(with_dense_reserve([a], ranked, 4, 2, no_twins)) == ["a", "d", "e"]
     # e is a near-copy of a passage already shown: it needs no place of its own
     twin_of_e = lambda q, among: among[0] if q.chunk_id == "e" else None  # noqa: E731
-    assert [x.chunk_id for x in with_dense_reserve([a, b, c], ranked, 3, 2, twin_of_e)] == ["a", "b", "d"]
+    assert ids(with_dense_reserve([a, b, c, f], ranked, 4, 2, twin_of_e)) == ["a", "d", "b", "c"]
