@@ -482,8 +482,10 @@ def ask(
     assistant: Assistant, conversations: Conversations, question: str, filters: Filters, access: AccessPolicy
 ) -> None:
     """Answer ``question`` live (sources, streamed tokens, final answer) and save the exchange."""
+    # Turns as dicts with the answer's citations: a follow-up ranks up the articles the last answer cited.
     history = [
-        (m["role"], m["content"]) for m in st.session_state.messages if not m.get("error")
+        {"role": m["role"], "content": m["content"], "citations": (m.get("answer") or {}).get("citations", [])}
+        for m in st.session_state.messages if not m.get("error")
     ]
     st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
