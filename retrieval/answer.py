@@ -821,15 +821,17 @@ class Assistant:
             for sentence, vec, ents in zip(sentences, vecs, entities, strict=True):
                 names, terms = coverage(ask, sentence)
                 lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
-                score = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical + EXTRACT_RANK_WEIGHT / n
+                # Relevance decides whether a sentence may answer at all; the bonuses only order the
+                # relevant ones (a name of the asked kind must not carry an off-topic sentence in).
+                relevance = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical
+                score = relevance + EXTRACT_RANK_WEIGHT / n
                 if _offers_answer(sentence, shape, asked, ents):
                     score += EXTRACT_ANSWER_WEIGHT
-                candidates.append((score, n, sentence))
+                if relevance >= self.settings.refusal_threshold:
+                    candidates.append((score, n, sentence))
         candidates.sort(key=lambda c: -c[0])
         chosen: list[tuple[float, int, str]] = []
         for cand in candidates:
-            if cand[0] < self.settings.refusal_threshold:
-                break
             words = set(keyword_terms(cand[2]))
             if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
                 continue
