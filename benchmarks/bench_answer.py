@@ -46,12 +46,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.week_halves import HALVES, week  # noqa: E402
 from retrieval.answer import Assistant, Final, Token  # noqa: E402
 from retrieval.eval_data import Question, load_dataset  # noqa: E402
 from retrieval.eval_metrics import mentions, percentile  # noqa: E402
 from retrieval.evaluate import as_of  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
+
+WEEK_SPLIT = "20260501"  # last quiz week of half A
 
 # Settings fields that change the chat model itself: variants equal in these share one loaded model.
 MODEL_FIELDS = ("backend", "llm_model_path", "n_ctx", "n_batch", "n_ubatch", "n_threads",
@@ -173,7 +176,9 @@ def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str,
 
 def pick_questions(dataset_dir: Path, n: int, half: str, offset: int) -> list[Question]:
     answerable = load_dataset(dataset_dir).answerable
-    if half == "even":
+    if half in HALVES:  # by news week: A up to 2026-05-01 (tune), B after it (report)
+        answerable = [q for q in answerable if (week(q.id, q.date) <= WEEK_SPLIT) == (half == "A")]
+    elif half == "even":
         answerable = answerable[0::2]
     elif half == "odd":
         answerable = answerable[1::2]
@@ -200,8 +205,8 @@ def cold_start(data_dir: Path, overrides: dict[str, Any], questions: Sequence[Qu
     }
 
 
-def context_only(data_dir: Path, variants: list[tuple[str, dict[str, Any]]], questions: Sequence[Question]
-                 ) -> dict[str, Any]:
+def context_only(data_dir: Path, variants: list[tuple[str, dict[str, Any]]], questions: Sequence[Question],
+                 details: Path | None = None) -> dict[str, Any]:
     """Prompt size and answer recall of each variant's prompt, without the LLM."""
     import llama_cpp
 
@@ -228,6 +233,10 @@ def context_only(data_dir: Path, variants: list[tuple[str, dict[str, Any]]], que
             tokens = len(vocab.tokenize(user.encode(), add_bos=False))
             shown = user.count("<passage ")
             rows[name].append((tokens, mentions(user, q.answer), shown))
+            if details is not None:
+                with details.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"variant": name, "id": q.id, "user_tokens": tokens,
+                                        "answer_in_prompt": rows[name][-1][1], "passages_shown": shown}) + "\n")
     out: dict[str, Any] = {"questions": len(questions), "prompted": asked}
     for name, r in rows.items():
         hit = sum(x[1] for x in r) / len(r) if r else float("nan")
@@ -280,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", type=Path, help="dataset folder with questions.jsonl")
     parser.add_argument("--data-dir", type=Path, required=True, help="the index (read only)")
     parser.add_argument("--questions", type=int, default=20, help="answerable questions to ask")
-    parser.add_argument("--half", choices=("all", "even", "odd"), default="all",
-                        help="every other answerable question: tune on even, report on odd")
+    parser.add_argument("--half", choices=("all", "even", "odd", *HALVES), default="all",
+                        help="A: news weeks up to 2026-05-01 (tune), B: later weeks (report); even/odd: "
+                        "every other answerable question")
     parser.add_argument("--offset", type=int, default=0, help="skip this many questions (after --half)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:FIELD=VALUE,...",
                         help="Settings overrides of one contender (repeatable; the first is the baseline)")
@@ -301,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     if not questions:
         parser.error("no answerable questions selected")
     if args.context_only:
-        print(json.dumps(context_only(args.data_dir, variants, questions), indent=2, default=str))
+        if args.details:
+            args.details.write_text("", encoding="utf-8")
+        print(json.dumps(context_only(args.data_dir, variants, questions, args.details), indent=2, default=str))
         return 0
     store = Store(Settings(data_dir=args.data_dir))
     models: dict[str, Any] = {}

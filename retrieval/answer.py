@@ -545,28 +545,27 @@ class Assistant:
     def _passage_sentences(self, passage: Passage) -> list[tuple[int, int, str]]:
         return [(s, e, passage.text[s:e]) for s, e in split_sentences(passage.text)]
 
-    def focus(self, passages: Sequence[Passage], query_vec: np.ndarray, query_terms: set[str]) -> list[str]:
+    def focus(self, question: str, passages: Sequence[Passage], ask: Ask | None = None) -> list[str]:
         """The text of each passage to show the model ("" for a passage left out), in passage order.
 
-        With ``settings.context_tokens`` > 0, sentences are chosen until that many (estimated) tokens
-        are spent, headers of the passages shown included: first the best sentence of each passage,
-        most promising passage first (its best sentence's score, plus a bonus for its search rank:
-        search judged the whole passage), then the best remaining ones across all passages, at most
-        ``context_sentences`` per passage, then neighbours of chosen sentences (a pronoun's
-        antecedent, a number's context). Every token here delays the first answer token on a CPU.
-        With 0: the ``context_sentences`` best sentences of every passage.
+        Sentences are ranked by :meth:`sentence_scores` (what the extractive answer ranks by: about the
+        question, and holding the kind of thing it asks for). With ``settings.context_tokens`` > 0,
+        sentences are chosen until that many (estimated) tokens are spent, headers of the passages
+        shown included: first the best sentence of each passage, most promising passage first (its
+        best sentence's score, plus a bonus for its search rank: search judged the whole passage),
+        then the best remaining ones across all passages, at most ``context_sentences`` per passage,
+        then neighbours of chosen sentences (a pronoun's antecedent, a number's context). Every token
+        here delays the first answer token on a CPU. With 0: the ``context_sentences`` best sentences
+        of every passage.
         """
         passages = [without_instructions(p) for p in passages]  # planted instructions never reach the model
         limit = self.settings.context_sentences
         budget = self.settings.context_tokens
         split = [self._passage_sentences(p) or [(0, len(p.text), p.text)] for p in passages]
-        vecs = self._embed_sentences([text for sentences in split for _, _, text in sentences])
-        scores: list[np.ndarray] = []
-        offset = 0
-        for sentences in split:
-            overlap = np.array([len(query_terms & set(keyword_terms(s))) for _, _, s in sentences], dtype=np.float32)
-            scores.append(vecs[offset:offset + len(sentences)] @ query_vec + 0.1 * overlap)
-            offset += len(sentences)
+        scored = self.sentence_scores(
+            question, ask or question_ask(question), [[text for _, _, text in sentences] for sentences in split]
+        )
+        scores = [np.array([score for _, score in row], dtype=np.float32) for row in scored]
         if budget <= 0:
             return [
                 p.text if len(sentences) <= limit
@@ -703,7 +702,7 @@ class Assistant:
                 yield Token(text)
         else:
             t = time.perf_counter()
-            messages = self.build_messages(standalone, passages, (filters or Filters()).as_of_day)
+            messages = self.build_messages(standalone, passages, (filters or Filters()).as_of_day, ask)
             timings["prompt"] = time.perf_counter() - t
             t = time.perf_counter()
             parts: list[str] = []
@@ -769,17 +768,15 @@ class Assistant:
         return final
 
     def build_messages(
-        self, question: str, passages: Sequence[Passage], today: dt.date | None = None
+        self, question: str, passages: Sequence[Passage], today: dt.date | None = None, ask: Ask | None = None
     ) -> list[tuple[str, str]]:
         """System and user messages; ``today`` is the day the news is read as of (default: today).
 
         Passages keep their numbers (the answer cites them as ``[n]``); one with nothing worth
         showing (see :meth:`focus`) is left out of the prompt.
         """
-        query_vec = self.store.embedder.encode([question])[0]
-        terms = set(keyword_terms(question))
         blocks = []
-        for n, (p, text) in enumerate(zip(passages, self.focus(passages, query_vec, terms), strict=True), start=1):
+        for n, (p, text) in enumerate(zip(passages, self.focus(question, passages, ask), strict=True), start=1):
             if not text:
                 continue
             blocks.append(
@@ -796,6 +793,43 @@ class Assistant:
         )
         return [("system", prompts.SYSTEM), ("user", user)]
 
+    def sentence_scores(
+        self, question: str, ask: Ask, sentences: Sequence[Sequence[str]]
+    ) -> list[list[tuple[float, float]]]:
+        """(relevance, score) of every sentence of every passage (``sentences[i]``: the i-th ranked
+        passage's), for the extractive answer and for choosing what the model reads.
+
+        Relevance: cosine similarity to the question plus ``EXTRACT_TERM_WEIGHT`` × the share of the
+        question's key terms and names it holds — whether the sentence is about what is asked. Score:
+        relevance, plus ``EXTRACT_ANSWER_WEIGHT`` when it holds something of the kind asked for that the
+        question does not name (a person for "who", a number for "how many": spaCy's entities), plus
+        ``EXTRACT_RANK_WEIGHT`` / search rank of its passage.
+        """
+        flat_list = [s for group in sentences for s in group]
+        if not flat_list:
+            return [[] for _ in sentences]
+        query_vec = self.store.embedder.encode([question])[0]
+        shape = _answer_shape(question)
+        asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
+        typed = EXTRACT_NER and shape in _KIND_LABELS
+        cosines = self._embed_sentences(flat_list) @ query_vec
+        entities = self._entities(flat_list) if typed else [None] * len(flat_list)
+        out: list[list[tuple[float, float]]] = []
+        k = 0
+        for n, group in enumerate(sentences, start=1):
+            row = []
+            for sentence in group:
+                names, terms = coverage(ask, sentence)
+                lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
+                relevance = float(cosines[k]) + EXTRACT_TERM_WEIGHT * lexical
+                score = relevance + EXTRACT_RANK_WEIGHT / n
+                if _offers_answer(sentence, shape, asked, entities[k]):
+                    score += EXTRACT_ANSWER_WEIGHT
+                row.append((relevance, score))
+                k += 1
+            out.append(row)
+        return out
+
     def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None) -> str:
         """The extractive backend: the passages' sentences that best answer ``question``, each cited.
 
@@ -804,29 +838,19 @@ class Assistant:
         (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same.
         """
         ask = ask or question_ask(question)
-        query_vec = self.store.embedder.encode([question])[0]
-        shape = _answer_shape(question)
-        asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
-        candidates: list[tuple[float, int, str]] = []
-        typed = EXTRACT_NER and shape in _KIND_LABELS
-        for n, p in enumerate(passages, start=1):
-            sentences = [
+        sentences = [
+            [
                 flat(s) for _, _, s in self._passage_sentences(p)
                 if len(s.split()) >= 5 and not is_instruction(s) and not (EXTRACT_SKIP_QUESTIONS and _is_question(s))
             ]
-            if not sentences:
-                continue
-            vecs = self._embed_sentences(sentences)
-            entities = self._entities(sentences) if typed else [None] * len(sentences)
-            for sentence, vec, ents in zip(sentences, vecs, entities, strict=True):
-                names, terms = coverage(ask, sentence)
-                lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
+            for p in passages
+        ]
+        candidates: list[tuple[float, int, str]] = []
+        for n, (group, scored) in enumerate(zip(sentences, self.sentence_scores(question, ask, sentences),
+                                                strict=True), start=1):
+            for sentence, (relevance, score) in zip(group, scored, strict=True):
                 # Relevance decides whether a sentence may answer at all; the bonuses only order the
                 # relevant ones (a name of the asked kind must not carry an off-topic sentence in).
-                relevance = float(vec @ query_vec) + EXTRACT_TERM_WEIGHT * lexical
-                score = relevance + EXTRACT_RANK_WEIGHT / n
-                if _offers_answer(sentence, shape, asked, ents):
-                    score += EXTRACT_ANSWER_WEIGHT
                 if relevance >= self.settings.refusal_threshold:
                     candidates.append((score, n, sentence))
         candidates.sort(key=lambda c: -c[0])
@@ -957,7 +981,7 @@ def _tick_until_first(items: Iterator[Any], label: str, every: float = 1.0) -> I
 
 
 # Bonus of the first-ranked passage when the prompt budget is shared out (1/rank of it for the others),
-# in units of sentence score (cosine to the question + 0.1 per shared keyword).
+# in units of sentence score (see Assistant.sentence_scores).
 RANK_BONUS = 0.1
 # Words of a title shown in a passage's header.
 TITLE_WORDS = 10

@@ -74,18 +74,14 @@ def test_budget_adds_the_neighbour_of_a_chosen_sentence(assistant_for: Any) -> N
     lead = "The harbour council approved a new evening ferry schedule for the island."
     follow = "It will cost the town 40,000 euros a year, starting in April."
     passage = _passage(1, [FILLER[0], lead, follow, FILLER[1], FILLER[2], FILLER[3]])
-    texts = assistant_for(context_tokens=120, context_sentences=1).focus(
-        [passage], assistant_for().store.embedder.encode([QUESTION])[0], {"harbour", "council", "ferry"}
-    )
+    texts = assistant_for(context_tokens=120, context_sentences=1).focus(QUESTION, [passage])
     assert lead in texts[0] and follow in texts[0]
     assert FILLER[3] not in texts[0]
 
 
 def test_a_short_passage_is_shown_whole_and_sentences_keep_their_order(assistant_for: Any) -> None:
     passage = _passage(1, [FILLER[0], ANSWER])
-    [text] = assistant_for(context_tokens=400).focus(
-        [passage], assistant_for().store.embedder.encode([QUESTION])[0], set()
-    )
+    [text] = assistant_for(context_tokens=400).focus(QUESTION, [passage])
     assert text == passage.text
 
 
@@ -159,3 +155,19 @@ def test_after_warm_up_the_first_question_reads_only_its_own_prompt(tmp_path: Pa
     system_tokens = len(model.load().tokenize(prompts.SYSTEM.encode(), add_bos=False))
     assert system_tokens > 50
     assert read <= total - system_tokens  # the system prompt was read at warm-up, not now
+
+
+def test_the_prompt_keeps_the_sentence_holding_the_kind_of_answer_asked_for(assistant_for: Any) -> None:
+    """A "who" question: the sentence naming a person outranks one that only repeats the question's
+    words, so a tight budget still shows the model the answer (what the extractive answer ranks by)."""
+    echo = "The new evening ferry schedule for the island was announced on Monday after a long debate."
+    person = "Mayor Maria Lopez announced the new evening ferry schedule, citing demand from residents."
+    passage = _passage(1, [FILLER[0], echo, FILLER[1], person, FILLER[2]])
+    question = "Who announced the new evening ferry schedule for the island?"
+    assistant = assistant_for(context_tokens=60, context_sentences=1)
+    [text] = assistant.focus(question, [passage])
+    assert person in text and echo not in text
+    # Without the kind of answer in view, the echo is the closer sentence: the scores differ only by it.
+    [[*scores]] = assistant.sentence_scores(question, assistant.ask_of(question, None, [passage]), [[echo, person]])
+    (echo_relevance, echo_score), (person_relevance, person_score) = scores
+    assert echo_relevance > person_relevance and person_score > echo_score
