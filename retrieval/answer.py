@@ -577,22 +577,29 @@ class Assistant:
             ((float(score[j]), i, j) for i, score in enumerate(scores) for j in range(len(score))), reverse=True
         )
         spent = 0
+        titled: set[str] = set()  # articles with a passage shown: their title is in the prompt once
+
+        def header(i: int) -> int:  # what showing passage i costs besides its sentences
+            return 0 if chosen[i] else _header_tokens(passages[i], passages[i].article_id not in titled)
+
         # Every passage's best sentence first, the most promising passages first: the best sentence's
         # score plus a bonus for the search rank (search judged the whole passage, with its title).
         promise = [float(score.max()) + RANK_BONUS / (i + 1) for i, score in enumerate(scores)]
         for i in sorted(range(len(scores)), key=lambda i: -promise[i]):
             j = int(np.argmax(scores[i]))
-            cost = _estimate_tokens(split[i][j][2]) + _header_tokens(passages[i])
+            cost = _estimate_tokens(split[i][j][2]) + header(i)
             if spent + cost <= budget:
                 chosen[i].add(j)
+                titled.add(passages[i].article_id)
                 spent += cost
         for _, i, j in ranked:  # then the best sentences, across all passages
             if j in chosen[i]:
                 continue
             # A passage's first sentence also pays for its header (source, date, title: ~30 tokens).
-            cost = _estimate_tokens(split[i][j][2]) + (0 if chosen[i] else _header_tokens(passages[i]))
+            cost = _estimate_tokens(split[i][j][2]) + header(i)
             if len(chosen[i]) < limit and spent + cost <= budget:
                 chosen[i].add(j)
+                titled.add(passages[i].article_id)
                 spent += cost
         for _, i, j in ranked:  # then the neighbours of chosen ones, best first, while the budget lasts
             cost = _estimate_tokens(split[i][j][2])
@@ -776,18 +783,17 @@ class Assistant:
         showing (see :meth:`focus`) is left out of the prompt.
         """
         blocks = []
+        titled: set[str] = set()  # an article's title is shown with its first passage only
         for n, (p, text) in enumerate(zip(passages, self.focus(question, passages, ask), strict=True), start=1):
             if not text:
                 continue
-            blocks.append(
-                prompts.PASSAGE.format(
-                    n=n,
-                    outlet=_attr(p.outlet or "unknown outlet"),
-                    published=_attr(p.published[:10] or "undated"),
-                    title=_title(p),
-                    text=text.replace("</passage>", "</ passage>"),
-                )
+            outlet, published = _attr(p.outlet or "unknown outlet"), _attr(p.published[:10] or "undated")
+            source = (
+                prompts.SOURCE_AGAIN.format(outlet=outlet, published=published) if p.article_id in titled
+                else prompts.SOURCE.format(outlet=outlet, published=published, title=_title(p))
             )
+            titled.add(p.article_id)
+            blocks.append(prompts.PASSAGE.format(n=n, source=source, text=text.replace("</passage>", "</ passage>")))
         user = prompts.USER.format(
             today=(today or dt.date.today()).isoformat(), passages="\n".join(blocks), question=question
         )
@@ -1008,10 +1014,10 @@ def _title(passage: Passage) -> str:
     return _attr(" ".join(passage.title.split()[:TITLE_WORDS]))
 
 
-def _header_tokens(passage: Passage) -> int:
+def _header_tokens(passage: Passage, titled: bool = True) -> int:
     """Estimated tokens of a passage's block around its text: tags, number, outlet, date (Qwen reads each
-    digit as a token), title."""
-    return 22 + _estimate_tokens(f"{passage.outlet} {_title(passage)}")
+    digit as a token) and, for an article's first passage shown (``titled``), its title."""
+    return 22 + _estimate_tokens(f"{passage.outlet} {_title(passage) if titled else ''}")
 
 
 def _attr(value: str) -> str:

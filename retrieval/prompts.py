@@ -25,10 +25,15 @@ Question: {question}
 Answer (cite passages like [1]):"""
 
 # One passage in the context (kept short: every token here delays the first answer token on a CPU).
-# Slots: n, outlet, published, title, text.
-PASSAGE = """<passage n="{n}" source="{outlet}, {published}: {title}">
+# Slots: n, source (SOURCE, or SOURCE_AGAIN for a further passage of an article already shown: its title
+# once is enough — a title costs ~15 tokens), text.
+PASSAGE = """<passage n="{n}" source="{source}">
 {text}
 </passage>"""
+# Slots: outlet, published, title.
+SOURCE = "{outlet}, {published}: {title}"
+# Slots: outlet, published.
+SOURCE_AGAIN = "{outlet}, {published}"
 
 # Slots: history, question.
 REWRITE = """Rewrite the follow-up question as one standalone question that can be understood without

@@ -171,3 +171,16 @@ def test_the_prompt_keeps_the_sentence_holding_the_kind_of_answer_asked_for(assi
     [[*scores]] = assistant.sentence_scores(question, assistant.ask_of(question, None, [passage]), [[echo, person]])
     (echo_relevance, echo_score), (person_relevance, person_score) = scores
     assert echo_relevance > person_relevance and person_score > echo_score
+
+
+def test_an_article_title_is_read_once_however_many_of_its_passages_are_shown(assistant_for: Any) -> None:
+    """Search often returns several passages of one article: its title (~15 tokens) is shown with the
+    first of them only; every passage keeps its outlet and date, and its own number."""
+    first = _passage(1, [ANSWER, FILLER[0]])
+    second = _passage(2, [FILLER[1], "The ferry crossings start in April and cost 40,000 euros a year."])
+    second.article_id = first.article_id
+    other = _passage(3, [FILLER[2], FILLER[3]])
+    _, user = assistant_for(context_tokens=0).build_messages(QUESTION, [first, second, other])[1]
+    assert user.count(first.title) == 1 and other.title in user
+    assert '<passage n="2" source="Gazette, 2026-03-02">' in user
+    assert '<passage n="1" source="Gazette, 2026-03-02: Article number 1 about town life">' in user
