@@ -11,7 +11,6 @@
 #   PYTHON                    interpreter to build the venv from (default: first python3.x >= 3.11 on PATH)
 #   NEWSQA_LLAMA_CMAKE_ARGS   override the CMake flags used to build llama-cpp-python
 #   NEWSQA_NO_AVX512=1        never build llama.cpp with AVX-512, even when the CPU has it
-#   NEWSQA_NO_AMX=1           never build llama.cpp with AMX, even when the CPU runs it
 #   NEWSQA_WHEEL_CACHE        where built llama-cpp-python wheels are kept (default ~/.cache/newsqa/wheels)
 set -euo pipefail
 
@@ -42,9 +41,9 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # faults on it). So instruction sets are chosen explicitly from what /proc/cpuinfo reports at build
 # time: AVX2/FMA/F16C (the project's baseline), plus AVX-512 (f, cd, vl, dq, bw: exactly what ggml's
 # GGML_AVX512 compiles for; ~30% faster) only when the CPU reports all five, and its VNNI/BF16/VBMI
-# extensions when reported. AMX (int8 tile multiplies: reading a prompt several times faster,
-# docs/results.md) only when scripts/probes/amx.c, compiled and run here, multiplies tiles correctly —
-# the flag in /proc/cpuinfo alone is not trusted. NEWSQA_NO_AMX=1 leaves it out.
+# extensions when reported (prompt reading 1.15x, docs/results.md, session 6). AMX is never enabled:
+# llama.cpp 0.3.36's AMX kernels fault (SIGILL at tilezero) with Q4_K_M and Q4_0 models on these VMs,
+# even where a small AMX tile multiply runs correctly.
 # LLAVA_BUILD=OFF skips the multimodal (mtmd) library: text-only use never loads it, and it is a
 # large share of the build time.
 cpu_has_all() {
@@ -68,27 +67,12 @@ llama_cmake_args() {
     fi
     if [[ "${NEWSQA_NO_AVX512:-0}" != "1" ]] && cpu_has_all avx512f avx512cd avx512vl avx512dq avx512bw; then
         args="$args -DGGML_AVX512=ON"
-        cpu_has_all avx512_vnni && args="$args -DGGML_AVX512_VNNI=ON"
-        cpu_has_all avx512_bf16 && args="$args -DGGML_AVX512_BF16=ON"
-        cpu_has_all avx512vbmi && args="$args -DGGML_AVX512_VBMI=ON"
-        if [[ "${NEWSQA_NO_AMX:-0}" != "1" ]] && cpu_has_all amx_tile amx_int8 && amx_runs; then
-            args="$args -DGGML_AMX_TILE=ON -DGGML_AMX_INT8=ON"
-        fi
+        if cpu_has_all avx512_vnni; then args="$args -DGGML_AVX512_VNNI=ON"; fi
+        if cpu_has_all avx512_bf16; then args="$args -DGGML_AVX512_BF16=ON"; fi
+        if cpu_has_all avx512vbmi; then args="$args -DGGML_AVX512_VBMI=ON"; fi
     fi
-    cpu_has_all avx_vnni && args="$args -DGGML_AVX_VNNI=ON"
+    if cpu_has_all avx_vnni; then args="$args -DGGML_AVX_VNNI=ON"; fi
     printf '%s' "$args"
-}
-# Whether AMX tile multiplies really run here (see scripts/probes/amx.c); quiet, a few hundred ms.
-amx_runs() {
-    command -v gcc >/dev/null 2>&1 || return 1
-    local dir ok=1
-    dir="$(mktemp -d)"
-    if gcc -O1 -mamx-tile -mamx-int8 "$ROOT/scripts/probes/amx.c" -o "$dir/amx" 2>/dev/null \
-        && [[ "$(timeout 10 "$dir/amx" 2>/dev/null)" == "amx ok" ]]; then
-        ok=0
-    fi
-    rm -rf "$dir"
-    return $ok
 }
 LLAMA_CMAKE_ARGS="$(llama_cmake_args)"
 
