@@ -99,12 +99,13 @@ class Settings(BaseSettings):
         description="Sentences of each passage (the most relevant ones) given to an LLM; fewer = faster first token.",
     )
     context_tokens: int = Field(
-        default=0, ge=0, le=8000,
+        default=600, ge=0, le=8000,
         description="Token budget (estimated, ~4 characters each) of passage text and headers in an LLM prompt, "
         "across all passages: each passage's best sentence (most promising first), then the best others, then "
         "neighbours, until it is spent. A CPU reads ~40-80 prompt tokens/s, so this sets the wait for the first "
-        "word: 360 reads 0.45x the tokens of 0, but the gold answer reached the prompt less often on RealTime QA "
-        "(docs/results.md, session 4). 0: context_sentences of every passage.",
+        "word. 600 reads 0.71x the tokens of 0 with the gold answer in the prompt as often (within its standard "
+        "error, both week halves of RealTime QA; docs/results.md, session 6); 500 and less lose answers. "
+        "0: context_sentences of every passage.",
     )
 
     # --- answer backends -----------------------------------------------------------------------
