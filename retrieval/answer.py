@@ -334,6 +334,12 @@ FOLLOWUP_WEIGHT = 2.0
 CITED_WEIGHT = 1.0
 # Words of the previous answer's names added to a follow-up's search.
 FOLLOWUP_ANSWER_TERMS = 8
+# Whether every passage of the articles the previous answer cited is a candidate of a follow-up's
+# search (found by a retriever or not), so the cited story's passage naming the new ask can rank up.
+FOLLOWUP_CITED_CANDIDATES = False
+# Whether a follow-up's search keeps places for the best dense matches (settings.dense_reserve): its
+# query mixes the new ask with the subject's words, and the reranking above knows which matter.
+FOLLOWUP_DENSE_RESERVE = True
 # Evidence thresholds, tuned on the even ids of the MultiHop-RAG sample (refusal of null queries
 # against refusal of answerable ones) and rtqa-2026: docs/results.md, session 4.
 NAMES_NEEDED = 0.6
@@ -658,7 +664,11 @@ class Assistant:
                     for p in passages
                 ]
 
-        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker)
+        include: list[str] = []
+        if cited and FOLLOWUP_CITED_CANDIDATES:
+            include = [cid for article_id in sorted(cited) for cid in self.store.chunk_ids(article_id)]
+        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker,
+                      include=include, dense_reserve=FOLLOWUP_DENSE_RESERVE or reranker is None)
 
     def stream(
         self, question: str, history: History = (), filters: Filters | None = None
