@@ -18,7 +18,10 @@ DATASET_DIR is a RealTime QA-style dataset (``questions.jsonl`` with ``gold_arti
 
 Both turns are searched as of the first question's date. Scores, over the follow-ups:
   - ``article@3``: A is among the articles of the top 3 passages;
-  - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story).
+  - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story);
+  - ``story@3``: a top-3 passage of any gold article of the first question (the same story: the
+    dataset's articles that hold its answer) names X. A is one of them, and the one X was taken
+    from, but the first answer may well have quoted another, and "it" then refers to that one.
 For four ways of searching the follow-up:
   - ``alone``: the follow-up as typed;
   - ``carried``: the follow-up followed by "(following up on: <first question>)" (the search
@@ -187,7 +190,10 @@ def with_first_turns(conversations: Sequence[Conversation], assistant: Assistant
     return out
 
 
-def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3) -> tuple[bool, bool]:
+def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3,
+          story: frozenset[str] = frozenset()) -> tuple[bool, bool, bool]:
+    """(article@k, fact@k, story@k) of one follow-up searched ``how``; ``story``: the first question's
+    gold articles (A alone when empty)."""
     filters = as_of(conv.date)
     history = history_of(conv, with_answer=how == "ours")
     if how == "alone":
@@ -203,7 +209,9 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
     top = passages[:k]
     article = any(p.article_id == conv.article_id for p in top)
     fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)
-    return article, fact
+    gold = story or {conv.article_id}
+    same_story = any(p.article_id in gold and conv.entity.lower() in p.text.lower() for p in top)
+    return article, fact, same_story
 
 
 def rate(values: Sequence[bool]) -> tuple[float, float]:
@@ -256,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.conversations.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in conversations)
     conversations = [c for c in conversations if in_half(c, args.half)]
+    stories = {q["id"]: frozenset(q.get("gold_article_ids") or ())
+               for q in read_jsonl(args.dataset / "questions.jsonl")}
     results: dict[str, Any] = {"conversations": len(conversations), "half": args.half}
     # With --half all, each half's figures too (prefixed "A." and "B."): one run scores both.
     groups = {"": conversations}
@@ -264,11 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.update({f"{h}conversations": len(g) for h, g in groups.items() if h})
     for how in modes:
         t = time.perf_counter()
-        scored = {c.qid: score(store, assistant, c, how) for c in conversations}
+        scored = {c.qid: score(store, assistant, c, how, story=stories.get(c.qid, frozenset()))
+                  for c in conversations}
         print(f"{how}: {len(conversations)} follow-ups searched in {time.perf_counter() - t:.0f} s",
               file=sys.stderr, flush=True)
         for prefix, group in groups.items():
-            for i, name in enumerate(("article@3", "fact@3")):
+            for i, name in enumerate(("article@3", "fact@3", "story@3")):
                 p, se = rate([scored[c.qid][i] for c in group])
                 results[f"{prefix}{how}.{name}"] = round(p, 3)
                 results[f"{prefix}{how}.{name}_se"] = round(se, 3)
