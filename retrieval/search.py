@@ -61,20 +61,6 @@ class Filters:
     def as_of_day(self) -> date:
         return parse_day(self.as_of) or parse_day(self.date_to) or date.today()
 
-    def admits(self, outlet: str, published: str) -> bool:
-        """Whether an article of ``outlet`` published on ``published`` passes the filters (an undated
-        one fails any date bound, as in :meth:`chroma_where`)."""
-        if self.outlets and outlet not in self.outlets:
-            return False
-        if self.date_from or self.date_to:
-            day = parse_day(published)
-            if day is None:
-                return False
-            start, end = parse_day(self.date_from), parse_day(self.date_to)
-            if (start and day < start) or (end and day > end):
-                return False
-        return True
-
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.outlets:
@@ -117,18 +103,16 @@ def fuse(
     article_rank: Mapping[str, int],
     rows: Mapping[str, Any],  # chunk id -> catalog row (sqlite3.Row or dict): article_id, published
     as_of: date | None,
-    include: Sequence[str] = (),
 ) -> dict[str, float]:
     """The fused score of every candidate passage that has a catalog row (chunk id -> score).
 
     Reciprocal rank fusion of the dense and keyword ranks; then article-level evidence re-weighs the
     passages found (it adds none of its own): the rank of the passage's article in whole-article
-    BM25, and the article's freshness as of ``as_of`` (None: no freshness bonus). Chunk ids in
-    ``include`` are candidates too, found or not.
+    BM25, and the article's freshness as of ``as_of`` (None: no freshness bonus).
     """
     k = settings.rrf_k
     fused: dict[str, float] = {}
-    for cid in dict.fromkeys([*dense_rank, *keyword_rank, *include]):
+    for cid in dict.fromkeys([*dense_rank, *keyword_rank]):
         row = rows.get(cid)
         if row is None:
             continue  # mid-ingest: not (or no longer) in the catalog
@@ -207,7 +191,6 @@ def search(
     collapse: bool = True,
     reranker: Reranker | None = None,
     recency: bool = True,
-    include: Sequence[str] = (),
     dense_reserve: bool = True,
 ) -> SearchResult:
     """The ``k`` best passages for ``query``; each carries its article's metadata and scores.
@@ -215,9 +198,8 @@ def search(
     News is read as of a day (``filters.as_of_day``): articles published shortly before it get a
     freshness bonus (``settings.recency_weight``, decaying over ``settings.recency_days``), so "this
     week" finds this week's story before last year's. ``recency=False`` ranks by relevance alone.
-    ``include``: chunk ids that are candidates whether or not a retriever found them (scored by their
-    article's evidence and, with a ``reranker``, by it). ``dense_reserve=False``: no places kept for the
-    best dense matches (``settings.dense_reserve``), e.g. when the reranker knows better.
+    ``dense_reserve=False``: no places kept for the best dense matches (``settings.dense_reserve``), e.g.
+    when a ``reranker`` knows better which passages matter.
     """
     settings = store.settings
     k = k or settings.k
@@ -258,15 +240,10 @@ def search(
     dense_rank = {cid: rank for rank, (cid, _, _) in enumerate(dense, start=1)}
     keyword_rank = {cid: rank for rank, cid in enumerate(keyword_ids, start=1)}
     vectors: dict[str, np.ndarray] = {cid: vec for cid, _, vec in dense}
-    candidates = list(dict.fromkeys([*dense_rank, *keyword_rank, *include]))
+    candidates = list(dict.fromkeys([*dense_rank, *keyword_rank]))
     vectors.update(store.vectors([cid for cid in candidates if cid not in vectors]))
     rows = store.chunks_by_id(candidates)
-    if include and filters.restricts:  # the retrievers filtered their own finds; these are filtered here
-        retrieved = set(dense_rank) | set(keyword_rank)
-        rows = {cid: row for cid, row in rows.items()
-                if cid in retrieved or filters.admits(row["outlet"], row["published"])}
-    fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None,
-                 include=include)
+    fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None)
 
     passages: list[Passage] = []
     for cid, score in sorted(fused.items(), key=lambda item: -item[1]):  # fuse kept those with a row

@@ -575,10 +575,6 @@ class Store:
         by chunk id; chunks of articles not fully written are left out."""
         return self.catalog.chunks_by_id(ids)
 
-    def chunk_ids(self, article_id: str) -> list[str]:
-        """The ids of an article's chunks, in text order ([] when it is not in the index)."""
-        return self.catalog.chunk_ids(article_id)
-
     def article(self, article_id: str) -> dict[str, Any] | None:
         """The stored article record (``title``, ``url``, ``published``, ``outlet``, ``source``, ``text``
         ...), None when it is not in the index (any more)."""
