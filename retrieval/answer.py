@@ -144,9 +144,9 @@ class FollowUp:
 def followup_search(question: str, history: History) -> FollowUp | None:
     """The search for a follow-up question (None when ``question`` is not one): "What did the UK say
     about it?" after "What did Pete Hegseth reportedly order?" searches "What did the UK say about
-    it? pete hegseth order", and ranks passages naming the UK first, above all those of the articles
-    the previous answer cited: the answer is the UK's statement on that story rather than Hegseth's
-    order again.
+    it? pete hegseth order", and ranks passages naming the UK first, most of all those of the
+    articles the previous answer cited: the answer is the UK's statement on that story rather than
+    Hegseth's order again.
 
     The previous answer's own words are not searched: on rtqa follow-ups (docs/results.md, session 6)
     adding its names lost the right article more often than it found it (an extracted answer quotes

@@ -432,7 +432,7 @@ def test_extractive_answers_on_hard_wrapped_text_are_whole_sentences(
     assert quote.split()[0] in {"The", "Ines"} or quote.startswith("The harbour"), quote
 
 
-# --- follow-ups read the previous answer; extraction looks for the kind of name asked (session 5) ---
+# --- follow-ups read the previous answer's citations; extraction looks for the kind of name asked ---
 def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     make_assistant: Callable[..., Assistant],
 ) -> None:
