@@ -2,9 +2,12 @@
 
 An OR-ed FTS5 query scores every row that holds any of its terms, so a common word ("city",
 "president") makes the query as slow as that word's posting list is long: linear in the corpus.
-``TermStats`` reads, without scanning, how many rows hold each term (FTS5's own vocabulary, through
-an ``fts5vocab`` table in a read-only connection's temp schema) and how many rows the index has
-(its "averages" record); ``Catalog._bm25`` then leaves out of the OR the terms that most rows hold.
+``TermStats`` reads how many rows hold each term (FTS5's own vocabulary, through an ``fts5vocab``
+table in a read-only connection's temp schema: a count over the term's postings, no scoring) and
+how many rows the index has (its "averages" record, no scan). ``split_terms`` and ``common_bound``
+are the arithmetic of ``Catalog``'s split query (MaxScore): the rare terms find the candidates, the
+common ones are scored on them only, and a bound on what the common terms alone can score says when
+the top results are exactly those of the one OR-ed query.
 
 Terms are cut into FTS5 tokens by the very tokenizer of the index (``porter unicode61``, run in an
 in-memory FTS5 table), so "crackdowns" is looked up as the index stores it ("crackdown").
@@ -12,6 +15,7 @@ in-memory FTS5 table), so "crackdowns" is looked up as the index stores it ("cra
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +23,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TOKENIZER = "porter unicode61"  # the catalog's FTS5 tables use this one (catalog.SCHEMA)
+K1 = 1.2  # FTS5's bm25() constants (fts5_aux.c); its term weight is idf · f·(K1+1) / (f + K1·(1 − b + b·|D|/avgdl))
+TF_BOUND = K1 + 1.0  # ... which stays below idf · (K1 + 1) whatever the frequency f, length |D| and column weights
+
+
+def fts5_idf(rows: int, hits: int) -> float:
+    """FTS5's idf of a phrase held by ``hits`` of ``rows`` rows (clamped to 1e-6 like bm25() does)."""
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+def common_bound(rows: int, doc_freq: Sequence[int]) -> float:
+    """A bound on the BM25 score (as ``-bm25()``, whatever the column weights) a row can reach with only terms
+    of these document frequencies: every row holding none of the other terms scores below it."""
+    return sum(TF_BOUND * fts5_idf(rows, n) for n in doc_freq)
 
 
 def _varints(blob: bytes) -> list[int]:

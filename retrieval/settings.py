@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         "article_weight/(rrf_k + rank of its article), so passages of articles about the question as a "
         "whole rank higher. 0 turns it off.",
     )
+    keyword_common_share: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Keyword (BM25) queries: terms held by more than this share of the passages (or articles) "
+        "are scored only on the rows that hold a rarer term, unless a bound shows that rows holding only "
+        "common terms could reach the top results, in which case more terms are searched for: the top results "
+        "are those of one OR-ed query, found without scoring every row holding a common word (cost grows with "
+        "the rarer terms' postings). 0: one OR-ed query.",
+    )
     recency_weight: float = Field(
         default=0.5, ge=0,
         description="Freshness bonus in reciprocal-rank units: an article published on the as-of date (today "
