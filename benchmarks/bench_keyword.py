@@ -1,7 +1,7 @@
 """Keyword search as the corpus grows: p50 of the catalog's BM25 queries at 1×, 4× and 16× a corpus.
 
     python benchmarks/bench_keyword.py DATASET_DIR [--catalog CATALOG] [--factors 1,4,16] [--work DIR]
-        [--queries N] [--limit 60] [--modes exact,bare,split] [--share 0.05] [--quality] [--json]
+        [--queries N] [--limit 60] [--modes exact,bare,split] [--share 0.05] [--cold] [--quality] [--json]
 
 DATASET_DIR holds ``articles.jsonl`` and ``questions.jsonl`` (e.g. ../shared/eval/rtqa-2026). The 1×
 catalog is a copy of ``--catalog`` (e.g. /tmp/rtqa-index/catalog.sqlite3) or, without it, built
@@ -55,6 +55,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from retrieval.catalog import Catalog  # noqa: E402
 from retrieval.eval_data import load_dataset  # noqa: E402
 from retrieval.eval_metrics import percentile  # noqa: E402
+from retrieval.keyword import TermStats  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.text import fts_query  # noqa: E402
@@ -142,6 +143,9 @@ def legacy_bm25(catalog: Catalog, fts: str, query: str, limit: int, outlets: Any
     return [(r["id"], -float(r["rank"])) for r in rows]
 
 
+STEPS = ("keyword", "articles", "keyword_fusion")
+
+
 def set_mode(catalog: Catalog, share: float | None) -> None:
     """None: the query before session 6; else ``Catalog.common_share`` (0: one OR-ed query ranked by
     FTS5 alone, then joined)."""
@@ -156,6 +160,7 @@ def time_scale(catalog: Catalog, questions: list[str], limit: int, settings: Set
     """Every mode, question by question in turn (so that load changes hit them alike)."""
     out: dict[str, Any] = {}
     samples = {mode: ([], [], [], []) for mode in MODES}  # type: ignore[var-annotated]
+    cpu: dict[str, dict[str, list[float]]] = {mode: {key: [] for key in STEPS} for mode in MODES}
     with ThreadPoolExecutor(max_workers=2) as pool:
         for share in MODES.values():  # warm the page cache and the reader pools
             set_mode(catalog, share)
@@ -166,10 +171,11 @@ def time_scale(catalog: Catalog, questions: list[str], limit: int, settings: Set
         for q in questions:
             for mode, share in MODES.items():
                 set_mode(catalog, share)
-                _time_one(catalog, q, limit, settings, pool, *samples[mode])
+                _time_one(catalog, q, limit, settings, pool, *samples[mode], cpu[mode])
     for mode, (keyword, articles, fused, rankings) in samples.items():
         out[mode] = {"keyword": summary(keyword), "articles": summary(articles), "keyword_fusion": summary(fused),
-                     "rankings": rankings}
+                     "rankings": rankings, "cpu_p50_ms": {key: round(1000 * statistics.median(values), 2)
+                                                          for key, values in cpu[mode].items()}}
     out["plans"] = dict(catalog.plans)  # of the timed non-exact queries (3 per question and mode)
     reference = next(iter(MODES))
     exact = out[reference]["rankings"]
@@ -200,16 +206,20 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def _time_one(catalog: Catalog, q: str, limit: int, settings: Settings, pool: ThreadPoolExecutor,
               keyword: list[float], articles: list[float], fused: list[float],
-              rankings: list[tuple[list[str], list[str]]]) -> None:
-    t = time.perf_counter()
+              rankings: list[tuple[list[str], list[str]]], cpu: dict[str, list[float]]) -> None:
+    """Wall time of each step, and the CPU time of this process (all its threads) in ``cpu``: on a
+    machine shared with other jobs the CPU seconds change far less with their load than the wait."""
+    t, c = time.perf_counter(), time.process_time()
     hits = catalog.keyword_search(q, limit)
     keyword.append(time.perf_counter() - t)
-    t = time.perf_counter()
+    cpu["keyword"].append(time.process_time() - c)
+    t, c = time.perf_counter(), time.process_time()
     found = catalog.article_search(q, limit)
     articles.append(time.perf_counter() - t)
+    cpu["articles"].append(time.process_time() - c)
     rankings.append(([h.chunk_id for h in hits], [h.article_id for h in found]))
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     kjob = pool.submit(catalog.keyword_search, q, limit)
     ajob = pool.submit(catalog.article_search, q, limit)
     keyword_rank = {h.chunk_id: r for r, h in enumerate(kjob.result(), start=1)}
@@ -217,6 +227,7 @@ def _time_one(catalog: Catalog, q: str, limit: int, settings: Settings, pool: Th
     rows = catalog.chunks_by_id(list(keyword_rank))
     fuse(settings, {}, keyword_rank, article_rank, rows, None)
     fused.append(time.perf_counter() - t)
+    cpu["keyword_fusion"].append(time.process_time() - c)
 
 
 def keyword_quality(dataset: Path, catalog: Catalog, split: str = "20260501", k: int = 10) -> dict[str, Any]:
@@ -272,6 +283,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=Settings().fetch_k, help="hits per query (fetch_k)")
     parser.add_argument("--modes", default="exact,bare,split", help="which of exact,bare,split to time")
     parser.add_argument("--share", type=float, default=SPLIT, help="keyword_common_share of the split mode")
+    parser.add_argument("--cold", action="store_true",
+                        help="split mode: count every term's rows afresh (no document-frequency cache)")
     parser.add_argument("--quality", action="store_true",
                         help="only compare the keyword-only rankings of the modes on the 1× catalog, per week half")
     parser.add_argument("--json", action="store_true")
@@ -279,6 +292,8 @@ def main() -> None:
 
     factors = [int(f) for f in args.factors.split(",")]
     MODES["split"] = args.share
+    if args.cold:
+        TermStats.CACHE_SIZE = 0
     for mode in set(MODES) - set(args.modes.split(",")):
         MODES.pop(mode)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -325,6 +340,8 @@ def main() -> None:
                 p50 = scale[key]["p50_ms"]
                 scale[key]["p50_vs_1x_exact"] = round(p50 / first[next(iter(MODES))][key]["p50_ms"], 2)
                 scale[key]["p50_vs_1x_same"] = round(p50 / first[mode][key]["p50_ms"], 2)
+                cpu = scale["cpu_p50_ms"]
+                cpu[f"{key}_vs_1x_same"] = round(cpu[key] / first[mode]["cpu_p50_ms"][key], 2)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -340,6 +357,10 @@ def main() -> None:
                   f"{m['keyword_fusion']['p50_ms']:>12} ms ({m['keyword_fusion']['p50_vs_1x_exact']:>4},"
                   f" {m['keyword_fusion']['p50_vs_1x_same']:>4})"
                   f"{m['keyword_fusion']['p90_ms']:>12} ms")
+            c = m["cpu_p50_ms"]
+            print(f"{'':>24}  CPU p50: passage {c['keyword']} ms ({c['keyword_vs_1x_same']}× own 1×), article "
+                  f"{c['articles']} ms ({c['articles_vs_1x_same']}×), kw+fusion {c['keyword_fusion']} ms "
+                  f"({c['keyword_fusion_vs_1x_same']}×)")
         for mode in MODES:
             a = s.get(f"agreement_{mode}")
             if a:

@@ -62,12 +62,16 @@ class TermStats:
     """Row counts and document frequencies of the FTS5 tables of one SQLite file (thread-safe:
     one read-only connection and one tokenizer per thread)."""
 
+    CACHE_SIZE = 200_000  # document frequencies kept (about 100 bytes each)
+
     def __init__(self, path: Path, tables: Sequence[str]) -> None:
         self.path = path
         self.tables = tuple(tables)
         self._lock = threading.Lock()
         self._idle: list[tuple[sqlite3.Connection, sqlite3.Connection]] = []  # (catalog, tokenizer) pairs
         self._all: list[sqlite3.Connection] = []
+        self._counts: dict[tuple[str, str], int] = {}  # (table, token) -> rows, at generation _generation
+        self._generation: int | None = None
 
     def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         # mode=ro (not PRAGMA query_only, which also forbids the temp schema the vocab table needs).
@@ -118,12 +122,33 @@ class TermStats:
             found = db.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
         return _varints(found[0])[0] if found and found[0] else 0
 
-    def doc_freq(self, table: str, tokens: Sequence[str]) -> dict[str, int]:
-        """How many rows of ``table`` hold each token (0 for an unknown token)."""
+    def doc_freq(self, table: str, tokens: Sequence[str], generation: int | None = None) -> dict[str, int]:
+        """How many rows of ``table`` hold each token (0 for an unknown token). FTS5 counts them over
+        the token's postings (fast, but as long as they are); with ``generation`` (the catalog's count
+        of committed changes, read by the caller) the counts are kept until it changes."""
         wanted = sorted(set(tokens))
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
-        with self._connections() as (db, _):
-            found = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", wanted))
-        return {t: int(found.get(t, 0)) for t in wanted}
+        cache = self._cache(generation)
+        known = {t: cache[(table, t)] for t in wanted if (table, t) in cache}
+        missing = [t for t in wanted if t not in known]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            with self._connections() as (db, _):
+                found = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", missing))
+            with self._lock:
+                for t in missing:
+                    known[t] = int(found.get(t, 0))
+                    if generation is not None and generation == self._generation:
+                        cache[(table, t)] = known[t]
+        return {t: known[t] for t in wanted}
+
+    def _cache(self, generation: int | None) -> dict[tuple[str, str], int]:
+        """The counts read at ``generation`` (a new, empty cache when it changed; none without one)."""
+        if generation is None:
+            return {}
+        with self._lock:
+            if generation != self._generation or len(self._counts) > self.CACHE_SIZE:
+                self._counts = {}
+                self._generation = generation
+            return self._counts

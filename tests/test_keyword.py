@@ -38,6 +38,18 @@ def test_term_stats_use_the_index_tokenizer_and_counts(catalog: Catalog) -> None
         stats.close()
 
 
+def test_document_frequencies_are_kept_until_the_index_changes(catalog: Catalog) -> None:
+    stats = catalog._term_stats()
+    assert stats.doc_freq("chunks_fts", ["desalin", "harbour"], catalog.generation()) == {"desalin": 1, "harbour": 30}
+    text = "A second desalination plant."
+    catalog.replace_article(Article(id="b", title="Plant", text=text), [Chunk("b-0", "b", 0, text, 0, len(text))], "b")
+    assert stats.doc_freq("chunks_fts", ["desalin", "harbour"], catalog.generation()) == {"desalin": 2, "harbour": 30}
+    assert stats._counts[("chunks_fts", "desalin")] == 2  # kept for this generation
+    stats._counts[("chunks_fts", "desalin")] = 99
+    assert stats.doc_freq("chunks_fts", ["desalin"], catalog.generation()) == {"desalin": 99}
+    assert stats.doc_freq("chunks_fts", ["desalin"]) == {"desalin": 2}  # no generation: counted afresh
+
+
 # --- the split query against the one OR-ed query ---------------------------------------------------
 # A vocabulary with Zipf-like frequencies: the first words are in most rows, the last in a few.
 WORDS = ["harbour", "council", "city", "minister", "budget", "strike", "river", "school", "storm", "court",
