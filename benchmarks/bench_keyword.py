@@ -1,7 +1,7 @@
 """Keyword search as the corpus grows: p50 of the catalog's BM25 queries at 1×, 4× and 16× a corpus.
 
     python benchmarks/bench_keyword.py DATASET_DIR [--catalog CATALOG] [--factors 1,4,16] [--work DIR]
-        [--queries N] [--limit 60] [--modes exact,bare,split] [--share 0.05] [--cold] [--quality] [--json]
+        [--queries N] [--limit 60] [--modes exact,bare,split] [--share 0.05] [--rows 0] [--cold] [--quality] [--json]
 
 DATASET_DIR holds ``articles.jsonl`` and ``questions.jsonl`` (e.g. ../shared/eval/rtqa-2026). The 1×
 catalog is a copy of ``--catalog`` (e.g. /tmp/rtqa-index/catalog.sqlite3) or, without it, built
@@ -127,6 +127,7 @@ def multiply(base: Path, target: Path, factor: int) -> None:
 
 
 SPLIT = 0.05  # Settings.keyword_common_share measured as "split" (overridden by --share)
+SPLIT_ROWS = 0  # Settings.keyword_common_rows of the split mode (--rows)
 MODES: dict[str, float | None] = {"exact": None, "bare": 0.0, "split": SPLIT}
 
 
@@ -154,6 +155,7 @@ def set_mode(catalog: Catalog, share: float | None) -> None:
     else:
         catalog.__dict__.pop("_bm25", None)
         catalog.common_share = share
+        catalog.common_rows = SPLIT_ROWS
 
 
 def time_scale(catalog: Catalog, questions: list[str], limit: int, settings: Settings) -> dict[str, Any]:
@@ -283,6 +285,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=Settings().fetch_k, help="hits per query (fetch_k)")
     parser.add_argument("--modes", default="exact,bare,split", help="which of exact,bare,split to time")
     parser.add_argument("--share", type=float, default=SPLIT, help="keyword_common_share of the split mode")
+    parser.add_argument("--rows", type=int, default=0, help="keyword_common_rows of the split mode")
     parser.add_argument("--cold", action="store_true",
                         help="split mode: count every term's rows afresh (no document-frequency cache)")
     parser.add_argument("--quality", action="store_true",
@@ -292,6 +295,8 @@ def main() -> None:
 
     factors = [int(f) for f in args.factors.split(",")]
     MODES["split"] = args.share
+    global SPLIT_ROWS
+    SPLIT_ROWS = args.rows
     if args.cold:
         TermStats.CACHE_SIZE = 0
     for mode in set(MODES) - set(args.modes.split(",")):

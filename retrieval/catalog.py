@@ -91,10 +91,11 @@ class ArticleHit:
 class Catalog(SQLiteDB):
     """Thread-safe access to the catalog database (one connection, WAL mode, serialized writes)."""
 
-    def __init__(self, path: Path, common_share: float = 0.0) -> None:
+    def __init__(self, path: Path, common_share: float = 0.0, common_rows: int = 0) -> None:
         super().__init__(path, SCHEMA)
-        # Settings.keyword_common_share: see _bm25. 0 scores every row holding any term.
+        # Settings.keyword_common_share / keyword_common_rows: see _bm25. Share 0: one OR-ed query.
         self.common_share = common_share
+        self.common_rows = common_rows
         self.plans: Counter[str] = Counter()  # how _bm25 answered, for benchmarks
         if self.get_meta("derived_version") != DERIVED_VERSION:
             self._rebuild_article_index()
@@ -319,11 +320,12 @@ class Catalog(SQLiteDB):
         stats = self._term_stats()
         tokens = stats.tokens([t[1:-1] for t in terms])
         rows = stats.rows(fts)
-        freq = stats.doc_freq(fts, [toks[0] for toks in tokens if len(toks) == 1])
+        freq = stats.doc_freq(fts, [toks[0] for toks in tokens if len(toks) == 1], self.generation())
         # Only single-token terms can be split off: a phrase ("covid-19") is rarer than its tokens, and
         # counting its rows would take a query of its own. A term with no token matches nothing.
         df = {t: freq[toks[0]] if toks else 0 for t, toks in zip(terms, tokens, strict=True) if len(toks) <= 1}
-        common = sorted((t for t in df if df[t] > share * rows), key=df.__getitem__)  # least common first
+        cap = max(share * rows, self.common_rows)
+        common = sorted((t for t in df if df[t] > cap), key=df.__getitem__)  # least common first
         rare = [t for t in terms if t not in common]
         if common and not any(df.get(t, 1) for t in rare):  # no rare term is in the index: keep one common
             rare.append(common.pop(0))

@@ -73,11 +73,16 @@ class Settings(BaseSettings):
     )
     keyword_common_share: float = Field(
         default=0.05, ge=0, le=1,
-        description="Keyword (BM25) queries: terms held by more than this share of the passages (or articles) "
-        "are scored only on the rows that hold a rarer term, unless a bound shows that rows holding only "
-        "common terms could reach the top results, in which case more terms are searched for: the top results "
-        "are those of one OR-ed query, found without scoring every row holding a common word (cost grows with "
-        "the rarer terms' postings). 0: one OR-ed query.",
+        description="Keyword (BM25) queries: a term held by more than this share of the passages (or articles), "
+        "and by more than keyword_common_rows of them, is scored only on the rows that hold a rarer term of the "
+        "question — unless a bound shows that rows holding only such common terms could reach the top results, "
+        "and then rarer-to-common terms join the search until none can. The top results are those of one OR-ed "
+        "query, without scoring every row that holds a common word. 0: always one OR-ed query.",
+    )
+    keyword_common_rows: int = Field(
+        default=20_000, ge=0,
+        description="The fewest rows a common term (keyword_common_share) is held by: below it one OR-ed query "
+        "costs less than the split one (docs/results.md, session 6).",
     )
     recency_weight: float = Field(
         default=0.5, ge=0,

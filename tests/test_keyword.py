@@ -192,3 +192,23 @@ def test_common_bound_is_above_every_row_with_only_those_terms(corpus: Path) -> 
             assert 0.5 * bound < best < bound  # a bound, and not a vacuous one
     finally:
         catalog.close()
+
+
+def test_settings_reach_the_catalog_and_few_rows_keep_one_query(corpus: Path, tmp_path: Path) -> None:
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "catalog.sqlite3").write_bytes(corpus.read_bytes())
+    store = Store(Settings(data_dir=tmp_path / "idx", keyword_common_share=0.3, keyword_common_rows=10**6))
+    catalog = store.catalog
+    try:
+        assert (catalog.common_share, catalog.common_rows) == (0.3, 10**6)
+        query = _queries()[0]
+        _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+        assert set(catalog.plans) == {"one query"}  # no term is held by a million rows
+        catalog.common_rows = 0
+        _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+        assert set(catalog.plans) > {"one query"}
+    finally:
+        catalog.close()
