@@ -304,8 +304,9 @@ class Catalog(SQLiteDB):
         the filters: the ``limit`` best of one query OR-ing every term (as FTS5 scores it).
 
         With ``common_share`` set the same top rows are found without scoring every row that holds a
-        common term (MaxScore): the terms held by more than that share of the rows are split off; the
-        rest (the rare ones) find the candidates, which are scored over all terms (``_split_top``).
+        common term (MaxScore): the terms held by more than that share of the rows, and by more than
+        ``common_rows`` rows, are split off; the rest (the rare ones) find the candidates, which are
+        scored over all terms (``_split_top``).
         Rows holding only common terms are missed, so the result stands only if its last score is at
         least the most those terms can give together (``keyword.common_bound``); else the rarest common
         terms move to the rare side until the bound is under that score — the second round is then
