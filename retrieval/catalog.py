@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from retrieval.keyword import TermStats
+from retrieval.keyword import TermStats, common_bound
 from retrieval.sqlite import SQLiteDB
 from retrieval.text import keyword_terms
 from retrieval.types import Article, Chunk
@@ -90,8 +91,12 @@ class ArticleHit:
 class Catalog(SQLiteDB):
     """Thread-safe access to the catalog database (one connection, WAL mode, serialized writes)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, common_share: float = 0.0, common_rows: int = 0) -> None:
         super().__init__(path, SCHEMA)
+        # Settings.keyword_common_share / keyword_common_rows: see _bm25. Share 0: one OR-ed query.
+        self.common_share = common_share
+        self.common_rows = common_rows
+        self.plans: Counter[str] = Counter()  # how _bm25 answered, for benchmarks
         if self.get_meta("derived_version") != DERIVED_VERSION:
             self._rebuild_article_index()
 
@@ -228,76 +233,131 @@ class Catalog(SQLiteDB):
             params.append(date_to[:10])
         return where, params
 
-    # "Focus" (off): keyword queries would leave out the terms held by more than FOCUS_SHARE of the rows
-    # and by more than FOCUS_FLOOR rows (they cost the most and weigh the least: idf < 3), keeping at
-    # least FOCUS_KEEP terms found in the index (the rarest). Measured (benchmarks/bench_keyword.py,
-    # docs/results.md session 4) at 0.05: passage BM25 ≈2× faster at 1×, but the ranking changes (top-60
-    # overlap 0.70) and gets worse (keyword-only article MRR −0.034 ± 0.015), so it stays off until the
-    # left-out terms are scored back on the candidates. None: every term is OR-ed.
-    FOCUS_SHARE: float | None = None
-    FOCUS_FLOOR = 1000
-    FOCUS_KEEP = 2
+    # --- keyword search ------------------------------------------------------------------------
+    # Per FTS5 table: the score (bm25 with column weights), the joins that reach the article (``a``)
+    # and the id returned.
+    _KEYWORD_TABLES: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "chunks_fts": (
+            "bm25(chunks_fts, 1.0, 0.6, 0.3)",
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id",
+            "c.id",
+        ),
+        "articles_fts": (
+            "bm25(articles_fts, 0.0, 1.0, 1.0)",
+            "JOIN articles a ON a.id = articles_fts.article_id",
+            "articles_fts.article_id",
+        ),
+    }
 
     def _term_stats(self) -> TermStats:
         stats = self.__dict__.get("_keyword_stats")
         if stats is None:
             with self._lock:
-                stats = self.__dict__.setdefault("_keyword_stats", TermStats(self.path, ("chunks_fts", "articles_fts")))
+                stats = self.__dict__.setdefault("_keyword_stats", TermStats(self.path, tuple(self._KEYWORD_TABLES)))
         return stats
 
-    def _match(self, fts: str, query: str) -> str:
-        """The FTS5 MATCH expression for ``query`` in ``fts``: its terms OR-ed, common ones left out."""
-        terms = [t for t in (t.replace('"', "") for t in keyword_terms(query)) if t]
-        share = self.FOCUS_SHARE
-        if share is None or len(terms) <= self.FOCUS_KEEP:
-            return " OR ".join(f'"{t}"' for t in terms)
-        stats = self._term_stats()
-        tokens = stats.tokens(terms)
-        freq = stats.doc_freq(fts, [tok for toks in tokens for tok in toks])
-        # A term of several tokens ("covid-19") is a phrase: it is in no more rows than its rarest token.
-        df = {t: min(freq[tok] for tok in toks) for t, toks in zip(terms, tokens, strict=True) if toks}
-        cap = max(share * stats.rows(fts), self.FOCUS_FLOOR)
-        if all(n <= cap for n in df.values()):
-            return " OR ".join(f'"{t}"' for t in terms)
-        kept = {t for t, n in df.items() if n <= cap}
-        for t in sorted((t for t in df if t not in kept), key=df.__getitem__):
-            if sum(1 for k in kept if df[k] > 0) >= self.FOCUS_KEEP:
-                break
-            kept.add(t)
-        return " OR ".join(f'"{t}"' for t in terms if t in kept)
-
-    def _bm25(self, select_from: str, fts: str, query: str, limit: int, outlets: Sequence[str],
-              date_from: str, date_to: str) -> list[tuple[str, float]]:
-        """(id, BM25 score, higher is better) of ``select_from`` (which names ``id`` and ``rank`` and
-        joins articles as ``a``) matching ``query``'s terms in table ``fts``, under the filters."""
-        match = self._match(fts, query)
-        if not match:
-            return []
+    def _top(self, fts: str, match: str, limit: int, outlets: Sequence[str], date_from: str,
+             date_to: str) -> list[tuple[str, float]]:
+        """(id, -bm25) of the ``limit`` best rows of ``fts`` matching ``match``, articles ``done`` and
+        under the filters. Without outlet/date filters FTS5 ranks alone and only the top rows are
+        joined (joining every matching row first costs more than scoring it)."""
+        score, join, ident = self._KEYWORD_TABLES[fts]
         conditions, params = self._article_filters(outlets, date_from, date_to)
+        if not conditions:
+            top = self._read(f"SELECT rowid AS rid, {score} AS s FROM {fts} WHERE {fts} MATCH ? ORDER BY s LIMIT ?",
+                             [match, limit])
+            if not top:
+                return []
+            marks = ",".join("?" * len(top))
+            ids = {r["rid"]: r["id"] for r in self._read(
+                f"SELECT {fts}.rowid AS rid, {ident} AS id FROM {fts} {join} "
+                f"WHERE {fts}.rowid IN ({marks}) AND a.state = 'done'", [r["rid"] for r in top])}
+            if len(ids) == len(top) or len(top) < limit:
+                return [(ids[r["rid"]], -float(r["s"])) for r in top if r["rid"] in ids]
+            # Some of the top rows belong to articles being rewritten: rank with the join (rare).
         where = " AND ".join([f"{fts} MATCH ?", "a.state = 'done'", *conditions])
-        rows = self._read(f"{select_from} WHERE {where} ORDER BY rank LIMIT ?", [match, *params, limit])
-        return [(r["id"], -float(r["rank"])) for r in rows]
+        rows = self._read(f"SELECT {ident} AS id, {score} AS s FROM {fts} {join} WHERE {where} ORDER BY s LIMIT ?",
+                          [match, *params, limit])
+        return [(r["id"], -float(r["s"])) for r in rows]
+
+    def _split_top(self, fts: str, rare: Sequence[str], common: Sequence[str], limit: int,
+                   outlets: Sequence[str], date_from: str, date_to: str) -> list[tuple[str, float]]:
+        """The ``limit`` best rows holding a ``rare`` term, scored over all terms, best first.
+
+        Rows holding a common term too come from ``(rare) AND (common)``, with their full score. A row
+        holding only rare terms scores what ``rare`` alone gives it, and if it is among the best it is
+        among the ``limit`` best of ``rare`` alone (the rows above it there score at least as much
+        over all terms). That list also holds rows with a common term, scored without it: such a row
+        is not among the first list's, so it scores below that list's last, and it can only fall
+        behind the cut — unless the first list is short, and then it holds every such row."""
+        either = " OR ".join(rare)
+        both = self._top(fts, f"({either}) AND ({' OR '.join(common)})", limit, outlets, date_from, date_to)
+        alone = self._top(fts, either, limit, outlets, date_from, date_to)
+        seen = {i for i, _ in both}
+        merged = both + [(i, s) for i, s in alone if i not in seen]
+        merged.sort(key=lambda hit: -hit[1])
+        return merged[:limit]
+
+    def _bm25(self, fts: str, query: str, limit: int, outlets: Sequence[str], date_from: str,
+              date_to: str) -> list[tuple[str, float]]:
+        """(id, BM25 score, higher is better) of the rows of ``fts`` matching ``query``'s terms, under
+        the filters: the ``limit`` best of one query OR-ing every term (as FTS5 scores it).
+
+        With ``common_share`` set the same top rows are found without scoring every row that holds a
+        common term (MaxScore): the terms held by more than that share of the rows, and by more than
+        ``common_rows`` rows, are split off; the rest (the rare ones) find the candidates, which are
+        scored over all terms (``_split_top``).
+        Rows holding only common terms are missed, so the result stands only if its last score is at
+        least the most those terms can give together (``keyword.common_bound``); else the rarest common
+        terms move to the rare side until the bound is under that score — the second round is then
+        exact, since its last score can only be higher — or none is left (one OR-ed query)."""
+        terms = [f'"{t}"' for t in (t.replace('"', "") for t in keyword_terms(query)) if t]
+        if not terms:
+            return []
+        share = self.common_share
+        if not share or len(terms) < 2:
+            self.plans["one query"] += 1
+            return self._top(fts, " OR ".join(terms), limit, outlets, date_from, date_to)
+        stats = self._term_stats()
+        tokens = stats.tokens([t[1:-1] for t in terms])
+        rows = stats.rows(fts)
+        freq = stats.doc_freq(fts, [toks[0] for toks in tokens if len(toks) == 1], self.generation())
+        # Only single-token terms can be split off: a phrase ("covid-19") is rarer than its tokens, and
+        # counting its rows would take a query of its own. A term with no token matches nothing.
+        df = {t: freq[toks[0]] if toks else 0 for t, toks in zip(terms, tokens, strict=True) if len(toks) <= 1}
+        cap = max(share * rows, self.common_rows)
+        common = sorted((t for t in df if df[t] > cap), key=df.__getitem__)  # least common first
+        rare = [t for t in terms if t not in common]
+        if common and not any(df.get(t, 1) for t in rare):  # no rare term is in the index: keep one common
+            rare.append(common.pop(0))
+        if not common:
+            self.plans["one query"] += 1
+            return self._top(fts, " OR ".join(terms), limit, outlets, date_from, date_to)
+        hits = self._split_top(fts, rare, common, limit, outlets, date_from, date_to)
+        last = hits[-1][1] if len(hits) == limit else 0.0
+        if last >= common_bound(rows, [df[t] for t in common]):
+            self.plans["split"] += 1
+            return hits
+        while common and common_bound(rows, [df[t] for t in common]) > last:
+            rare.append(common.pop(0))
+        if not common:
+            self.plans["split, then one query"] += 1
+            return self._top(fts, " OR ".join(terms), limit, outlets, date_from, date_to)
+        self.plans["split twice"] += 1
+        return self._split_top(fts, rare, common, limit, outlets, date_from, date_to)
 
     def keyword_search(
         self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "", date_to: str = ""
     ) -> list[KeywordHit]:
         """BM25 over chunk text, title and section; filters on outlet and ISO date range."""
-        select = (
-            "SELECT c.id AS id, bm25(chunks_fts, 1.0, 0.6, 0.3) AS rank FROM chunks_fts "
-            "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.id = c.article_id"
-        )
-        hits = self._bm25(select, "chunks_fts", query, limit, outlets, date_from, date_to)
+        hits = self._bm25("chunks_fts", query, limit, outlets, date_from, date_to)
         return [KeywordHit(cid, score) for cid, score in hits]
 
     def article_search(
         self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "", date_to: str = ""
     ) -> list[ArticleHit]:
         """BM25 over whole articles (title and full text), best first; same filters as keyword_search."""
-        select = (
-            "SELECT articles_fts.article_id AS id, bm25(articles_fts, 0.0, 1.0, 1.0) AS rank FROM articles_fts "
-            "JOIN articles a ON a.id = articles_fts.article_id"
-        )
-        hits = self._bm25(select, "articles_fts", query, limit, outlets, date_from, date_to)
+        hits = self._bm25("articles_fts", query, limit, outlets, date_from, date_to)
         return [ArticleHit(aid, score) for aid, score in hits]
 
     def stats(self) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 An OR-ed FTS5 query scores every row that holds any of its terms, so a common word ("city",
 "president") makes the query as slow as that word's posting list is long: linear in the corpus.
-``TermStats`` reads, without scanning, how many rows hold each term (FTS5's own vocabulary, through
-an ``fts5vocab`` table in a read-only connection's temp schema) and how many rows the index has
-(its "averages" record); ``Catalog._bm25`` then leaves out of the OR the terms that most rows hold.
+``TermStats`` reads how many rows hold each term (FTS5's own vocabulary, through an ``fts5vocab``
+table in a read-only connection's temp schema: a count over the term's postings, no scoring) and
+how many rows the index has (its "averages" record, no scan). ``split_terms`` and ``common_bound``
+are the arithmetic of ``Catalog``'s split query (MaxScore): the rare terms find the candidates, the
+common ones are scored on them only, and a bound on what the common terms alone can score says when
+the top results are exactly those of the one OR-ed query.
 
 Terms are cut into FTS5 tokens by the very tokenizer of the index (``porter unicode61``, run in an
 in-memory FTS5 table), so "crackdowns" is looked up as the index stores it ("crackdown").
@@ -12,6 +15,7 @@ in-memory FTS5 table), so "crackdowns" is looked up as the index stores it ("cra
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +23,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TOKENIZER = "porter unicode61"  # the catalog's FTS5 tables use this one (catalog.SCHEMA)
+K1 = 1.2  # FTS5's bm25() constants (fts5_aux.c); its term weight is idf · f·(K1+1) / (f + K1·(1 − b + b·|D|/avgdl))
+TF_BOUND = K1 + 1.0  # ... which stays below idf · (K1 + 1) whatever the frequency f, length |D| and column weights
+
+
+def fts5_idf(rows: int, hits: int) -> float:
+    """FTS5's idf of a phrase held by ``hits`` of ``rows`` rows (clamped to 1e-6 like bm25() does)."""
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+def common_bound(rows: int, doc_freq: Sequence[int]) -> float:
+    """A bound on the BM25 score (as ``-bm25()``, whatever the column weights) a row can reach with only terms
+    of these document frequencies: every row holding none of the other terms scores below it."""
+    return sum(TF_BOUND * fts5_idf(rows, n) for n in doc_freq)
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -44,12 +62,16 @@ class TermStats:
     """Row counts and document frequencies of the FTS5 tables of one SQLite file (thread-safe:
     one read-only connection and one tokenizer per thread)."""
 
+    CACHE_SIZE = 200_000  # document frequencies kept (about 100 bytes each)
+
     def __init__(self, path: Path, tables: Sequence[str]) -> None:
         self.path = path
         self.tables = tuple(tables)
         self._lock = threading.Lock()
         self._idle: list[tuple[sqlite3.Connection, sqlite3.Connection]] = []  # (catalog, tokenizer) pairs
         self._all: list[sqlite3.Connection] = []
+        self._counts: dict[tuple[str, str], int] = {}  # (table, token) -> rows, at generation _generation
+        self._generation: int | None = None
 
     def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         # mode=ro (not PRAGMA query_only, which also forbids the temp schema the vocab table needs).
@@ -100,12 +122,33 @@ class TermStats:
             found = db.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
         return _varints(found[0])[0] if found and found[0] else 0
 
-    def doc_freq(self, table: str, tokens: Sequence[str]) -> dict[str, int]:
-        """How many rows of ``table`` hold each token (0 for an unknown token)."""
+    def doc_freq(self, table: str, tokens: Sequence[str], generation: int | None = None) -> dict[str, int]:
+        """How many rows of ``table`` hold each token (0 for an unknown token). FTS5 counts them over
+        the token's postings (fast, but as long as they are); with ``generation`` (the catalog's count
+        of committed changes, read by the caller) the counts are kept until it changes."""
         wanted = sorted(set(tokens))
         if not wanted:
             return {}
-        marks = ",".join("?" * len(wanted))
-        with self._connections() as (db, _):
-            found = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", wanted))
-        return {t: int(found.get(t, 0)) for t in wanted}
+        cache = self._cache(generation)
+        known = {t: cache[(table, t)] for t in wanted if (table, t) in cache}
+        missing = [t for t in wanted if t not in known]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            with self._connections() as (db, _):
+                found = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE term IN ({marks})", missing))
+            with self._lock:
+                for t in missing:
+                    known[t] = int(found.get(t, 0))
+                    if generation is not None and generation == self._generation:
+                        cache[(table, t)] = known[t]
+        return {t: known[t] for t in wanted}
+
+    def _cache(self, generation: int | None) -> dict[tuple[str, str], int]:
+        """The counts read at ``generation`` (a new, empty cache when it changed; none without one)."""
+        if generation is None:
+            return {}
+        with self._lock:
+            if generation != self._generation or len(self._counts) > self.CACHE_SIZE:
+                self._counts = {}
+                self._generation = generation
+            return self._counts

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         "article_weight/(rrf_k + rank of its article), so passages of articles about the question as a "
         "whole rank higher. 0 turns it off.",
     )
+    keyword_common_share: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Keyword (BM25) queries: a term held by more than this share of the passages (or articles), "
+        "and by more than keyword_common_rows of them, is scored only on the rows that hold a rarer term of the "
+        "question — unless a bound shows that rows holding only such common terms could reach the top results, "
+        "and then rarer-to-common terms join the search until none can. The top results are those of one OR-ed "
+        "query, without scoring every row that holds a common word. 0: always one OR-ed query.",
+    )
+    keyword_common_rows: int = Field(
+        default=20_000, ge=0,
+        description="The fewest rows a common term (keyword_common_share) is held by: below it one OR-ed query "
+        "costs less than the split one (docs/results.md, session 6).",
+    )
     recency_weight: float = Field(
         default=0.5, ge=0,
         description="Freshness bonus in reciprocal-rank units: an article published on the as-of date (today "

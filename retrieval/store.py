@@ -290,7 +290,8 @@ class Store:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.settings.catalog_path)
+        return Catalog(self.settings.catalog_path, self.settings.keyword_common_share,
+                       self.settings.keyword_common_rows)
 
     @cached_property
     def chroma_url(self) -> str | None:

@@ -1,14 +1,16 @@
-"""Term statistics read from the catalog's own FTS5 indexes, and the (off by default) "focus" rule
-that leaves common terms out of the OR-ed keyword query."""
+"""Keyword (BM25) search on a real FTS5 catalog: term statistics read from the index itself, and the
+split query (rare terms find the candidates, common ones are scored on them only) whose top results
+must be those of the one OR-ed query."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from retrieval.catalog import Catalog
-from retrieval.keyword import TermStats
+from retrieval.keyword import TermStats, common_bound
 from retrieval.text import fts_query
 from retrieval.types import Article, Chunk
 
@@ -36,19 +38,177 @@ def test_term_stats_use_the_index_tokenizer_and_counts(catalog: Catalog) -> None
         stats.close()
 
 
-def test_focus_is_off_by_default(catalog: Catalog) -> None:
-    assert Catalog.FOCUS_SHARE is None
-    query = "harbour desalination plant crackdowns"
-    assert catalog._match("chunks_fts", query) == fts_query(query)
-    assert len(catalog.keyword_search(query, 50)) == 30  # every row holding any term
+def test_document_frequencies_are_kept_until_the_index_changes(catalog: Catalog) -> None:
+    stats = catalog._term_stats()
+    assert stats.doc_freq("chunks_fts", ["desalin", "harbour"], catalog.generation()) == {"desalin": 1, "harbour": 30}
+    text = "A second desalination plant."
+    catalog.replace_article(Article(id="b", title="Plant", text=text), [Chunk("b-0", "b", 0, text, 0, len(text))], "b")
+    assert stats.doc_freq("chunks_fts", ["desalin", "harbour"], catalog.generation()) == {"desalin": 2, "harbour": 30}
+    assert stats._counts[("chunks_fts", "desalin")] == 2  # kept for this generation
+    stats._counts[("chunks_fts", "desalin")] = 99
+    assert stats.doc_freq("chunks_fts", ["desalin"], catalog.generation()) == {"desalin": 99}
+    assert stats.doc_freq("chunks_fts", ["desalin"]) == {"desalin": 2}  # no generation: counted afresh
 
 
-def test_focus_leaves_the_common_terms_out(catalog: Catalog) -> None:
-    catalog.FOCUS_SHARE, catalog.FOCUS_FLOOR, catalog.FOCUS_KEEP = 0.5, 0, 1  # type: ignore[misc]
-    match = catalog._match("chunks_fts", "harbour desalination plant crackdowns")
-    assert match == '"desalination" OR "plant" OR "crackdowns"'  # "harbour" is in every row
-    assert [h.chunk_id for h in catalog.keyword_search("harbour desalination plant", 50)] == ["a7-0"]
-    # At least FOCUS_KEEP terms found in the index are kept, the rarest first:
-    assert catalog._match("chunks_fts", "harbour council dues") != ""
-    catalog.FOCUS_SHARE = None  # type: ignore[misc]
-    assert len(catalog.keyword_search("harbour desalination plant", 50)) == 30
+# --- the split query against the one OR-ed query ---------------------------------------------------
+# A vocabulary with Zipf-like frequencies: the first words are in most rows, the last in a few.
+WORDS = ["harbour", "council", "city", "minister", "budget", "strike", "river", "school", "storm", "court",
+         "vaccine", "election", "bridge", "tariff", "drought", "satellite", "orchestra", "glacier", "volcano",
+         "referendum", "desalination", "archipelago", "cryptography", "paleontology"]
+OUTLETS = ("north", "south")
+
+
+def _text(rng: random.Random, n: int) -> str:
+    weights = [1 / (rank + 1) ** 1.1 for rank in range(len(WORDS))]
+    return " ".join(rng.choices(WORDS, weights, k=n)) + "."
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 articles of 3 passages each (varied lengths, titles and sections), two outlets, two months."""
+    path = tmp_path_factory.mktemp("split") / "catalog.sqlite3"
+    rng = random.Random(15)
+    catalog = Catalog(path)
+    for n in range(120):
+        texts = [_text(rng, rng.randint(8, 60)) for _ in range(3)]
+        article = Article(id=f"a{n}", title=_text(rng, 3), text="\n\n".join(texts), outlet=OUTLETS[n % 2],
+                          published=f"2026-0{1 + n % 2}-{1 + n % 28:02d}")
+        chunks = [Chunk(f"a{n}-{i}", f"a{n}", i, t, 0, len(t), section=_text(rng, 2) if i else "")
+                  for i, t in enumerate(texts)]
+        catalog.replace_article(article, chunks, f"h{n}")
+    catalog.close()
+    return path
+
+
+def _queries() -> list[str]:
+    rng = random.Random(7)
+    return [" ".join(rng.sample(WORDS, rng.randint(2, 6))) for _ in range(60)]
+
+
+def _reference(catalog: Catalog, fts: str, query: str, limit: int) -> list[tuple[str, float]]:
+    """The one OR-ed query, written out here: every matching row scored by FTS5, then sorted."""
+    score, join, ident = Catalog._KEYWORD_TABLES[fts]
+    rows = catalog._read(f"SELECT {ident} AS id, {score} AS s FROM {fts} {join} WHERE {fts} MATCH ? "
+                         "AND a.state = 'done' ORDER BY s LIMIT ?", [fts_query(query), limit])
+    return [(r["id"], -r["s"]) for r in rows]
+
+
+def _same(found: list[tuple[str, float]], expected: list[tuple[str, float]]) -> None:
+    """The same rows with the same scores, best first (rows tied with the last may differ)."""
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-9)
+    scores = dict(expected)
+    assert all(s == pytest.approx(scores[i], rel=1e-9) for i, s in found if i in scores)
+    last = expected[-1][1] if expected else 0.0
+    assert {i for i, s in found if s > last + 1e-9} == {i for i, s in expected if s > last + 1e-9}
+
+
+@pytest.mark.parametrize("fts", ["chunks_fts", "articles_fts"])
+def test_split_query_finds_the_top_rows_of_the_or_query(corpus: Path, fts: str) -> None:
+    catalog = Catalog(corpus, common_share=0.3)
+    try:
+        for limit in (5, 20):
+            for query in _queries():
+                _same(catalog._bm25(fts, query, limit, (), "", ""), _reference(catalog, fts, query, limit))
+        # Every way of answering was taken, so each was checked above.
+        assert catalog.plans["split"] and catalog.plans["split twice"], catalog.plans
+    finally:
+        catalog.close()
+
+
+def test_split_query_under_filters(corpus: Path) -> None:
+    catalog = Catalog(corpus, common_share=0.3)
+    exact = Catalog(corpus)
+    try:
+        for query in _queries()[:20]:
+            for filters in ((("north",), "", ""), ((), "2026-02-01", "2026-02-28")):
+                split = catalog.keyword_search(query, 10, *filters)
+                assert [(h.chunk_id, pytest.approx(h.score)) for h in split] == [
+                    (h.chunk_id, h.score) for h in exact.keyword_search(query, 10, *filters)]
+                rows = catalog.chunks_by_id(h.chunk_id for h in split)
+                assert all(rows[h.chunk_id]["outlet"] == "north" if filters[0] else
+                           rows[h.chunk_id]["published"].startswith("2026-02") for h in split)
+        assert catalog.plans["split"] + catalog.plans["split twice"] > 0
+    finally:
+        catalog.close()
+        exact.close()
+
+
+def test_common_terms_only_and_missing_terms(corpus: Path) -> None:
+    catalog = Catalog(corpus, common_share=0.3)
+    try:
+        stats = catalog._term_stats()
+        rows = stats.rows("chunks_fts")
+        freq = stats.doc_freq("chunks_fts", ["harbour", "council", "citi"])
+        assert all(n > 0.3 * rows for n in freq.values())  # the three words are common here
+        # Only common terms: the least common one finds the candidates. A term missing from the index
+        # finds nothing, so a common one does; with nothing but missing terms nothing is found.
+        for query, plan in (("harbour council city", "split"), ("harbour zanzibarite council", "split"),
+                            ("harbour zanzibarite", "one query"), ("zanzibarite quokkas", "one query")):
+            catalog.plans.clear()
+            _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+            assert set(catalog.plans) <= {plan, f"{plan} twice", f"{plan}, then one query"}, (query, catalog.plans)
+        assert catalog._bm25("chunks_fts", "zanzibarite quokkas", 20, (), "", "") == []
+    finally:
+        catalog.close()
+
+
+def test_a_phrase_term_stays_on_the_rare_side(corpus: Path, tmp_path: Path) -> None:
+    catalog = Catalog(corpus, common_share=0.3)
+    try:
+        query = "harbour council storm-drought"  # "storm-drought" is the phrase "storm drought"
+        _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+    finally:
+        catalog.close()
+
+
+def test_rows_of_articles_being_rewritten_are_left_out(corpus: Path, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    path.write_bytes(corpus.read_bytes())
+    catalog = Catalog(path, common_share=0.3)
+    try:
+        query = "paleontology cryptography harbour"
+        best = catalog.keyword_search(query, 5)[0].chunk_id
+        catalog.mark_pending(best.split("-")[0])
+        for share in (0.0, 0.3):
+            catalog.common_share = share
+            found = [h.chunk_id for h in catalog.keyword_search(query, 5)]
+            assert best not in found and len(found) == 5
+            _same([(h.chunk_id, h.score) for h in catalog.keyword_search(query, 5)],
+                  _reference(catalog, "chunks_fts", query, 5))
+    finally:
+        catalog.close()
+
+
+def test_common_bound_is_above_every_row_with_only_those_terms(corpus: Path) -> None:
+    catalog = Catalog(corpus)
+    try:
+        stats = catalog._term_stats()
+        for fts in ("chunks_fts", "articles_fts"):
+            words = ["harbour", "council", "city"]
+            bound = common_bound(stats.rows(fts), list(stats.doc_freq(fts, ["harbour", "council", "citi"]).values()))
+            score = catalog._KEYWORD_TABLES[fts][0]
+            best = catalog._read(f"SELECT -{score} AS s FROM {fts} WHERE {fts} MATCH ? ORDER BY s DESC LIMIT 1",
+                                 [fts_query(" ".join(words))])[0]["s"]
+            assert 0.5 * bound < best < bound  # a bound, and not a vacuous one
+    finally:
+        catalog.close()
+
+
+def test_settings_reach_the_catalog_and_few_rows_keep_one_query(corpus: Path, tmp_path: Path) -> None:
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "catalog.sqlite3").write_bytes(corpus.read_bytes())
+    store = Store(Settings(data_dir=tmp_path / "idx", keyword_common_share=0.3, keyword_common_rows=10**6))
+    catalog = store.catalog
+    try:
+        assert (catalog.common_share, catalog.common_rows) == (0.3, 10**6)
+        query = _queries()[0]
+        _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+        assert set(catalog.plans) == {"one query"}  # no term is held by a million rows
+        catalog.common_rows = 0
+        _same(catalog._bm25("chunks_fts", query, 20, (), "", ""), _reference(catalog, "chunks_fts", query, 20))
+        assert set(catalog.plans) > {"one query"}
+    finally:
+        catalog.close()
