@@ -58,7 +58,7 @@ WEEK_SPLIT = "20260501"  # last quiz week of half A
 
 # Settings fields that change the chat model itself: variants equal in these share one loaded model.
 MODEL_FIELDS = ("backend", "llm_model_path", "n_ctx", "n_batch", "n_ubatch", "n_threads",
-                "flash_attn", "max_tokens", "temperature", "prompt_lookup_tokens")
+                "flash_attn", "max_tokens", "temperature")
 
 
 class Recorder:

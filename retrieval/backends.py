@@ -63,7 +63,6 @@ def get_chat_model(settings: Settings, backend: str | None = None) -> BaseChatMo
             n_ubatch=settings.n_ubatch,
             n_threads=settings.n_threads,
             flash_attn=settings.flash_attn,
-            prompt_lookup_tokens=settings.prompt_lookup_tokens,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
         )

@@ -124,9 +124,6 @@ class LlamaCppChat(BaseChatModel):
     )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads; None: llama.cpp's default.")
     flash_attn: bool = Field(default=False, description="Flash attention.")
-    prompt_lookup_tokens: int = Field(
-        default=0, ge=0, description="Prompt-lookup decoding (draft tokens copied from the prompt per step); 0: off."
-    )
     max_tokens: int = Field(default=320, ge=1)
     temperature: float = Field(default=0.1, ge=0)
     top_p: float = Field(default=0.95, gt=0, le=1)
@@ -180,7 +177,7 @@ class LlamaCppChat(BaseChatModel):
         """The cached ``Llama`` for the current settings. Call with ``self._lock`` held."""
         key = (
             str(self.model_path), self.n_ctx, self.n_batch, self.n_ubatch, self.n_threads, self.flash_attn,
-            self.prompt_lookup_tokens, self.prompt_cache_bytes,
+            self.prompt_cache_bytes,
         )
         if self._llama is not None and self._llama_key == key:
             return self._llama
@@ -203,10 +200,6 @@ class LlamaCppChat(BaseChatModel):
             kwargs["n_threads_batch"] = self.n_threads
         if self.flash_attn:
             kwargs["flash_attn"] = True
-        if self.prompt_lookup_tokens:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            kwargs["draft_model"] = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup_tokens)
         if self.seed is not None:
             kwargs["seed"] = self.seed
         try:

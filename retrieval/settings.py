@@ -138,11 +138,6 @@ class Settings(BaseSettings):
         default_factory=lambda: os.cpu_count() or 2, ge=1, description="CPU threads of llama.cpp (default: all cores)."
     )
     flash_attn: bool = Field(default=False, description="llama.cpp flash attention (CPU: mostly a memory saving).")
-    prompt_lookup_tokens: int = Field(
-        default=0, ge=0, le=32,
-        description="Prompt-lookup decoding: up to this many tokens copied from the prompt are proposed per step "
-        "and checked in one batch (answers often quote the passages). 0: off.",
-    )
     max_tokens: int = Field(default=320, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(default=0.1, ge=0, le=2)
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1")
