@@ -9,6 +9,9 @@ Each variant is a set of ``Settings`` overrides (fields of retrieval/settings.py
 best sentences, the default) against ``budget`` (``context_tokens=360``). Every variant answers the same
 questions through ``Assistant.stream`` (retrieval included), interleaved question by question with
 the order rotated, so machine load hits all alike: compare the variants as ratios within one run.
+Each variant has its own loaded model (as a conversation on the page has): a model shared by two
+variants would find the other variant's prompt for the same question in its cache and read only
+what differs (session 6 found that this flattered whichever variant came second).
 
 Per variant: time to the first token and to the whole answer (p50, p95), prompt tokens read per
 answer (llama.cpp's count of tokens it evaluated, after reusing the cached system prompt), the
@@ -55,10 +58,6 @@ from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
 
 WEEK_SPLIT = "20260501"  # last quiz week of half A
-
-# Settings fields that change the chat model itself: variants equal in these share one loaded model.
-MODEL_FIELDS = ("backend", "llm_model_path", "n_ctx", "n_batch", "n_ubatch", "n_threads",
-                "flash_attn", "max_tokens", "temperature")
 
 
 class Recorder:
@@ -320,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders: list[tuple[str, Assistant, Recorder]] = []
     for name, overrides in variants:
         settings = make_settings(args.data_dir, overrides)
-        key = json.dumps({f: str(getattr(settings, f, None)) for f in MODEL_FIELDS}, sort_keys=True)
+        key = name  # never shared: see the module docstring
         if key not in models:
             probe = Assistant(settings, store=store)
             t = time.perf_counter()
