@@ -315,21 +315,17 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(context_only(args.data_dir, variants, questions, args.details), indent=2, default=str))
         return 0
     store = Store(Settings(data_dir=args.data_dir))
-    models: dict[str, Any] = {}
     contenders: list[tuple[str, Assistant, Recorder]] = []
-    for name, overrides in variants:
+    for name, overrides in variants:  # a model of its own per variant: see the module docstring
         settings = make_settings(args.data_dir, overrides)
-        key = name  # never shared: see the module docstring
-        if key not in models:
-            probe = Assistant(settings, store=store)
-            t = time.perf_counter()
-            model = probe.chat_model
-            if model is not None and hasattr(model, "load"):
-                model.load()
-            models[key] = Recorder(model)
-            print(f"[bench] {name}: model ready in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-        recorder = models[key]
-        contenders.append((name, Assistant(settings, store=store, chat_model=recorder), recorder))
+        t = time.perf_counter()
+        model = Assistant(settings, store=store).chat_model
+        if model is not None and hasattr(model, "load"):
+            model.load()
+        recorder = Recorder(model)
+        print(f"[bench] {name}: model ready in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        assistant = Assistant(settings, store=store, chat_model=recorder)  # type: ignore[arg-type]
+        contenders.append((name, assistant, recorder))
     load_before = os.getloadavg()[0]
     # Warm-up, as the page does at start: every model reads the system prompt once (not timed).
     for _, assistant, _ in contenders:

@@ -4,7 +4,7 @@ An OR-ed FTS5 query scores every row that holds any of its terms, so a common wo
 "president") makes the query as slow as that word's posting list is long: linear in the corpus.
 ``TermStats`` reads how many rows hold each term (FTS5's own vocabulary, through an ``fts5vocab``
 table in a read-only connection's temp schema: a count over the term's postings, no scoring) and
-how many rows the index has (its "averages" record, no scan). ``split_terms`` and ``common_bound``
+how many rows the index has (its "averages" record, no scan). ``fts5_idf`` and ``common_bound``
 are the arithmetic of ``Catalog``'s split query (MaxScore): the rare terms find the candidates, the
 common ones are scored on them only, and a bound on what the common terms alone can score says when
 the top results are exactly those of the one OR-ed query.
