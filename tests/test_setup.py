@@ -58,3 +58,41 @@ def test_setup_check_rejects_unknown_argument() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "./scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_llama_cpp_is_built_for_the_instruction_sets_this_cpu_reports() -> None:
+    """setup.sh's llama.cpp flags follow /proc/cpuinfo (AVX-512 and its VNNI/BF16/VBMI extensions,
+    AVX-VNNI; never AMX), and the installed llama.cpp was really built with them: a build without
+    VNNI reads prompts ~15 % slower on CPUs that have it (docs/results.md, session 6)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo")
+    line = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags"))
+    flags = set(line.split(":", 1)[1].split())
+    script = ROOT / "scripts" / "setup.sh"
+    functions = re.search(r"^cpu_has_all\(\) \{.*?^LLAMA_CMAKE_ARGS=", script.read_text(), re.S | re.M)
+    assert functions is not None, "setup.sh no longer defines cpu_has_all/llama_cmake_args"
+    env = {k: v for k, v in os.environ.items() if k not in ("NEWSQA_LLAMA_CMAKE_ARGS", "NEWSQA_NO_AVX512")}
+    proc = subprocess.run(["bash", "-c", functions.group(0) + '"$(llama_cmake_args)"; printf %s "$LLAMA_CMAKE_ARGS"'],
+                          capture_output=True, text=True, timeout=30, env=env)
+    assert proc.returncode == 0, proc.stderr
+    args = set(proc.stdout.split())
+    avx512 = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"} <= flags
+    expected = {
+        "-DGGML_AVX512=ON": avx512,
+        "-DGGML_AVX512_VNNI=ON": avx512 and "avx512_vnni" in flags,
+        "-DGGML_AVX512_BF16=ON": avx512 and "avx512_bf16" in flags,
+        "-DGGML_AVX512_VBMI=ON": avx512 and "avx512vbmi" in flags,
+        "-DGGML_AVX_VNNI=ON": "avx_vnni" in flags,
+    }
+    for flag, wanted in expected.items():
+        assert (flag in args) == wanted, f"{flag} should be {'on' if wanted else 'off'} here: {sorted(args)}"
+    assert not any("AMX" in a for a in args)
+    # The installed build matches (what setup.sh recorded is what llama.cpp reports at run time).
+    recorded = ROOT / ".venv" / ".newsqa-llama-cmake-args"
+    if recorded.is_file() and recorded.read_text() == " ".join(proc.stdout.split()):
+        import llama_cpp
+
+        info = llama_cpp.llama_print_system_info().decode()
+        assert ("AVX512_VNNI = 1" in info) == expected["-DGGML_AVX512_VNNI=ON"], info
+        assert ("AVX_VNNI = 1" in info) == expected["-DGGML_AVX_VNNI=ON"], info
