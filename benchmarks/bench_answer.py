@@ -49,15 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.week_halves import HALVES, week  # noqa: E402
 from retrieval.answer import Assistant, Final, Token  # noqa: E402
-from retrieval.eval_data import Question, load_dataset  # noqa: E402
+from retrieval.eval_data import Question, half_of, load_dataset  # noqa: E402
 from retrieval.eval_metrics import mentions, percentile  # noqa: E402
 from retrieval.evaluate import as_of  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
-
-WEEK_SPLIT = "20260501"  # last quiz week of half A
 
 
 class Recorder:
@@ -175,8 +172,8 @@ def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str,
 
 def pick_questions(dataset_dir: Path, n: int, half: str, offset: int) -> list[Question]:
     answerable = load_dataset(dataset_dir).answerable
-    if half in HALVES:  # by news week: A up to 2026-05-01 (tune), B after it (report)
-        answerable = [q for q in answerable if (week(q.id, q.date) <= WEEK_SPLIT) == (half == "A")]
+    if half in ("A", "B"):  # by news week: A up to 2026-05-01 (tune), B after it (report)
+        answerable = [q for q in answerable if half_of(q, half)]
     elif half == "even":
         answerable = answerable[0::2]
     elif half == "odd":
@@ -288,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", type=Path, help="dataset folder with questions.jsonl")
     parser.add_argument("--data-dir", type=Path, required=True, help="the index (read only)")
     parser.add_argument("--questions", type=int, default=20, help="answerable questions to ask")
-    parser.add_argument("--half", choices=("all", "even", "odd", *HALVES), default="all",
+    parser.add_argument("--half", choices=("all", "even", "odd", "A", "B"), default="all",
                         help="A: news weeks up to 2026-05-01 (tune), B: later weeks (report); even/odd: "
                         "every other answerable question")
     parser.add_argument("--offset", type=int, default=0, help="skip this many questions (after --half)")

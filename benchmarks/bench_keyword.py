@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.catalog import Catalog  # noqa: E402
-from retrieval.eval_data import load_dataset  # noqa: E402
+from retrieval.eval_data import half_of, load_dataset  # noqa: E402
 from retrieval.eval_metrics import percentile  # noqa: E402
 from retrieval.keyword import TermStats  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
@@ -243,12 +243,10 @@ def keyword_quality(dataset: Path, catalog: Catalog, split: str = "20260501", k:
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from ranking_lab import POOL, Candidates, rank, score
-    from week_halves import week
 
     settings = Settings()
     answerable = load_dataset(dataset).answerable
-    halves = {"A": [q for q in answerable if week(q.id, q.date) <= split],
-              "B": [q for q in answerable if week(q.id, q.date) > split]}
+    halves = {half: [q for q in answerable if half_of(q, half, split)] for half in ("A", "B")}
     out: dict[str, Any] = {}
     for half, questions in halves.items():
         res: dict[str, Any] = {"questions": len(questions)}

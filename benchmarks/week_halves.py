@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,26 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.eval_data import load_dataset  # noqa: E402
+from retrieval.eval_data import WEEK_SPLIT, load_dataset, parity, week  # noqa: E402
 
 HALVES = ("A", "B")
 PARITIES = ("even", "odd")
 NULL_TYPE = "null_query"
 Stat = tuple[float, float, int]  # mean, standard error, n
-
-
-def week(question_id: str, date: str) -> str:
-    """``20260109_3`` → ``20260109``; else the question's date as YYYYMMDD ("" when it has neither)."""
-    head = question_id.split("_", 1)[0]
-    if len(head) == 8 and head.isdigit():
-        return head
-    return date[:10].replace("-", "")
-
-
-def parity(question_id: str) -> str:
-    """``even`` or ``odd``: the parity of the number that ends the id (``20260109_3`` → odd, ``42`` → even)."""
-    digits = re.search(r"(\d+)\D*$", question_id)
-    return "odd" if digits and int(digits.group(1)) % 2 else "even"
 
 
 def mean_se(values: Sequence[float]) -> Stat:
@@ -131,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", type=Path, help="the dataset folder the run evaluated (questions.jsonl)")
     parser.add_argument("details", type=Path, help="the run's --details file")
     parser.add_argument("baseline", type=Path, nargs="?", help="another run's --details file, to compare")
-    parser.add_argument("--split", default="20260501", help="last week (YYYYMMDD) of half A")
+    parser.add_argument("--split", default=WEEK_SPLIT, help="last week (YYYYMMDD) of half A")
     parser.add_argument("--by", choices=["week", "parity"], default="week",
                         help="week: halves A/B by --split; parity: even/odd by the number ending the id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -33,7 +33,7 @@ import click
 
 from retrieval.cli_common import BACKENDS, progress_bar, progress_callback, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
-from retrieval.eval_data import NULL_TYPE, Dataset, Question, load_dataset
+from retrieval.eval_data import HALVES, NULL_TYPE, WEEK_SPLIT, Dataset, Question, half_of, load_dataset
 from retrieval.eval_metrics import (
     article_ranking,
     first_gold,
@@ -264,20 +264,24 @@ class EmptyIndexError(NewsqaError):
 
 
 def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: str | None = None,
-                   limit: int | None = None, answers: bool = False, retrieval: bool = True, k: int = 10,
-                   skip_ingest: bool = False, details: Path | None = None, progress: bool = False
-                   ) -> dict[str, Any]:
+                   limit: int | None = None, half: str | None = None, answers: bool = False,
+                   retrieval: bool = True, k: int = 10, skip_ingest: bool = False, details: Path | None = None,
+                   progress: bool = False) -> dict[str, Any]:
     """Build (or reuse) the index of the dataset in ``dataset_dir``, score retrieval and, with
     ``answers``, the answers; return the report (``metrics``, ``counts``, ``settings``, ``timings``...).
 
-    ``data_dir`` keeps the index (None: a throw-away one); ``details`` gets one JSON line per
-    question. Raises :class:`NotADatasetError` for a folder that is not a dataset and other
-    :class:`NewsqaError` s (a bad record, an empty or mismatched index, a missing answer backend).
+    ``data_dir`` keeps the index (None: a throw-away one); ``half`` keeps only the questions of one
+    half (``A``/``B`` by news week, ``even``/``odd`` by id, see :func:`retrieval.eval_data.half_of`)
+    before ``limit``; ``details`` gets one JSON line per question. Raises :class:`NotADatasetError`
+    for a folder that is not a dataset and other :class:`NewsqaError` s (a bad record, an empty or
+    mismatched index, a missing answer backend).
     """
     from retrieval.store import IndexMismatchError, Store
 
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
+    if half:
+        dataset.questions = [q for q in dataset.questions if half_of(q, half)]
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         workdir = Path(tmp)
         settings = settings_from_flags(data_dir or workdir / "index", backend)
@@ -326,6 +330,7 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
             "dataset": dataset.name,
             "dataset_dir": str(dataset_dir),
             "k": k,
+            "half": half,
             "backend": settings.backend if answers else None,
             "metrics": {key: round(v, 4) if isinstance(v, float) else v for key, v in metrics.items()},
             "counts": {
@@ -440,6 +445,9 @@ def print_report(report: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: metrics, counts, settings, timings.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the first N questions (retrieval: the first N answerable ones).")
+@click.option("--half", type=click.Choice(HALVES), default=None,
+              help=f"Only one half of the questions: A = news weeks up to {WEEK_SPLIT} (tune), B = later "
+                   "weeks (report); even / odd by the number ending the id. Applied before --limit.")
 @click.option("--answers", "with_answers", is_flag=True,
               help="Also answer the questions (slow with an LLM: combine with --limit).")
 @click.option("--backend", type=BACKENDS, default=None,
@@ -453,7 +461,7 @@ def print_report(report: dict[str, Any]) -> None:
 @click.option("--skip-ingest", is_flag=True, help="Use the index at --data-dir as it is, without ingesting.")
 @click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write one JSON line per question (ranks, answers) to this file.")
-def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_answers: bool,
+def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: str | None, with_answers: bool,
                      backend: str | None, data_dir: Path | None, k: int, no_retrieval: bool,
                      skip_ingest: bool, details: Path | None) -> None:
     """Score retrieval (and with --answers, answers) on the dataset in DATASET_DIR.
@@ -473,6 +481,7 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_a
     Examples:
       python -m retrieval evaluate ../shared/eval/rtqa-2026 --data-dir /tmp/rtqa-index --json
       python -m retrieval evaluate ../shared/eval/rtqa-2026 --limit 50
+      python -m retrieval evaluate ../shared/eval/rtqa-2026 --data-dir IDX --skip-ingest --half B --answers --limit 60
       python -m retrieval evaluate ../shared/eval/multihop-rag-500 --answers --backend extractive --limit 100
     """
     from retrieval.errors import BackendUnavailableError
@@ -482,7 +491,8 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, with_a
     if no_retrieval and not with_answers:
         raise click.UsageError("--no-retrieval leaves nothing to do: add --answers.")
     try:
-        report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, answers=with_answers,
+        report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, half=half,
+                                answers=with_answers,
                                 retrieval=not no_retrieval, k=k, skip_ingest=skip_ingest, details=details,
                                 progress=not as_json or sys.stderr.isatty())
     except NotADatasetError as exc:

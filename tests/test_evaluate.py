@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.cli import cli
-from retrieval.eval_data import load_dataset
+from retrieval.eval_data import WEEK_SPLIT, Question, half_of, load_dataset
 from retrieval.eval_metrics import article_ranking, contains, mentions, percentile, pick_choice
 from retrieval.store import Embedder, Store
 from retrieval.types import Passage
@@ -165,6 +165,31 @@ def test_rerun_reuses_the_index_and_limit_counts_answerable(dataset: Path, index
     assert report["index"]["ingest"]["unchanged"] == 8 and report["index"]["ingest"]["added"] == 0
     assert report["counts"]["retrieval_evaluated"] == 2
     assert report["k"] == 5 and "article_mrr@5" in report and "answer_hits@10" not in report
+
+
+@pytest.mark.slow
+@cli_test
+def test_half_keeps_one_half_of_the_questions(dataset: Path, index_dir: Path) -> None:
+    report = _run([str(dataset), "--json", "--data-dir", str(index_dir), "--half", "odd"])
+    # q1, q3, q5 and the unanswerable q7 end in an odd number.
+    assert report["half"] == "odd"
+    assert report["counts"]["questions"] == 4 and report["counts"]["retrieval_evaluated"] == 3
+    later = _run([str(dataset), "--json", "--data-dir", str(index_dir), "--skip-ingest", "--half", "B", "--limit", "2"])
+    # Dated 2030: all after the split.
+    assert later["counts"]["questions"] == 7 and later["counts"]["retrieval_evaluated"] == 2
+
+
+def test_half_of_splits_by_news_week_or_id_parity() -> None:
+    def q(qid: str, date: str = "") -> Question:
+        return Question(id=qid, question="?", answer="", date=date)
+
+    assert half_of(q("20260424_3"), "A") and not half_of(q("20260424_3"), "B")
+    assert half_of(q(f"{WEEK_SPLIT}_0"), "A")  # the split week is the last of half A
+    assert half_of(q("20260508_2"), "B") and half_of(q("20260508_2"), "even")
+    assert half_of(q("n17", "2026-06-02"), "B") and half_of(q("n17", "2026-06-02"), "odd")
+    assert half_of(q("n18", "2026-01-02"), "A")
+    with pytest.raises(ValueError, match="unknown half"):
+        half_of(q("n1"), "C")
 
 
 @pytest.mark.slow
