@@ -97,9 +97,12 @@ def ask(assistant: Assistant, recorder: Recorder, q: Question) -> dict[str, Any]
     started = time.perf_counter()
     first = None
     final = None
+    streamed: list[str] = []
     for event in assistant.stream(q.question, (), as_of(q)):
-        if isinstance(event, Token) and first is None:
-            first = time.perf_counter() - started
+        if isinstance(event, Token):
+            streamed.append(event.text)
+            if first is None:
+                first = time.perf_counter() - started
         elif isinstance(event, Final):
             final = event.answer
     assert final is not None
@@ -111,7 +114,10 @@ def ask(assistant: Assistant, recorder: Recorder, q: Question) -> dict[str, Any]
     return {
         "id": q.id,
         "answer": final.text,
+        # What was streamed: the model's own words (then the extraction that replaced them, if any).
+        "streamed": "".join(streamed),
         "refused": final.refused,
+        "unsupported": [u.to_json() for u in final.unsupported],
         "gold": q.answer,
         "ok": (not final.refused) and mentions(final.text, q.answer),
         "first_token_s": t.get("first_token", first),

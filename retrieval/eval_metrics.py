@@ -27,8 +27,24 @@ def contains(text: str, answer: str) -> bool:
     return bool(answer) and answer.lower() in text.lower()
 
 
-def _phrase_pattern(answer: str) -> re.Pattern[str]:
+_OPENING_QUOTES = "\"'“‘«"
+_CLOSING_QUOTES = "\"'”’»"
+
+
+def _bare(answer: str) -> str:
+    """The answer without surrounding space, a final full stop or quotes around the whole."""
     answer = answer.strip().rstrip(".").strip()
+    if len(answer) > 2 and answer[0] in _OPENING_QUOTES and answer[-1] in _CLOSING_QUOTES:
+        answer = answer[1:-1].strip()
+    return answer
+
+
+# Typographic apostrophes and quotes match their plain forms ("Handmaid’s" = "Handmaid's").
+_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _phrase_pattern(answer: str) -> re.Pattern[str]:
+    answer = _bare(answer).translate(_FOLD)
     left = r"\b" if answer[:1].isalnum() else ""
     right = r"\b" if answer[-1:].isalnum() else ""
     return re.compile(left + re.escape(answer) + right, re.I)
@@ -38,10 +54,11 @@ def mentions(text: str, answer: str) -> bool:
     """The answer rule: ``answer`` occurs in ``text`` as a whole word or phrase, case-insensitively.
 
     Stricter than :func:`contains` because answers such as "no" or "yes" would otherwise be found
-    inside any reply ("not", "eyes").
+    inside any reply ("not", "eyes"). Quotes around the whole answer (RealTime QA's titles:
+    ``“Sinners”``, 24 of 420 answers) are not part of it: a reply naming Sinners names the film.
     """
-    answer = answer.strip().rstrip(".").strip()
-    return bool(answer) and bool(_phrase_pattern(answer).search(text))
+    answer = _bare(answer)
+    return bool(answer) and bool(_phrase_pattern(answer).search(text.translate(_FOLD)))
 
 
 def pick_choice(text: str, choices: Sequence[str], similarity: Callable[[str, Sequence[str]], Sequence[float]]
@@ -52,7 +69,7 @@ def pick_choice(text: str, choices: Sequence[str], similarity: Callable[[str, Se
         return None
     found = []
     for i, choice in enumerate(choices):
-        match = _phrase_pattern(choice).search(text) if choice.strip() else None
+        match = _phrase_pattern(choice).search(text.translate(_FOLD)) if choice.strip() else None
         if match:
             found.append((match.start(), -len(choice), i))
     if found:

@@ -271,6 +271,11 @@ def test_matching_rules() -> None:
     assert mentions("It did not say.", "no") is False  # the answer rule wants whole words
     assert mentions("No, it did not.", "no")
     assert mentions("The reply was: insufficient information", "Insufficient information.")
+    # Quotes around a title are not part of the answer; quotes inside it are.
+    assert mentions("Sinners won best picture.", "“Sinners”")
+    assert mentions('The film "Sinners" won.', "“Sinners”")
+    assert not mentions("The sinner won.", "“Sinners”")
+    assert mentions("The Handmaid's Tale ended.", "“The Handmaid’s Tale”")
 
 
 def test_pick_choice() -> None:
