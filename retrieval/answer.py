@@ -902,6 +902,16 @@ class Assistant:
                     if short.supported or i not in verdicts:
                         verdicts[i] = short
                 good = [i for i in valid if verdicts[i].supported]
+                if not good:
+                    # A small model often cites the wrong number ("Switzerland [1]" when passage 2 says
+                    # it): point at the passage whose sentence names it and best matches the question.
+                    others = {i: self._short_support(claim, question, passages[i])
+                              for i in range(len(passages)) if i not in valid}
+                    held = [i for i, v in others.items() if v.supported and v.score >= threshold + 0.1]
+                    if held:
+                        best = max(held, key=lambda i: others[i].score)
+                        verdicts[best] = others[best]
+                        good = [best]
             if not good and words >= 3:
                 # The cited passage does not state it: point at the one that does, if any.
                 for i in range(len(passages)):

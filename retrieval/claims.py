@@ -368,12 +368,16 @@ _GENERIC_SPEAKERS = frozenset({
 _DEMONYM_END = re.compile(r"(?:ians|ians|ian|ans|an|ese|is|i|ish|s)$")
 
 
+_SPACED_INITIALS = re.compile(r"\b([A-Z])\. (?=[A-Z]\.)")
+
+
 def fold(text: str) -> str:
     """Lower case, no accents, no dots in acronyms, no possessives, one space between words."""
     import unicodedata
 
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = re.sub(r"\b([a-z])\. (?=[a-z]\.)", r"\1.", text)  # u. s. -> u.s. (as small models write it)
     text = re.sub(r"(?<=\b[a-z])\.(?=[a-z]\.)|(?<=\b[a-z]\.[a-z])\.", "", text)  # u.s. -> us
     text = text.replace("’", "'")
     text = re.sub(r"'s\b|'\b", "", text)
@@ -666,6 +670,7 @@ class ClaimChecker:
             (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
         if not spans:
             spans = [(0, len(passage_text), passage_text)]
+        claim = _SPACED_INITIALS.sub(r"\1.", claim)  # "U. S. forces" (a small model's) is "U.S. forces"
         claim_sentence = self.sentences([claim])[0]
         if claim_sentence.instruction:
             return Verdict(False, 0.0, 0, 0, "an instruction to the assistant, not news")

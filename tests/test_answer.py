@@ -131,6 +131,11 @@ def test_bare_answers_are_checked_against_the_cited_passage(make_assistant: Call
     assert "90,000" not in wrong.text and not wrong.unsupported
     assert not wrong.refused and wrong.note == FALLBACK_NOTE and wrong.text.startswith(FALLBACK_NOTE)
     assert any("40,000 euros" in c.quote for c in wrong.citations)
+    # The right answer citing the wrong passage (small models often do) points at the passage naming it.
+    other = next(m for m in range(1, 7) if m != n)
+    repointed = make_assistant(lambda _m: f"C) 40,000 euros [{other}].").answer(question)
+    assert not repointed.refused and not repointed.note and repointed.text == "C) 40,000 euros [1]."
+    assert "40,000 euros" in repointed.citations[0].quote
 
 
 def test_markers_after_the_full_stop_belong_to_that_sentence(make_assistant: Callable[..., Assistant]) -> None:

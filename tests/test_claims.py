@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChat
 
 from retrieval.answer import Assistant
-from retrieval.claims import check_bare, check_claim, is_instruction, quantities, without_instructions
+from retrieval.claims import check_bare, check_claim, fold, is_instruction, quantities, without_instructions
 from retrieval.conversations import answer_from_record, answer_to_record
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -150,6 +150,13 @@ def test_instruction_sentences_are_told_from_news() -> None:
     passage = Passage("c", "a", ferry_passage(), 0, len(ferry_passage()))
     clean = without_instructions(passage)
     assert "PWNED" not in clean.text and "19:40" in clean.text and "ticket prices" in clean.text
+
+
+def test_spaced_initials_fold_like_acronyms() -> None:
+    """Small models write "U. S." where the article has "U.S." or "US": the same name."""
+    assert fold("U. S. forces") == fold("U.S. forces") == "us forces"
+    assert fold("J. K. Rowling") == fold("J.K. Rowling") == "jk rowling"
+    assert check_claim("U. S. forces seized the port.", "U.S. forces seized the port on Monday.").supported
 
 
 def test_quantities_are_normalised() -> None:
