@@ -248,8 +248,12 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     names: list[str] = []
     for match in _NAME.finditer(question):
         words = match.group(0).split()
+        first = len(words)
         while words and (words[0].lower().strip(".,") in _NAME_STOP or words[0].lower() in _MONTHS_DAYS):
             words.pop(0)
+        at = match.start()
+        if len(words) == 1 == first and _sentence_start(question, at) and not _proper(question, at):
+            continue  # capitalised for its place only: "Tax-filing season has begun. What is …"
         while words and words[-1].lower() in _NAME_STOP:
             words.pop()
         name = _fold(" ".join(words)).strip(" ,.'")
@@ -257,6 +261,8 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
             continue
         if name.removeprefix("the ") in ignored or any(name in x for x in ignored if len(name) > 3):
             continue
+        if name.removeprefix("the ") in _EVERYWHERE:
+            continue  # "most US taxpayers": US news names the US everywhere or nowhere; no evidence either way
         if name not in names:
             names.append(name)
     terms = frozenset(
@@ -267,12 +273,37 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     return Ask(tuple(names), terms)
 
 
+_DEMONYM = re.compile(r"(?:ians?|eans?|ans?|ese|is|i|ish)$")  # "Europeans" ~ "Europe", "Iranian" ~ "Iran"
+
+
+# Names that say nothing about a question's topic in US news (they qualify it: "US taxpayers").
+_EVERYWHERE = frozenset({"us", "usa", "united states", "america", "american", "americans"})
+
+
+def _sentence_start(text: str, at: int) -> bool:
+    """Whether position ``at`` of ``text`` starts a sentence (the text's start, or after . ! ? :)."""
+    before = text[:at].rstrip()
+    return not before or before[-1] in ".!?:"
+
+
+def _proper(text: str, at: int) -> bool:
+    """Whether spaCy reads the word at ``at`` of ``text`` as a proper noun or a named entity (a
+    sentence's first word is capitalised either way: "Iran launched …" vs "Scientists found …")."""
+    for token in default_checker().nlp(text):
+        if token.idx >= at:
+            return token.pos_ == "PROPN" or bool(token.ent_type_)
+    return False
+
+
 def _name_in(name: str, folded: str, stems: set[str]) -> bool:
     """Whether ``name`` (folded) occurs in a folded text: the whole phrase, or at least half of its
-    words, the last one (a surname) included."""
+    words, the last one (a surname) included; a one-word demonym as its place ("European" ~ "Europe")."""
     if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded):
         return True
     words = [w for w in name.split() if w not in _NAME_STOP]
+    if len(words) == 1:
+        stem = _DEMONYM.sub("", words[0])
+        return len(stem) >= 4 and stem != words[0] and bool(re.search(rf"(?<!\w){re.escape(stem)}", folded))
     if len(words) < 2:
         return False
     found = [_stem(w) in stems for w in words]

@@ -26,8 +26,10 @@ from retrieval.answer import (
     Token,
     _answer_shape,
     _offers_answer,
+    coverage,
     followup_search,
     is_followup,
+    question_ask,
 )
 from retrieval.claims import default_checker
 from retrieval.search import Filters, search
@@ -342,6 +344,21 @@ def test_a_short_who_question_is_answered_when_a_passage_names_the_person(
     assert not answer.refused, answer.text
     assert "Brian Hughes" in answer.text and "spokesman" in answer.text
     assert any("Brian Hughes" in c.quote for c in answer.citations)
+
+
+def test_the_names_a_question_asks_about() -> None:
+    """A sentence's first word is capitalised for its place ("Tax-filing season has begun."), a name
+    only when spaCy reads it as one ("Iran launched …"); "US" qualifies US news, it names no topic;
+    a demonym is found as its place ("European" in a passage on Europe)."""
+    assert question_ask("Tax-filing season has officially begun. What is the filing deadline for most US "
+                        "taxpayers?").names == ()
+    assert question_ask("Iran launched missiles at which country?").names == ("iran",)
+    assert question_ask("Scientists found what in the Mariana Trench?").names == ("mariana trench",)
+    assert question_ask("Who is Brian Hughes?").names == ("brian hughes",)
+    ask = question_ask("Which leaders of European nations met Xi Jinping?")
+    assert ask.names == ("european", "xi jinping")
+    assert coverage(ask, "Leaders from Europe met Xi Jinping in Beijing.")[0] == 1.0
+    assert coverage(ask, "Leaders from Asia met Xi Jinping in Beijing.")[0] == 0.5
 
 
 def test_a_name_the_articles_never_mention_is_refused(make_assistant: Callable[..., Assistant]) -> None:
