@@ -915,8 +915,10 @@ class Assistant:
             bare = _CHOICE_LABEL.sub("", claim)
             words = len(bare.split())
             terms = set(keyword_terms(claim))
-            if not cited and terms and terms <= _META_WORDS:
-                continue  # about the passages, not the news (small models add such sentences): drop it
+            if terms and terms <= _META_WORDS:
+                # About the passages, not the news ("This can be found in passage [6]."): small models
+                # add such sentences, cited or not; they claim nothing, so they are neither shown nor checked.
+                continue
             if words < 3 and not (valid and keyword_terms(bare)):  # nothing to check ("-", "Yes, but")
                 if claim:
                     out_sentences.append(claim)

@@ -43,7 +43,8 @@ META_WORDS = frozenset({
     "excerpts", "provided", "given", "above", "below", "stated", "states", "state", "mentioned",
     "mentions", "mention", "supported", "supports", "support", "seen", "shown", "shows", "show",
     "according", "based", "evidence", "evidenced", "information", "cited", "cites", "quoted",
-    "quote", "quotes", "indicated", "indicates", "following",
+    "quote", "quotes", "indicated", "indicates", "following", "found", "find", "inferred", "infer",
+    "deduced", "concluded", "conclude", "noted", "context", "question", "answer", "answers",
 })
 
 

@@ -155,7 +155,8 @@ def test_sentences_about_the_passages_are_dropped(make_assistant: Callable[..., 
     as an unsupported claim. A sentence that says something about the news stays, cited or flagged."""
     n = passage_number(make_assistant(), HEGSETH, "Cyber Command")
     claim = "Pete Hegseth reportedly ordered US Cyber Command to halt offensive operations against Russia"
-    reply = f"{claim} [{n}]. This is supported by passage. As stated in the articles above."
+    reply = (f"{claim} [{n}]. This is supported by passage. As stated in the articles above. "
+             f"This can be found in passage [{n}]. This can be inferred from the passages [1], [2].")
     answer = make_assistant(lambda _m: reply).answer(HEGSETH)
     assert answer.text == f"{claim} [1]." and not answer.unsupported
     flagged = make_assistant(lambda _m: f"{claim} [{n}]. The passage from CNN says Russia was hacked in 1970.")
