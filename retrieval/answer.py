@@ -261,8 +261,6 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
             continue
         if name.removeprefix("the ") in ignored or any(name in x for x in ignored if len(name) > 3):
             continue
-        if name.removeprefix("the ") in _EVERYWHERE:
-            continue  # "most US taxpayers": US news names the US everywhere or nowhere; no evidence either way
         if name not in names:
             names.append(name)
     terms = frozenset(
@@ -276,7 +274,7 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
 _DEMONYM = re.compile(r"(?:ians?|eans?|ans?|ese|is|i|ish)$")  # "Europeans" ~ "Europe", "Iranian" ~ "Iran"
 
 
-# Names that say nothing about a question's topic in US news (they qualify it: "US taxpayers").
+# Names that are no evidence of a question's topic in US news (they qualify it: "US taxpayers").
 _EVERYWHERE = frozenset({"us", "usa", "united states", "america", "american", "americans"})
 
 
@@ -360,6 +358,9 @@ def evidence(ask: Ask, passages: Sequence[Passage]) -> Evidence:
     """Where the passages (text and title) hold the names and key terms of ``ask``."""
     if not passages:
         return Evidence(0.0, 0, len(ask.terms), -1)
+    # "most US taxpayers": US news names the US everywhere or nowhere, so it is no evidence either way
+    # (it still ranks sentences: Assistant.sentence_scores).
+    ask = Ask(tuple(n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE), ask.terms)
     texts = [f"{p.title}\n{p.text}" for p in passages]
     covers = [coverage(ask, t) for t in texts]
     best = max(range(len(passages)), key=lambda i: (covers[i][1], covers[i][0], -i))

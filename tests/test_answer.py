@@ -27,6 +27,7 @@ from retrieval.answer import (
     _answer_shape,
     _offers_answer,
     coverage,
+    evidence,
     followup_search,
     is_followup,
     question_ask,
@@ -35,6 +36,7 @@ from retrieval.claims import default_checker
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.types import Passage
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
@@ -351,8 +353,9 @@ def test_the_names_a_question_asks_about() -> None:
     """A sentence's first word is capitalised for its place ("Tax-filing season has begun."), a name
     only when spaCy reads it as one ("Iran launched …"); "US" qualifies US news, it names no topic;
     a demonym is found as its place ("European" in a passage on Europe)."""
-    assert question_ask("Tax-filing season has officially begun. What is the filing deadline for most US "
-                        "taxpayers?").names == ()
+    tax = question_ask("Tax-filing season has officially begun. What is the filing deadline for most US taxpayers?")
+    assert tax.names == ("us",)
+    assert evidence(tax, [Passage("c", "a", "The filing deadline for most taxpayers is April 15.", 0, 52)]).names == 1.0
     assert question_ask("Iran launched missiles at which country?").names == ("iran",)
     assert question_ask("Scientists found what in the Mariana Trench?").names == ("mariana trench",)
     assert question_ask("Who is Brian Hughes?").names == ("brian hughes",)
