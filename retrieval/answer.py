@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import re
 import threading
@@ -287,10 +288,13 @@ def _sentence_start(text: str, at: int) -> bool:
 def _proper(text: str, at: int) -> bool:
     """Whether spaCy reads the word at ``at`` of ``text`` as a proper noun or a named entity (a
     sentence's first word is capitalised either way: "Iran launched …" vs "Scientists found …")."""
-    for token in default_checker().nlp(text):
-        if token.idx >= at:
-            return token.pos_ == "PROPN" or bool(token.ent_type_)
-    return False
+    return next((proper for idx, proper in _proper_tokens(text) if idx >= at), False)
+
+
+@functools.lru_cache(maxsize=256)
+def _proper_tokens(text: str) -> tuple[tuple[int, bool], ...]:
+    """(offset, proper noun or entity) of each token of ``text`` (a question is asked about several times)."""
+    return tuple((t.idx, t.pos_ == "PROPN" or bool(t.ent_type_)) for t in default_checker().nlp(text))
 
 
 def _name_in(name: str, folded: str, stems: set[str]) -> bool:
