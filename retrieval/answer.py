@@ -938,21 +938,11 @@ class Assistant:
                 if not good:
                     # A small model often cites the wrong number ("Switzerland [1]" when passage 2 says
                     # it): point at the passage whose sentence names it and best matches the question.
-                    others = {i: self._short_support(claim, question, passages[i])
-                              for i in range(len(passages)) if i not in valid}
-                    held = [i for i, v in others.items() if v.supported and v.score >= threshold + 0.1]
-                    if held:
-                        best = max(held, key=lambda i: others[i].score)
-                        verdicts[best] = others[best]
-                        good = [best]
+                    good = _repoint(passages, valid, functools.partial(self._short_support, claim, question),
+                                    threshold + 0.1, verdicts)
             if not good and words >= 3:
                 # The cited passage does not state it: point at the one that does, if any.
-                for i in range(len(passages)):
-                    if i not in verdicts:
-                        verdicts[i] = self._support(claim, passages[i])
-                held = [i for i in verdicts if verdicts[i].supported and verdicts[i].score >= threshold + 0.1]
-                if held:
-                    good = [max(held, key=lambda i: verdicts[i].score)]
+                good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1, verdicts)
             if not good:
                 unsupported.append(Unsupported(claim, _why(cited, valid, verdicts)))
                 out_sentences.append(claim)
@@ -1030,6 +1020,19 @@ TITLE_WORDS = 10
 def _estimate_tokens(text: str) -> int:
     """Tokens of English news text for the Qwen/Llama tokenizers, roughly (≈4 characters each)."""
     return len(text) // 4 + 1
+
+
+def _repoint(passages: Sequence[Passage], cited: Sequence[int], check: Callable[[Passage], Verdict], bar: float,
+             verdicts: dict[int, Verdict]) -> list[int]:
+    """``[i]``: the passage, among those not ``cited``, that ``check`` finds supports a sentence best,
+    with a score of at least ``bar`` (its verdict is put in ``verdicts``); ``[]`` when none does."""
+    others = {i: check(p) for i, p in enumerate(passages) if i not in cited}
+    held = [i for i, v in others.items() if v.supported and v.score >= bar]
+    if not held:
+        return []
+    best = max(held, key=lambda i: others[i].score)
+    verdicts[best] = others[best]
+    return [best]
 
 
 def _why(cited: Sequence[int], valid: Sequence[int], verdicts: dict[int, Verdict]) -> str:
