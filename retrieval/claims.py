@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # --- citation markers (moved here from answer.py) -------------------------------------------------
 MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+# A marker a small model spells out ("[Passage 3]", "(passages 2, 4)"): read as "[3]", "[2, 4]".
+WORDED_MARKER = re.compile(r"[\[(]\s*passages?\s+(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\])]", re.I)
 # Markers written after the sentence's final punctuation ("… vehicles. [1]"): they belong to it.
 TRAILING_MARKERS = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)")
 # Up to this many words, a cited answer may be a bare phrase rather than a sentence ("Davos, Switzerland").
