@@ -13,7 +13,7 @@ figures differ from evaluate's by ~0.005).
 ``NEWSQA_CHUNK_TOKENS``): the baseline ranking then comes from that index.
 
 ``--set`` and ``--against`` take Settings fields (rrf_k, fetch_k, dense_weight, keyword_weight,
-article_weight, recency_weight, recency_days); the lab prints both rankings' metrics and a paired
+article_weight, recency_weight, recency_days, tail_passage_weight); the lab prints both rankings' metrics and a paired
 comparison of article reciprocal ranks (mean difference ± standard error, questions better/worse).
 
 Example: does whole-article BM25 help?
@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from retrieval.eval_data import Question, load_dataset  # noqa: E402
 from retrieval.eval_metrics import article_ranking, first_gold, first_hit  # noqa: E402
-from retrieval.search import fuse, parse_day  # noqa: E402
+from retrieval.search import fuse, lean_tail, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
 from retrieval.types import Passage  # noqa: E402
@@ -73,13 +73,18 @@ def gather(store: Store, questions: list[Question]) -> tuple[list[Candidates], d
 
 
 def rank(cand: Candidates, rows: dict[str, dict[str, Any]], s: Settings, as_of: str, k: int) -> list[Passage]:
-    """The ranking of ``retrieval.search.search`` (its own ``fuse``, without collapse) under settings ``s``."""
+    """The ranking of ``retrieval.search.search`` (its own ``fuse`` and ``lean_tail``, without collapse and
+    without the dense reserve) under settings ``s``."""
     fetch = max(s.fetch_k, k * 3)
     dense = {cid: r for r, cid in enumerate(cand.dense[:fetch], start=1)}
     keyword = {cid: r for r, cid in enumerate(cand.keyword[:fetch], start=1)}
     articles = {a: r for r, a in enumerate(cand.articles[:fetch], start=1)} if s.article_weight else {}
-    fused = fuse(s, dense, keyword, articles, rows, parse_day(as_of))
-    best = sorted(fused, key=lambda c: -fused[c])[:k]
+    day = parse_day(as_of)
+    fused = fuse(s, dense, keyword, articles, rows, day)
+    best = sorted(fused, key=lambda c: -fused[c])
+    if s.tail_passage_weight != 1.0:
+        best = lean_tail(best, fuse(s, dense, keyword, articles, rows, day, s.tail_passage_weight))
+    best = best[:k]
     return [Passage(chunk_id=c, article_id=rows[c]["article_id"], text=rows[c]["text"], start=0, end=0,
                     published=rows[c]["published"], score=fused[c]) for c in best]
 

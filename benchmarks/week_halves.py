@@ -10,7 +10,7 @@ For each half: the retrieval metrics of every search variant in the details (``h
 ``keyword.`` … — answer_hits@1/3/5/10, article_hits@1/3/10, article_mrr@10) and, when the run answered,
 answer_contains_gold, refused-when-answerable and mc_accuracy; each ± one standard error. With a
 BASELINE details file (same questions, another setting): the paired difference of hybrid article
-reciprocal rank and answer_hits@10 per half (mean ± s.e., questions better / worse).
+reciprocal rank and answer_hits@1/3/5/10 per half (mean ± s.e., questions better / worse).
 
 ``--by parity`` splits by the parity of the number that ends the id instead (``even`` / ``odd``: e.g.
 MultiHop-RAG, whose thresholds were tuned on even ids). Typed questions (MultiHop-RAG's
@@ -24,7 +24,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,11 @@ def half_metrics(rows: Sequence[dict[str, Any]], answer_counted: dict[str, bool]
     return out
 
 
-def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]]) -> dict[str, str]:
+def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]],
+           answer_counted: dict[str, bool] | None = None) -> dict[str, str]:
+    """Paired differences to ``base`` of the hybrid article reciprocal rank and answer hits@1/3/5/10 (the
+    latter over the questions whose answer counts), each mean ± s.e. with questions better / worse."""
+    answer_counted = answer_counted or {}
     out = {}
     pairs = [(r, base[r["id"]]) for r in rows if r["id"] in base and "hybrid.article_rank" in r]
 
@@ -98,12 +102,17 @@ def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]]) -> d
         a = row.get("hybrid.article_rank")
         return 1 / a if a and a <= 10 else 0.0
 
-    def hit10(row: dict[str, Any]) -> float:
-        h = row.get("hybrid.hit_rank")
-        return float(bool(h and h <= 10))
+    def hits(depth: int) -> Callable[[dict[str, Any]], float]:
+        def at(row: dict[str, Any]) -> float:
+            h = row.get("hybrid.hit_rank")
+            return float(bool(h and h <= depth))
+        return at
 
-    for name, fn in (("article_rr", rr), ("answer_hits@10", hit10)):
-        diffs = [fn(r) - fn(b) for r, b in pairs]
+    measures = [("article_rr", rr, pairs)]
+    counted = [(r, b) for r, b in pairs if answer_counted.get(r["id"], True)]
+    measures += [(f"answer_hits@{d}", hits(d), counted) for d in (1, 3, 5, 10)]
+    for name, fn, among in measures:
+        diffs = [fn(r) - fn(b) for r, b in among]
         if diffs:
             m, se, _ = mean_se(diffs)
             better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         report[h] = {"questions": len(halves[h]), **{k: {"mean": round(m, 4), "se": round(se, 4), "n": n}
                                                       for k, (m, se, n) in metrics.items()}}
         if base:
-            report[h]["vs_baseline"] = paired(halves[h], base)
+            report[h]["vs_baseline"] = paired(halves[h], base, counted)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -103,12 +103,15 @@ def fuse(
     article_rank: Mapping[str, int],
     rows: Mapping[str, Any],  # chunk id -> catalog row (sqlite3.Row or dict): article_id, published
     as_of: date | None,
+    passage_share: float = 1.0,
 ) -> dict[str, float]:
     """The fused score of every candidate passage that has a catalog row (chunk id -> score).
 
     Reciprocal rank fusion of the dense and keyword ranks; then article-level evidence re-weighs the
     passages found (it adds none of its own): the rank of the passage's article in whole-article
-    BM25, and the article's freshness as of ``as_of`` (None: no freshness bonus).
+    BM25, and the article's freshness as of ``as_of`` (None: no freshness bonus). ``passage_share``
+    scales the weights of the two passage ranks (how the places after the first are ordered: see
+    :func:`lean_tail`).
     """
     k = settings.rrf_k
     fused: dict[str, float] = {}
@@ -118,15 +121,23 @@ def fuse(
             continue  # mid-ingest: not (or no longer) in the catalog
         score = 0.0
         if cid in dense_rank:
-            score += settings.dense_weight / (k + dense_rank[cid])
+            score += passage_share * settings.dense_weight / (k + dense_rank[cid])
         if cid in keyword_rank:
-            score += settings.keyword_weight / (k + keyword_rank[cid])
+            score += passage_share * settings.keyword_weight / (k + keyword_rank[cid])
         if row["article_id"] in article_rank:
             score += settings.article_weight / (k + article_rank[row["article_id"]])
         if as_of is not None and settings.recency_weight:
             score += settings.recency_weight / k * freshness(row["published"], as_of, settings.recency_days)
         fused[cid] = score
     return fused
+
+
+def lean_tail(order: Sequence[str], tail: Mapping[str, float]) -> list[str]:
+    """``order`` (chunk ids, best first) with its first passage kept and the others re-ordered by ``tail``
+    (higher first; ties keep their order): the best fused match stays on top, and the places after it
+    go to the passages that ``tail`` (fusion leaning on whole-article evidence) favours."""
+    rest = sorted(order[1:], key=lambda cid: -tail[cid])
+    return [*order[:1], *rest]
 
 
 def with_dense_reserve(
@@ -198,6 +209,10 @@ def search(
     News is read as of a day (``filters.as_of_day``): articles published shortly before it get a
     freshness bonus (``settings.recency_weight``, decaying over ``settings.recency_days``), so "this
     week" finds this week's story before last year's. ``recency=False`` ranks by relevance alone.
+    A hybrid search without a ``reranker`` keeps the best fused passage first and orders the places
+    after it with the passage ranks weighing ``settings.tail_passage_weight`` times as much
+    (:func:`lean_tail`): whole-article evidence counts more there. Each passage's ``score`` stays its
+    fused score.
     ``dense_reserve=False``: no places kept for the best dense matches (``settings.dense_reserve``), e.g.
     when a ``reranker`` knows better which passages matter.
     """
@@ -243,13 +258,19 @@ def search(
     candidates = list(dict.fromkeys([*dense_rank, *keyword_rank]))
     vectors.update(store.vectors([cid for cid in candidates if cid not in vectors]))
     rows = store.chunks_by_id(candidates)
-    fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, as_of_day if recency else None)
+    day = as_of_day if recency else None
+    fused = fuse(settings, dense_rank, keyword_rank, article_rank, rows, day)
+    order = sorted(fused, key=lambda cid: -fused[cid])  # fuse kept those with a row
+    if mode == "hybrid" and reranker is None and settings.tail_passage_weight != 1.0:
+        tail = fuse(settings, dense_rank, keyword_rank, article_rank, rows, day, settings.tail_passage_weight)
+        order = lean_tail(order, tail)
 
     passages: list[Passage] = []
-    for cid, score in sorted(fused.items(), key=lambda item: -item[1]):  # fuse kept those with a row
+    for cid in order:
         if cid not in vectors:
             continue  # mid-ingest: not yet (or no longer) in Chroma
         row = rows[cid]
+        score = fused[cid]
         passages.append(
             Passage(
                 chunk_id=cid,

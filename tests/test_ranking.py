@@ -269,3 +269,41 @@ def test_dense_reserve_spreads_the_best_dense_matches_and_skips_near_copies() ->
     # e is a near-copy of a passage already shown: it needs no place of its own
     twin_of_e = lambda q, among: among[0] if q.chunk_id == "e" else None  # noqa: E731
     assert ids(with_dense_reserve([a, b, c, f], ranked, 4, 2, twin_of_e)) == ["a", "d", "b", "c"]
+
+
+def test_lean_tail_keeps_the_first_and_orders_the_rest_by_the_tail_score() -> None:
+    from retrieval.search import lean_tail
+
+    order = ["a", "b", "c", "d", "e"]
+    tail = {"a": 0.0, "b": 0.1, "c": 0.5, "d": 0.5, "e": 0.9}
+    assert lean_tail(order, tail) == ["a", "e", "c", "d", "b"]  # ties (c, d) keep their order
+    assert lean_tail(order, {cid: 1.0 for cid in order}) == order
+    assert lean_tail([], {}) == [] and lean_tail(["a"], {"a": 0.0}) == ["a"]
+
+
+def test_places_after_the_first_lean_on_whole_article_evidence(ranked_index: Path, embedder: Any) -> None:
+    """With tail_passage_weight w the first place is the fused best, and the places after it come in the
+    order of a search whose passage ranks (dense, keyword) weigh w times as much: there a fresher article
+    passes last year's vote, whose passage is closer to the question in words and meaning."""
+    query = "bus routes and librarians"  # the words of the 2026 vote; the 2025 one is close in meaning
+
+    def passages(mode: str = "hybrid", reranker: Any = None, **fields: Any) -> list[Any]:
+        settings = Settings(data_dir=ranked_index, dense_reserve=0, recency_weight=0.05, **fields)
+        store = Store(settings, embedder=embedder)
+        return search(store, query, k=20, filters=Filters(as_of="2026-03-04"), collapse=False, mode=mode,
+                      reranker=reranker).passages
+
+    off = passages(tail_passage_weight=1)
+    on = passages(tail_passage_weight=0.4)
+    leaning = passages(tail_passage_weight=1, dense_weight=0.4, keyword_weight=0.4)
+    assert on[0].chunk_id == off[0].chunk_id and on[0].published.startswith("2026-03")  # the vote of the week
+    assert off[1].published.startswith("2025"), "fusion alone must put last year's vote second, or this proves nothing"
+    assert on[1].published.startswith("2026")
+    assert [p.chunk_id for p in on[1:]] == [p.chunk_id for p in leaning if p.chunk_id != on[0].chunk_id]
+    assert [p.score for p in on] == [{q.chunk_id: q.score for q in off}[p.chunk_id] for p in on]  # fused scores
+    # Not for dense-only or keyword-only searches, nor when a reranker orders the passages.
+    for mode in ("dense", "keyword"):
+        assert [p.chunk_id for p in passages(mode, tail_passage_weight=0.4)] == \
+            [p.chunk_id for p in passages(mode, tail_passage_weight=1)]
+    fused_order = lambda _query, found: [p.score for p in found]  # noqa: E731
+    assert [p.chunk_id for p in passages(reranker=fused_order, tail_passage_weight=0.4)] == [p.chunk_id for p in off]
