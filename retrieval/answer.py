@@ -753,21 +753,6 @@ class Assistant:
 
         t = time.perf_counter()
         final = self.verify(text, passages, standalone)
-        if final.refused and model is not None and self.settings.second_look:
-            # A small model refuses a third of the questions whose answer its passages hold, often
-            # with the answer in view: shown only the best sentences, it answers many of them.
-            second = self.second_look_messages(standalone, passages, (filters or Filters()).as_of_day, ask)
-            if second:
-                yield Status("Looking again at the passages' best sentences…")
-                t2 = time.perf_counter()
-                retry = "".join(
-                    str(chunk.content) if hasattr(chunk, "content") else str(chunk) for chunk in model.stream(second)
-                )
-                timings["second_look"] = time.perf_counter() - t2
-                again = self.verify(retry, passages, standalone)
-                if not again.refused and not again.unsupported and self.offers_answer(standalone, ask, again.text):
-                    final = again
-                    yield Token(f"\n\n{final.text}")
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.
@@ -784,14 +769,6 @@ class Assistant:
         if final.refused:
             final = self._refusal(standalone, passages, timings)
         yield Final(final)
-
-    @staticmethod
-    def offers_answer(question: str, ask: Ask, text: str) -> bool:
-        """Whether ``text`` holds something of the kind ``question`` asks for that it does not name itself
-        (a number for "how many", a capitalised name for "which country"): "1,667 [2]" does not name a
-        building, "wind gusts [5]" no kind of storm."""
-        asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
-        return _offers_answer(_MARKER.sub("", text), _answer_shape(question), asked)
 
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
         """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
@@ -889,15 +866,6 @@ class Assistant:
         terms (``ask``) and names it holds; whole sentences only, shown on one line, never fragments
         (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same.
         """
-        chosen = self.best_sentences(question, passages, ask, EXTRACT_SENTENCES)
-        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
-
-    def best_sentences(
-        self, question: str, passages: Sequence[Passage], ask: Ask | None, limit: int
-    ) -> list[tuple[float, int, str]]:
-        """(score, passage number, sentence) of the ``limit`` best whole sentences across ``passages``
-        (see :meth:`sentence_scores`), best first, none nearly repeating a better one, none below the
-        relevance bar."""
         ask = ask or question_ask(question)
         sentences = [
             [
@@ -921,28 +889,9 @@ class Assistant:
             if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
                 continue
             chosen.append(cand)
-            if len(chosen) == limit:
+            if len(chosen) == EXTRACT_SENTENCES:
                 break
-        return chosen
-
-    def second_look_messages(
-        self, question: str, passages: Sequence[Passage], today: dt.date | None = None, ask: Ask | None = None
-    ) -> list[tuple[str, str]]:
-        """The second look's messages: the ``settings.second_look`` best sentences, in passage order, each
-        numbered by its passage (so its ``[n]`` is checked against that passage). Empty when none is relevant."""
-        chosen = self.best_sentences(question, passages, ask, self.settings.second_look)
-        if not chosen:
-            return []
-        lines = [
-            prompts.SECOND_LOOK_SENTENCE.format(
-                n=n, published=_attr(passages[n - 1].published[:10] or "undated"), text=sentence
-            )
-            for _, n, sentence in sorted(chosen, key=lambda c: c[1])
-        ]
-        user = prompts.SECOND_LOOK_USER.format(
-            today=(today or dt.date.today()).isoformat(), sentences="\n".join(lines), question=question
-        )
-        return [("system", prompts.SECOND_LOOK_SYSTEM), ("user", user)]
+        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
 
     def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
         """Resolve ``[n]`` markers, check each cited sentence against its passages (``retrieval.claims``:

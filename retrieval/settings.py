@@ -128,12 +128,6 @@ class Settings(BaseSettings):
         "error, both week halves of RealTime QA; docs/results.md, session 6); 500 and less lose answers. "
         "0: context_sentences of every passage.",
     )
-    second_look: int = Field(
-        default=6, ge=0, le=20,
-        description="When an LLM refuses, or none of its answer passes the check, although the passages hold what "
-        "the question asks about: it reads only this many best sentences (across the passages) and answers again, "
-        "checked the same way; then the passages' own sentences. 0: straight to the passages' sentences.",
-    )
 
     # --- answer backends -----------------------------------------------------------------------
     backend: Backend = Field(default="local", description="Answer backend: local, extractive or openai.")

@@ -23,7 +23,6 @@ from retrieval.answer import (
     Assistant,
     Final,
     Retrieved,
-    Status,
     Token,
     _answer_shape,
     _offers_answer,
@@ -429,62 +428,6 @@ def test_the_model_refusing_answerable_questions_falls_back_to_extraction(
     off = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(
         "What is the current price of bitcoin on crypto exchanges?")
     assert off.refused and not off.note
-
-
-def test_a_model_that_refuses_gets_a_second_look_at_the_best_sentences(
-    make_assistant: Callable[..., Assistant],
-) -> None:
-    """A refusal while the passages hold the answer: the model reads only the best sentences, each
-    numbered by its passage, and its answer there is checked like any other; a second answer the
-    passages do not state is never shown (the passages' own sentences are, saying so)."""
-    seen: list[str] = []
-
-    def reply(wrong: bool) -> Callable[[list[BaseMessage]], str]:
-        def answer(messages: list[BaseMessage]) -> str:
-            system, user = str(messages[0].content), str(messages[-1].content)
-            if system != prompts.SECOND_LOOK_SYSTEM:
-                return prompts.NOT_IN_ARTICLES
-            seen.append(user)
-            if wrong:
-                return "Hegseth ordered Cyber Command to attack China [1]."
-            n = re.search(r"Passage (\d+) \([^)]*\): [^\n]*Cyber Command", user)
-            assert n, user
-            return f"Hegseth ordered US Cyber Command to halt offensive cyber operations against Russia [{n.group(1)}]."
-        return answer
-
-    assistant = make_assistant(reply(wrong=False))
-    events = list(assistant.stream(HEGSETH))
-    answer = events[-1].answer  # type: ignore[union-attr]
-    assert not answer.refused and not answer.note and not answer.unsupported, answer.text
-    assert answer.text.startswith("Hegseth ordered US Cyber Command") and answer.text.endswith("[1].")
-    assert "Cyber Command" in answer.citations[0].quote
-    assert any(isinstance(e, Status) and "again" in e.text for e in events)
-    lines = seen[0].split("\n\n")[1].splitlines()
-    assert 1 <= len(lines) <= assistant.settings.second_look
-    assert all(re.match(r"Passage \d+ \((\d{4}-\d\d-\d\d|undated)\): \S", line) for line in lines), lines
-    assert [int(line.split()[1]) for line in lines] == sorted(int(line.split()[1]) for line in lines)
-    # A wrong second answer is not shown: the passages' own sentences are.
-    wrong = make_assistant(reply(wrong=True)).answer(HEGSETH)
-    assert "China" not in wrong.text and wrong.note == FALLBACK_NOTE and "Cyber Command" in wrong.text
-    # An answer the passages state but that is not of the kind asked for ("how much": an amount) is not
-    # shown either.
-    cost = "How much will the extra ferry crossings cost a year?"
-    def vague(messages: list[BaseMessage]) -> str:
-        if str(messages[0].content) != prompts.SECOND_LOOK_SYSTEM:
-            return prompts.NOT_IN_ARTICLES
-        n = re.search(r"Passage (\d+) \([^)]*\): [^\n]*ferry", str(messages[-1].content))
-        assert n
-        return f"the evening ferry crossings [{n.group(1)}]"
-    assert make_assistant(vague).answer(cost).note == FALLBACK_NOTE
-    ask = question_ask(cost)
-    assert Assistant.offers_answer(cost, ask, "40,000 euros [2]")
-    assert not Assistant.offers_answer(cost, ask, "the evening ferry crossings [2]")
-    assert not Assistant.offers_answer("Which building did Alex Honnold climb?", question_ask(
-        "Which building did Alex Honnold climb?"), "1,667 [2]")
-    # Switched off: one call, straight to the passages' sentences.
-    off = make_assistant(reply(wrong=False), second_look=0)
-    assert off.answer(HEGSETH).note == FALLBACK_NOTE
-    assert len(off.chat_model.calls) == 1  # type: ignore[union-attr]
 
 
 WRAPPED_FERRY = """---
