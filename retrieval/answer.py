@@ -657,6 +657,7 @@ class Assistant:
         return default_checker().check_bare(
             answer, passage.text, question=question, similarity=self._similarity,
             sentences=self._passage_sentences(passage) or [(0, len(passage.text), passage.text)],
+            kinds=_KIND_LABELS.get(_answer_shape(question), frozenset()),
         )
 
     # --- answering --------------------------------------------------------------------------------

@@ -505,6 +505,7 @@ class Sentence:
     quoted: bool
     instruction: bool
     people: tuple[str, ...] = field(default=())
+    entities: tuple[tuple[str, str], ...] = field(default=())  # spaCy's (text, label) pairs
 
 
 def _stem(word: str) -> str:
@@ -601,6 +602,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         quoted=quoted,
         instruction=is_instruction(text),
         people=people,
+        entities=tuple((" ".join(e.text.split()), e.label_) for e in doc.ents),
     )
 
 
@@ -843,36 +845,16 @@ class ClaimChecker:
         question: str = "",
         similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
         sentences: Sequence[tuple[int, int, str]] | None = None,
+        kinds: frozenset[str] = frozenset(),
     ) -> Verdict:
         """A bare answer ("Iran", "C) 40,000 euros"): supported by the passage sentence that names all of
-        its words and figures and best matches the question; instructions never count."""
+        its words and figures and best matches the question; instructions never count. With ``kinds``
+        (spaCy entity labels of what ``question`` asks for), the passage must not tag the answer as
+        another kind, and no sentence closer to the question may name another thing of that kind."""
         answer = CHOICE_LABEL.sub("", answer).strip().rstrip(".")
         spans = list(sentences) if sentences is not None else [
             (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
-        figures = quantities(answer)
-        rest = answer
-        for q in figures:
-            rest = rest.replace(q.text, " ")
-        terms = {t for t in keyword_terms(rest) if not any(ch.isdigit() for ch in t)}
-        negations = {w for w in re.findall(r"[a-z']+", answer.lower()) if w in _NEGATIONS or w.endswith("n't")}
-        naming = []
-        planted = False
-        for s, e, text in spans:
-            words = set(keyword_terms(text))
-            if terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms):
-                continue
-            facts = quantities(text)
-            if not all(any(_same(q, f) for f in facts) for q in figures):
-                continue
-            if negations and not re.search(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without)\b|n't",
-                                           text, re.I):
-                continue
-            if not terms and not figures:
-                continue
-            if is_instruction(text):
-                planted = True
-                continue
-            naming.append((s, e, text))
+        naming, planted = naming_sentences(answer, spans)
         if not naming:
             return Verdict(False, 0.0, 0, 0, INSTRUCTION_ONLY if planted else f"the passage does not mention {answer}")
         if similarity is not None:
@@ -882,7 +864,119 @@ class ClaimChecker:
             cos = [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for _, _, t in naming]
         best = max(range(len(naming)), key=lambda j: cos[j])
         s, e, _ = naming[best]
-        return Verdict(True, round(min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), 3), s, e, "")
+        score = round(min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), 3)
+        if question and (kinds or BARE_OWN_KIND):
+            reason = self._misplaced(answer, question, naming, spans, kinds, similarity)
+            if reason:
+                return Verdict(False, score, s, e, reason)
+        return Verdict(True, score, s, e, "")
+
+    def _misplaced(
+        self, answer: str, question: str, naming: Sequence[tuple[int, int, str]],
+        spans: Sequence[tuple[int, int, str]], kinds: frozenset[str],
+        similarity: Callable[[str, Sequence[str]], Sequence[float]] | None,
+    ) -> str:
+        """Why the passage names ``answer`` without answering ``question`` with it ("" when it may):
+        the passage tags it as another kind of thing than ``kinds`` (spaCy labels of what the question
+        asks for: "Which country …" wants a place, not a number), or a sentence closer to the question
+        names another thing of that kind (naming is not answering: a passage on Trump's state visit to
+        China also names Japan, where he went before)."""
+        usable = [(s, t) for s, _, t in spans if not is_instruction(t)]
+        parsed = self.sentences([t for _, t in usable])
+        naming_starts = {s for s, _, _ in naming}
+        own = {label for (s, _), sentence in zip(usable, parsed, strict=True) if s in naming_starts
+               for text, label in sentence.entities if _same_name(text, answer)}
+        if kinds and own and not own & kinds and _other_kind(own, kinds):
+            return f"the passage names {answer} as {_LABEL_WORDS.get(min(own), 'something else')}, not what is asked"
+        wanted = kinds if kinds and (own & kinds or not own) else own & BARE_RIVAL_LABELS
+        if not wanted:
+            return ""
+        texts = [t for _, t in usable]
+        if similarity is not None:
+            relevance = [float(x) for x in similarity(question, texts)]
+        else:
+            q_terms = set(keyword_terms(question))
+            relevance = [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for t in texts]
+        held = max((relevance[k] for k, (s, _) in enumerate(usable) if s in naming_starts), default=0.0)
+        asked = fold(question)
+        rivals = [(relevance[k], text) for k, sentence in enumerate(parsed) for text, label in sentence.entities
+                  if label in wanted and not _same_name(text, answer) and fold(text)
+                  and not re.search(rf"(?<!\w){re.escape(fold(text))}(?!\w)", asked)]
+        if rivals:
+            top, rival = max(rivals)
+            if top > held + BARE_MARGIN:
+                return f"a sentence closer to the question names {rival}"
+        return ""
+
+
+# A bare answer loses to a rival of the kind asked for when the rival's sentence is this much closer to
+# the question (cosine) than the answer's best sentence (docs/results.md, session 8).
+BARE_MARGIN = 0.08
+# Whether a question without a kind ("What is the name of …") takes the answer's own spaCy label as it.
+BARE_OWN_KIND = True
+# Labels that make rivals when the kind is the answer's own.
+BARE_RIVAL_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART"})
+_LABEL_WORDS = {"PERSON": "a person", "ORG": "an organisation", "GPE": "a place", "LOC": "a place", "FAC": "a place",
+                "NORP": "a group", "CARDINAL": "a number", "MONEY": "an amount", "PERCENT": "a share",
+                "QUANTITY": "a quantity", "DATE": "a date", "TIME": "a time", "PRODUCT": "a product",
+                "EVENT": "an event", "WORK_OF_ART": "a title", "LAW": "a law", "ORDINAL": "an ordinal"}
+
+_NUMBER_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME", "ORDINAL"})
+
+
+def _coarse(label: str) -> str:
+    return "number" if label in _NUMBER_LABELS else "name"
+
+
+def _other_kind(own: set[str], kinds: frozenset[str]) -> bool:
+    """Whether an answer the passage tags with ``own`` labels is surely not of the kind asked: a number
+    for a name or a name for a number; or a person where a place is asked. (The question's kind is read
+    from a noun after "which", loosely: "Which stadium will host …" reads as asking for a person, so a
+    place or an organisation for a person is let be.)"""
+    if not {_coarse(x) for x in own} & {_coarse(x) for x in kinds}:
+        return True
+    return "GPE" in kinds and own <= {"PERSON"}
+
+
+def _same_name(text: str, answer: str) -> bool:
+    """Whether an entity's ``text`` and a bare ``answer`` name the same thing: one holds the other's
+    words ("Bern, Switzerland" and "Switzerland")."""
+    a, b = fold(text), fold(answer)
+    if not a or not b:
+        return False
+    return bool(re.search(rf"(?<!\w){re.escape(a)}(?!\w)", b) or re.search(rf"(?<!\w){re.escape(b)}(?!\w)", a))
+
+
+def naming_sentences(
+    answer: str, spans: Sequence[tuple[int, int, str]]
+) -> tuple[list[tuple[int, int, str]], bool]:
+    """The (start, end, text) sentences of ``spans`` that name all the words and figures of a bare
+    ``answer`` (its choice label already removed), and whether an instruction sentence named it."""
+    figures = quantities(answer)
+    rest = answer
+    for q in figures:
+        rest = rest.replace(q.text, " ")
+    terms = {t for t in keyword_terms(rest) if not any(ch.isdigit() for ch in t)}
+    negations = {w for w in re.findall(r"[a-z']+", answer.lower()) if w in _NEGATIONS or w.endswith("n't")}
+    naming: list[tuple[int, int, str]] = []
+    planted = False
+    if not terms and not figures:
+        return naming, planted
+    for s, e, text in spans:
+        words = set(keyword_terms(text))
+        if terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms):
+            continue
+        facts = quantities(text)
+        if not all(any(_same(q, f) for f in facts) for q in figures):
+            continue
+        if negations and not re.search(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without)\b|n't",
+                                       text, re.I):
+            continue
+        if is_instruction(text):
+            planted = True
+            continue
+        naming.append((s, e, text))
+    return naming, planted
 
 
 def _comparable(claim: Quantity, fact: Quantity) -> bool:
