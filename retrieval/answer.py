@@ -379,7 +379,8 @@ _CAPITAL = re.compile(r"(?<=[\w,;:’'\"”)] )[A-Z][\w’'.&-]+")
 # "Which country …", "In which state …", "Which automaker …": the kind of name asked for, by the noun
 # after "which"/"what" (or "who"/"where"), as spaCy entity labels.
 _PLACE_NOUNS = ("country", "countries", "state", "states", "city", "cities", "territory", "region", "nation",
-                "island", "province", "capital", "county", "continent", "town", "place", "location")
+                "island", "province", "capital", "county", "continent", "town", "place", "location", "stadium",
+                "arena", "venue", "airport", "landmark", "building")
 _ORG_NOUNS = ("company", "companies", "automaker", "carmaker", "airline", "carrier", "league", "team", "club",
               "university", "college", "firm", "brand", "retailer", "network", "organization", "organisation",
               "agency", "bank", "party", "group", "startup", "manufacturer", "maker", "giant", "chain",
@@ -397,9 +398,17 @@ _KIND_LABELS = {
 }
 
 
-def _which_noun(question: str, nouns: Sequence[str]) -> bool:
-    words = "|".join(nouns)
-    return bool(re.search(rf"\b(which|what)\s+(?:[\w’'-]+\s+){{0,3}}?({words})\b", question, re.I))
+def _which_noun(question: str) -> str | None:
+    """The kind of name a "which …"/"what …" question asks for, by the noun nearest after "which": in
+    "In which country did the Pope …" it is "country", not "Pope"; None when no listed noun follows within
+    three words."""
+    best: tuple[int, int, str] | None = None
+    for kind, nouns in (("person", _PERSON_NOUNS), ("place", _PLACE_NOUNS), ("org", _ORG_NOUNS)):
+        words = "|".join(nouns)
+        for m in re.finditer(rf"\b(?:which|what)\s+((?:[\w’'-]+\s+){{0,3}}?)(?:{words})\b", question, re.I):
+            found = (len(m.group(1).split()), m.start(), kind)
+            best = found if best is None or found < best else best
+    return best[2] if best else None
 
 
 def _answer_shape(question: str) -> str:
@@ -411,13 +420,11 @@ def _answer_shape(question: str) -> str:
         return "time"
     if re.match(r"^\W*[Ww]ho\s+(is|was|are|were)\s+[A-Z]", question):
         return "name"  # "Who is Brian Hughes?" asks what the person is, not for a person
-    if re.match(r"^\W*(who|whom)\b", question, re.I) or _which_noun(question, _PERSON_NOUNS):
+    if re.match(r"^\W*(who|whom)\b", question, re.I):
         return "person"
-    if re.match(r"^\W*where\b", question, re.I) or _which_noun(question, _PLACE_NOUNS):
+    if re.match(r"^\W*where\b", question, re.I):
         return "place"
-    if _which_noun(question, _ORG_NOUNS):
-        return "org"
-    return "name"
+    return _which_noun(question) or "name"
 
 
 def _offers_answer(

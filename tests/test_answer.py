@@ -510,6 +510,13 @@ def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     ("How many stories tall was the building?", "number"),
     ("When will the extra ferry crossings start?", "time"),
     ("What is the name of the virus strain driving flu activity?", "name"),
+    # The noun nearest after "which" decides, not a person noun further on (before session 8: "person").
+    ("Which country hosted President Donald Trump this week for a lavish state visit?", "place"),
+    ("In which country did the Pope kick off his tour of Africa?", "place"),
+    ("Which country will host the next Winter Olympics?", "place"),
+    ("Which famous stadium will host the opening ceremony?", "place"),
+    ("Which member of the Trump family got married this week?", "person"),
+    ("Which tech company laid off 10% of its workforce?", "org"),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question: str, shape: str) -> None:
     assert _answer_shape(question) == shape
