@@ -931,8 +931,8 @@ def _coarse(label: str) -> str:
 def _other_kind(own: set[str], kinds: frozenset[str]) -> bool:
     """Whether an answer the passage tags with ``own`` labels is surely not of the kind asked: a number
     for a name or a name for a number; or a person where a place is asked. (The question's kind is read
-    from a noun after "which", loosely: "Which stadium will host …" reads as asking for a person, so a
-    place or an organisation for a person is let be.)"""
+    from the noun after "which", and spaCy's labels of a short name are loose: a place or an organisation
+    for a person is let be — separating them rejected right answers on half A, docs/results.md session 8.)"""
     if not {_coarse(x) for x in own} & {_coarse(x) for x in kinds}:
         return True
     return "GPE" in kinds and own <= {"PERSON"}
