@@ -54,6 +54,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from retrieval.text import flat  # noqa: E402
+
 KINDS = ("right", "right-miscited", "wrong-kind", "wrong-choice", "off-kind")
 RIGHT_KINDS = ("right", "right-miscited")
 NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
@@ -70,10 +72,6 @@ class Case:
     answer: str  # the bare answer, without its marker
     cited: int  # 1-based passage number cited
     shape: str
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _related(a: str, b: str) -> bool:

@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.week_halves import mean_se  # noqa: E402
 from retrieval.eval_data import Question, half_of, load_dataset, week  # noqa: E402
 from retrieval.eval_metrics import contains  # noqa: E402
 from retrieval.search import freshness, fuse, lean_tail, parse_day, with_dense_reserve  # noqa: E402
@@ -400,18 +401,13 @@ def second_stage(tables: Sequence[Table], rows: dict[str, dict[str, Any]], featu
 # =================================================================================================
 
 
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
-
-
 def summary(results: Sequence[dict[str, float | None]]) -> dict[str, tuple[float, float]]:
-    return {m: mean_se([v for r in results if (v := r[m]) is not None]) for m in METRICS}
+    return {m: mean_se([v for r in results if (v := r[m]) is not None])[:2] for m in METRICS}
 
 
 def paired(new: Sequence[dict[str, float | None]], old: Sequence[dict[str, float | None]], metric: str) -> str:
     d = [a - b for x, y in zip(new, old, strict=True) if (a := x[metric]) is not None and (b := y[metric]) is not None]
-    m, se = mean_se(d)
+    m, se, _ = mean_se(d)
     return f"{m:+.3f} ± {se:.3f} ({sum(v > 0 for v in d)}+/{sum(v < 0 for v in d)}−)"
 
 

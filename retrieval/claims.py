@@ -857,11 +857,7 @@ class ClaimChecker:
         naming, planted = naming_sentences(answer, spans)
         if not naming:
             return Verdict(False, 0.0, 0, 0, INSTRUCTION_ONLY if planted else f"the passage does not mention {answer}")
-        if similarity is not None:
-            cos = list(similarity(f"{question} {answer}", [t for _, _, t in naming]))
-        else:
-            q_terms = set(keyword_terms(question))
-            cos = [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for _, _, t in naming]
+        cos = _relevance(question, [t for _, _, t in naming], similarity, f"{question} {answer}")
         best = max(range(len(naming)), key=lambda j: cos[j])
         s, e, _ = naming[best]
         score = round(min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), 3)
@@ -891,17 +887,12 @@ class ClaimChecker:
         wanted = kinds if kinds and (own & kinds or not own) else own & BARE_RIVAL_LABELS
         if not wanted:
             return ""
-        texts = [t for _, t in usable]
-        if similarity is not None:
-            relevance = [float(x) for x in similarity(question, texts)]
-        else:
-            q_terms = set(keyword_terms(question))
-            relevance = [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for t in texts]
+        relevance = _relevance(question, [t for _, t in usable], similarity)
         held = max((relevance[k] for k, (s, _) in enumerate(usable) if s in naming_starts), default=0.0)
         asked = fold(question)
         rivals = [(relevance[k], text) for k, sentence in enumerate(parsed) for text, label in sentence.entities
                   if label in wanted and not _same_name(text, answer) and fold(text)
-                  and not re.search(rf"(?<!\w){re.escape(fold(text))}(?!\w)", asked)]
+                  and not _holds_phrase(asked, fold(text))]
         if rivals:
             top, rival = max(rivals)
             if top > held + BARE_MARGIN:
@@ -944,7 +935,22 @@ def _same_name(text: str, answer: str) -> bool:
     a, b = fold(text), fold(answer)
     if not a or not b:
         return False
-    return bool(re.search(rf"(?<!\w){re.escape(a)}(?!\w)", b) or re.search(rf"(?<!\w){re.escape(b)}(?!\w)", a))
+    return _holds_phrase(b, a) or _holds_phrase(a, b)
+
+
+def _holds_phrase(text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``text`` as whole words (both folded)."""
+    return bool(re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text))
+
+
+def _relevance(question: str, texts: Sequence[str],
+               similarity: Callable[[str, Sequence[str]], Sequence[float]] | None, query: str = "") -> list[float]:
+    """How close each of ``texts`` is to the question: the cosine of ``query`` (default: the question) to
+    it, or without an embedder the share of the question's key terms it holds."""
+    if similarity is not None:
+        return [float(x) for x in similarity(query or question, texts)]
+    q_terms = set(keyword_terms(question))
+    return [len(q_terms & set(keyword_terms(t))) / max(1, len(q_terms)) for t in texts]
 
 
 def naming_sentences(
