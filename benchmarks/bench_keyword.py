@@ -56,6 +56,7 @@ from retrieval.catalog import Catalog  # noqa: E402
 from retrieval.eval_data import half_of, load_dataset  # noqa: E402
 from retrieval.eval_metrics import percentile  # noqa: E402
 from retrieval.keyword import TermStats  # noqa: E402
+from retrieval.keyword_index import KeywordIndex  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.text import fts_query  # noqa: E402
@@ -128,7 +129,30 @@ def multiply(base: Path, target: Path, factor: int) -> None:
 
 SPLIT = 0.05  # Settings.keyword_common_share measured as "split" (overridden by --share)
 SPLIT_ROWS = 0  # Settings.keyword_common_rows of the split mode (--rows)
-MODES: dict[str, float | None] = {"exact": None, "bare": 0.0, "split": SPLIT}
+TANTIVY = "tantivy"
+MODES: dict[str, float | str | None] = {"exact": None, "bare": 0.0, "split": SPLIT, "tantivy": TANTIVY}
+ENGINES: dict[Path, KeywordIndex] = {}  # the tantivy files of each catalog (mode "tantivy")
+
+
+def engine_for(catalog: Catalog) -> KeywordIndex:
+    """The keyword engine of ``catalog`` (``--work``/keyword-<catalog name>), built on first use."""
+    engine = ENGINES.get(catalog.path)
+    if engine is None:
+        engine = KeywordIndex(catalog.path.with_name(f"keyword-{catalog.path.stem}"), catalog)
+        started = time.perf_counter()
+        if engine.sync():
+            print(f"tantivy index of {catalog.path.name} built in {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr)
+        ENGINES[catalog.path] = engine
+    return engine
+
+
+def tantivy_bm25(engine: KeywordIndex, fts: str, query: str, limit: int, outlets: Any = (), date_from: str = "",
+                 date_to: str = "") -> list[tuple[str, float]]:
+    """``Catalog._bm25`` answered by the keyword engine (what ``Store`` asks when it is in step)."""
+    found = engine.search("passages" if fts == "chunks_fts" else "articles", query, limit, outlets, date_from, date_to)
+    assert found is not None, "the tantivy files are behind the catalog"
+    return found
 
 
 def legacy_bm25(catalog: Catalog, fts: str, query: str, limit: int, outlets: Any = (), date_from: str = "",
@@ -147,12 +171,15 @@ def legacy_bm25(catalog: Catalog, fts: str, query: str, limit: int, outlets: Any
 STEPS = ("keyword", "articles", "keyword_fusion")
 
 
-def set_mode(catalog: Catalog, share: float | None) -> None:
-    """None: the query before session 6; else ``Catalog.common_share`` (0: one OR-ed query ranked by
-    FTS5 alone, then joined)."""
+def set_mode(catalog: Catalog, share: float | str | None) -> None:
+    """None: the query before session 6; "tantivy": the keyword engine (session 9); else
+    ``Catalog.common_share`` (0: one OR-ed query ranked by FTS5 alone, then joined)."""
     if share is None:
         catalog._bm25 = partial(legacy_bm25, catalog)  # type: ignore[method-assign]
+    elif share == TANTIVY:
+        catalog._bm25 = partial(tantivy_bm25, engine_for(catalog))  # type: ignore[method-assign]
     else:
+        assert isinstance(share, float)
         catalog.__dict__.pop("_bm25", None)
         catalog.common_share = share
         catalog.common_rows = SPLIT_ROWS
@@ -281,7 +308,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-keyword"))
     parser.add_argument("--queries", type=int, default=0, help="use the first N questions (0: all)")
     parser.add_argument("--limit", type=int, default=Settings().fetch_k, help="hits per query (fetch_k)")
-    parser.add_argument("--modes", default="exact,bare,split", help="which of exact,bare,split to time")
+    parser.add_argument("--modes", default="exact,bare,split,tantivy", help="which of exact,bare,split,tantivy to time")
     parser.add_argument("--share", type=float, default=SPLIT, help="keyword_common_share of the split mode")
     parser.add_argument("--rows", type=int, default=0, help="keyword_common_rows of the split mode")
     parser.add_argument("--cold", action="store_true",

@@ -241,5 +241,8 @@ def _ingest(
     for article_id in to_delete:
         store.delete_article(article_id)
         report.deleted += 1
+    # The keyword engine catches up with what was written (all of it, the first time; nothing when
+    # nothing changed): until then searches use the catalog's own keyword index.
+    store.sync_keywords(progress)
     report.seconds = time.perf_counter() - started
     return report

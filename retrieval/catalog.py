@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,11 +66,16 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     article_id UNINDEXED, title, text, tokenize='porter unicode61'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Articles changed since the keyword engine (keyword_index.KeywordIndex) last caught up: written in the
+-- same transaction as each change, emptied by the writer once the engine has committed them. An empty
+-- article_id stands for every article (the index was cleared).
+CREATE TABLE IF NOT EXISTS keyword_backlog (seq INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL);
 """
 # Bump when a derived index (articles_fts) must be rebuilt from the articles table on open.
 DERIVED_VERSION = "1"
 # Every committed change of what is indexed adds 1 to the catalog's generation (in the same
 # transaction), so readers in any process can tell cheaply that the index changed under them.
+_BACKLOG = "INSERT INTO keyword_backlog(article_id) VALUES (?)"
 _BUMP_GENERATION = (
     "INSERT INTO meta(key, value) VALUES ('generation', '1') "
     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
@@ -124,6 +129,7 @@ class Catalog(SQLiteDB):
                 "ON CONFLICT(id) DO UPDATE SET state='pending'",
                 (article_id, source),
             )
+            db.execute(_BACKLOG, (article_id,))
 
     def replace_article(self, article: Article, chunks: Sequence[Chunk], content_hash: str) -> int:
         """Last step of a write: chunks, keyword index and record replaced in one transaction.
@@ -158,6 +164,7 @@ class Catalog(SQLiteDB):
                 (article.id, article.title, article.text),
             )
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(now),))
+            db.execute(_BACKLOG, (article.id,))
             return self._bump_generation(db)
 
     def delete_article(self, article_id: str) -> int:
@@ -167,6 +174,7 @@ class Catalog(SQLiteDB):
             db.execute("DELETE FROM articles_fts WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_ingest', ?)", (str(time.time()),))
+            db.execute(_BACKLOG, (article_id,))
             return self._bump_generation(db)
 
     def clear(self) -> int:
@@ -175,6 +183,7 @@ class Catalog(SQLiteDB):
             db.execute("DELETE FROM chunks")
             db.execute("DELETE FROM articles_fts")
             db.execute("DELETE FROM articles")
+            db.execute(_BACKLOG, ("",))
             return self._bump_generation(db)
 
     @staticmethod
@@ -359,6 +368,64 @@ class Catalog(SQLiteDB):
         """BM25 over whole articles (title and full text), best first; same filters as keyword_search."""
         hits = self._bm25("articles_fts", query, limit, outlets, date_from, date_to)
         return [ArticleHit(aid, score) for aid, score in hits]
+
+    # --- what the keyword engine must catch up on (keyword_index.KeywordIndex) -------------------
+    def keyword_backlog(self) -> tuple[int, bool, list[str]]:
+        """(last seq, whether everything must be re-read, the distinct article ids changed) of the backlog."""
+        rows = self._query("SELECT seq, article_id FROM keyword_backlog ORDER BY seq")
+        if not rows:
+            return 0, False, []
+        ids = list(dict.fromkeys(r["article_id"] for r in rows))
+        return int(rows[-1]["seq"]), "" in ids, [i for i in ids if i]
+
+    def keyword_caught_up(self, seq: int) -> None:
+        """The engine committed every change up to ``seq``: drop them from the backlog and move the
+        ``keyword_synced`` mark on (readers reload the engine's files when it moves)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM keyword_backlog WHERE seq <= ?", (seq,))
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('keyword_synced', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    def keyword_state(self) -> tuple[str | None, bool]:
+        """(the ``keyword_synced`` mark, whether changes wait in the backlog), on a pooled reader."""
+        row = self._read(
+            "SELECT (SELECT value FROM meta WHERE key = 'keyword_synced') AS mark,"
+            " EXISTS(SELECT 1 FROM keyword_backlog) AS waiting"
+        )[0]
+        return row["mark"], bool(row["waiting"])
+
+    def done_article_ids(self) -> list[str]:
+        return [r["id"] for r in self._query("SELECT id FROM articles WHERE state = 'done' ORDER BY id")]
+
+    def keyword_documents(self, article_ids: Sequence[str]) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+        """(chunk rows, article rows) of those of ``article_ids`` that are ``done``, with what the keyword
+        engine indexes: ``id``, ``article_id``, ``title``, ``section``, ``text``, ``published``, ``outlet``."""
+        if not article_ids:
+            return [], []
+        marks = ",".join("?" * len(article_ids))
+        chunks = self._query(
+            "SELECT c.id, c.article_id, a.title, c.section, c.text, a.published, a.outlet FROM chunks c"
+            f" JOIN articles a ON a.id = c.article_id WHERE a.state = 'done' AND a.id IN ({marks})",
+            list(article_ids),
+        )
+        articles = self._query(
+            "SELECT id, id AS article_id, title, '' AS section, text, published, outlet FROM articles"
+            f" WHERE state = 'done' AND id IN ({marks})",
+            list(article_ids),
+        )
+        return chunks, articles
+
+    def ensure_meta(self, key: str, make: Callable[[], str]) -> str:
+        """The value of ``key``, set to ``make()`` first if it has none."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            value = make()
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, value))
+            return value
 
     def stats(self) -> dict[str, Any]:
         row = self._query(

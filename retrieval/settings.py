@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="The fewest rows a common term (keyword_common_share) is held by: below it one OR-ed query "
         "costs less than the split one (docs/results.md, session 6).",
     )
+    keyword_engine: Literal["tantivy", "fts5"] = Field(
+        default="tantivy",
+        description="Keyword (BM25) search: tantivy (block-max WAND over files in data_dir/keyword, kept in step "
+        "with the catalog by each ingest; FTS5 answers while they are behind) or fts5 (the catalog's own index "
+        "only). docs/results.md, session 9.",
+    )
     recency_weight: float = Field(
         default=0.5, ge=0,
         description="Freshness bonus in reciprocal-rank units: an article published on the as-of date (today "
@@ -211,6 +217,10 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.data_dir / "keyword"
 
     @property
     def conversations_path(self) -> Path:

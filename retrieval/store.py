@@ -45,6 +45,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.catalog import ArticleHit, Catalog, KeywordHit
+from retrieval.keyword_index import KeywordIndex
 from retrieval.machine import cpu_has_native_bf16
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
@@ -292,6 +293,21 @@ class Store:
     def catalog(self) -> Catalog:
         return Catalog(self.settings.catalog_path, self.settings.keyword_common_share,
                        self.settings.keyword_common_rows)
+
+    @cached_property
+    def keywords(self) -> KeywordIndex | None:
+        """The tantivy keyword engine (``NEWSQA_KEYWORD_ENGINE=tantivy``), None for FTS5 alone."""
+        if self.settings.keyword_engine != "tantivy":
+            return None
+        return KeywordIndex(self.settings.keyword_dir, self.catalog)
+
+    def sync_keywords(self, progress: Callable[[int, int, str], None] | None = None) -> int:
+        """Catch the keyword engine up with the catalog (a writer, at the end of and during an ingest);
+        returns the articles it re-read."""
+        if self.keywords is None:
+            return 0
+        with self._lock:
+            return self.keywords.sync(progress)
 
     @cached_property
     def chroma_url(self) -> str | None:
@@ -563,12 +579,21 @@ class Store:
 
     def keyword_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
                        date_to: str = "") -> list[KeywordHit]:
-        """Passage BM25 (chunk text, title, section), best first, under outlet and ISO date filters."""
+        """Passage BM25 (chunk text, title, section), best first, under outlet and ISO date filters: from
+        the keyword engine when it is in step with the catalog, else from the catalog's FTS5."""
+        if self.keywords is not None:
+            found = self.keywords.search("passages", query, limit, outlets, date_from, date_to)
+            if found is not None:
+                return [KeywordHit(cid, score) for cid, score in found]
         return self.catalog.keyword_search(query, limit, outlets, date_from, date_to)
 
     def article_search(self, query: str, limit: int, outlets: Sequence[str] = (), date_from: str = "",
                        date_to: str = "") -> list[ArticleHit]:
-        """Whole-article BM25 (title and full text), best first, under the same filters."""
+        """Whole-article BM25 (title and full text), best first, under the same filters (engine as above)."""
+        if self.keywords is not None:
+            found = self.keywords.search("articles", query, limit, outlets, date_from, date_to)
+            if found is not None:
+                return [ArticleHit(aid, score) for aid, score in found]
         return self.catalog.article_search(query, limit, outlets, date_from, date_to)
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Any]:
@@ -605,5 +630,8 @@ class Store:
                 with contextlib.suppress(Exception):
                     retired.stop()
             self._retired = []
+        keywords = self.__dict__.get("keywords")
+        if keywords is not None:
+            keywords.close()
         if "catalog" in self.__dict__:
             self.catalog.close()

@@ -295,4 +295,6 @@ def check_index(store: Store) -> dict[str, list[str]]:
         assert sorted(chroma[article_id]) == sorted(by_article[article_id]), article_id
     assert fts_docs == len(catalog_ids), f"FTS holds {fts_docs} documents for {len(catalog_ids)} chunks"
     assert article_docs == sorted(articles), "the article-level BM25 index holds other articles than the catalog"
+    if store.keywords is not None and store.keywords.ready:  # the keyword engine, when in use, holds the same
+        assert store.keywords.counts() == {"passages": len(catalog_ids), "articles": len(articles)}
     return dict(by_article)

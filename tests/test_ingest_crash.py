@@ -86,7 +86,8 @@ def test_sigkill_at_any_point_then_rerun_leaves_a_consistent_index(
     assert report["unchanged"] >= after_first["done"]  # finished articles were not redone
 
     store = Store(settings, embedder=embedder)
-    by_article = check_index(store)  # Chroma ids == catalog ids, per-article counts, FTS, no pending
+    assert store.keywords is not None and store.keywords.ready  # the last run caught the keyword engine up
+    by_article = check_index(store)  # Chroma ids == catalog ids, per-article counts, FTS, tantivy, no pending
     assert len(by_article) == N_ARTICLES
     assert states(settings) == {"done": N_ARTICLES}
     with closing(sqlite3.connect(settings.catalog_path)) as db:
