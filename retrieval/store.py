@@ -309,6 +309,13 @@ class Store:
         with self._lock:
             return self.keywords.sync(progress)
 
+    def keyword_engine(self) -> str:
+        """Which engine answers keyword searches now: "tantivy", or "fts5" (chosen, or while tantivy's
+        files are behind the catalog: "fts5 (tantivy catches up at the next ingest)")."""
+        if self.keywords is None:
+            return "fts5"
+        return "tantivy" if self.keywords.ready else "fts5 (tantivy catches up at the next ingest)"
+
     @cached_property
     def chroma_url(self) -> str | None:
         """The Chroma server in use: ``NEWSQA_CHROMA_URL``, else the one recorded in the data dir, else
@@ -618,6 +625,7 @@ class Store:
         facts = self.facts()
         facts["generation"] = self.catalog.generation()
         facts["vectors"] = int(self._read(lambda collection: collection.count()))
+        facts["keyword_engine"] = self.keyword_engine()
         facts["data_dir"] = str(self.settings.data_dir)
         facts["chroma"] = self.chroma_url or str(self.settings.chroma_dir)
         return facts

@@ -5,7 +5,9 @@ rebuilt) after changes, a failed sync and files of another catalog."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_keyword import OUTLETS, _queries, corpus  # noqa: F401  (corpus is a fixture)
@@ -16,7 +18,7 @@ from retrieval.types import Article, Chunk
 
 
 @pytest.fixture
-def engine(corpus: Path, tmp_path: Path) -> KeywordIndex:  # noqa: F811
+def engine(corpus: Path, tmp_path: Path) -> Iterator[KeywordIndex]:  # noqa: F811
     path = tmp_path / "catalog.sqlite3"
     shutil.copyfile(corpus, path)
     keywords = KeywordIndex(tmp_path / "keyword", Catalog(path))
@@ -31,8 +33,8 @@ def _fts(catalog: Catalog, kind: str, query: str, limit: int, *filters: object) 
     return [(h.article_id, h.score) for h in catalog.article_search(query, limit, *filters)]  # type: ignore[arg-type]
 
 
-def _write(catalog: Catalog, article_id: str, text: str, **meta: str) -> None:
-    article = Article(id=article_id, title=f"Story {article_id}", text=text, **meta)
+def _write(catalog: Catalog, article_id: str, text: str) -> None:
+    article = Article(id=article_id, title=f"Story {article_id}", text=text)
     catalog.mark_pending(article_id)
     catalog.replace_article(article, [Chunk(f"{article_id}-0", article_id, 0, text, 0, len(text))], text)
 
@@ -178,3 +180,37 @@ def test_a_sync_killed_half_way_is_redone(tmp_path: Path, when: str) -> None:
     finally:
         engine.close()
         catalog.close()
+
+
+def test_the_store_asks_tantivy_when_in_step_and_fts5_otherwise(
+        tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> None:
+    from indexes import build_index
+
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    stories = {f"s{n}.txt": f"Harbour story {n}\n\nThe council of town {n} voted on the ferry budget {n}."
+               for n in range(6)}
+    data = build_index(tmp_path_factory, embedder, stories)
+    store = Store(Settings(data_dir=data), embedder=embedder)
+    try:
+        assert store.keyword_engine() == "tantivy" and store.keywords is not None
+        tantivy_hits = store.keyword_search("ferry budget 3", 6)
+        top = store.chunks_by_id([tantivy_hits[0].chunk_id])[tantivy_hits[0].chunk_id]
+        assert "ferry budget 3." in top["text"]
+        fts5_hits = store.catalog.keyword_search("ferry budget 3", 6)
+        assert {h.chunk_id for h in tantivy_hits} == {h.chunk_id for h in fts5_hits}
+        article_id = top["article_id"]
+        store.catalog.mark_pending(article_id)  # an ingest starts rewriting it
+        assert store.keyword_engine().startswith("fts5")
+        assert [h.chunk_id for h in store.keyword_search("ferry budget 3", 6)] == [
+            h.chunk_id for h in store.catalog.keyword_search("ferry budget 3", 6)]
+        assert article_id not in {h.article_id for h in store.article_search("ferry budget", 6)}
+        assert store.stats()["keyword_engine"].startswith("fts5")
+    finally:
+        store.close()
+    fts5 = Store(Settings(data_dir=data, keyword_engine="fts5"), embedder=embedder)
+    try:
+        assert fts5.keywords is None and fts5.keyword_engine() == "fts5"
+    finally:
+        fts5.close()

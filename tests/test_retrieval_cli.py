@@ -87,6 +87,7 @@ def test_stats_json(index_dir: Path) -> None:
     assert result.exit_code == 0
     facts = json.loads(result.output)
     assert facts["articles"] == 1 and facts["chunks"] == facts["vectors"] > 10
+    assert facts["keyword_engine"] == "tantivy"  # the ingest built the keyword engine's files
 
 
 # One true and one false sentence (Hegseth gave the order, not Canada).
