@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -40,6 +41,8 @@ from typing import Any
 
 from retrieval.catalog import Catalog
 from retrieval.text import keyword_terms
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the schema or the analysis changes: the files are rebuilt from the catalog
 ANALYZER = "newsqa_en"
@@ -77,6 +80,12 @@ def _analyzer() -> Any:
     )
 
 
+def tantivy_failure(error: BaseException) -> bool:
+    """An error of the engine over damaged files: an exception, or a Rust panic (pyo3's
+    ``PanicException`` derives from BaseException), never an interrupt."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
+
+
 def day_number(published: str) -> int:
     """``YYYYMMDD`` of an ISO date (0 when there is none), as the filters compare it."""
     digits = published[:10].replace("-", "")
@@ -105,6 +114,16 @@ class KeywordIndex:
         catalog_id = (self.catalog.ensure_meta("catalog_id", lambda: uuid.uuid4().hex) if create
                       else self.catalog.get_meta("catalog_id"))
         return {"format": FORMAT, "catalog_id": catalog_id} if catalog_id else None
+
+    def _damaged_file(self) -> Path:
+        return self.path / "damaged"
+
+    def _damaged(self, error: BaseException) -> None:
+        """A read failed (damaged files): FTS5 answers from now on, and the next sync rebuilds."""
+        log.warning("the keyword index in %s is damaged (%s): keyword search uses the catalog's FTS5 until "
+                    "the next ingest rebuilds it", self.path, error)
+        with contextlib.suppress(OSError):  # a read-only data dir: every reader finds out for itself
+            self._damaged_file().write_text(str(error)[:2000])
 
     def _state(self) -> dict[str, Any] | None:
         try:
@@ -139,11 +158,21 @@ class KeywordIndex:
             if mark != self._mark:
                 if self._state() != self._expected_state(create=False):
                     return None
-                for kind in KINDS:
-                    index = self._indexes.get(kind) or self._open(kind)
-                    index.reload()
-                    self._indexes[kind] = index
-                    self._searchers[kind] = index.searcher()
+                if self._damaged_file().exists():
+                    return None
+                try:
+                    for kind in KINDS:
+                        index = self._indexes.get(kind) or self._open(kind)
+                        index.reload()
+                        self._indexes[kind] = index
+                        self._searchers[kind] = index.searcher()
+                except BaseException as error:
+                    if not tantivy_failure(error):
+                        raise
+                    self._indexes.clear()
+                    self._searchers.clear()
+                    self._damaged(error)
+                    return None
                 self._mark = mark
             return dict(self._searchers)
 
@@ -192,10 +221,32 @@ class KeywordIndex:
         if must:
             text = tantivy.Query.boolean_query([(tantivy.Occur.Must, text), *must])
         searcher = searchers[kind]
-        hits = searcher.search(text, limit, count=False).hits
-        return [(searcher.doc(address)["id"][0], float(score)) for score, address in hits]
+        try:
+            hits = searcher.search(text, limit, count=False).hits
+            return [(searcher.doc(address)["id"][0], float(score)) for score, address in hits]
+        except BaseException as error:
+            if not tantivy_failure(error):
+                raise
+            with self._lock:
+                self._mark = None
+            self._damaged(error)
+            return None
 
     # --- writes (the writer lock held) -------------------------------------------------------
+    def _readable(self) -> bool:
+        """Whether both indexes open and no reader found them damaged (missing ones count as readable:
+        they are created empty)."""
+        if self._damaged_file().exists():
+            return False
+        try:
+            for kind in KINDS:
+                self._open(kind).searcher()
+        except BaseException as error:
+            if not tantivy_failure(error):
+                raise
+            return False
+        return True
+
     def sync(self, progress: Progress | None = None) -> int:
         """Bring the files in step with the catalog: re-read the articles of the backlog (all of them
         when the files are missing, of another catalog or format, or the index was cleared), commit,
@@ -204,7 +255,7 @@ class KeywordIndex:
 
         seq, everything, changed = self.catalog.keyword_backlog()
         expected = self._expected_state(create=True)
-        rebuild = everything or self._state() != expected
+        rebuild = everything or self._state() != expected or not self._readable()
         if not rebuild and not changed:
             return 0
         if rebuild:
@@ -212,7 +263,7 @@ class KeywordIndex:
                 self._indexes.clear()
                 self._searchers.clear()
                 self._mark = None
-            if self._state() is None or (self._state() or {}).get("format") != FORMAT:
+            if (self._state() or {}).get("format") != FORMAT or not self._readable():
                 for kind in KINDS:
                     shutil.rmtree(self.path / kind, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
@@ -257,6 +308,8 @@ class KeywordIndex:
             temporary = self._state_file().with_suffix(f".{os.getpid()}.tmp")
             temporary.write_text(json.dumps(expected))
             os.replace(temporary, self._state_file())
+            with contextlib.suppress(FileNotFoundError):
+                self._damaged_file().unlink()
         self.catalog.keyword_caught_up(seq)
         return len(changed)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -45,12 +46,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.catalog import ArticleHit, Catalog, KeywordHit
-from retrieval.keyword_index import KeywordIndex
+from retrieval.keyword_index import KeywordIndex, tantivy_failure
 from retrieval.machine import cpu_has_native_bf16
 from retrieval.settings import Settings
 from retrieval.types import Article, Chunk
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SERVER_RECORD = "chroma-server.json"  # written by scripts/run.sh next to the index it serves
 LOCK_FILE = "ingest.lock"
@@ -307,7 +309,16 @@ class Store:
         if self.keywords is None:
             return 0
         with self._lock:
-            return self.keywords.sync(progress)
+            try:
+                return self.keywords.sync(progress)
+            except BaseException as error:
+                if not tantivy_failure(error):
+                    raise
+                # What was ingested is safe in the catalog and Chroma, and searches use FTS5 until a
+                # later ingest catches up (the backlog is kept): a warning, not a failed ingest.
+                log.warning("the keyword index in %s was not brought up to date (%s): keyword search uses "
+                            "the catalog's FTS5 until the next ingest", self.settings.keyword_dir, error)
+                return 0
 
     def keyword_engine(self) -> str:
         """Which engine answers keyword searches now: "tantivy", or "fts5" (chosen, or while tantivy's

@@ -214,3 +214,81 @@ def test_the_store_asks_tantivy_when_in_step_and_fts5_otherwise(
         assert fts5.keywords is None and fts5.keyword_engine() == "fts5"
     finally:
         fts5.close()
+
+
+def test_a_damaged_meta_file_means_fts5_until_the_next_sync_rebuilds(engine: KeywordIndex) -> None:
+    engine.sync()
+    (engine.path / "passages" / "meta.json").write_text("{broken")
+    fresh = KeywordIndex(engine.path, engine.catalog)  # another process opening the damaged files
+    try:
+        assert fresh.search("passages", "harbour", 5) is None and not fresh.ready  # no exception: FTS5 answers
+        assert (engine.path / "damaged").exists()
+        assert fresh.sync() == 120  # rebuilt from the catalog
+        assert fresh.ready and fresh.counts() == {"passages": 360, "articles": 120}
+        assert not (engine.path / "damaged").exists()
+    finally:
+        fresh.close()
+
+
+# In its own process: a damaged segment file makes tantivy panic (a BaseException in Python), and a
+# file rewritten under a process that maps it would kill that process (SIGBUS), not only the search.
+DAMAGED_SEGMENT = """
+import sys
+from pathlib import Path
+from retrieval.catalog import Catalog
+from retrieval.keyword_index import KeywordIndex
+engine = KeywordIndex(Path(sys.argv[1]), Catalog(Path(sys.argv[2])))
+found = engine.search("articles", "harbour council", 5)
+print("fts5" if found is None else "tantivy", engine.ready)
+print(engine.sync(), engine.ready, len(engine.search("articles", "harbour council", 5) or []))
+"""
+
+
+def test_a_damaged_segment_is_survived_and_rebuilt(engine: KeywordIndex) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    engine.sync()
+    engine.close()
+    for segment in (engine.path / "articles").glob("*.idx"):
+        segment.write_bytes(b"garbage")
+    proc = subprocess.run([sys.executable, "-c", DAMAGED_SEGMENT, str(engine.path), str(engine.catalog.path)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "RUST_BACKTRACE": "0"}, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["fts5 False", "120 True 5"], proc.stdout
+    assert "damaged" in proc.stderr
+
+
+def test_an_ingest_whose_sync_fails_still_succeeds_and_says_so(
+        tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.pipeline import ingest
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    class PanicException(BaseException):  # what a Rust panic in tantivy looks like from Python
+        pass
+
+    def panic(self: KeywordIndex, progress: object = None) -> int:
+        raise PanicException("assertion failed")
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Ferry story\n\nThe ferry council met on Tuesday about the budget.")
+    settings = Settings(data_dir=tmp_path / "data")
+    store = Store(settings, embedder=embedder)
+    monkeypatch.setattr(KeywordIndex, "sync", panic)
+    try:
+        report = ingest([str(folder)], settings, store=store)
+        assert report.ok and report.added == 1
+        assert "was not brought up to date" in caplog.text
+        assert store.keyword_engine().startswith("fts5")  # the backlog waits for the next ingest
+        assert store.keyword_search("ferry budget", 3)  # answered by FTS5
+        monkeypatch.undo()
+        again = ingest([str(folder)], settings, store=store)
+        assert again.unchanged == 1 and store.keyword_engine() == "tantivy"
+    finally:
+        store.close()
