@@ -251,6 +251,7 @@ def settings_summary(settings: Settings, store: Store) -> dict[str, Any]:
     out["embedding_dtype_used"] = store.embedder.dtype
     out["data_dir"] = str(settings.data_dir)
     out["chroma_url"] = settings.chroma_url
+    out["keyword_engine"] = store.keyword_engine()  # tantivy, or FTS5 while tantivy's files are behind
     return out
 
 

@@ -154,6 +154,7 @@ def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
     assert report["reference_search.article_hits@1"] == pytest.approx(5 / 6, abs=1e-3)
     assert report["reference_search.article_mrr@10"] == pytest.approx((5 + 0.5) / 6, abs=1e-3)
     assert report["settings"]["k"] == 6 and report["settings"]["rrf_k"] == 60
+    assert report["settings"]["keyword_engine"] == "tantivy"  # evaluate's own ingest built its files
     assert set(report["timings"]) >= {"ingest_s", "retrieval_s", "answers_s", "total_s"}
     assert "answer_contains_gold" not in report  # only with --answers
 
