@@ -292,3 +292,35 @@ def test_an_ingest_whose_sync_fails_still_succeeds_and_says_so(
         assert again.unchanged == 1 and store.keyword_engine() == "tantivy"
     finally:
         store.close()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from retrieval.catalog import Catalog
+from retrieval.keyword_index import KeywordIndex
+from retrieval.types import Article, Chunk
+catalog = Catalog(Path(sys.argv[2]))
+text = "The quokka census found 40 quokkas on the island."
+catalog.mark_pending("q")
+catalog.replace_article(Article(id="q", title="Census", text=text), [Chunk("q-0", "q", 0, text, 0, len(text))], "q")
+catalog.delete_article("a0")
+KeywordIndex(Path(sys.argv[1]), catalog).sync()
+"""
+
+
+def test_a_reader_sees_what_another_process_synced(engine: KeywordIndex) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    engine.sync()
+    assert engine.search("passages", "quokka census", 5) == []  # the reader has the files open
+    before = {i for i, _ in engine.search("articles", " ".join(_queries()[:4]), 1000) or []}
+    assert "a0" in before
+    subprocess.run([sys.executable, "-c", WRITER, str(engine.path), str(engine.catalog.path)], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=120)
+    assert [i for i, _ in engine.search("passages", "quokka census", 5) or []] == ["q-0"]
+    assert "a0" not in {i for i, _ in engine.search("articles", " ".join(_queries()[:4]), 1000) or []}
