@@ -3,8 +3,8 @@
 FTS5's ``bm25()`` visits every posting of every query term (its idf counts them), so a keyword query
 costs time linear in the corpus (docs/results.md, "Keyword search growth"). Tantivy keeps postings in
 blocks with their best score and answers a top-k OR query with block-max WAND, skipping blocks that
-cannot reach the k-th score: ≈ 50× faster than FTS5 on the RealTime QA index, and its cost grows more
-slowly (benchmarks/bench_keyword.py).
+cannot reach the k-th score: keyword search and fusion take 0.06× FTS5's time on the RealTime QA
+index, and at 16× that corpus 0.23× of FTS5's at 1× (benchmarks/bench_keyword.py, docs/results.md).
 
 The catalog stays the authority; these files are derived from it and are never needed for
 correctness:
