@@ -717,9 +717,10 @@ class Assistant:
     def choice_support(self, question: str, choices: Sequence[str], passages: Sequence[Passage]
                        ) -> list[ChoiceSupport]:
         """For each of ``choices`` that a passage supports as the answer to ``question`` (the question
-        without its list: the other choices may be rivals), the best-scoring support: the bare-answer
-        check of :meth:`verify` (a sentence names it; none closer to the question names another thing
-        of the kind asked), its score how close that sentence is to the question and the choice."""
+        without its list: the other choices named in the same passage may be rivals), the best-scoring
+        support: the bare-answer check of :meth:`verify` (a sentence names it; none of that passage closer
+        to the question names another thing of the kind asked), its score how close that sentence is to
+        the question and the choice."""
         found = []
         for c, choice in enumerate(choices):
             held = [ChoiceSupport(c, i, verdict) for i, p in enumerate(passages)
@@ -731,8 +732,9 @@ class Assistant:
     def decide_choice(self, question: str, passages: Sequence[Passage], answer: Answer) -> Answer | None:
         """For a question listing choices: the answer naming the choice the passages support best (see
         :meth:`choice_support`), cited with that sentence — or None to keep ``answer``: it already names
-        that choice (the model's own words, not a fallback), the question lists no choices, or no
-        passage supports any of them."""
+        that choice (the model's own words, not a fallback), the question lists no choices, no passage
+        supports any of them, or (``settings.choice_evidence == "unsupported"``) a passage supports the
+        choice ``answer`` names."""
         bare, choices = listed_choices(question)
         if not choices:
             return None
@@ -740,8 +742,11 @@ class Assistant:
         if not supports:
             return None
         best = max(supports, key=lambda s: (s.verdict.score, -s.choice))
-        if not answer.refused and not answer.note and named_choice(answer.text, choices) == best.choice:
+        named = None if answer.refused or answer.note else named_choice(answer.text, choices)
+        if named == best.choice:
             return None
+        if self.settings.choice_evidence == "unsupported" and any(s.choice == named for s in supports):
+            return None  # the model's own choice holds up
         label = chr(ord("A") + best.choice)
         chosen = self.verify(f"{label}) {choices[best.choice]} [{best.passage + 1}].", passages, bare)
         if chosen.refused or chosen.unsupported:
@@ -855,7 +860,7 @@ class Assistant:
                 fallback.note = FALLBACK_NOTE
                 final = fallback
                 yield Token(f"\n\n{final.text}")
-        if self.settings.choice_evidence:
+        if self.settings.choice_evidence != "off":
             # A question listing choices: the choice a passage supports best, whatever the model chose.
             chosen = self.decide_choice(standalone, passages, final)
             if chosen is not None:

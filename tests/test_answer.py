@@ -575,7 +575,7 @@ def test_a_multiple_choice_answer_names_the_choice_a_passage_supports(
     question = with_choices(FERRY_COST, FERRY_CHOICES)
     n = passage_number(make_assistant(), question, "40,000 euros")
     apples = passage_number(make_assistant(), question, "12 percent")
-    events = list(make_assistant(lambda _m: f"A) 12 percent [{apples}].").stream(question))
+    events = list(make_assistant(lambda _m: f"A) 12 percent [{apples}].", choice_evidence="always").stream(question))
     final = events[-1]
     assert isinstance(final, Final)
     answer = final.answer
@@ -584,23 +584,29 @@ def test_a_multiple_choice_answer_names_the_choice_a_passage_supports(
     assert len(answer.citations) == 1 and "40,000 euros" in answer.citations[0].quote
     assert "".join(e.text for e in events if isinstance(e, Token)).endswith(answer.text)
     # The model naming that choice keeps its own words, with no note.
-    agreed = make_assistant(lambda _m: f"B) 40,000 euros a year [{n}].").answer(question)
+    agreed = make_assistant(lambda _m: f"B) 40,000 euros a year [{n}].", choice_evidence="always").answer(question)
     assert agreed.text == "B) 40,000 euros a year [1]." and not agreed.note
     # A refusal or a fallback to the passages' sentences gives way to the supported choice too.
-    refused = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(question)
+    refused = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="unsupported").answer(question)
     assert refused.text == f"{CHOICE_NOTE} B) 40,000 euros [1]." and refused.note == CHOICE_NOTE
     # The extractive backend answers it the same way.
-    assert named_choice(make_assistant().answer(question).text, FERRY_CHOICES) == 1
-    # Off: the model's choice, as for any question — and its check reads the listed choices as part of
-    # the question, so they are no rivals: the wrong one passes.
-    off = make_assistant(lambda _m: f"A) 12 percent [{apples}].", choice_evidence=False).answer(question)
+    assert named_choice(make_assistant(choice_evidence="always").answer(question).text, FERRY_CHOICES) == 1
+    # "unsupported": the model's choice stands while some passage supports it (the apple-harvest passage
+    # names 12 percent and no rival: the check reads one passage at a time); a choice none supports does not.
+    kept = make_assistant(lambda _m: f"A) 12 percent [{apples}].", choice_evidence="unsupported").answer(question)
+    assert kept.text == "A) 12 percent [1]." and not kept.note
+    rejected = make_assistant(lambda _m: f"C) 90,000 dollars [{n}].", choice_evidence="unsupported").answer(question)
+    assert rejected.text == f"{CHOICE_NOTE} B) 40,000 euros [1]." and rejected.note == CHOICE_NOTE
+    # Off (the default): the model's choice, as for any question — and its check reads the listed choices
+    # as part of the question, so they are no rivals: the wrong one passes.
+    off = make_assistant(lambda _m: f"A) 12 percent [{apples}].").answer(question)
     assert off.text == "A) 12 percent [1]." and not off.note
 
 
 def test_choices_no_passage_supports_leave_the_answer_alone(make_assistant: Callable[..., Assistant]) -> None:
     question = with_choices(FERRY_COST, ["15,000 pounds", "90,000 dollars"])
-    answer = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(question)
+    answer = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="always").answer(question)
     assert answer.note == FALLBACK_NOTE and "40,000 euros" in answer.text
     # A question with no list is never treated as one.
-    plain = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(FERRY_COST)
+    plain = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="always").answer(FERRY_COST)
     assert plain.note == FALLBACK_NOTE
