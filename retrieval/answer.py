@@ -273,6 +273,53 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     return Ask(tuple(names), terms)
 
 
+# One label of a list of choices: "A) ", "(B) ".
+_CHOICE_MARK = re.compile(r"(?<![\w(])\(?([A-J])\)\s+")
+
+
+def listed_choices(question: str) -> tuple[str, list[str]]:
+    """The question without its list of choices, and the choices: "Who won? Choose one of: A) Ann;
+    B) Bo." gives ("Who won?", ["Ann", "Bo"]). Labels must run A, B, C … (at least two); otherwise the
+    question is returned whole with no choices."""
+    tail = _CHOICES_TAIL.search(question)
+    if not tail:
+        return question, []
+    marks = list(_CHOICE_MARK.finditer(question, tail.start()))
+    if len(marks) < 2 or [m.group(1).upper() for m in marks] != [chr(ord("A") + i) for i in range(len(marks))]:
+        return question, []
+    ends = [m.start() for m in marks[1:]] + [len(question)]
+    choices = [question[m.end():end].strip().rstrip(";,").strip() for m, end in zip(marks, ends, strict=True)]
+    choices[-1] = choices[-1].removesuffix(".").strip()
+    if not all(choices):
+        return question, []
+    return question[:tail.start()].strip(), choices
+
+
+def named_choice(text: str, choices: Sequence[str]) -> int | None:
+    """The choice ``text`` names first (whole words, case and accents aside), None if it names none."""
+    folded = _fold(text)
+    found = []
+    for i, choice in enumerate(choices):
+        phrase = _fold(choice).strip(" .\"'“”‘’")
+        m = re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", folded) if phrase else None
+        if m:
+            found.append((m.start(), -len(phrase), i))
+    return min(found)[2] if found else None
+
+
+@dataclass(frozen=True)
+class ChoiceSupport:
+    """The passage sentence that supports a listed choice best (``claims.check_bare``)."""
+
+    choice: int  # index of the choice
+    passage: int  # index of the passage
+    verdict: Verdict
+
+
+# Said before a multiple-choice answer decided by the passages rather than taken from the model.
+CHOICE_NOTE = "(Of the listed choices, this is the one a passage supports best.)"
+
+
 # Names that are no evidence of a question's topic in US news (they qualify it: "US taxpayers").
 _EVERYWHERE = frozenset({"us", "usa", "united states", "america", "american", "americans"})
 
@@ -667,6 +714,48 @@ class Assistant:
             kinds=_KIND_LABELS.get(_answer_shape(question), frozenset()),
         )
 
+    def choice_support(self, question: str, choices: Sequence[str], passages: Sequence[Passage]
+                       ) -> list[ChoiceSupport]:
+        """For each of ``choices`` that a passage supports as the answer to ``question`` (the question
+        without its list: the other choices named in the same passage may be rivals), the best-scoring
+        support: the bare-answer check of :meth:`verify` (a sentence names it; none of that passage closer
+        to the question names another thing of the kind asked), its score how close that sentence is to
+        the question and the choice."""
+        found = []
+        for c, choice in enumerate(choices):
+            held = [ChoiceSupport(c, i, verdict) for i, p in enumerate(passages)
+                    if (verdict := self._short_support(choice, question, p)).supported]
+            if held:  # the best score; the better-ranked passage of two alike
+                found.append(max(held, key=lambda s: (s.verdict.score, -s.passage)))
+        return found
+
+    def decide_choice(self, question: str, passages: Sequence[Passage], answer: Answer) -> Answer | None:
+        """For a question listing choices: the answer naming the choice the passages support best (see
+        :meth:`choice_support`), cited with that sentence — or None to keep ``answer``: it already names
+        that choice (the model's own words, not a fallback), the question lists no choices, no passage
+        supports any of them, or (``settings.choice_evidence == "unsupported"``) a passage supports the
+        choice ``answer`` names."""
+        bare, choices = listed_choices(question)
+        if not choices:
+            return None
+        supports = self.choice_support(bare, choices, passages)
+        if not supports:
+            return None
+        best = max(supports, key=lambda s: (s.verdict.score, -s.choice))
+        named = None if answer.refused or answer.note else named_choice(answer.text, choices)
+        if named == best.choice:
+            return None
+        if self.settings.choice_evidence == "unsupported" and any(s.choice == named for s in supports):
+            return None  # the model's own choice holds up
+        label = chr(ord("A") + best.choice)
+        chosen = self.verify(f"{label}) {choices[best.choice]} [{best.passage + 1}].", passages, bare)
+        if chosen.refused or chosen.unsupported:
+            return None
+        chosen.text = f"{CHOICE_NOTE} {chosen.text}"
+        chosen.note = CHOICE_NOTE
+        chosen.question = question
+        return chosen
+
     # --- answering --------------------------------------------------------------------------------
     def retrieve(
         self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset(),
@@ -770,6 +859,12 @@ class Assistant:
                 fallback.text = f"{FALLBACK_NOTE} {fallback.text}"
                 fallback.note = FALLBACK_NOTE
                 final = fallback
+                yield Token(f"\n\n{final.text}")
+        if self.settings.choice_evidence != "off":
+            # A question listing choices: the choice a passage supports best, whatever the model chose.
+            chosen = self.decide_choice(standalone, passages, final)
+            if chosen is not None:
+                final = chosen
                 yield Token(f"\n\n{final.text}")
         timings["verify"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started

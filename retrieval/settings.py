@@ -121,6 +121,17 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Score at which a cited sentence counts as supported."
     )
 
+    choice_evidence: Literal["off", "unsupported", "always"] = Field(
+        default="off",
+        description="A question that lists choices (\"… Choose one of: A) x; B) y.\"): always = answered with the "
+        "listed choice a passage sentence supports best (the bare-answer check against the question without its "
+        "list, so the other choices are rivals; scored by how close the sentence is to the question), cited with "
+        "that sentence, the model's words kept when they name it; unsupported = only when the model's answer names "
+        "no choice that check supports (a refusal, a fallback, a choice it rejects); off = the model's choice, as "
+        "for any question (the default: neither won on both week halves of RealTime QA with the local model — always: "
+        "half A +0.133 ± 0.046, half B 0.000 ± 0.053; unsupported: +0.083 ± 0.036, +0.033 ± 0.041; docs/results.md, "
+        "session 9).",
+    )
     context_sentences: int = Field(
         default=3, ge=1, le=20,
         description="Sentences of each passage (the most relevant ones) given to an LLM; fewer = faster first token.",

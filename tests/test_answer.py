@@ -18,6 +18,7 @@ from scripted import ScriptedChat
 from ingest.pipeline import ingest
 from retrieval import prompts
 from retrieval.answer import (
+    CHOICE_NOTE,
     CITED_WEIGHT,
     FALLBACK_NOTE,
     Assistant,
@@ -30,9 +31,12 @@ from retrieval.answer import (
     evidence,
     followup_search,
     is_followup,
+    listed_choices,
+    named_choice,
     question_ask,
 )
 from retrieval.claims import default_checker
+from retrieval.eval_metrics import with_choices
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -538,3 +542,71 @@ def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_n
     # Any capitalised name would do without the entities; with them, only a place does.
     assert _offers_answer(without, "place", asked)
     assert not _offers_answer(without, "place", asked, ents(without))
+
+
+# --- multiple choice: the choice a passage supports ---------------------------------------------------
+FERRY_COST = "How much will the extra ferry crossings cost a year?"
+# 12 percent is named (the apple harvest), but a sentence closer to the question names 40,000 euros.
+FERRY_CHOICES = ["12 percent", "40,000 euros", "90,000 dollars"]
+
+
+def test_the_choices_a_question_lists() -> None:
+    assert listed_choices(with_choices(FERRY_COST, FERRY_CHOICES)) == (FERRY_COST, FERRY_CHOICES)
+    assert listed_choices("Who leads the U.S. team? (A) Ann Lee (B) the U.S. (C) Bo") == (
+        "Who leads the U.S. team?", ["Ann Lee", "the U.S.", "Bo"])
+    # Labels out of order, a single one, or none: not a list of choices.
+    for question in ("What did plan B) mean for A) and C) teams?", "Which is it? A) Ann", FERRY_COST):
+        assert listed_choices(question) == (question, [])
+
+
+def test_the_choice_an_answer_names_first() -> None:
+    assert named_choice("B) 40,000 euros [1].", FERRY_CHOICES) == 1
+    assert named_choice("Not 12 percent: it costs 40,000 euros [1].", FERRY_CHOICES) == 0
+    assert named_choice("It costs a lot [1].", FERRY_CHOICES) is None
+    assert named_choice("Nicolas Maduro [2]", ["Nicolás Maduro", "Delcy Rodríguez"]) == 0
+
+
+def test_a_multiple_choice_answer_names_the_choice_a_passage_supports(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """The small model picks the first choice often, right or not: a question listing choices is answered
+    with the choice a passage sentence supports best (the bare-answer check, which sees the other choices
+    as rivals), cited with that sentence and saying so; the model's words stay when they name it."""
+    question = with_choices(FERRY_COST, FERRY_CHOICES)
+    n = passage_number(make_assistant(), question, "40,000 euros")
+    apples = passage_number(make_assistant(), question, "12 percent")
+    events = list(make_assistant(lambda _m: f"A) 12 percent [{apples}].", choice_evidence="always").stream(question))
+    final = events[-1]
+    assert isinstance(final, Final)
+    answer = final.answer
+    assert answer.text == f"{CHOICE_NOTE} B) 40,000 euros [1]." and answer.note == CHOICE_NOTE
+    assert not answer.refused and not answer.unsupported and answer.question == question
+    assert len(answer.citations) == 1 and "40,000 euros" in answer.citations[0].quote
+    assert "".join(e.text for e in events if isinstance(e, Token)).endswith(answer.text)
+    # The model naming that choice keeps its own words, with no note.
+    agreed = make_assistant(lambda _m: f"B) 40,000 euros a year [{n}].", choice_evidence="always").answer(question)
+    assert agreed.text == "B) 40,000 euros a year [1]." and not agreed.note
+    # A refusal or a fallback to the passages' sentences gives way to the supported choice too.
+    refused = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="unsupported").answer(question)
+    assert refused.text == f"{CHOICE_NOTE} B) 40,000 euros [1]." and refused.note == CHOICE_NOTE
+    # The extractive backend answers it the same way.
+    assert named_choice(make_assistant(choice_evidence="always").answer(question).text, FERRY_CHOICES) == 1
+    # "unsupported": the model's choice stands while some passage supports it (the apple-harvest passage
+    # names 12 percent and no rival: the check reads one passage at a time); a choice none supports does not.
+    kept = make_assistant(lambda _m: f"A) 12 percent [{apples}].", choice_evidence="unsupported").answer(question)
+    assert kept.text == "A) 12 percent [1]." and not kept.note
+    rejected = make_assistant(lambda _m: f"C) 90,000 dollars [{n}].", choice_evidence="unsupported").answer(question)
+    assert rejected.text == f"{CHOICE_NOTE} B) 40,000 euros [1]." and rejected.note == CHOICE_NOTE
+    # Off (the default): the model's choice, as for any question — and its check reads the listed choices
+    # as part of the question, so they are no rivals: the wrong one passes.
+    off = make_assistant(lambda _m: f"A) 12 percent [{apples}].").answer(question)
+    assert off.text == "A) 12 percent [1]." and not off.note
+
+
+def test_choices_no_passage_supports_leave_the_answer_alone(make_assistant: Callable[..., Assistant]) -> None:
+    question = with_choices(FERRY_COST, ["15,000 pounds", "90,000 dollars"])
+    answer = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="always").answer(question)
+    assert answer.note == FALLBACK_NOTE and "40,000 euros" in answer.text
+    # A question with no list is never treated as one.
+    plain = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="always").answer(FERRY_COST)
+    assert plain.note == FALLBACK_NOTE
