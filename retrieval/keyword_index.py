@@ -313,6 +313,15 @@ class KeywordIndex:
         self.catalog.keyword_caught_up(seq)
         return len(changed)
 
+    def disown(self) -> None:
+        """Keyword search is FTS5 alone: the files no longer follow the catalog. Their state is removed
+        first (a later sync rebuilds them), then the backlog is dropped."""
+        with contextlib.suppress(FileNotFoundError):
+            self._state_file().unlink()
+        seq, _, _ = self.catalog.keyword_backlog()
+        if seq:
+            self.catalog.keyword_caught_up(seq)
+
     def close(self) -> None:
         with self._lock:
             self._indexes.clear()

@@ -7,6 +7,10 @@ uses; its write protocol keeps Chroma and the catalog consistent if a run is kil
 2. Chroma: the article's chunk ids no longer wanted are deleted, the new ones upserted;
 3. one catalog transaction replaces chunks + keyword index rows and marks the record ``done``.
 
+Each of these catalog transactions also notes the article in the catalog's keyword backlog; the
+tantivy keyword engine (``retrieval/keyword_index.py``), derived from the catalog, catches up at the
+end of the ingest and is searched only while that backlog is empty.
+
 A killed run leaves at most ``pending`` records; the next ingest sees they are not ``done`` and
 redoes them, and step 2 is idempotent (ids are deterministic, deletion is by article id).
 
@@ -304,9 +308,13 @@ class Store:
         return KeywordIndex(self.settings.keyword_dir, self.catalog)
 
     def sync_keywords(self, progress: Callable[[int, int, str], None] | None = None) -> int:
-        """Catch the keyword engine up with the catalog (a writer, at the end of and during an ingest);
-        returns the articles it re-read."""
+        """Catch the keyword engine up with the catalog (the writer, at the end of an ingest); returns
+        the articles it re-read. With FTS5 alone, the backlog is dropped instead (it would only grow),
+        and tantivy files left from before are disowned, so that they are rebuilt if tantivy is chosen
+        again."""
         if self.keywords is None:
+            with self._lock:
+                KeywordIndex(self.settings.keyword_dir, self.catalog).disown()
             return 0
         with self._lock:
             try:

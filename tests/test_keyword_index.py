@@ -324,3 +324,34 @@ def test_a_reader_sees_what_another_process_synced(engine: KeywordIndex) -> None
                    env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=120)
     assert [i for i, _ in engine.search("passages", "quokka census", 5) or []] == ["q-0"]
     assert "a0" not in {i for i, _ in engine.search("articles", " ".join(_queries()[:4]), 1000) or []}
+
+
+def test_fts5_alone_drops_the_backlog_and_disowns_old_files(tmp_path: Path, embedder: Any) -> None:
+    from ingest.pipeline import ingest
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Ferry story\n\nThe ferry council met on Tuesday about the budget.")
+    data = tmp_path / "data"
+    tantivy_store = Store(Settings(data_dir=data), embedder=embedder)
+    ingest([str(folder)], tantivy_store.settings, store=tantivy_store)
+    assert tantivy_store.keyword_engine() == "tantivy"
+    tantivy_store.close()
+
+    fts5 = Store(Settings(data_dir=data, keyword_engine="fts5"), embedder=embedder)
+    (folder / "b.txt").write_text("Glacier story\n\nThe glacier retreated forty metres this summer.")
+    ingest([str(folder)], fts5.settings, store=fts5)
+    assert fts5.catalog.keyword_backlog() == (0, False, [])  # nothing piles up
+    assert not (data / "keyword" / "state.json").exists()  # the old files miss article b: disowned
+    fts5.close()
+
+    again = Store(Settings(data_dir=data), embedder=embedder)
+    try:
+        assert again.keyword_engine().startswith("fts5")  # not the stale files
+        ingest([str(folder)], again.settings, store=again)  # nothing changed, but the files are rebuilt
+        assert again.keyword_engine() == "tantivy"
+        assert again.keywords is not None and again.keywords.counts() == {"passages": 2, "articles": 2}
+    finally:
+        again.close()
