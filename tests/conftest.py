@@ -280,6 +280,9 @@ def check_index(store: Store) -> dict[str, list[str]]:
         fts_docs = db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
         db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
         article_docs = sorted(r[0] for r in db.execute("SELECT article_id FROM articles_fts"))
+        mapped = sorted(r[0] for r in db.execute(
+            "SELECT m.article_id FROM articles_fts_rows m JOIN articles_fts f ON f.rowid = m.fts_rowid "
+            "AND f.article_id = m.article_id"))
     pending = [a for a, (state, _) in articles.items() if state != "done"]
     assert not pending, f"articles not done: {pending}"
     assert set(by_article) <= set(articles), "chunks of unknown articles"
@@ -295,6 +298,7 @@ def check_index(store: Store) -> dict[str, list[str]]:
         assert sorted(chroma[article_id]) == sorted(by_article[article_id]), article_id
     assert fts_docs == len(catalog_ids), f"FTS holds {fts_docs} documents for {len(catalog_ids)} chunks"
     assert article_docs == sorted(articles), "the article-level BM25 index holds other articles than the catalog"
+    assert mapped == article_docs, "articles_fts_rows does not point at each article's articles_fts row"
     if store.keywords is not None and store.keywords.ready:  # the keyword engine, when in use, holds the same
         assert store.keywords.counts() == {"passages": len(catalog_ids), "articles": len(articles)}
     return dict(by_article)

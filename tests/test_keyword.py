@@ -212,3 +212,37 @@ def test_settings_reach_the_catalog_and_few_rows_keep_one_query(corpus: Path, tm
         assert set(catalog.plans) > {"one query"}
     finally:
         catalog.close()
+
+
+def test_article_rows_are_replaced_through_their_map_and_old_catalogs_get_one(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    for n in range(5):
+        text = f"Harbour story {n}."
+        catalog.replace_article(Article(id=f"a{n}", title=f"H{n}", text=text), [Chunk(f"a{n}-0", f"a{n}", 0, text, 0,
+                                                                                     len(text))], f"h{n}")
+    catalog.close()
+    with closing(sqlite3.connect(path)) as db:  # a catalog written before the map existed
+        db.execute("DELETE FROM articles_fts_rows")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'derived_version'")
+        db.commit()
+    catalog = Catalog(path)  # fills the map from articles_fts, without rebuilding it
+    try:
+        text = "The glacier retreated."
+        catalog.replace_article(Article(id="a2", title="Glacier", text=text), [Chunk("a2-0", "a2", 0, text, 0,
+                                                                                     len(text))], "new")
+        catalog.delete_article("a4")
+        rows = catalog._query("SELECT article_id, text FROM articles_fts ORDER BY article_id")
+        assert [(r["article_id"], r["text"]) for r in rows] == [
+            ("a0", "Harbour story 0."), ("a1", "Harbour story 1."), ("a2", text), ("a3", "Harbour story 3.")]
+        mapped = catalog._query("SELECT m.article_id FROM articles_fts_rows m JOIN articles_fts f "
+                                "ON f.rowid = m.fts_rowid AND f.article_id = m.article_id ORDER BY 1")
+        assert [r[0] for r in mapped] == ["a0", "a1", "a2", "a3"]
+        assert [h.article_id for h in catalog.article_search("glacier", 5)] == ["a2"]
+        plan = catalog._query("EXPLAIN QUERY PLAN SELECT fts_rowid FROM articles_fts_rows WHERE article_id = 'a1'")
+        assert "USING INDEX" in " ".join(str(tuple(r)) for r in plan)  # found by key, not by a scan
+    finally:
+        catalog.close()
