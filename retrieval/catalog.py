@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS articles (
     ingested_at REAL
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+-- What every ingest reads first (Catalog.states): without it the read walks past each article's text,
+-- stored before content_hash and state (43 → 8 ms at 11,820 articles warm; seconds cold at 16×).
+CREATE INDEX IF NOT EXISTS articles_states ON articles(id, content_hash, state, source);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,

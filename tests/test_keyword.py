@@ -246,3 +246,9 @@ def test_article_rows_are_replaced_through_their_map_and_old_catalogs_get_one(tm
         assert "USING INDEX" in " ".join(str(tuple(r)) for r in plan)  # found by key, not by a scan
     finally:
         catalog.close()
+
+
+def test_the_ingest_state_is_read_from_an_index_not_the_article_rows(catalog: Catalog) -> None:
+    plan = catalog._query("EXPLAIN QUERY PLAN SELECT id, content_hash, state, source FROM articles")
+    assert "COVERING INDEX articles_states" in plan[0][3]  # Catalog.states() never reads the texts
+    assert catalog.states()["a7"] == ("h7", "done", "")
