@@ -16,6 +16,8 @@ is real. Each phase runs in its own process (``getrusage`` peak RSS is per proce
               returns deterministic unit vectors (seeded by each text's hash: copies get identical
               vectors, as they would from the model). Measured: wall time, the stand-in's own time,
               peak RSS, and RSS sampled every 0.5 s per ingest step (load / embed+write / keyword).
+              One statement is skipped (``_NoFtsDeleteOfNewArticles``: a no-op in a fresh data dir,
+              but quadratic); ``--as-is`` keeps it.
 ``dry``       ``ingest(dry_run=True)`` of the N× dump against that data dir: the memory of steps 1–2
               alone (read, clean, hash every record; decide) — no writes, no model.
 ``reingest``  an unchanged re-ingest of the N× dump, real everything (real ``Store``, real embedder:
@@ -399,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="first / reingest / dry: the data dir")
     parser.add_argument("--sample-articles", type=int, default=150, help="sample: records ingested for real (150)")
     parser.add_argument("--as-is", action="store_true",
-                        help="first: keep the catalog's articles_fts delete (quadratic: ≈ 10 h at 16×)")
+                        help="first: keep the catalog's articles_fts delete (quadratic: hours more at 16×)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     if not args.source.is_file():
