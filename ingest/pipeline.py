@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import re
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from retrieval.types import Article, Chunk
 
 CHUNKER_VERSION = "2"  # bump when chunk boundaries change: every article is re-embedded
 EMBED_BATCH_CHUNKS = 512  # chunks encoded per model call (the model batches them by 32 inside)
+SPOOL_MEMORY_BYTES = 32_000_000  # articles to embed kept in memory up to this, then in a temporary file
 
 Progress = Callable[[int, int, str], None]  # (done, total, message)
 
@@ -100,6 +103,44 @@ def _source_root(source: str) -> str:
     return source.split("#", 1)[0]
 
 
+class _Spool:
+    """The articles to embed, in the order read, pickled into a temporary file (in memory up to
+    ``SPOOL_MEMORY_BYTES``, then on disk beside the index): a first ingest of a large dump holds one
+    batch of texts in memory, not the whole dump (docs/results.md, "Ingest at 16×, session 9").
+    The file has no name on disk, so a killed run leaves nothing behind. Iterate once, then close."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._folder = str(folder) if folder else None
+        self._file: IO[bytes] | None = None
+        self.count = 0
+
+    def append(self, item: tuple[Article, Headings, str, bool]) -> None:
+        if self._file is None:
+            self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by __exit__
+                max_size=SPOOL_MEMORY_BYTES, dir=self._folder, prefix="ingest-todo-"
+            )
+        pickle.dump(item, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple[Article, Headings, str, bool]]:
+        if self._file is None:
+            return
+        self._file.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(self._file)  # our own records, written just above
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 def ingest(
     sources: Iterable[str],
     settings: Settings,
@@ -145,8 +186,10 @@ def _ingest(
     fresh = dry_run and not settings.catalog_path.exists()
     known = {} if rebuild or fresh else store.catalog.states()
 
-    # 1. Load everything (cheap next to embedding) so the progress bar has a total.
-    seen: dict[str, tuple[Article, Headings, str]] = {}
+    # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
+    # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
+    seen: set[str] = set()
+    todo = _Spool(settings.data_dir if not dry_run else None)
     failed_roots: set[str] = set()
     missing_source = False  # a SOURCE path that does not exist: what it held is unknown
     for source in sources:
@@ -167,16 +210,19 @@ def _ingest(
                 report.failed.append(LoadError(item.source, "no article text left after cleaning"))
                 failed_roots.add(_source_root(item.source))
                 continue
-            seen[item.id] = (cleaned, headings, content_hash(cleaned, settings))
-
-    # 2. Decide: unchanged, added, updated.
-    todo: list[tuple[Article, Headings, str, bool]] = []
-    for article, headings, digest in seen.values():
-        previous = known.get(article.id)
-        if previous and previous[0] == digest and previous[1] == "done":
-            report.unchanged += 1
-        else:
-            todo.append((article, headings, digest, previous is not None and previous[0] is not None))
+            seen.add(item.id)
+            digest = content_hash(cleaned, settings)
+            # 2. Decide: unchanged, added, updated.
+            previous = known.get(item.id)
+            if previous and previous[0] == digest and previous[1] == "done":
+                report.unchanged += 1
+                continue
+            existed = previous is not None and previous[0] is not None
+            if dry_run:
+                report.updated += 1 if existed else 0
+                report.added += 0 if existed else 1
+            else:
+                todo.append((cleaned, headings, digest, existed))
 
     # 3. Deletions (sync): known articles not seen, unless their source failed to load. A SOURCE
     # that does not exist at all (a typo, an unmounted disk) stops every deletion, as rsync does.
@@ -191,8 +237,6 @@ def _ingest(
             to_delete.append(article_id)
 
     if dry_run:
-        report.added = sum(1 for t in todo if not t[3])
-        report.updated = sum(1 for t in todo if t[3])
         report.deleted = len(to_delete)
         report.seconds = time.perf_counter() - started
         return report
@@ -228,15 +272,16 @@ def _ingest(
 
     if progress:
         progress(0, total, "embedding")
-    for article, headings, digest, existed in todo:
-        chunks = chunk_article(
-            article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
-        )
-        batch.append((article, chunks, digest, existed))
-        batch_chunks += len(chunks)
-        if batch_chunks >= EMBED_BATCH_CHUNKS:
-            flush()
-    flush()
+    with todo:
+        for article, headings, digest, existed in todo:
+            chunks = chunk_article(
+                article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
+            )
+            batch.append((article, chunks, digest, existed))
+            batch_chunks += len(chunks)
+            if batch_chunks >= EMBED_BATCH_CHUNKS:
+                flush()
+        flush()
 
     for article_id in to_delete:
         store.delete_article(article_id)

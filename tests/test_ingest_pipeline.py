@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -22,10 +23,12 @@ from conftest import (
 )
 from test_loaders import ATOM, NEWS_PAGE, RECORDS, RSS
 
+from ingest.chunking import Headings
 from ingest.loaders import canonical_url
 from ingest.pipeline import IngestReport, ingest
 from retrieval.settings import Settings
 from retrieval.store import Embedder, Store
+from retrieval.types import Article
 
 
 def run(store: Store, *sources: str | Path, **options: bool) -> IngestReport:
@@ -331,3 +334,111 @@ def test_an_article_left_pending_by_a_crash_is_redone(
     report = run(fake_store, tmp_path / "news")
     assert (report.updated, report.unchanged) == (1, 2)
     check_index(fake_store)
+
+
+# --- memory: articles to embed are spooled, unchanged ones keep only their ids ---------------------
+def _ingest_snapshot(
+    store: Store, fake_embedder: FakeEmbedder, *sources: Path
+) -> tuple[dict[str, Any], list[str], list[Any], list[Any], list[Any]]:
+    """Everything an ingest produced: its report, the texts embedded in order, catalog rows, Chroma."""
+    fake_embedder.encoded.clear()
+    report = run(store, *sources).to_json()
+    report.pop("seconds")
+    check_index(store)
+    with closing(sqlite3.connect(store.settings.catalog_path)) as db:
+        records = db.execute(
+            "SELECT id, title, url, published, outlet, text, content_hash, state, n_chunks FROM articles ORDER BY id"
+        ).fetchall()
+        chunks = db.execute("SELECT id, article_id, ord, section, text, start, end, dup_of FROM chunks "
+                            "ORDER BY article_id, ord").fetchall()
+    got = store.collection.get(include=["embeddings", "documents", "metadatas"])
+    chroma = sorted(
+        (i, d, json.dumps(m, sort_keys=True), [round(float(x), 6) for x in e])
+        for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+    )
+    return report, list(fake_embedder.encoded), records, chunks, chroma
+
+
+def test_articles_spooled_to_disk_are_ingested_as_from_memory(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The articles to embed wait in a temporary file once they outgrow SPOOL_MEMORY_BYTES: the index
+    is the same, written in the same order, as when they all stay in memory."""
+    import tempfile
+
+    from ingest import pipeline
+
+    news = tmp_path / "news"
+    write_articles(news, 4, paragraphs=8)
+    (news / "dump.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*RECORDS, RECORDS[0]]))
+    rollovers: list[int] = []
+    real_rollover = tempfile.SpooledTemporaryFile.rollover
+
+    def counted(self: tempfile.SpooledTemporaryFile[bytes]) -> None:
+        rollovers.append(1)
+        real_rollover(self)
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", counted)
+    snapshots = []
+    for name, limit in (("memory", 10**9), ("disk", 1)):
+        monkeypatch.setattr(pipeline, "SPOOL_MEMORY_BYTES", limit)
+        store = Store(settings.model_copy(update={"data_dir": tmp_path / name}), embedder=fake_embedder)
+        snapshots.append(_ingest_snapshot(store, fake_embedder, news))
+        close_store(store)
+        assert len(rollovers) == (name == "disk"), name
+        assert list((tmp_path / name).glob("ingest-todo-*")) == []  # no file left behind
+    memory, disk = snapshots
+    assert memory[0]["added"] == 4 + len(RECORDS) and memory[0]["duplicates"] == 1
+    assert memory == disk
+
+
+def test_unchanged_articles_are_not_kept_for_embedding(
+    fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the articles to (re-)embed are spooled; an unchanged one leaves nothing but its id."""
+    from ingest import pipeline
+
+    spooled: list[str] = []
+    real_append = pipeline._Spool.append
+
+    def spy(self: pipeline._Spool, item: tuple[Article, Headings, str, bool]) -> None:
+        spooled.append(item[0].id)
+        real_append(self, item)
+
+    monkeypatch.setattr(pipeline._Spool, "append", spy)
+    paths = write_articles(tmp_path / "news", 3)
+    assert run(fake_store, tmp_path / "news").added == 3 and len(spooled) == 3
+    spooled.clear()
+    assert run(fake_store, tmp_path / "news").unchanged == 3 and spooled == []
+    paths[1].write_text(article_text(1) + "A closing line changes the text.\n")
+    report = run(fake_store, tmp_path / "news", sync=True)
+    assert (report.updated, report.unchanged, report.deleted) == (1, 2, 0)
+    assert len(spooled) == 1 and fake_embedder.encoded
+    check_index(fake_store)
+
+
+def test_a_run_killed_while_writing_spooled_articles_is_redone(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "SPOOL_MEMORY_BYTES", 1)
+    monkeypatch.setattr(pipeline, "EMBED_BATCH_CHUNKS", 1)  # one article per batch
+    write_articles(tmp_path / "news", 4)
+    real_write = fake_store.write_article
+    written: list[str] = []
+
+    def dies_on_the_third(article, *args, **kwargs):
+        if len(written) == 2:
+            raise KeyboardInterrupt("killed")
+        written.append(article.id)
+        real_write(article, *args, **kwargs)
+
+    monkeypatch.setattr(fake_store, "write_article", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake_store, tmp_path / "news")
+    monkeypatch.setattr(fake_store, "write_article", real_write)
+    assert list(fake_store.settings.data_dir.glob("ingest-todo-*")) == []
+    report = run(fake_store, tmp_path / "news")
+    assert (report.added, report.unchanged) == (2, 2)
+    assert len(check_index(fake_store)) == 4
