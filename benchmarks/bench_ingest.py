@@ -40,6 +40,28 @@ GOAL_REINGEST_PCT = 3.0
 GOAL_RSS_GB = 2.5
 
 
+class EncodeTimer:
+    """Adds up the seconds spent inside ``embedder.encode`` (``seconds``) while it is installed;
+    ``restore()`` puts the plain method back. Shared with bench_scale_ingest.py."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.seconds = 0.0
+        self._embedder = embedder
+        self._real = embedder.encode
+
+        def timed(texts: Any, batch_size: int | None = None) -> Any:
+            started = time.perf_counter()
+            try:
+                return self._real(texts, batch_size)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        embedder.encode = timed
+
+    def restore(self) -> None:
+        self._embedder.encode = self._real
+
+
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far (getrusage: psutil has no peak figure on Linux)."""
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -122,22 +144,12 @@ def run(dump: Path, limit: int | None, sample: int, work: Path) -> dict[str, Any
     embedder.encode(["A short warm-up sentence for the first call."])
 
     # 1. Our ingest, with the time spent inside the model's encode measured apart.
-    encode_seconds = 0.0
-    real_encode = embedder.encode
-
-    def timed_encode(texts: Any, batch_size: int | None = None) -> Any:
-        nonlocal encode_seconds
-        t0 = time.perf_counter()
-        try:
-            return real_encode(texts, batch_size)
-        finally:
-            encode_seconds += time.perf_counter() - t0
-
-    embedder.encode = timed_encode  # type: ignore[method-assign]
+    timer = EncodeTimer(embedder)
     started = time.perf_counter()
     first = ingest([str(dump)], settings, store=store)
     ingest_seconds = time.perf_counter() - started
-    embedder.encode = real_encode  # type: ignore[method-assign]
+    timer.restore()
+    encode_seconds = timer.seconds
     rss_after_ingest = peak_rss_bytes()
     if first.failed:
         print(f"note: {len(first.failed)} records failed to load, e.g. {first.failed[0]}", file=sys.stderr)

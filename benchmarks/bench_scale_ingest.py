@@ -59,8 +59,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_ingest, also when imported
 
 import numpy as np
+from bench_ingest import EncodeTimer
 
 from retrieval.store import Embedder
 
@@ -204,22 +206,12 @@ def phase_sample(source: Path, articles: int, work: Path) -> dict[str, Any]:
     embedder = store.embedder
     embedder.count_tokens(["warm up"])
     embedder.encode(["A short warm-up sentence for the first call."])
-    encode_seconds = 0.0
-    real_encode = embedder.encode
-
-    def timed_encode(texts: Any, batch_size: int | None = None) -> Any:
-        nonlocal encode_seconds
-        t0 = time.perf_counter()
-        try:
-            return real_encode(texts, batch_size)
-        finally:
-            encode_seconds += time.perf_counter() - t0
-
-    embedder.encode = timed_encode  # type: ignore[method-assign]
+    timer = EncodeTimer(embedder)
     load_before = _load_average()
     started = time.perf_counter()
     report = ingest([str(part)], settings, store=store)
     seconds = time.perf_counter() - started
+    encode_seconds = timer.seconds
     store.close()
     shutil.rmtree(data, ignore_errors=True)
     return {
