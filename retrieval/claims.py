@@ -861,7 +861,7 @@ class ClaimChecker:
         best = max(range(len(naming)), key=lambda j: cos[j])
         s, e, _ = naming[best]
         score = round(min(1.0, max(0.0, 0.6 * float(cos[best]) + 0.4)), 3)
-        if question and (kinds or BARE_OWN_KIND):
+        if question:
             reason = self._misplaced(answer, question, naming, spans, kinds, similarity)
             if reason:
                 return Verdict(False, score, s, e, reason)
@@ -884,6 +884,7 @@ class ClaimChecker:
                for text, label in sentence.entities if _same_name(text, answer)}
         if kinds and own and not own & kinds and _other_kind(own, kinds):
             return f"the passage names {answer} as {_LABEL_WORDS.get(min(own), 'something else')}, not what is asked"
+        # A question without a kind ("What is the name of …") takes the answer's own spaCy label as it.
         wanted = kinds if kinds and (own & kinds or not own) else own & BARE_RIVAL_LABELS
         if not wanted:
             return ""
@@ -903,8 +904,6 @@ class ClaimChecker:
 # A bare answer loses to a rival of the kind asked for when the rival's sentence is this much closer to
 # the question (cosine) than the answer's best sentence (docs/results.md, session 8).
 BARE_MARGIN = 0.08
-# Whether a question without a kind ("What is the name of …") takes the answer's own spaCy label as it.
-BARE_OWN_KIND = True
 # Labels that make rivals when the kind is the answer's own.
 BARE_RIVAL_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART"})
 _LABEL_WORDS = {"PERSON": "a person", "ORG": "an organisation", "GPE": "a place", "LOC": "a place", "FAC": "a place",
