@@ -155,26 +155,29 @@ class KeywordIndex:
         if waiting or mark is None:
             return None
         with self._lock:
-            if mark != self._mark:
-                if self._state() != self._expected_state(create=False):
-                    return None
-                if self._damaged_file().exists():
-                    return None
-                try:
-                    for kind in KINDS:
-                        index = self._indexes.get(kind) or self._open(kind)
-                        index.reload()
-                        self._indexes[kind] = index
-                        self._searchers[kind] = index.searcher()
-                except BaseException as error:
-                    if not tantivy_failure(error):
-                        raise
-                    self._indexes.clear()
-                    self._searchers.clear()
-                    self._damaged(error)
-                    return None
+            if mark != self._mark:  # the files change only with the mark: decided once per mark
+                self._searchers = self._load()
                 self._mark = mark
-            return dict(self._searchers)
+            return dict(self._searchers) or None
+
+    def _load(self) -> dict[str, Any]:
+        """Fresh searchers over the files, or {} when they are another catalog's or format, or damaged."""
+        if self._state() != self._expected_state(create=False) or self._damaged_file().exists():
+            return {}
+        searchers = {}
+        try:
+            for kind in KINDS:
+                index = self._indexes.get(kind) or self._open(kind)
+                index.reload()
+                self._indexes[kind] = index
+                searchers[kind] = index.searcher()
+        except BaseException as error:
+            if not tantivy_failure(error):
+                raise
+            self._indexes.clear()
+            self._damaged(error)
+            return {}
+        return searchers
 
     def counts(self) -> dict[str, int] | None:
         """Documents per kind (passages, articles) when in step with the catalog, else None."""
@@ -255,7 +258,8 @@ class KeywordIndex:
 
         seq, everything, changed = self.catalog.keyword_backlog()
         expected = self._expected_state(create=True)
-        rebuild = everything or self._state() != expected or not self._readable()
+        state, readable = self._state(), self._readable()
+        rebuild = everything or state != expected or not readable
         if not rebuild and not changed:
             return 0
         if rebuild:
@@ -263,7 +267,7 @@ class KeywordIndex:
                 self._indexes.clear()
                 self._searchers.clear()
                 self._mark = None
-            if (self._state() or {}).get("format") != FORMAT or not self._readable():
+            if (state or {}).get("format") != FORMAT or not readable:
                 for kind in KINDS:
                     shutil.rmtree(self.path / kind, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
