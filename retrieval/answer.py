@@ -756,6 +756,31 @@ class Assistant:
         chosen.question = question
         return chosen
 
+    def letter_answer(self, model: Any, messages: Sequence[tuple[str, str]], question: str,
+                      passages: Sequence[Passage]) -> Answer | None:
+        """For a question listing choices and a model whose reply can be constrained (``model.choose``:
+        the local backend): the letter the model picks after reading the same prompt as for an answer
+        plus ``prompts.CHOICE_LETTER``, answered as "B) 40,000 euros [n]." and cited with the passage
+        sentence that supports that choice (:meth:`choice_support`) — or None: the question lists no
+        choices, the model's reply was no letter, or no passage supports the choice it picked (then it
+        answers in its own words, as for any question)."""
+        bare, choices = listed_choices(question)
+        if not choices or len(choices) > 26:
+            return None
+        labels = [chr(ord("A") + i) for i in range(len(choices))]
+        role, user = messages[-1]
+        picked = model.choose([*messages[:-1], (role, user + prompts.CHOICE_LETTER)], labels)
+        if picked is None:
+            return None
+        support = self.choice_support(bare, [choices[picked]], passages)
+        if not support:
+            return None
+        answer = self.verify(f"{labels[picked]}) {choices[picked]} [{support[0].passage + 1}].", passages, bare)
+        if answer.refused or answer.unsupported:
+            return None
+        answer.question = question
+        return answer
+
     # --- answering --------------------------------------------------------------------------------
     def retrieve(
         self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset(),
@@ -820,6 +845,7 @@ class Assistant:
         if self._chat_model is None and self.backend != "extractive":
             yield Status(f"Loading the {self.backend} answer model (first question only)…")
         model = self.chat_model
+        lettered: Answer | None = None
         if model is None:
             t = time.perf_counter()
             text = self._extract(standalone, passages, ask)
@@ -831,9 +857,19 @@ class Assistant:
             t = time.perf_counter()
             messages = self.build_messages(standalone, passages, (filters or Filters()).as_of_day, ask)
             timings["prompt"] = time.perf_counter() - t
+            reading = f"Reading {messages[-1][1].count('<passage ')} passages…"
+            if self.settings.choice_letter and listed_choices(standalone)[1] and hasattr(model, "choose"):
+                yield Status(f"{reading[:-1]} to pick one of the listed choices…")
+                t = time.perf_counter()
+                lettered = self.letter_answer(model, messages, standalone, passages)
+                timings["choice"] = time.perf_counter() - t
+        if model is not None and lettered is not None:
+            text = lettered.text
+            timings["first_token"] = time.perf_counter() - started
+            yield Token(text)
+        elif model is not None:
             t = time.perf_counter()
             parts: list[str] = []
-            reading = f"Reading {messages[-1][1].count('<passage ')} passages…"
             for chunk in _tick_until_first(model.stream(messages), reading):
                 if isinstance(chunk, Status):  # the wait for the first word, second by second
                     yield chunk
@@ -849,7 +885,7 @@ class Assistant:
             timings["generate"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        final = self.verify(text, passages, standalone)
+        final = lettered or self.verify(text, passages, standalone)
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.

@@ -8,15 +8,23 @@ llama.cpp's perf counters of each call are returned in ``response_metadata["llam
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    MessageLikeRepresentation,
+    convert_to_messages,
+)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
@@ -236,6 +244,27 @@ class LlamaCppChat(BaseChatModel):
         return meta
 
     # --- generation ------------------------------------------------------------------------------
+    def choose(self, messages: Sequence[MessageLikeRepresentation], options: Sequence[str]) -> int | None:
+        """The index of the option the model replies with, constrained to exactly one of ``options`` (a
+        GBNF grammar allows nothing else) and chosen greedily: one prompt evaluation and a token or two,
+        whatever the sampling settings (None only if llama.cpp did not honour the grammar). The prompt's
+        KV state is kept like any call's, so a following call sharing its prefix (the same passages)
+        does not read them again."""
+        if not options:
+            raise ValueError("choose() needs at least one option")
+        llama_cpp = _import_llama_cpp()
+        rule = " | ".join(json.dumps(o) for o in options)  # a JSON string is a GBNF literal
+        grammar = llama_cpp.LlamaGrammar.from_string(f"root ::= {rule}", verbose=self.verbose)
+        longest = max(len(o) for o in options)
+        params = self._completion_params(convert_to_messages(messages), None, grammar=grammar, temperature=0.0,
+                                         max_tokens=longest + 2, repeat_penalty=1.0)
+        with self._lock:
+            llm = self._get_llama()
+            response = llm.create_chat_completion(**params)
+        reply = (response["choices"][0]["message"].get("content") or "").strip()
+        # The grammar yields nothing else; None only if llama.cpp ignored it.
+        return list(options).index(reply) if reply in options else None
+
     def _generate(
         self,
         messages: list[BaseMessage],

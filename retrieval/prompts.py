@@ -35,6 +35,10 @@ SOURCE = "{outlet}, {published}: {title}"
 # Slots: outlet, published.
 SOURCE_AGAIN = "{outlet}, {published}"
 
+# Added to the user message of a question that lists choices, for a model whose reply can be constrained to
+# one of the letters (LlamaCppChat.choose): the letter alone, read from the same passages.
+CHOICE_LETTER = "\n\nReply with only the letter of the right choice."
+
 # Slots: history, question.
 REWRITE = """Rewrite the follow-up question as one standalone question that can be understood without
 the conversation. Keep what the follow-up asks, in its own words; replace only the words that point back

@@ -121,6 +121,16 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Score at which a cited sentence counts as supported."
     )
 
+    choice_letter: bool = Field(
+        default=True,
+        description="A question that lists choices, answered by a model that can be constrained to a reply (the local "
+        "backend): the model reads the passages and replies with one of the listed letters only (a grammar allows "
+        "nothing else), and the answer is that choice cited with the passage sentence that supports it; when no "
+        "passage supports the letter it picked, the model answers in its own words as for any question. Against the "
+        "model's free reply, on RealTime QA's multiple-choice questions (first 60 of each week half): half A "
+        "+0.100 ± 0.052, half B +0.050 ± 0.044 (docs/results.md, session 10). Other backends always answer in "
+        "their own words.",
+    )
     choice_evidence: Literal["off", "unsupported", "always"] = Field(
         default="off",
         description="A question that lists choices (\"… Choose one of: A) x; B) y.\"): always = answered with the "

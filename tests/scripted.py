@@ -35,3 +35,15 @@ class ScriptedChat(BaseChatModel):
         self.calls.append(messages)
         for word in self.reply(messages).split(" "):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+
+
+class ChoosingChat(ScriptedChat):
+    """A scripted chat model that can also be constrained to one of a list of options, like
+    ``LlamaCppChat.choose``: ``letter`` computes the index from the prompt and the options."""
+
+    letter: Callable[[list[Any], list[str]], int | None]
+    chosen: list[tuple[list[Any], list[str]]]
+
+    def choose(self, messages: list[Any], options: list[str]) -> int | None:
+        self.chosen.append((list(messages), list(options)))
+        return self.letter(messages, list(options))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from indexes import build_index
 from langchain_core.messages import BaseMessage
-from scripted import ScriptedChat
+from scripted import ChoosingChat, ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval import prompts
@@ -24,6 +24,7 @@ from retrieval.answer import (
     Assistant,
     Final,
     Retrieved,
+    Status,
     Token,
     _answer_shape,
     _offers_answer,
@@ -601,6 +602,48 @@ def test_a_multiple_choice_answer_names_the_choice_a_passage_supports(
     # as part of the question, so they are no rivals: the wrong one passes.
     off = make_assistant(lambda _m: f"A) 12 percent [{apples}].").answer(question)
     assert off.text == "A) 12 percent [1]." and not off.note
+
+
+def test_a_constrained_model_answers_a_listed_choice_by_its_letter(index_dir: Path, embedder: Any) -> None:
+    """The local model picks one listed letter (``choose``, a grammar in llama.cpp) after reading the same
+    passages: the answer is that choice cited with the sentence that supports it, without a free reply;
+    a letter no passage supports gives way to the model's own words; the setting off never asks."""
+    question = with_choices(FERRY_COST, FERRY_CHOICES)
+
+    def assistant(pick: int | None, **overrides: Any) -> tuple[Assistant, ChoosingChat]:
+        settings = Settings(data_dir=index_dir, backend="local", **overrides)
+        model = ChoosingChat(reply=lambda _m: "It costs 40,000 euros a year [1].", calls=[],
+                             letter=lambda _m, _o: pick, chosen=[])
+        return Assistant(settings, store=Store(settings, embedder=embedder), chat_model=model), model
+
+    chooser, model = assistant(1)
+    events = list(chooser.stream(question))
+    final = events[-1]
+    assert isinstance(final, Final)
+    answer = final.answer
+    assert answer.text == "B) 40,000 euros [1]." and not answer.note and not answer.refused
+    assert len(answer.citations) == 1 and "40,000 euros" in answer.citations[0].quote
+    assert answer.question == question and "choice" in answer.timings
+    assert [e.text for e in events if isinstance(e, Token)] == [answer.text]
+    assert model.calls == []  # no free reply was generated
+    (messages, options), = model.chosen
+    assert options == ["A", "B", "C"]
+    assert messages[0] == ("system", prompts.SYSTEM)
+    assert messages[-1][1].endswith(prompts.CHOICE_LETTER) and FERRY_COST in messages[-1][1]
+    assert any(isinstance(e, Status) and "listed choices" in e.text for e in events)
+
+    # "90,000 dollars" is in no passage: the model answers in its own words, verified as any answer.
+    unsupported, model = assistant(2)
+    answer = unsupported.answer(question)
+    assert answer.text == "It costs 40,000 euros a year [1]." and len(model.calls) == 1
+    assert not model.calls[0][-1].content.endswith(prompts.CHOICE_LETTER)
+    # No letter (a grammar llama.cpp ignored): the same.
+    assert assistant(None)[0].answer(question).text == "It costs 40,000 euros a year [1]."
+    # Off, or a question without a list: never asked for a letter.
+    off, model = assistant(1, choice_letter=False)
+    assert off.answer(question).text == "It costs 40,000 euros a year [1]." and model.chosen == []
+    plain, model = assistant(1)
+    assert plain.answer(FERRY_COST).text == "It costs 40,000 euros a year [1]." and model.chosen == []
 
 
 def test_choices_no_passage_supports_leave_the_answer_alone(make_assistant: Callable[..., Assistant]) -> None:

@@ -411,6 +411,25 @@ def test_local_adapter_does_not_reevaluate_a_shared_system_prompt(smol_model: Ll
 @pytest.mark.slow
 @needs_llama
 @needs_smollm
+def test_local_adapter_chooses_only_among_the_options(smol_model: LlamaCppChat) -> None:
+    """``choose`` (the letter of a listed choice) replies with one of the options and nothing else, even
+    options the model would never write, and leaves the prompt evaluated for the free reply after it."""
+    prompt = [SystemMessage("You answer with one word."),
+              HumanMessage("Which of these is a colour? A) table B) red C) seven. Reply with only the letter.")]
+    assert smol_model.choose(prompt, ["A", "B", "C"]) in (0, 1, 2)
+    assert smol_model.choose(prompt, ["zqx", "vvk"]) in (0, 1)
+    assert smol_model.choose([("system", "You answer with one word."), ("user", "Pick one.")], ["yes"]) == 0
+    with pytest.raises(ValueError):
+        smol_model.choose(prompt, [])
+    smol_model.choose(prompt, ["A", "B", "C"])
+    free = smol_model.invoke(prompt, max_tokens=2)
+    assert free.usage_metadata is not None and free.usage_metadata["input_tokens"] > 30
+    assert free.response_metadata["llama_perf"]["prompt_eval_tokens"] <= 2  # the prompt was read once
+
+
+@pytest.mark.slow
+@needs_llama
+@needs_smollm
 def test_prompt_cache_keeps_the_system_prompt_across_an_unrelated_call() -> None:
     assert SMOLLM is not None
     system = SystemMessage("You answer questions about news articles, citing passages as [n]. " * 12)
