@@ -245,7 +245,7 @@ def settings_summary(settings: Settings, store: Store) -> dict[str, Any]:
     keys = ("k", "fetch_k", "rrf_k", "dense_weight", "keyword_weight", "article_weight", "recency_weight",
             "recency_days", "dedup_threshold", "chunk_tokens",
             "chunk_overlap_sentences", "refusal_threshold", "support_threshold", "embedding_dtype",
-            "collection")
+            "collection", "choice_letter", "choice_evidence")
     out: dict[str, Any] = {key: getattr(settings, key) for key in keys}
     out["embedding_model"] = store.embedder.model_path
     out["embedding_dtype_used"] = store.embedder.dtype
