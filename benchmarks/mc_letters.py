@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,34 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
+from langchain_core.messages import BaseMessage  # noqa: E402
 
-from benchmarks.mc_replay import questions  # noqa: E402
+from benchmarks.mc_replay import Recorded, questions  # noqa: E402
 from benchmarks.week_halves import mean_se  # noqa: E402
 
 ASK = "\n\nReply with only the letter of the right choice."
-
-
-class Capture(BaseChatModel):
-    """Records the messages of each call and answers NOT_IN_ARTICLES."""
-
-    seen: list[list[BaseMessage]]
-
-    @property
-    def _llm_type(self) -> str:
-        return "capture"
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        self.seen.append(list(messages))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="NOT_IN_ARTICLES"))])
-
-    def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        self.seen.append(list(messages))
-        yield ChatGenerationChunk(message=AIMessageChunk(content="NOT_IN_ARTICLES"))
 
 
 def chatml(messages: list[BaseMessage]) -> str:
@@ -95,19 +72,19 @@ def main() -> None:
         from retrieval.store import Store
 
         settings = Settings(data_dir=args.data_dir, backend="local")
-        capture = Capture(seen=[])
+        capture = Recorded(reply=lambda: "NOT_IN_ARTICLES")  # records the prompt, then refuses
         assistant = Assistant(settings, store=Store(settings), chat_model=capture)
         llm = llama_cpp.Llama(model_path=str(local_model_path(settings)), n_ctx=4096, n_batch=512,
                               n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
         vocab = llm.n_vocab()
         with args.out.open("a") as f:
             for q in todo:
-                capture.seen.clear()
+                capture.calls.clear()
                 assistant.answer(with_choices(q.question, q.choices), filters=as_of(q))
                 row: dict[str, Any] = {"id": q.id, "gold": q.answer_index, "picked": None}
-                if capture.seen:
+                if capture.calls:
                     t = time.perf_counter()
-                    tokens = llm.tokenize(chatml(capture.seen[0]).encode(), add_bos=False, special=True)
+                    tokens = llm.tokenize(chatml(capture.calls[0]).encode(), add_bos=False, special=True)
                     llm.reset()
                     llm.eval(tokens)
                     logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(vocab,)).astype(np.float64)

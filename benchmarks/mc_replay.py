@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
+from pydantic import Field  # noqa: E402
 
 from benchmarks.week_halves import mean_se  # noqa: E402
 from retrieval.answer import Assistant  # noqa: E402
@@ -56,6 +57,7 @@ class Recorded(BaseChatModel):
     set before each question would never be seen)."""
 
     reply: Callable[[], str]
+    calls: list[list[BaseMessage]] = Field(default_factory=list)  # the messages of each call, in order
 
     @property
     def _llm_type(self) -> str:
@@ -63,10 +65,12 @@ class Recorded(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
+        self.calls.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply()))])
 
     def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        self.calls.append(list(messages))
         yield ChatGenerationChunk(message=AIMessageChunk(content=self.reply()))
 
 

@@ -747,14 +747,22 @@ class Assistant:
             return None
         if self.settings.choice_evidence == "unsupported" and any(s.choice == named for s in supports):
             return None  # the model's own choice holds up
-        label = chr(ord("A") + best.choice)
-        chosen = self.verify(f"{label}) {choices[best.choice]} [{best.passage + 1}].", passages, bare)
-        if chosen.refused or chosen.unsupported:
+        chosen = self._cited_choice(question, bare, best.choice, choices[best.choice], best.passage, passages)
+        if chosen is None:
             return None
         chosen.text = f"{CHOICE_NOTE} {chosen.text}"
         chosen.note = CHOICE_NOTE
-        chosen.question = question
         return chosen
+
+    def _cited_choice(self, question: str, bare: str, index: int, choice: str, passage: int,
+                      passages: Sequence[Passage]) -> Answer | None:
+        """The verified answer "B) 40,000 euros [n]." naming choice ``index`` and citing ``passages[passage]``
+        (checked against ``bare``, the question without its list), or None if it does not pass."""
+        answer = self.verify(f"{chr(ord('A') + index)}) {choice} [{passage + 1}].", passages, bare)
+        if answer.refused or answer.unsupported:
+            return None
+        answer.question = question
+        return answer
 
     def letter_answer(self, model: Any, messages: Sequence[tuple[str, str]], question: str,
                       passages: Sequence[Passage]) -> Answer | None:
@@ -765,21 +773,17 @@ class Assistant:
         choices, the model's reply was no letter, or no passage supports the choice it picked (then it
         answers in its own words, as for any question)."""
         bare, choices = listed_choices(question)
-        if not choices or len(choices) > 26:
+        if not choices:
             return None
-        labels = [chr(ord("A") + i) for i in range(len(choices))]
         role, user = messages[-1]
+        labels = [chr(ord("A") + i) for i in range(len(choices))]  # listed_choices allows A-J in order
         picked = model.choose([*messages[:-1], (role, user + prompts.CHOICE_LETTER)], labels)
         if picked is None:
             return None
         support = self.choice_support(bare, [choices[picked]], passages)
         if not support:
             return None
-        answer = self.verify(f"{labels[picked]}) {choices[picked]} [{support[0].passage + 1}].", passages, bare)
-        if answer.refused or answer.unsupported:
-            return None
-        answer.question = question
-        return answer
+        return self._cited_choice(question, bare, picked, choices[picked], support[0].passage, passages)
 
     # --- answering --------------------------------------------------------------------------------
     def retrieve(
@@ -863,7 +867,7 @@ class Assistant:
                 t = time.perf_counter()
                 lettered = self.letter_answer(model, messages, standalone, passages)
                 timings["choice"] = time.perf_counter() - t
-        if model is not None and lettered is not None:
+        if lettered is not None:
             text = lettered.text
             timings["first_token"] = time.perf_counter() - started
             yield Token(text)
