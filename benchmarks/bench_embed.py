@@ -119,6 +119,72 @@ def run(dump: Path, count: int, rounds: int, formats: list[str], cache_dir: Path
     return out
 
 
+def ceiling(dump: Path, count: int, rounds: int) -> dict[str, Any]:
+    """How far any float32 format could go past float32 torch on this CPU: the model's FLOPs per chunk
+    (as encode pads its batches), the float32 torch encode's GFLOP/s, the machine's float32 and bfloat16
+    matmul GFLOP/s at the feed-forward layers' shape, and the share of the encode spent in the linear
+    layers (torch's profiler). If every other op (attention, GELU, layer norm, copies) cost nothing, a
+    float32 format could be at most 1 / that share faster; the linear layers' own speed is capped by
+    the matmul figure."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    settings = Settings()
+    path = settings.embedding_model or packaged_model_path()
+    batch = settings.embedding_batch_size
+    embedder = Embedder(path, "float32", batch)
+    model = embedder.model
+    texts = sample_chunks(dump, count, embedder)
+    config = model[0].auto_model.config
+    h, layers, ff = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    order = np.argsort([-len(t) for t in texts], kind="stable")  # as SentenceTransformer.encode batches
+    linear_flop = attention_flop = padded = 0
+    for start in range(0, len(texts), batch):
+        group = [texts[i] for i in order[start:start + batch]]
+        encoded = model.tokenizer(group, padding=True, truncation=True, max_length=model.max_seq_length)
+        width = len(encoded["input_ids"][0])
+        tokens = len(group) * width
+        padded += tokens
+        linear_flop += layers * 2 * tokens * (4 * h * h + 2 * h * ff)  # Q, K, V, output; the two FFN matmuls
+        attention_flop += layers * 2 * 2 * tokens * width * h  # scores and weighted sum
+    model.encode(texts[:batch])
+    best = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        model.encode(texts, batch_size=batch)
+        best = max(best, len(texts) / (time.perf_counter() - started))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model.encode(texts, batch_size=batch)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    linear = sum(e.self_cpu_time_total for e in events if e.key in ("aten::addmm", "aten::mm", "aten::matmul"))
+
+    def matmul_gflops(dtype: Any) -> float:
+        a = torch.randn(batch * 170, h, dtype=dtype)
+        w1, w2 = torch.randn(h, ff, dtype=dtype), torch.randn(ff, h, dtype=dtype)
+        for _ in range(3):
+            (a @ w1) @ w2
+        started = time.perf_counter()
+        for _ in range(20):
+            (a @ w1) @ w2
+        return 20 * 2 * 2 * a.shape[0] * h * ff / (time.perf_counter() - started) / 1e9
+
+    flop = (linear_flop + attention_flop) / len(texts)
+    f32, bf16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    share = linear / total if total else float("nan")
+    return {
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),
+                    "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "load_avg": os.getloadavg()},
+        "chunks": len(texts), "padded_tokens_per_chunk": round(padded / len(texts), 1),
+        "gflop_per_chunk": round(flop / 1e9, 3),
+        "linear_share_of_flop": round(linear_flop / (linear_flop + attention_flop), 3),
+        "float32_chunks_per_s": round(best, 2), "float32_encode_gflops": round(flop * best / 1e9, 1),
+        "matmul_gflops": {"float32": round(f32, 1), "bfloat16": round(bf16, 1)},
+        "linear_share_of_time": round(share, 3),
+        "linear_gflops": round(linear_flop / len(texts) * best / share / 1e9, 1) if share else None,
+        "bound_if_the_rest_were_free": round(1 / share, 2) if share else None,
+        "bound_at_matmul_speed": round(f32 / (flop * best / 1e9), 2),
+    }
 
 
 def main() -> None:
@@ -130,7 +196,13 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where ONNX exports are cached (default: a temporary folder, exported afresh)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="instead: how much faster any float32 format could be than float32 torch here (FLOPs, "
+                             "matmul GFLOP/s, the linear layers' share of the time)")
     args = parser.parse_args()
+    if args.ceiling:
+        print(json.dumps(ceiling(args.dump, args.chunks, args.rounds), indent=2))
+        return
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if unknown := set(formats) - set(FORMATS):
         parser.error(f"unknown formats {sorted(unknown)}: use {', '.join(FORMATS)}")

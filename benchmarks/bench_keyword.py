@@ -300,6 +300,27 @@ def keyword_quality(dataset: Path, catalog: Catalog, split: str = "20260501", k:
     return out
 
 
+def limit_curve(catalog: Catalog, questions: list[str], limits: list[int], repeat: int = 5) -> dict[str, Any]:
+    """CPU p50 of the tantivy passage query per hit limit. An engine that stops early (block-max WAND)
+    costs less for 1 hit than for 1,000; one that scores every matching document costs the same.
+    (tantivy-py's ``Searcher.search`` wraps its top-k collector in a ``MultiCollector``, which visits
+    every match: no pruning, whatever the query's shape.)"""
+    engine = engine_for(catalog)
+    searchers = engine._current()
+    assert searchers is not None, "the tantivy files are behind the catalog"
+    searcher = searchers["passages"]
+    out: dict[str, Any] = {}
+    for limit in limits:
+        times = []
+        for q in questions:
+            started = time.process_time()
+            for _ in range(repeat):
+                engine.search("passages", q, limit)
+            times.append((time.process_time() - started) / repeat * 1000)
+        out[str(limit)] = round(statistics.median(times), 3)
+    return {"docs": int(searcher.num_docs), "segments": int(searcher.num_segments), "cpu_p50_ms_by_limit": out}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path)
@@ -315,6 +336,9 @@ def main() -> None:
                         help="split mode: count every term's rows afresh (no document-frequency cache)")
     parser.add_argument("--quality", action="store_true",
                         help="only compare the keyword-only rankings of the modes on the 1× catalog, per week half")
+    parser.add_argument("--limits", default="",
+                        help="instead: CPU p50 of the tantivy passage query at these hit limits (e.g. 1,10,60,1000), "
+                             "per scale — whether the engine stops early")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -343,6 +367,17 @@ def main() -> None:
     questions = [q.question for q in load_dataset(args.dataset).questions]
     if args.queries:
         questions = questions[: args.queries]
+    if args.limits:
+        limits = [int(x) for x in args.limits.split(",")]
+        curves = {}
+        for factor in factors:
+            path = base if factor == 1 else args.work / f"x{factor}.sqlite3"
+            if not path.exists():
+                multiply(base, path, factor)
+            curves[factor] = limit_curve(Catalog(path), questions, limits)
+            print(f"{factor}×: {json.dumps(curves[factor])}", file=sys.stderr, flush=True)
+        print(json.dumps({"questions": len(questions), "scales": curves}, indent=2))
+        return
     settings = Settings()
     result: dict[str, Any] = {"questions": len(questions), "limit": args.limit, "scales": {}}
     for factor in factors:

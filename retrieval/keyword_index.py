@@ -1,10 +1,12 @@
 """The keyword engine: BM25 over passages and whole articles in tantivy, kept in step with the catalog.
 
 FTS5's ``bm25()`` visits every posting of every query term (its idf counts them), so a keyword query
-costs time linear in the corpus (docs/results.md, "Keyword search growth"). Tantivy keeps postings in
-blocks with their best score and answers a top-k OR query with block-max WAND, skipping blocks that
-cannot reach the k-th score: keyword search and fusion take 0.06× FTS5's time on the RealTime QA
-index, and at 16× that corpus 0.23× of FTS5's at 1× (benchmarks/bench_keyword.py, docs/results.md).
+costs time linear in the corpus (docs/results.md, "Keyword search growth"). Tantivy scores compressed
+postings in native code: keyword search and fusion take 0.06× FTS5's time on the RealTime QA index,
+and at 16× that corpus 0.23× of FTS5's at 1× (benchmarks/bench_keyword.py, docs/results.md). Its time
+still grows with the corpus: tantivy's engine could stop early (block-max WAND), but tantivy-py's
+``Searcher.search`` wraps the top-k collector in a ``MultiCollector``, which visits every matching
+document — 1 hit costs what 60 do (``bench_keyword.py --limits``, docs/results.md, session 11).
 
 The catalog stays the authority; these files are derived from it and are never needed for
 correctness:
@@ -20,7 +22,7 @@ correctness:
   simply redone (replacing an article's documents twice is harmless).
 
 Two indexes, so that each query is a flat OR of term scorers over one field (the case block-max WAND
-prunes): passages (title, section and text in one stemmed field) and whole articles (title and
+would prune, should the bindings ever collect top-k alone): passages (title, section and text in one stemmed field) and whole articles (title and
 text). Each document also holds its article id (for replacement), the outlet and the publication
 day (for the outlet and date filters). Terms are those of ``text.keyword_terms``, analysed like FTS5's
 ``porter unicode61`` (lower case, diacritics folded, English stemming).
@@ -210,7 +212,8 @@ class KeywordIndex:
                 should.append((tantivy.Occur.Should, tantivy.Query.phrase_query(schema, "body", tokens)))
         if not should:
             return []
-        # One flat OR of term queries over one field: the shape tantivy answers with block-max WAND.
+        # One flat OR of term queries over one field: the shape block-max WAND prunes (tantivy-py collects
+        # through a MultiCollector, so today every match is scored: docs/results.md, session 11).
         text = tantivy.Query.boolean_query(should)
         must: list[tuple[Any, Any]] = []
         if outlets:

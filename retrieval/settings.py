@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     keyword_engine: Literal["tantivy", "fts5"] = Field(
         default="tantivy",
-        description="Keyword (BM25) search: tantivy (block-max WAND over files in data_dir/keyword, kept in step "
+        description="Keyword (BM25) search: tantivy (native BM25 over files in data_dir/keyword, kept in step "
         "with the catalog by each ingest; FTS5 answers while they are behind) or fts5 (the catalog's own index "
         "only). docs/results.md, session 9.",
     )
