@@ -22,10 +22,11 @@ correctness:
   simply redone (replacing an article's documents twice is harmless).
 
 Two indexes, so that each query is a flat OR of term scorers over one field (the case block-max WAND
-would prune, should the bindings ever collect top-k alone): passages (title, section and text in one stemmed field) and whole articles (title and
-text). Each document also holds its article id (for replacement), the outlet and the publication
-day (for the outlet and date filters). Terms are those of ``text.keyword_terms``, analysed like FTS5's
-``porter unicode61`` (lower case, diacritics folded, English stemming).
+would prune, should the bindings ever collect the top k alone): passages (title, section and text in
+one stemmed field) and whole articles (title and text). Each document also holds its article id (for
+replacement), the outlet and the publication day (for the outlet and date filters). Terms are those of
+``text.keyword_terms``, analysed like FTS5's ``porter unicode61`` (lower case, diacritics folded,
+English stemming).
 """
 
 from __future__ import annotations
