@@ -230,6 +230,10 @@ class Ask:
 
     names: tuple[str, ...]  # folded, each a phrase ("pete hegseth")
     terms: frozenset[str]  # stems of the key terms, names' words included
+    # Names that describe the thing asked for rather than the story: "Which *Texas* city …", "Which city in
+    # the *Midwest* …". The answer's passage names the city ("El Paso, TX"), seldom the qualifier, so
+    # these do not count in the evidence check (they still rank sentences).
+    qualifiers: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
@@ -270,7 +274,21 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
         if t not in _GENERIC and t not in _MONTHS_DAYS and not (t.isdigit() and len(t) < 3)
         and not any(t in x.split() for x in ignored)
     )
-    return Ask(tuple(names), terms)
+    return Ask(tuple(names), terms, _qualifiers(question, names))
+
+
+def _qualifiers(question: str, names: Sequence[str]) -> frozenset[str]:
+    """The names of ``question`` that qualify the kind of thing it asks for: "which [major] NAME city",
+    "which city in [the] NAME" (``_PLACE_NOUNS``, ``_ORG_NOUNS``, ``_PERSON_NOUNS``)."""
+    folded = _fold(question)
+    kinds = "|".join(re.escape(n) for n in (*_PLACE_NOUNS, *_ORG_NOUNS, *_PERSON_NOUNS))
+    found = set()
+    for name in names:
+        n = re.escape(name)
+        if re.search(rf"\b(?:which|what)\s+(?:[\w-]+\s+)?{n}\s+(?:[\w-]+\s+)?(?:{kinds})\b", folded) or re.search(
+                rf"\b(?:which|what)\s+(?:[\w-]+\s+)?(?:{kinds})\s+(?:in|of|from|across)\s+(?:the\s+)?{n}\b", folded):
+            found.add(name)
+    return frozenset(found)
 
 
 # One label of a list of choices: "A) ", "(B) ".
@@ -407,7 +425,8 @@ def evidence(ask: Ask, passages: Sequence[Passage]) -> Evidence:
         return Evidence(0.0, 0, len(ask.terms), -1)
     # "most US taxpayers": US news names the US everywhere or nowhere, so it is no evidence either way
     # (it still ranks sentences: Assistant.sentence_scores).
-    ask = Ask(tuple(n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE), ask.terms)
+    ask = Ask(tuple(n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE and n not in ask.qualifiers),
+              ask.terms)
     texts = [f"{p.title}\n{p.text}" for p in passages]
     covers = [coverage(ask, t) for t in texts]
     best = max(range(len(passages)), key=lambda i: (covers[i][1], covers[i][0], -i))

@@ -374,6 +374,26 @@ def test_the_names_a_question_asks_about() -> None:
     assert coverage(ask, "Leaders from Asia met Xi Jinping in Beijing.")[0] == 0.5
 
 
+def test_a_name_that_qualifies_the_answer_need_not_be_in_the_articles(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """"Which North American country …": the article names Canada, never "North American". A name that
+    describes the thing asked for ("which Texas city", "which city in the Midwest") is no topic the
+    passages must hold; every other name still is (the next test)."""
+    assert question_ask("Which city in the Midwest saw a surge of federal agents?").qualifiers == {"midwest"}
+    assert question_ask("The FAA shut the airspace over which Texas city?").qualifiers == {"texas"}
+    assert question_ask("Which NFL team won the Super Bowl?").qualifiers == {"nfl"}
+    assert not question_ask("Who is Brian Hughes?").qualifiers
+    assert not question_ask("Which leaders of European nations met Xi Jinping?").qualifiers
+    question = "Which North American country's intelligence service said it deeply values its partnership with the US?"
+    answer = make_assistant().answer(question)
+    assert not answer.refused, answer.text
+    assert any("Canada deeply values" in c.quote for c in answer.citations), answer.text
+    # The same question about a name no article holds is refused.
+    refused = make_assistant().answer("Which country's intelligence service did Karl Brennecke say values the US?")
+    assert refused.refused, refused.text
+
+
 def test_a_name_the_articles_never_mention_is_refused(make_assistant: Callable[..., Assistant]) -> None:
     """Same shape of question, a name no article holds: refused, even though the words around it
     ("spokesman", "National Security Council") are in the articles."""
