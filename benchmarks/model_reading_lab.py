@@ -183,14 +183,12 @@ def score_choices(args: argparse.Namespace) -> None:
 
 
 def record_sentences(args: argparse.Namespace) -> None:
-    from retrieval.answer import EXTRACT_SKIP_QUESTIONS, Assistant, _is_question
-    from retrieval.claims import is_instruction
+    from retrieval.answer import Assistant
     from retrieval.eval_data import half_of, load_dataset
     from retrieval.eval_metrics import mentions
     from retrieval.evaluate import as_of
     from retrieval.settings import Settings
     from retrieval.store import Store
-    from retrieval.text import flat, keyword_terms
 
     settings = Settings(data_dir=args.data_dir, backend="extractive")
     assistant = Assistant(settings, store=Store(settings))
@@ -207,25 +205,8 @@ def record_sentences(args: argparse.Namespace) -> None:
             row: dict[str, Any] = {"id": q.id}
             if not assistant.holds_answer(ask, passages, result.best_similarity):
                 row["refused"] = True
-            else:  # Assistant._extract's candidates, in its order, before it keeps three
-                groups = [[flat(s) for _, _, s in assistant._passage_sentences(p)
-                           if len(s.split()) >= 5 and not is_instruction(s)
-                           and not (EXTRACT_SKIP_QUESTIONS and _is_question(s))] for p in passages]
-                candidates = []
-                for n, (group, scored) in enumerate(zip(groups, assistant.sentence_scores(q.question, ask, groups),
-                                                        strict=True), start=1):
-                    for sentence, (relevance, score) in zip(group, scored, strict=True):
-                        if relevance >= settings.refusal_threshold:
-                            candidates.append((score, n, sentence))
-                candidates.sort(key=lambda c: -c[0])
-                chosen: list[tuple[float, int, str]] = []
-                for cand in candidates:
-                    words = set(keyword_terms(cand[2]))
-                    if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
-                        continue
-                    chosen.append(cand)
-                    if len(chosen) == 10:
-                        break
+            else:
+                chosen = assistant.extract_candidates(q.question, passages, ask, 10)  # _extract's, before it keeps 3
                 row["gold_in"] = [bool(mentions(s, q.answer)) for _, _, s in chosen]
                 lines = [f"{LETTERS[i]}. ({passages[n - 1].outlet}, {passages[n - 1].published[:10]}) {s}"
                          for i, (_, n, s) in enumerate(chosen)]

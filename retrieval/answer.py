@@ -1028,6 +1028,13 @@ class Assistant:
         terms (``ask``) and names it holds; whole sentences only, shown on one line, never fragments
         (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same.
         """
+        chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES)
+        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
+
+    def extract_candidates(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
+                           limit: int = EXTRACT_SENTENCES) -> list[tuple[float, int, str]]:
+        """The sentences :meth:`_extract` answers with, best first, as (score, passage number, sentence):
+        at most ``limit``, no two saying nearly the same (``benchmarks/model_reading_lab.py`` reads more)."""
         ask = ask or question_ask(question)
         sentences = [
             [
@@ -1051,9 +1058,9 @@ class Assistant:
             if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
                 continue
             chosen.append(cand)
-            if len(chosen) == EXTRACT_SENTENCES:
+            if len(chosen) == limit:
                 break
-        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
+        return chosen
 
     def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
         """Resolve ``[n]`` markers, check each cited sentence against its passages (``retrieval.claims``:
