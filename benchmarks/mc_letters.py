@@ -34,6 +34,32 @@ from benchmarks.mc_replay import Recorded, questions  # noqa: E402
 from benchmarks.week_halves import mean_se  # noqa: E402
 
 ASK = "\n\nReply with only the letter of the right choice."
+LETTERS = "ABCDEFGHIJKL"
+
+
+class LetterReader:
+    """The local GGUF model read for its next token, no sampling: the softmax over the first ``n`` letters
+    (a letter's logit is the larger of "B" and " B"), also used by ``model_reading_lab.py``."""
+
+    def __init__(self, model_path: str, threads: int) -> None:
+        import llama_cpp
+
+        self.llm = llama_cpp.Llama(model_path=model_path, n_ctx=4096, n_batch=512, n_threads=threads,
+                                   n_threads_batch=threads, verbose=False)
+        self.vocab = self.llm.n_vocab()
+        self.ids = [[t[0] for w in (c, " " + c) if len(t := self.llm.tokenize(w.encode(), add_bos=False)) == 1]
+                    for c in LETTERS]
+
+    def letters(self, prompt: str, n: int) -> tuple[np.ndarray, int, str]:
+        """(probabilities of the first ``n`` letters, prompt tokens, the most likely token of all)."""
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.vocab,)).astype(np.float64)
+        best = np.array([max(logits[i] for i in self.ids[j]) for j in range(n)])
+        z = np.exp(best - best.max())
+        top = self.llm.detokenize([int(np.argmax(logits))]).decode(errors="replace")
+        return z / z.sum(), len(tokens), top
 
 
 def chatml(messages: list[BaseMessage]) -> str:
@@ -62,8 +88,6 @@ def main() -> None:
         done = {r["id"]: r for r in map(json.loads, args.out.read_text().splitlines()) if r}
     todo = [q for q in qs if q.id not in done]
     if todo:
-        import llama_cpp
-
         from retrieval.answer import Assistant
         from retrieval.eval_metrics import with_choices
         from retrieval.evaluate import as_of
@@ -74,9 +98,7 @@ def main() -> None:
         settings = Settings(data_dir=args.data_dir, backend="local")
         capture = Recorded(reply=lambda: "NOT_IN_ARTICLES")  # records the prompt, then refuses
         assistant = Assistant(settings, store=Store(settings), chat_model=capture)
-        llm = llama_cpp.Llama(model_path=str(local_model_path(settings)), n_ctx=4096, n_batch=512,
-                              n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
-        vocab = llm.n_vocab()
+        reader = LetterReader(str(local_model_path(settings)), args.threads)
         with args.out.open("a") as f:
             for q in todo:
                 capture.calls.clear()
@@ -84,19 +106,10 @@ def main() -> None:
                 row: dict[str, Any] = {"id": q.id, "gold": q.answer_index, "picked": None}
                 if capture.calls:
                     t = time.perf_counter()
-                    tokens = llm.tokenize(chatml(capture.calls[0]).encode(), add_bos=False, special=True)
-                    llm.reset()
-                    llm.eval(tokens)
-                    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(vocab,)).astype(np.float64)
-                    letters = []
-                    for c in "ABCDEFGH"[: len(q.choices)]:
-                        ids = [tok[0] for w in (c, " " + c) if len(tok := llm.tokenize(w.encode(), add_bos=False)) == 1]
-                        letters.append(max(logits[i] for i in ids))
-                    best = int(np.argmax(letters))
-                    z = np.exp(np.array(letters) - max(letters))
-                    row |= {"picked": best, "p": round(float(z[best] / z.sum()), 3), "tokens": len(tokens),
-                            "s": round(time.perf_counter() - t, 1),
-                            "top_token": llm.detokenize([int(np.argmax(logits))]).decode(errors="replace")}
+                    probs, tokens, top = reader.letters(chatml(capture.calls[0]), len(q.choices))
+                    best = int(np.argmax(probs))
+                    row |= {"picked": best, "p": round(float(probs[best]), 3), "tokens": tokens,
+                            "s": round(time.perf_counter() - t, 1), "top_token": top}
                 f.write(json.dumps(row) + "\n")
                 f.flush()
                 done[q.id] = row
