@@ -281,7 +281,7 @@ def _qualifiers(question: str, names: Sequence[str]) -> frozenset[str]:
     """The names of ``question`` that qualify the kind of thing it asks for: "which [major] NAME city",
     "which city in [the] NAME" (``_PLACE_NOUNS``, ``_ORG_NOUNS``, ``_PERSON_NOUNS``)."""
     folded = _fold(question)
-    kinds = "|".join(re.escape(n) for n in (*_PLACE_NOUNS, *_ORG_NOUNS, *_PERSON_NOUNS))
+    kinds = _KIND_NOUNS
     found = set()
     for name in names:
         n = re.escape(name)
@@ -455,6 +455,7 @@ _PERSON_NOUNS = ("person", "president", "leader", "singer", "artist", "actor", "
                  "senator", "governor", "official", "ceo", "executive", "minister", "star", "rapper", "author",
                  "director", "coach", "judge", "musician", "celebrity", "lawmaker", "politician", "founder",
                  "figure", "billionaire", "candidate", "comedian", "host", "member", "pope", "king", "queen")
+_KIND_NOUNS = "|".join(re.escape(n) for n in (*_PLACE_NOUNS, *_ORG_NOUNS, *_PERSON_NOUNS))  # a regex alternation
 _KIND_LABELS = {
     "place": frozenset({"GPE", "LOC", "FAC"}),
     "org": frozenset({"ORG", "NORP", "PRODUCT"}),
