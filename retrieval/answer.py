@@ -425,13 +425,27 @@ def evidence(ask: Ask, passages: Sequence[Passage]) -> Evidence:
         return Evidence(0.0, 0, len(ask.terms), -1)
     # "most US taxpayers": US news names the US everywhere or nowhere, so it is no evidence either way
     # (it still ranks sentences: Assistant.sentence_scores).
-    ask = Ask(tuple(n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE and n not in ask.qualifiers),
-              ask.terms)
     texts = [f"{p.title}\n{p.text}" for p in passages]
+    waived = ask.qualifiers if ask.qualifiers and _rest_held(ask, texts) else frozenset()
+    ask = Ask(tuple(n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE and n not in waived),
+              ask.terms)
     covers = [coverage(ask, t) for t in texts]
     best = max(range(len(passages)), key=lambda i: (covers[i][1], covers[i][0], -i))
     names, _ = coverage(ask, "\n".join(texts))
     return Evidence(names, round(covers[best][1] * len(ask.terms)), len(ask.terms), best)
+
+
+def _rest_held(ask: Ask, texts: Sequence[str]) -> bool:
+    """Whether one of ``texts`` holds at least half of the question's key terms that are not words of its
+    names ("Which Texas city did Pete Hegseth visit?": "city", "visit"), counting at most
+    ``TERMS_COUNTED``. A qualifier is waived only then: a passage that names the story's people but not
+    what is asked about them is no answer to "which Texas city", whatever city it names."""
+    named = {_stem(w) for n in ask.names for w in re.findall(r"[\w']+", n)}
+    rest = Ask((), ask.terms - named)
+    if not rest.terms:
+        return False
+    needed = math.ceil(min(len(rest.terms), TERMS_COUNTED) / 2)
+    return any(round(coverage(rest, t)[1] * len(rest.terms)) >= needed for t in texts)
 
 
 _NUMBER_QUESTION = re.compile(r"^\W*(how (many|much|long|old|far|big|large|high)|what (percentage|percent|share|number|"

@@ -394,6 +394,17 @@ def test_a_name_that_qualifies_the_answer_need_not_be_in_the_articles(
     assert refused.refused, refused.text
 
 
+def test_a_qualifier_is_waived_only_when_the_passages_speak_to_the_rest_of_the_question(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """A false premise: no article has Hegseth visit any city. The passages name Hegseth, but nothing
+    about a city or a visit, so "Texas" is not waived and the question is refused rather than answered
+    with Hegseth's order."""
+    assert question_ask("Which Texas city did Pete Hegseth visit?").qualifiers == {"texas"}
+    answer = make_assistant().answer("Which Texas city did Pete Hegseth visit?")
+    assert answer.refused and "don't cover" in answer.text, answer.text
+
+
 def test_a_name_the_articles_never_mention_is_refused(make_assistant: Callable[..., Assistant]) -> None:
     """Same shape of question, a name no article holds: refused, even though the words around it
     ("spokesman", "National Security Council") are in the articles."""
