@@ -107,7 +107,7 @@ class _Spool:
     """The articles to embed, in the order read, pickled into a temporary file (in memory up to
     ``SPOOL_MEMORY_BYTES``, then on disk beside the index): a first ingest of a large dump holds one
     batch of texts in memory, not the whole dump (docs/results.md, "Ingest at 16×, session 9").
-    The file has no name on disk, so a killed run leaves nothing behind. Iterate once, then close."""
+    The file has no name on disk, so a killed run leaves nothing behind. Iterate once; ``with`` closes it."""
 
     def __init__(self, folder: Path | None) -> None:
         self._folder = str(folder) if folder else None
@@ -176,6 +176,22 @@ def _ingest(
     rebuild: bool,
     progress: Progress | None,
 ) -> IngestReport:
+    # The spool is closed (its temporary file deleted) however the run ends: an error while reading
+    # or writing leaves no file behind, not only a run that reached the embedding step.
+    with _Spool(settings.data_dir if not dry_run else None) as todo:
+        return _run(todo, sources, settings, store, sync, dry_run, rebuild, progress)
+
+
+def _run(
+    todo: _Spool,
+    sources: Iterable[str],
+    settings: Settings,
+    store: Store,
+    sync: bool,
+    dry_run: bool,
+    rebuild: bool,
+    progress: Progress | None,
+) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(dry_run=dry_run, chroma=store.chroma_url or "")
     if rebuild and not dry_run:
@@ -189,7 +205,6 @@ def _ingest(
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
     seen: set[str] = set()
-    todo = _Spool(settings.data_dir if not dry_run else None)
     failed_roots: set[str] = set()
     missing_source = False  # a SOURCE path that does not exist: what it held is unknown
     for source in sources:
@@ -272,16 +287,15 @@ def _ingest(
 
     if progress:
         progress(0, total, "embedding")
-    with todo:
-        for article, headings, digest, existed in todo:
-            chunks = chunk_article(
-                article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
-            )
-            batch.append((article, chunks, digest, existed))
-            batch_chunks += len(chunks)
-            if batch_chunks >= EMBED_BATCH_CHUNKS:
-                flush()
-        flush()
+    for article, headings, digest, existed in todo:
+        chunks = chunk_article(
+            article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
+        )
+        batch.append((article, chunks, digest, existed))
+        batch_chunks += len(chunks)
+        if batch_chunks >= EMBED_BATCH_CHUNKS:
+            flush()
+    flush()
 
     for article_id in to_delete:
         store.delete_article(article_id)

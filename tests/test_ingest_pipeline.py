@@ -442,3 +442,40 @@ def test_a_run_killed_while_writing_spooled_articles_is_redone(
     report = run(fake_store, tmp_path / "news")
     assert (report.added, report.unchanged) == (2, 2)
     assert len(check_index(fake_store)) == 4
+
+
+def test_a_run_stopped_while_reading_closes_its_spool(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or any error) while the sources are still being read, after some articles were spooled:
+    the spool's temporary file is closed at once, not left open until the garbage collector runs."""
+    import tempfile
+
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "SPOOL_MEMORY_BYTES", 1)  # on disk from the first article
+    opened: list[tempfile.SpooledTemporaryFile[bytes]] = []
+
+    class Recorded(tempfile.SpooledTemporaryFile):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            opened.append(self)
+
+    monkeypatch.setattr(tempfile, "SpooledTemporaryFile", Recorded)
+    write_articles(tmp_path / "news", 4)
+    real_clean = pipeline.clean_article
+    cleaned: list[str] = []
+
+    def stops_on_the_third(article: Article) -> tuple[Article, Headings]:
+        if len(cleaned) == 2:
+            raise KeyboardInterrupt("Ctrl-C")
+        cleaned.append(article.id)
+        return real_clean(article)
+
+    monkeypatch.setattr(pipeline, "clean_article", stops_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake_store, tmp_path / "news")
+    assert len(opened) == 1 and opened[0].closed
+    monkeypatch.setattr(pipeline, "clean_article", real_clean)
+    assert run(fake_store, tmp_path / "news").added == 4
+    assert len(check_index(fake_store)) == 4
