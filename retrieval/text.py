@@ -127,11 +127,41 @@ def _joins(text: str, before: tuple[int, int], after: tuple[int, int], width: in
 
 def split_sentences(text: str, keep: Collection[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """(start, end) spans of the sentences of ``text``: every paragraph break and list item ends a
-    sentence; a line break inside a hard-wrapped sentence does not (see :func:`paragraphs`)."""
+    sentence; a line break inside a hard-wrapped sentence does not (see :func:`paragraphs`). A quotation
+    of several sentences stays whole with the sentence that opens it (see :func:`_within_quotes`)."""
     spans: list[tuple[int, int]] = []
     for s, e in paragraphs(text, keep):
-        spans.extend(line_sentences(text[s:e], s))
+        spans.extend(_within_quotes(text, line_sentences(text[s:e], s)))
     return spans
+
+
+# A quotation joined into one sentence is at most this long; a longer one (or one that never closes in
+# its paragraph, as a quote running on into the next paragraph does) keeps its sentences apart.
+MAX_QUOTED = 500
+
+
+def _open_quote(text: str) -> bool:
+    """Whether ``text`` leaves a quotation open: more “ than ”, or an odd number of straight quotes."""
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+def _within_quotes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (the sentences of one paragraph) with the sentences of one quotation joined:
+    ``He said: “We will stay. Any suggestion otherwise is untrue.”`` is one sentence, so that a quote is
+    never shown opened and not closed, or closed and never opened."""
+    joined: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        start, end = spans[i]
+        j = i
+        while _open_quote(text[start:spans[j][1]]) and j + 1 < len(spans) and spans[j + 1][1] - start <= MAX_QUOTED:
+            j += 1
+        if j > i and not _open_quote(text[start:spans[j][1]]):
+            end = spans[j][1]
+            i = j
+        joined.append((start, end))
+        i += 1
+    return joined
 
 
 def flat(text: str) -> str:

@@ -184,6 +184,28 @@ def test_sentences_are_not_split_at_titles_or_initialisms(
     ]
 
 
+def test_a_quotation_of_several_sentences_is_one_sentence() -> None:
+    """An answer or a citation never shows a quote opened and not closed: the sentences of one
+    quotation stay with the sentence that opens it. A quote that does not close in its paragraph (it
+    runs on into the next one, as news quotes do) or runs past MAX_QUOTED keeps its sentences apart."""
+    text = ("A British government spokesperson stated: “The US is the UK’s closest ally. Any suggestion "
+            "otherwise is untrue.” The talks resume on Monday. He said \"We go. We stay.\" Then he left.")
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "A British government spokesperson stated: “The US is the UK’s closest ally. Any suggestion otherwise "
+        "is untrue.”",
+        "The talks resume on Monday.",
+        "He said \"We go. We stay.\"",
+        "Then he left.",
+    ]
+    runs_on = "“We will rebuild. It will take years.\n\n“But we start today,” she said."
+    assert [runs_on[s:e] for s, e in split_sentences(runs_on)] == [
+        "“We will rebuild.", "It will take years.", "“But we start today,” she said."]
+    long_quote = "“" + " ".join(f"Sentence number {i} of a very long statement." for i in range(20)) + "” Done."
+    assert len(split_sentences(long_quote)) == 21
+    # The chunker's units are unchanged: it splits on every sentence end (line_sentences).
+    assert len(line_sentences(text)) == 6
+
+
 def test_overlap_repeats_the_last_sentence_of_the_previous_chunk(cleaned: Article, chunks: list[Chunk]) -> None:
     overlapping = [(a, b) for a, b in itertools.pairwise(chunks)
                    if a.section == b.section and b.start < a.end]
