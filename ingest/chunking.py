@@ -97,6 +97,10 @@ def clean_text(text: str, title: str = "") -> tuple[str, list[tuple[int, int, st
             headings.append((offset, offset + len(line), heading))
         out.append(line)
         offset += len(line) + 1
+    if len(headings) == sum(1 for line in out if line.strip()):
+        # Every line reads as a heading (a one-line article whose first line became its title): the
+        # text is its own body, not headings over nothing, or it would leave no chunk to search.
+        headings = []
     return "\n".join(out), headings
 
 

@@ -201,6 +201,7 @@ def _run(
     # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
     fresh = dry_run and not settings.catalog_path.exists()
     known = {} if rebuild or fresh else store.catalog.states()
+    redo = store.catalog.chunkless() if known else set()
 
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
@@ -229,7 +230,7 @@ def _run(
             digest = content_hash(cleaned, settings)
             # 2. Decide: unchanged, added, updated.
             previous = known.get(item.id)
-            if previous and previous[0] == digest and previous[1] == "done":
+            if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
                 report.unchanged += 1
                 continue
             existed = previous is not None and previous[0] is not None
@@ -291,6 +292,9 @@ def _run(
         chunks = chunk_article(
             article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
         )
+        if not chunks:  # nothing a search could find: reported, never counted as added
+            report.failed.append(LoadError(article.source, "no text to index (only headings) after cleaning"))
+            continue
         batch.append((article, chunks, digest, existed))
         batch_chunks += len(chunks)
         if batch_chunks >= EMBED_BATCH_CHUNKS:

@@ -479,3 +479,58 @@ def test_a_run_stopped_while_reading_closes_its_spool(
     monkeypatch.setattr(pipeline, "clean_article", real_clean)
     assert run(fake_store, tmp_path / "news").added == 4
     assert len(check_index(fake_store)) == 4
+
+
+def test_a_one_line_article_is_searchable_not_added_empty(fake_store: Store, tmp_path: Path) -> None:
+    """A file (or a record without a title) that is a single line: its first line becomes its title,
+    and that line used to be taken for a heading over nothing — "added", 0 chunks, never found. The
+    line is the article's body: one chunk, found by its words."""
+    news = tmp_path / "news"
+    news.mkdir()
+    line = "Copper prices in Santiago rose 5 percent on Monday after a strike at the Escondida mine, traders said."
+    (news / "one.txt").write_text(line + "\n", encoding="utf-8")
+    (news / "dump.jsonl").write_text(json.dumps({"id": "brief-1", "text": "Lindholm ferry fares rise in May."}) + "\n")
+    report = run(fake_store, news)
+    assert (report.added, report.failed, report.chunks) == (2, [], 2)
+    chunks = check_index(fake_store)
+    assert sorted(len(ids) for ids in chunks.values()) == [1, 1]
+    assert chroma_docs(fake_store, "Escondida") and chroma_docs(fake_store, "Lindholm")
+
+
+def test_an_article_left_with_no_chunk_is_reported_not_added(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should an article ever yield no chunk, it is reported by name as failed, not counted as added."""
+    from ingest import pipeline
+
+    paths = write_articles(tmp_path / "news", 2)
+    real_chunk = pipeline.chunk_article
+    def none_for_the_first(article: Article, *args: Any, **kwargs: Any) -> list[Any]:
+        return [] if article.source.endswith(paths[0].name) else real_chunk(article, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "chunk_article", none_for_the_first)
+    report = run(fake_store, tmp_path / "news")
+    assert report.added == 1 and [f.source for f in report.failed] == [str(paths[0])]
+    assert "no text to index" in report.failed[0].reason
+
+
+def test_an_article_indexed_with_no_chunk_is_redone_though_unchanged(fake_store: Store, tmp_path: Path) -> None:
+    """An index written before the one-line fix holds such an article as 'done' with 0 chunks: the next
+    ingest of the same file redoes it (and only it), so it becomes searchable without --rebuild."""
+    news = tmp_path / "news"
+    write_articles(news, 2)
+    (news / "one.txt").write_text("Lindholm ferry fares rise by a third in May, the operator said.\n", encoding="utf-8")
+    assert run(fake_store, news).added == 3
+    one, (digest, _, source) = next(
+        (i, state) for i, state in fake_store.catalog.states().items() if state[2].endswith("one.txt"))
+    fake_store.delete_article(one)  # what the old code left: the article 'done', unchanged, no chunk
+    with closing(sqlite3.connect(fake_store.settings.catalog_path)) as db, db:
+        db.execute("INSERT INTO articles(id, source, content_hash, state, n_chunks) VALUES (?, ?, ?, 'done', 0)",
+                   (one, source, digest))
+    assert fake_store.catalog.chunkless() == {one} and not chroma_docs(fake_store, "Lindholm")
+    dry = run(fake_store, news, dry_run=True)
+    assert (dry.updated, dry.unchanged) == (1, 2)
+    report = run(fake_store, news)
+    assert (report.updated, report.unchanged, report.chunks) == (1, 2, 1)
+    assert chroma_docs(fake_store, "Lindholm") and len(check_index(fake_store)) == 3
+    assert run(fake_store, news).unchanged == 3
