@@ -16,8 +16,9 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
               help="Where the index lives (default: ./.newsqa; env NEWSQA_DATA_DIR).")
 @click.option("--sync", is_flag=True,
-              help="Also delete indexed articles that are not in SOURCES any more "
-                   "(articles of a source that failed to load are kept).")
+              help="Also delete indexed articles that came from SOURCES but are not there any more "
+                   "(files deleted from a given folder, records gone from a given dump). Articles from "
+                   "other folders or uploads, and those of a source that failed to load, are kept.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--rebuild", is_flag=True, help="Drop the whole index first and ingest SOURCES from scratch.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
@@ -40,7 +41,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     Examples:
       python -m ingest corpus/
       python -m ingest ~/news/2026-11-26.jsonl https://example.org/feed.xml
-      python -m ingest corpus/ --sync        # also drop articles whose files were deleted
+      python -m ingest corpus/ --sync        # also drop corpus/'s articles whose files were deleted
       python -m ingest corpus/ --json        # machine-readable report
     """
     from rich.console import Console

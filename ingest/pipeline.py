@@ -103,6 +103,23 @@ def _source_root(source: str) -> str:
     return source.split("#", 1)[0]
 
 
+class _SyncScope:
+    """What ``--sync`` may delete: articles read from one of the SOURCES of this run — a given file (or
+    its records and pages), a file under a given folder, or a given URL — and nothing else. An article
+    ingested from another folder, or uploaded on the page, stays however ``--sync`` is run."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        self.urls = {_source_root(s) for s in sources if re.match(r"^https?://", s, re.I)}
+        self.paths = [Path(s).resolve() for s in sources if not re.match(r"^https?://", s, re.I)]
+
+    def holds(self, source: str) -> bool:
+        root = _source_root(source)
+        if re.match(r"^https?://", root, re.I):
+            return root in self.urls
+        path = Path(root).resolve()  # a relative source resolves as when it was read (same folder)
+        return any(path == p or path.is_relative_to(p) for p in self.paths)
+
+
 class _Spool:
     """The articles to embed, in the order read, pickled into a temporary file (in memory up to
     ``SPOOL_MEMORY_BYTES``, then on disk beside the index): a first ingest of a large dump holds one
@@ -244,9 +261,10 @@ def _run(
     # that does not exist at all (a typo, an unmounted disk) stops every deletion, as rsync does.
     to_delete: list[str] = []
     if sync:
+        given = _SyncScope(sources)
         for article_id, (_, _, source) in known.items():
-            if article_id in seen:
-                continue
+            if article_id in seen or not given.holds(source):
+                continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
             if missing_source or _source_root(source) in failed_roots:
                 report.kept_on_failure += 1
                 continue

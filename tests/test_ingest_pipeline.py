@@ -207,12 +207,34 @@ def test_sync_with_a_missing_source_deletes_nothing(fake_store: Store, tmp_path:
     assert run(fake_store, tmp_path / "news").added == 3
     report = run(fake_store, tmp_path / "nwes", sync=True)  # a typo must not wipe the index
     assert report.failed[0].reason == "no such file or folder"
+    assert (report.deleted, report.kept_on_failure) == (0, 0)  # news/ was not given: not in scope
+    # The folder itself missing (unmounted, moved): what it held is unknown, so nothing of it goes.
+    (tmp_path / "news").rename(tmp_path / "moved")
+    report = run(fake_store, tmp_path / "news", sync=True)
+    assert report.failed[0].reason == "no such file or folder"
     assert (report.deleted, report.kept_on_failure) == (0, 3)
     assert len(articles(fake_store.settings)) == 3
-    # A source that is not given at all is what --sync is for.
-    write_articles(tmp_path / "other", 1, start=10)
+    check_index(fake_store)
+
+
+def test_sync_deletes_only_what_came_from_its_sources(fake_store: Store, tmp_path: Path) -> None:
+    """`--sync other/` drops the articles of other/ whose files are gone, never those of news/ (nor the
+    page's uploads, another folder): syncing one folder must not wipe the rest of the index."""
+    news = write_articles(tmp_path / "news", 3)
+    other = write_articles(tmp_path / "other", 2, start=10)
+    uploads = write_articles(fake_store.settings.data_dir / "uploads", 1, start=20)
+    assert run(fake_store, tmp_path / "news", tmp_path / "other", uploads[0]).added == 6
     report = run(fake_store, tmp_path / "other", sync=True)
-    assert (report.added, report.deleted, report.kept_on_failure) == (1, 3, 0)
+    assert (report.unchanged, report.deleted) == (2, 0)
+    other[0].unlink()
+    news[0].unlink()
+    report = run(fake_store, tmp_path / "other", sync=True)
+    assert (report.unchanged, report.deleted) == (1, 1)  # other/'s gone file only: news/'s waits for its sync
+    assert len(articles(fake_store.settings)) == 5
+    report = run(fake_store, tmp_path / "news", sync=True)
+    assert (report.unchanged, report.deleted) == (2, 1)
+    sources = sorted(str(a["source"]) for a in articles(fake_store.settings).values())
+    assert sources == sorted([str(news[1]), str(news[2]), str(other[1]), str(uploads[0])])
     check_index(fake_store)
 
 
