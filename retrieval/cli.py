@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from retrieval.cli_common import BACKENDS, settings_from_flags
 from retrieval.evaluate import evaluate_command
+
+if TYPE_CHECKING:
+    from retrieval.search import Filters
+    from retrieval.types import Answer
+
+# How many of the index's outlets a usage error about an unknown outlet names.
+OUTLETS_SHOWN = 20
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(path_type=Path), envvar="NEWSQA_DATA_DIR",
@@ -30,16 +40,89 @@ def cli() -> None:
     """
 
 
+def day_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A ``--since`` / ``--until`` / ``--as-of`` value as ``YYYY-MM-DD`` ("" when not given); anything
+    but a day (or a complete ISO timestamp: its day) is a usage error, e.g. ``2026-03-01xyz``."""
+    from retrieval.search import filter_day
+
+    if not value:
+        return ""
+    try:
+        return filter_day(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"dates must look like YYYY-MM-DD, but got {value!r}") from None
+
+
+def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    """The index's outlet names that ``asked`` (``--outlet`` values) mean, matched case-insensitively
+    ("reuters" finds "Reuters", and every spelling the index holds of it). An outlet the index does
+    not hold is a usage error naming those it holds (the first ``OUTLETS_SHOWN``, most articles first)."""
+    by_key: dict[str, list[str]] = {}
+    for name in known:
+        by_key.setdefault(name.strip().casefold(), []).append(name)
+    resolved: list[str] = []
+    for outlet in asked:
+        matches = by_key.get(outlet.strip().casefold())
+        if not matches:
+            if not known:
+                raise click.BadParameter(
+                    f"no article in the index names its outlet, so none is from {outlet!r}: drop --outlet.",
+                    param_hint="'--outlet'",
+                )
+            shown = ", ".join(known[:OUTLETS_SHOWN])
+            more = f" and {len(known) - OUTLETS_SHOWN} more" if len(known) > OUTLETS_SHOWN else ""
+            raise click.BadParameter(
+                f"the index holds no article from {outlet!r}; its outlets are: {shown}{more} "
+                "(see `python -m retrieval stats`).",
+                param_hint="'--outlet'",
+            )
+        resolved.extend(matches)
+    return tuple(dict.fromkeys(resolved))
+
+
+def describe_filters(filters: Filters) -> str:
+    """The filters in words: "from Reuters or BBC, published 2026-01-01 to 2026-02-01"."""
+    parts = []
+    if filters.outlets:
+        parts.append("from " + " or ".join(filters.outlets))
+    if filters.date_from and filters.date_to:
+        parts.append(f"published {filters.date_from} to {filters.date_to}")
+    elif filters.date_from:
+        parts.append(f"published on or after {filters.date_from}")
+    elif filters.date_to:
+        parts.append(f"published on or before {filters.date_to}")
+    return ", ".join(parts)
+
+
+def filtered_refusal_note(filters: Filters, final: Answer, facts: dict[str, Any]) -> str:
+    """Why a refusal under ``filters`` may be the filters' doing, and the way out ("" without filters)."""
+    from retrieval.search import parse_day
+
+    if not filters.restricts:
+        return ""
+    newest = parse_day(facts.get("newest_published") or "")
+    if filters.date_from and newest is not None and date.fromisoformat(filters.date_from) > newest:
+        return (f"No ingested article is published on or after {filters.date_from} (newest article: "
+                f"{newest.isoformat()}): use an earlier --since, or ingest newer articles.")
+    if not final.passages:
+        return f"No ingested article is {describe_filters(filters)}: widen or drop the filters."
+    return (f"Only articles {describe_filters(filters)} were searched, not all {facts.get('articles', 0)} "
+            "in the index: widen or drop the filters.")
+
+
 @cli.command()
 @click.argument("question")
 @data_dir_option
 @click.option("--backend", type=BACKENDS, envvar="NEWSQA_BACKEND",
               help="Answer backend: local (default, offline LLM), extractive (no LLM), openai (any "
                    "OpenAI-compatible endpoint, NEWSQA_OPENAI_BASE_URL). Env NEWSQA_BACKEND.")
-@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
-@click.option("--since", "date_from", default="", help="Only articles published on/after YYYY-MM-DD.")
-@click.option("--until", "date_to", default="", help="Only articles published on/before YYYY-MM-DD.")
-@click.option("--as-of", "as_of", default="",
+@click.option("--outlet", "outlets", multiple=True,
+              help="Only articles from this outlet (repeatable; any case, as `stats` lists them).")
+@click.option("--since", "date_from", default="", callback=day_option,
+              help="Only articles published on/after YYYY-MM-DD.")
+@click.option("--until", "date_to", default="", callback=day_option,
+              help="Only articles published on/before YYYY-MM-DD.")
+@click.option("--as-of", "as_of", default="", callback=day_option,
               help="Read the news as of YYYY-MM-DD: articles published shortly before it rank higher "
                    "(default: --until, else today). Nothing is filtered out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
@@ -47,22 +130,28 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         date_from: str, date_to: str, as_of: str, as_json: bool) -> None:
     """Answer QUESTION from the ingested articles, with cited passages.
 
-    Exit code 0 for an answer, 3 when the articles don't cover the question (refusal), 1 on errors.
+    Exit code 0 for an answer, 3 when the articles don't cover the question (refusal; under filters
+    it says so), 1 on errors, 2 on usage errors (an empty question, a bad date, a reversed date range,
+    an outlet the index does not hold).
     """
     from retrieval.answer import Assistant, answer
     from retrieval.errors import NewsqaError
     from retrieval.search import Filters
 
+    if not question.strip():
+        raise click.UsageError('QUESTION is empty: ask something, e.g. `ask "What did Canada say?"`.')
+    if date_from and date_to and date_from > date_to:
+        raise click.UsageError(
+            f"--since {date_from} is after --until {date_to}: no article can be in that range (swap them?)."
+        )
     settings = settings_from_flags(data_dir, backend)
     assistant = Assistant(settings)
-    if assistant.store.facts()["articles"] == 0:
+    facts = assistant.store.facts()
+    if facts["articles"] == 0:
         raise click.ClickException(
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
         )
-    try:
-        filters = Filters(tuple(outlets), date_from, date_to, as_of)  # validates the dates
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    filters = Filters(resolve_outlets(outlets, facts.get("outlets") or []), date_from, date_to, as_of)
     streamed: list[str] = []
 
     def show(text: str) -> None:
@@ -74,6 +163,10 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
                        on_token=show if not as_json and sys.stdout.isatty() else None)
     except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
+    why = filtered_refusal_note(filters, final, facts) if final.refused else ""
+    if why:
+        final.text = f"{final.text} {why}"
+        final.note = f"{final.note} {why}".strip()
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -4,11 +4,12 @@ by whole-article BM25 and freshness; filters, near-duplicate collapse, and an op
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -35,11 +36,29 @@ def parse_day(value: str | date | None) -> date | None:
         return None
 
 
+# A filter's day: YYYY-MM-DD, alone or starting a complete ISO timestamp (checked by datetime).
+_FILTER_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].+)?", re.ASCII)
+
+
+def filter_day(value: str) -> date:
+    """The day of a filter bound: ``2026-07-10`` (or a complete ISO timestamp such as
+    ``2026-07-10T08:00:00Z``: its day). Unlike :func:`parse_day` (lenient, for article metadata) nothing
+    else passes: ``ValueError`` for ``2026-07-10xyz``, ``20260710``, ``2026-13-01`` or ``yesterday``."""
+    text = value.strip()
+    if _FILTER_DAY.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text).date() if len(text) > 10 else date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(f"dates must look like YYYY-MM-DD, but got {value!r}")
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict a search to some outlets and/or an inclusive ISO date range (YYYY-MM-DD), and say
     as of which day the news is read (``as_of``, default: ``date_to``, else today). ``as_of``
-    restricts nothing: fresher articles only rank higher (see :func:`search`)."""
+    restricts nothing: fresher articles only rank higher (see :func:`search`). Each date is checked
+    with :func:`filter_day` and kept as its ``YYYY-MM-DD`` (every search backend compares that)."""
 
     outlets: tuple[str, ...] = ()
     date_from: str = ""
@@ -49,8 +68,13 @@ class Filters:
     def __post_init__(self) -> None:
         for name in ("date_from", "date_to", "as_of"):
             value = getattr(self, name)
-            if value and parse_day(value) is None:
-                raise ValueError(f"dates must look like YYYY-MM-DD, but {name} is {value!r}")
+            if not value:
+                continue
+            try:
+                day = filter_day(value)
+            except ValueError:
+                raise ValueError(f"dates must look like YYYY-MM-DD, but {name} is {value!r}") from None
+            object.__setattr__(self, name, day.isoformat())
 
     @property
     def restricts(self) -> bool:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 from indexes import build_index
@@ -106,3 +107,107 @@ def test_ask_text_output_names_the_reason_of_an_unsupported_sentence(
     flagged = [line for line in result.output.splitlines() if "not supported by the cited passages" in line]
     assert len(flagged) == 1 and "Canada ordered" in flagged[0], result.output
     assert re.search(r"not supported by the cited passages \(.+\): Canada", flagged[0]), flagged[0]
+
+
+# Two small dated articles from two outlets, for the filters.
+FERRY = """---
+title: Harbour council approves new ferry schedule
+outlet: Coastal Gazette
+published: 2026-03-02
+url: https://gazette.example/ferry-schedule
+---
+The harbour council approved a new ferry schedule on Monday, adding three evening crossings to the island.
+The council said the extra crossings will start in April and cost 40,000 euros a year.
+"""
+
+APPLES = """---
+title: Valley orchards report record apple harvest
+outlet: Valley Times
+published: 2025-09-15
+url: https://valley.example/apples
+---
+Orchards in the valley reported a record apple harvest this autumn, with growers picking 12 percent
+more fruit than last year. Growers credited a wet spring and a mild summer for the large crop.
+"""
+
+FERRY_QUESTION = "What did the harbour council approve?"
+
+
+@pytest.fixture(scope="module")
+def outlets_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    return build_index(tmp_path_factory, embedder, {"ferry.md": FERRY, "apples.md": APPLES})
+
+
+def ask_extractive(data_dir: Path, question: str, *flags: str) -> Any:
+    return CliRunner().invoke(cli, ["ask", question, "--backend", "extractive", "--data-dir", str(data_dir),
+                                    *flags])
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_a_usage_error_without_traceback(index_dir: Path, question: str) -> None:
+    result = ask_extractive(index_dir, question)
+    assert result.exit_code == 2, result.output
+    assert "QUESTION is empty" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until", "--as-of"])
+@pytest.mark.parametrize("value", ["2026-03-01xyz", "20260301", "2026-03-01T"])
+def test_date_with_anything_after_the_day_is_a_usage_error(outlets_dir: Path, flag: str, value: str) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, flag, value)
+    assert result.exit_code == 2, result.output
+    assert "YYYY-MM-DD" in result.output and repr(value) in result.output and flag in result.output
+
+
+def test_a_complete_iso_timestamp_still_filters_by_its_day(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--since", "2026-03-01T08:00:00Z", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["citations"][0]["outlet"] == "Coastal Gazette"
+
+
+def test_reversed_date_range_is_a_usage_error(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--since", "2026-05-01", "--until", "2026-01-01")
+    assert result.exit_code == 2, result.output
+    assert "--since 2026-05-01 is after --until 2026-01-01" in result.output
+
+
+def test_outlet_matches_whatever_its_case(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--outlet", "coastal GAZETTE", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["refused"] is False and {c["outlet"] for c in data["citations"]} == {"Coastal Gazette"}
+
+
+def test_outlet_the_index_does_not_hold_is_a_usage_error_naming_those_it_holds(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--outlet", "Nope", "--json")
+    assert result.exit_code == 2, result.output
+    assert "'Nope'" in result.output and "Coastal Gazette" in result.output and "Valley Times" in result.output
+
+
+def test_unknown_outlet_error_names_the_first_twenty_outlets() -> None:
+    from retrieval.cli import resolve_outlets
+
+    known = [f"Outlet {i}" for i in range(25)]
+    assert resolve_outlets(["outlet 3", "OUTLET 3", "Outlet 7"], known) == ("Outlet 3", "Outlet 7")
+    with pytest.raises(click.BadParameter) as caught:
+        resolve_outlets(["Nope"], known)
+    message = caught.value.format_message()
+    assert "Outlet 19" in message and "Outlet 20" not in message and "and 5 more" in message
+
+
+def test_refusal_after_the_newest_article_says_so(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--since", "2099-01-01", "--json")
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.output)
+    assert data["refused"] is True and data["citations"] == []
+    for text in (data["note"], data["answer"]):
+        assert "on or after 2099-01-01" in text and "newest article: 2026-03-02" in text
+
+
+def test_refusal_under_an_outlet_filter_names_the_filter(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--outlet", "Valley Times")
+    assert result.exit_code == 3, result.output
+    assert "Only articles from Valley Times were searched" in result.output
+    before = ask_extractive(outlets_dir, FERRY_QUESTION, "--until", "2020-01-01", "--json")
+    assert before.exit_code == 3, before.output
+    assert "No ingested article is published on or before 2020-01-01" in json.loads(before.output)["note"]
