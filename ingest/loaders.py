@@ -5,9 +5,12 @@ Each loader yields ``Article`` or ``LoadError``; a broken record never stops the
 
 from __future__ import annotations
 
+import codecs
+import errno
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,9 +114,10 @@ def _authors(value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         out = []
         for item in value:
-            name = item.get("name", "") if isinstance(item, dict) else str(item)
-            if name.strip():
-                out.append(name.strip())
+            name = item.get("name") if isinstance(item, dict) else item
+            name = "" if name is None else str(name).strip()  # {"name": 5} or null must not stop the record
+            if name:
+                out.append(name)
         return tuple(out)
     return (str(value),)
 
@@ -149,22 +153,141 @@ def _first_line(text: str) -> str:
     return ""
 
 
+# Byte order marks, UTF-32 before UTF-16 (FF FE 00 00 also starts with the UTF-16 LE mark FF FE).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+# The legacy code pages news text comes in when it is not UTF-8, for the charset detector to choose
+# from. Left to itself it also weighs ~90 rare ones and on a short text picks any of them (KOI8-R
+# Russian read as Japanese cp932, a few stray bytes as Ukrainian cp1125).
+LEGACY_ENCODINGS = (
+    "cp1252", "cp1250", "cp1254", "cp1257",  # Latin: Western, Central European, Turkish, Baltic
+    "cp1251", "koi8_r", "koi8_u", "cp866", "iso8859_5",  # Cyrillic
+    "cp1253", "iso8859_7", "cp1255", "cp1256", "cp874",  # Greek, Hebrew, Arabic, Thai
+    "gb18030", "big5", "cp932", "euc_jp", "cp949",  # Chinese, Japanese, Korean
+)
+_LATIN = {"cp1252", "cp1250", "cp1254", "cp1257"}
+_CJK = {"gb18030", "big5", "cp932", "euc_jp", "cp949"}
+MIN_LEGACY_EVIDENCE = 8  # non-ASCII bytes needed before a code page other than cp1252 is believed
+# Latin-script text read in the wrong code page, or bytes that are no text at all, show as accented
+# letters piling up (KOI8-R Russian read as cp1252 is "íÏÓË×Á") or as a symbol inside a word (Polish
+# "żółw" read as cp1252 is "¿ó³w"). Apostrophes, dashes, the middle dot and the soft hyphen do sit
+# inside words; ¹²³¼½¾ count as symbols, not letters.
+_LETTER = r"[^\W\d_¹²³¼½¾]"
+_ACCENTED = r"[^\W\d_\x00-\x7f¹²³¼½¾]"
+_SYMBOL = r"(?:[^\x00-\x7f\w\s’‘´·–—\xad]|[¹²³¼½¾])"
+
+
+def _garbled(run: int) -> re.Pattern[str]:
+    """``run`` accented letters in a row, or a symbol inside a word. Every match starts at a non-ASCII
+    character, so the search skips through ASCII text fast (a 20 MB file is read in a fraction of a second)."""
+    piled_up = rf"(?<={_ACCENTED}){_ACCENTED}{{{run - 1}}}"
+    in_word = rf"(?<={_LETTER}.)(?<={_SYMBOL})(?={_LETTER})"
+    return re.compile(rf"[^\x00-\x7f](?:{piled_up}|{in_word})")
+
+
+_GARBLED_LATIN = _garbled(5)  # Polish "żółć" has four in a row
+_GARBLED_WESTERN = _garbled(3)  # French, German, Spanish, Dutch: two at most
+_WRONG_CJK = re.compile("[\uff61-\uff9f\ue000-\uf8ff]")  # half-width katakana, private use: not news text
+_BINARY = "binary file (NUL bytes), not an article: remove it or convert it to text"
+
+
 def _read_text(path: Path) -> str:
+    """The text of an article file: UTF-8, the encoding its byte order mark names, or the legacy code
+    page it reads as (:func:`_decode_legacy`); ValueError with the way out when none fits."""
     data = path.read_bytes()
     if not data.strip():
         raise ValueError("the file is empty")
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (NUL bytes), not an article: remove it or convert it to text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Old pages are often cp1252; take that if it decodes cleanly, else report the byte offset.
+    text = None
+    for bom, encoding, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"invalid {name} at byte {exc.start} (the file starts with a {name} byte order mark): "
+                    "re-save the file as UTF-8"
+                ) from exc
+            if "\x00" in text[:8192]:  # UTF-16 holds NUL bytes; its text does not
+                raise ValueError(_BINARY)
+            break
+    if text is None:
+        if b"\x00" in data[:8192]:
+            raise ValueError(_BINARY)
         try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise ValueError(
-                f"invalid UTF-8 at byte {exc.start}: re-save the file as UTF-8"
-            ) from exc
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if _mostly_utf8(data):  # a few cp1252 bytes pasted into UTF-8 text (a quote, an apostrophe)
+                return _utf8_with_cp1252_bytes(data)
+            legacy = _decode_legacy(data)
+            if legacy is None:
+                raise ValueError(
+                    f"invalid UTF-8 at byte {exc.start}, and no other text encoding reads it with confidence "
+                    "(unknown text encoding): re-save the file as UTF-8"
+                ) from exc
+            text = legacy
+    if not text.strip():
+        raise ValueError("the file is empty")
+    return text
+
+
+def _utf8_with_cp1252_bytes(data: bytes) -> str:
+    """UTF-8 text whose few invalid bytes are read as cp1252 each: “Friday” typed in an old editor
+    keeps its quotes, and the rest of the file is not turned into mojibake ("cafÃ©") by a single
+    code page, nor refused for one stray byte."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    return re.sub("[\udc80-\udcff]",
+                  lambda m: bytes([ord(m.group()) - 0xDC00]).decode("cp1252", errors="replace"), text)
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """More valid multi-byte UTF-8 characters than broken bytes: a UTF-8 file with a few bytes of
+    another encoding pasted in, which any single code page would turn into mojibake ("cafÃ©")."""
+    repaired = data.decode("utf-8", errors="replace")
+    broken = repaired.count("\ufffd")
+    return len(repaired) - len(repaired.encode("ascii", errors="ignore")) - broken > broken
+
+
+def _decode_legacy(data: bytes) -> str | None:
+    """Text that is not UTF-8, in the legacy code page it reads as; None when that is unclear.
+
+    Taking cp1252 whenever it decodes (it decodes almost anything) turns KOI8-R or GBK into mojibake,
+    so a charset detector ranks the code pages of :data:`LEGACY_ENCODINGS` by how the text reads. cp1252
+    wins whenever it reads as well as the best; another code page needs evidence (enough non-ASCII bytes
+    and, by script: Latin letters that form words, letters that fit a language of the alphabet, CJK
+    without half-width katakana soup). When the detector is unsure, cp1252 is still taken for text that
+    reads as Western (curly quotes or accents in ASCII text); anything else is left to the caller.
+    """
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)))
+    if matches:
+        best = matches[0]
+        level = [m for m in matches if abs(m.chaos - best.chaos) < 0.01 and abs(m.coherence - best.coherence) < 0.01]
+        encoding = best.encoding
+        if encoding in _LATIN and any("cp1252" in m.could_be_from_charset for m in level):
+            encoding = "cp1252"
+        evidence = len(data.translate(None, bytes(range(128))))  # the non-ASCII bytes
+        if encoding == "cp1252" or (evidence >= MIN_LEGACY_EVIDENCE and best.chaos <= 0.1):
+            try:  # the detector reads a large file in samples
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                text = ""
+            if encoding in _LATIN:  # its language is judged mostly by its ASCII letters: look at the rest
+                sure = not _GARBLED_LATIN.search(text)
+            elif encoding in _CJK:
+                sure = len(_WRONG_CJK.findall(text)) * 10 <= evidence  # KOI8-R as cp932 is half-width kana
+            else:
+                sure = best.coherence >= 0.1  # its letters fit a language of that alphabet
+            if text and sure:
+                return text
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    return None if _GARBLED_WESTERN.search(western) else western
 
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
@@ -237,12 +360,18 @@ def load_html_file(path: Path) -> Article:
     return html_to_article(_read_text(path), str(path))
 
 
+_TOO_DEEP = "JSON nested too deeply to read (hundreds of levels of [ or {): not an article record"
+
+
 def iter_jsonl(path: Path) -> Iterator[Article | LoadError]:
+    """One article record per line; a bad line is named by its number and the other lines still load."""
+    where = str(path)
+    lines = 0
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            where = str(path)
+            lines += 1
             try:
                 record = json.loads(raw.decode("utf-8"))
                 yield record_to_article(record, f"{path}#{lineno}", f"{path.resolve()}#{lineno}")
@@ -252,20 +381,62 @@ def iter_jsonl(path: Path) -> Iterator[Article | LoadError]:
                 yield LoadError(where, f"line {lineno}: broken JSON ({exc.msg}, column {exc.colno})")
             except ValueError as exc:
                 yield LoadError(where, f"line {lineno}: {exc}")
+            except RecursionError:
+                yield LoadError(where, f"line {lineno}: {_TOO_DEEP}")
+            except Exception as exc:  # a record shaped in a way no check foresaw: name it, keep the other lines
+                yield LoadError(where, f"line {lineno}: unreadable record ({type(exc).__name__}: {exc})")
+    if not lines:
+        yield LoadError(where, "the file is empty")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def _json_records(data: Any) -> list[Any]:
+    """The records of a .json file: a list of them, ``{"articles": [...]}``, or one record object.
+    ValueError when the file holds none, so a ``42`` or ``[]`` is reported instead of skipped."""
+    none = "the file holds no article records"
+    if isinstance(data, dict):
+        if "articles" not in data:
+            return [data]
+        records = data["articles"]
+        if not isinstance(records, list):
+            raise ValueError(f"{none}: \"articles\" is {_json_kind(records)}, expected a list of article objects")
+        if not records:
+            raise ValueError(f"{none} (\"articles\" is an empty list)")
+        return records
+    if isinstance(data, list):
+        if not data:
+            raise ValueError(f"{none} (an empty list)")
+        return data
+    raise ValueError(f"{none}: it holds {_json_kind(data)}, expected an article object or a list of them")
 
 
 def iter_json(path: Path) -> Iterator[Article | LoadError]:
+    """The article records of a .json file; a bad record is named by its index and the others load."""
     try:
-        data = json.loads(_read_text(path))
+        records = _json_records(json.loads(_read_text(path)))
     except json.JSONDecodeError as exc:
         yield LoadError(str(path), f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
         return
-    records = data if isinstance(data, list) else data.get("articles", [data]) if isinstance(data, dict) else []
+    except RecursionError:
+        yield LoadError(str(path), _TOO_DEEP)
+        return
     for index, record in enumerate(records):
         try:
             yield record_to_article(record, f"{path}#{index}", f"{path.resolve()}#{index}")
         except ValueError as exc:
             yield LoadError(str(path), f"record {index}: {exc}")
+        except RecursionError:
+            yield LoadError(str(path), f"record {index}: {_TOO_DEEP}")
+        except Exception as exc:  # a record shaped in a way no check foresaw: name it, keep the others
+            yield LoadError(str(path), f"record {index}: unreadable record ({type(exc).__name__}: {exc})")
 
 
 def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
@@ -518,24 +689,45 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
         return
     path = Path(source)
     if not path.exists():
-        yield LoadError(source, "no such file or folder")
+        yield LoadError(source, _link_problem(path) or "no such file or folder")
         return
     if path.is_dir():
         # Hidden files and everything under hidden folders (.git, the default index .newsqa) are skipped.
+        # A link that leads nowhere is no file to ``is_file()``, yet it is one the user put there: reported.
         files = sorted(
             p for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            if (p.is_file() or (p.is_symlink() and not p.exists()))
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         for file in files:
             if file.name.lower() in {"readme.md", "readme.txt", "license", "license.txt"}:
                 continue  # a folder's own documentation is not an article
-            if file.suffix.lower() in SUPPORTED:
+            problem = _link_problem(file)
+            if problem:
+                yield LoadError(str(file), problem)
+            elif file.suffix.lower() in SUPPORTED:
                 yield from iter_file(file)
             else:
                 yield LoadError(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
                                 f"use one of {', '.join(sorted(SUPPORTED))}")
         return
     yield from iter_file(path)
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why ``path`` is a symbolic link that cannot be followed, or None (it can, or it is no link)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if not path.is_symlink():
+            return "symbolic link loop in the path" if exc.errno == errno.ELOOP else None
+        target = os.readlink(path)
+        if exc.errno == errno.ELOOP:
+            return f"symbolic link loop: the links from its target {target} never reach a file; fix or remove it"
+        missing = exc.errno in (errno.ENOENT, errno.ENOTDIR)
+        return (f"broken symbolic link: its target {target} "
+                f"{'does not exist' if missing else f'cannot be reached ({exc.strerror})'}; fix or remove the link")
+    return None
 
 
 def iter_file(path: Path) -> Iterator[Article | LoadError]:
@@ -561,3 +753,5 @@ def iter_file(path: Path) -> Iterator[Article | LoadError]:
             yield load_text_file(path)
     except (OSError, ValueError) as exc:
         yield LoadError(str(path), str(exc))
+    except Exception as exc:  # a parser's unforeseen failure on a strange file: name the file, load the rest
+        yield LoadError(str(path), f"could not be read ({type(exc).__name__}: {exc})")

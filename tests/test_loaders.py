@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LocalWeb, Page, closed_port
+from click.testing import CliRunner
+from conftest import FakeEmbedder, LocalWeb, Page, closed_port, write_articles
 from pdfs import make_pdf
 
+from ingest.cli import main
 from ingest.loaders import LoadError, canonical_url, iter_source, parse_date
+from retrieval.store import Embedder
 from retrieval.types import Article
 
 
@@ -237,6 +241,82 @@ def test_broken_json_file_names_line_and_column(tmp_path: Path) -> None:
     assert articles == []
     assert len(errors) == 1 and errors[0].source == str(path)
     assert "line 3" in errors[0].reason and "column" in errors[0].reason
+
+
+DEEP = "[" * 200_000  # valid JSON so far, but deeper than Python's parser recurses
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("a.json", '{"articles": 5}', 'the file holds no article records: "articles" is a number'),
+        ("b.json", '{"articles": null}', 'the file holds no article records: "articles" is null'),
+        ("deep.json", DEEP, "JSON nested too deeply"),
+        ("deep.jsonl", DEEP + "\n", "line 1: JSON nested too deeply"),
+    ],
+    ids=["articles-number", "articles-null", "deep-json", "deep-jsonl"],
+)
+def test_malformed_json_is_named_and_the_rest_of_the_folder_loads(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "one.txt").write_text("First Story\n\nSomething happened in the town square today.")
+    (folder / name).write_text(content)
+    (folder / "two.txt").write_text("Second Story\n\nSomething else happened by the river.")
+    articles, errors = load(folder)
+    assert sorted(a.title for a in articles) == ["First Story", "Second Story"]
+    assert len(errors) == 1 and errors[0].source == str(folder / name), errors
+    assert errors[0].reason.startswith(reason), errors[0].reason
+
+
+def test_jsonl_line_too_deep_or_oddly_shaped_is_named_and_the_other_lines_load(tmp_path: Path) -> None:
+    path = tmp_path / "dump.jsonl"
+    odd = {"id": "odd", "text": "A record whose author names are not all strings.",
+           "authors": [{"name": 5}, {"name": None}, "Ana Lima"]}
+    path.write_text("\n".join([json.dumps(RECORDS[0]), DEEP, json.dumps(odd), json.dumps(RECORDS[1])]) + "\n")
+    articles, errors = load(path)
+    assert [a.id for a in articles] == ["rtqa-0001", "odd", "rtqa-0002"]
+    assert articles[1].authors == ("5", "Ana Lima")
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert errors[0].reason.startswith("line 2: JSON nested too deeply"), errors[0].reason
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("number.json", b"42\n", "the file holds no article records: it holds a number"),
+        ("null.json", b"null", "the file holds no article records: it holds null"),
+        ("list.json", b"[]", "the file holds no article records (an empty list)"),
+        ("articles.json", b'{"articles": []}', 'the file holds no article records ("articles" is an empty list)'),
+        ("empty.jsonl", b"", "the file is empty"),
+        ("blank.jsonl", b"\n  \n\n", "the file is empty"),
+    ],
+    ids=["number", "null", "empty-list", "empty-articles", "empty-jsonl", "blank-jsonl"],
+)
+def test_json_files_without_records_are_named_not_skipped(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path), errors
+    assert errors[0].reason.startswith(reason), errors[0].reason
+
+
+def test_malformed_json_does_not_stop_the_ingest_command(
+    tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
+) -> None:
+    cli_embedder(fake_embedder)
+    write_articles(tmp_path / "news", 2)
+    (tmp_path / "news" / "a.json").write_text('{"articles": 5}')
+    result = CliRunner().invoke(main, [str(tmp_path / "news"), "--data-dir", str(tmp_path / "d"), "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == 2
+    assert [(Path(f["source"]).name, f["reason"].split(":")[0]) for f in report["failed"]] == [
+        ("a.json", "the file holds no article records")]
 
 
 # --- feeds -------------------------------------------------------------------------------------
@@ -511,6 +591,101 @@ def test_cp1252_file_is_decoded_not_refused(tmp_path: Path) -> None:
     path.write_bytes(text.encode("cp1252"))
     article = only(path)
     assert article.title == "Caf\u00e9 owners \u201cdelighted\u201d by the ruling"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He said “no” and left – that’s all.\n\nThe council met on Friday.",  # 0x93/0x94 around ASCII
+        "Zürich: Straßenbahn fährt wieder\n\nDie Straßenbahn fährt ab Montag über die Brücke.",
+        "L'été à Montréal\n\nLa ville rouvre ses piscines après les travaux, « enfin ».",
+    ],
+    ids=["curly-quotes", "german", "french"],
+)
+def test_western_text_in_cp1252_still_reads_as_cp1252(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "old.txt"
+    path.write_bytes(text.encode("cp1252"))
+    assert only(path).text == text
+
+
+RUSSIAN = "Москва: цены на хлеб выросли на 12 процентов."
+HARBOUR = "Harbour Reopens\n\nThe harbour in Zürich reopened on “Monday”."
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (RUSSIAN, "koi8-r"),  # cp1252 decodes it too, as "íÏÓË×Á: ÃÅÎÙ ÎÁ ÈÌÅÂ ..."
+        (f"{RUSSIAN}\n\nЦена буханки выросла за месяц.", "cp1251"),
+        ("北京：面包价格上涨了百分之十二。\n\n市政府表示，将在下周公布新的补贴计划。", "gbk"),
+        (HARBOUR, "utf-16"),  # Python writes the byte order mark
+        (HARBOUR, "utf-32"),
+        (HARBOUR, "utf-16-be-with-bom"),
+    ],
+    ids=["koi8-r", "cp1251", "gbk", "utf-16", "utf-32", "utf-16-be"],
+)
+def test_text_in_another_encoding_is_decoded_not_mangled(tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "story.txt"
+    if encoding == "utf-16-be-with-bom":
+        path.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    else:
+        path.write_bytes(text.encode(encoding))
+    article = only(path)
+    assert article.text == text
+    assert article.title == text.splitlines()[0]
+
+
+MIXED_HEAD = "Café owners “delighted”\n\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"Market report\n\nPrices " + bytes([0xD5, 0xE6, 0xFE, 0xC7, 0xDD, 0xF3, 0xE2, 0xD9]) + b" rose on Monday.\n",
+         "invalid UTF-8 at byte 22, and no other text encoding reads it with confidence (unknown text encoding)"),
+    ],
+    ids=["unknown"],
+)
+def test_text_in_no_clear_encoding_is_named_not_ingested_as_mojibake(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "story.txt"
+    path.write_bytes(content)
+    articles, errors = load(path)
+    assert articles == []
+    assert len(errors) == 1 and errors[0].source == str(path)
+    assert errors[0].reason.startswith(reason), errors[0].reason
+    assert errors[0].reason.endswith("re-save the file as UTF-8")
+
+
+def test_utf8_with_a_few_cp1252_bytes_keeps_both(tmp_path: Path) -> None:
+    """A UTF-8 file with cp1252 quotes pasted in: the UTF-8 stays UTF-8 ("Café", “delighted”), the stray
+    bytes read as cp1252 (\x93 is “), rather than the whole file as cp1252 mojibake ("CafÃ©")."""
+    path = tmp_path / "story.txt"
+    path.write_bytes(MIXED_HEAD + b"The ruling came on \x93Friday\x94.\n")
+    article = only(path)
+    assert article.title == "Café owners “delighted”"
+    assert "The ruling came on “Friday”." in article.text
+
+
+def test_broken_and_looping_symlinks_are_named_not_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "one.txt").write_text("First Story\n\nSomething happened in the town square today.")
+    (tmp_path / "elsewhere.md").write_text("Linked Story\n\nA story kept outside the folder.")
+    (folder / "linked.md").symlink_to(tmp_path / "elsewhere.md")  # a working link is followed
+    (folder / "d.txt").symlink_to("/nonexistent/newsqa/story.txt")
+    (folder / "l1.txt").symlink_to(folder / "l2.txt")
+    (folder / "l2.txt").symlink_to(folder / "l1.txt")
+    articles, errors = load(folder)
+    assert sorted(a.title for a in articles) == ["First Story", "Linked Story"]
+    reasons = {Path(e.source).name: e.reason for e in errors}
+    assert set(reasons) == {"d.txt", "l1.txt", "l2.txt"}, errors
+    assert reasons["d.txt"].startswith("broken symbolic link") and "/nonexistent/newsqa/story.txt" in reasons["d.txt"]
+    assert reasons["l1.txt"].startswith("symbolic link loop") and reasons["l2.txt"].startswith("symbolic link loop")
+    # Given directly, too, rather than "no such file or folder":
+    assert load(folder / "d.txt") == ([], [LoadError(str(folder / "d.txt"), reasons["d.txt"])])
+    assert load(folder / "l1.txt") == ([], [LoadError(str(folder / "l1.txt"), reasons["l1.txt"])])
 
 
 def test_oversized_file_is_refused_by_size_without_reading_it(
