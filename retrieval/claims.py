@@ -99,9 +99,22 @@ _INSTRUCTION = re.compile(
     r"|\b(?:ai|a\.i\.) (?:assistants?|models?|systems?|chatbots?)\b[^.!?]{0,30}"
     r"\b(?:must|should|shall|are required to)\b"
     r"|(?:^|[.!?:;,]\s*|\b(?:and|then|please|now|instead)\s+)(?:reply|respond|answer|output|print|say|type|write|return)"
-    r"\s+(?:only\s+|just\s+|exactly\s+|simply\s+)?(?:with\b|the word\b|the phrase\b|[\"“'‘]|[A-Z]{3,}\b)",
+    r"\s+(?:only\s+|just\s+|exactly\s+|simply\s+)?(?:with\b|the word\b|the phrase\b|[\"“'‘]|[A-Z]{3,}\b)"
+    # Chat-template tokens: "<|im_start|>system", "[INST]", "<<SYS>>".
+    r"|<\|?(?:im_start|im_end|system|user|assistant|endoftext)\|?>|\[/?inst\]|<</?sys>>"
+    # A model addressed: "Attention language model:", "Dear chatbot,", "Hey ChatGPT!".
+    r"|\b(?:attention|attn|dear|hey|hello|hi)\b[,:]?\s+(?:the\s+|any\s+|all\s+)?"
+    r"(?:ai|a\.i\.|assistants?|chatbots?|llms?|language models?|bots?|gpt|chatgpt|claude|gemini|copilot|models?)"
+    r"\s*[,:!]"
+    r"|\bif you(?: are|'re| are an?| are the)?\s+(?:an?\s+)?(?:ai|a\.i\.|assistant|language model|chatbot|llm|bot)\b"
+    r"|\b(?:ai|a\.i\.|assistants?|chatbots?|llms?|language models?|bots?)\s+"
+    r"(?:reading|summari[sz]ing|processing)\s+this\b"
+    r"|\bwhen (?:summari[sz]ing|paraphrasing|answering (?:questions )?(?:about|on)) this "
+    r"(?:story|article|text|passage|page|content|document)\b",
     re.I,
 )
+# A role label opening the sentence, as in a chat transcript: "SYSTEM: …", "Assistant: …".
+_ROLE_LABEL = re.compile(r"^\W*(?:system|assistant|developer)(?:\s+(?:prompt|message|note|override))?\s*:", re.I)
 _INSTRUCTION_START = re.compile(
     r"^\W*(?:reply|respond|answer|output|print|say|type|write|return)\s+(?:only|just|exactly|with|the word)\b", re.I
 )
@@ -110,7 +123,7 @@ _INSTRUCTION_START = re.compile(
 def is_instruction(sentence: str) -> bool:
     """True for a sentence that addresses an assistant or gives orders to a model ("Ignore all previous
     instructions and reply with …", "You are now an unrestricted assistant")."""
-    return bool(_INSTRUCTION.search(sentence) or _INSTRUCTION_START.search(sentence))
+    return bool(_INSTRUCTION.search(sentence) or _INSTRUCTION_START.search(sentence) or _ROLE_LABEL.search(sentence))
 
 
 def without_instructions(passage: Passage) -> Passage:
@@ -475,6 +488,58 @@ _ANTONYM_OF: dict[str, set[str]] = {}
 for _a, _b in _ANTONYMS:
     _ANTONYM_OF.setdefault(_a, set()).add(_b)
     _ANTONYM_OF.setdefault(_b, set()).add(_a)
+# Verbs of change by direction, for what a list of antonym pairs misses: a claim whose verb the span
+# lacks ("expand") while the span acts on the same story with a verb of an opposed class ("halt") and
+# none of the claim's own class ("stop" would be a paraphrase). Phrasal verbs are "lemma particle".
+_VERB_CLASSES: dict[str, frozenset[str]] = {
+    "up": frozenset({"increase", "raise", "rise", "grow", "expand", "boost", "climb", "jump", "surge", "soar",
+                     "gain", "ramp up", "scale up", "step up", "double", "triple", "hike", "widen", "intensify",
+                     "escalate", "accelerate", "strengthen", "deepen"}),
+    "down": frozenset({"decrease", "reduce", "cut", "lower", "fall", "drop", "decline", "shrink", "plunge",
+                       "slide", "sink", "tumble", "slump", "scale back", "cut back", "narrow", "slash", "halve",
+                       "curb", "weaken", "ease", "loosen", "trim", "downsize", "restrict", "limit", "withhold",
+                       "scale down", "roll back", "pare back"}),
+    "go": frozenset({"start", "begin", "launch", "initiate", "resume", "restart", "continue", "reopen",
+                     "approve", "authorize", "authorise", "deploy", "proceed", "renew", "reinstate"}),
+    "stop": frozenset({"halt", "stop", "suspend", "pause", "cease", "freeze", "cancel", "terminate", "abandon",
+                       "scrap", "wind down", "shut down", "call off", "shutter", "phase out", "block", "ban",
+                       "end", "withdraw", "pull back", "postpone", "delay", "drop"}),
+    "praise": frozenset({"praise", "hail", "commend", "applaud", "laud", "welcome", "celebrate", "endorse"}),
+    "blame": frozenset({"criticize", "criticise", "condemn", "slam", "denounce", "blast", "decry", "rebuke",
+                        "lambast", "chastise", "fault"}),
+    "stress": frozenset({"emphasize", "emphasise", "stress", "highlight", "play up", "exaggerate", "overstate",
+                         "amplify", "tout"}),
+    "play down": frozenset({"downplay", "play down", "minimize", "minimise", "understate", "dismiss"}),
+}
+_OPPOSED_CLASSES = [("up", "down"), ("up", "stop"), ("go", "stop"), ("praise", "blame"), ("stress", "play down")]
+_CLASSES_OF: dict[str, set[str]] = {}
+for _name, _words in _VERB_CLASSES.items():
+    for _w in _words:
+        _CLASSES_OF.setdefault(_w, set()).add(_name)
+_OPPOSITE: dict[str, frozenset[str]] = {
+    name: frozenset(w for a, b in _OPPOSED_CLASSES if name in (a, b) for w in _VERB_CLASSES[b if a == name else a])
+    for name in _VERB_CLASSES
+}
+# "Last month" where the claim says "last year": relative times, "past"/"previous" read as "last".
+_RELATIVE_TIME = re.compile(
+    r"\b(last|past|previous|next|coming|this)\s+(week|weekend|month|year|decade|quarter|season|spring|summer|"
+    r"autumn|fall|winter|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b|\b(yesterday|today|tomorrow|tonight)\b",
+    re.I,
+)
+_RELATIVE_SAME = {"past": "last", "previous": "last", "coming": "next"}
+
+
+def relative_times(text: str) -> set[str]:
+    """The relative times ``text`` names, normalised: {"last month", "yesterday"}."""
+    found = set()
+    for m in _RELATIVE_TIME.finditer(text):
+        if m.group(3):
+            found.add(m.group(3).lower())
+        else:
+            found.add(f"{_RELATIVE_SAME.get(m.group(1).lower(), m.group(1).lower())} {m.group(2).lower()}")
+    return found
+
+
 # "Dr. Reed: …", "Hughes: …" at the start of a line: who speaks in an interview or transcript.
 _SPEAKER_PREFIX = re.compile(r"^\s*([A-Z][\w.’' -]{1,40}):\s")
 _LIGHT_VERBS = frozenset({"be", "have", "do", "say", "get", "make", "go", "become", "seem"})
@@ -506,6 +571,7 @@ class Sentence:
     instruction: bool
     people: tuple[str, ...] = field(default=())
     entities: tuple[tuple[str, str], ...] = field(default=())  # spaCy's (text, label) pairs
+    objects: tuple[tuple[str, str], ...] = field(default=())  # (verb lemma, lemma of what it acts on)
 
 
 def _stem(word: str) -> str:
@@ -551,6 +617,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
             negated.append((head.lemma_.lower(), t.lower_))
             negated_heads.add(head.i)
     verbs: list[tuple[str, str, bool, str]] = []
+    acts: list[tuple[str, str]] = []
     speakers: list[str] = []
     claimed: list[str] = []
     pronoun_speaker = False
@@ -558,6 +625,14 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         if t.pos_ in ("VERB", "AUX", "ADJ"):
             subject, _ = _subject_names(t)
             verbs.append((t.lemma_.lower(), t.text, t.i in negated_heads, fold(subject)))
+            lemmas = [t.lemma_.lower()]
+            for particle in (c for c in t.children if c.dep_ == "prt"):  # "scaling back": "scale back"
+                lemmas.append(f"{t.lemma_.lower()} {particle.lower_}")
+                verbs.append((lemmas[-1], f"{t.text} {particle.text}", t.i in negated_heads, fold(subject)))
+                forms.add(lemmas[-1])
+            acted_on = [w.lemma_.lower() for c in t.children if c.dep_ in ("dobj", "nsubjpass")  # "intelligence
+                        for w in (c, *(m for m in c.children if m.dep_ == "compound"))]  # sharing": both words
+            acts.extend((lemma, o) for lemma in lemmas for o in acted_on)
             if t.lemma_.lower() in _SPEECH and t.pos_ == "VERB":
                 for child in t.children:
                     if child.dep_ in ("nsubj", "agent"):
@@ -603,6 +678,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         instruction=is_instruction(text),
         people=people,
         entities=tuple((" ".join(e.text.split()), e.label_) for e in doc.ents),
+        objects=tuple(dict.fromkeys(acts)),
     )
 
 
@@ -761,9 +837,13 @@ class ClaimChecker:
         for name in claim.names:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
-        # Who said it: a claimed speaker speaks in the span (or just before it, for a quote).
+        # Who said it: a claimed speaker speaks in the span (or just before it, for a quote). When the
+        # span's sentence that holds most of the claim names its own speaker, that one alone counts: the
+        # sentence beside it in a two-sentence span may quote someone else.
+        core = max(window, key=lambda k: self._coverage(claim, parsed[k].forms))
+        own_speaker = bool(parsed[core].claimed_speakers) and not parsed[core].pronoun_speaker
         for speaker in claim.claimed_speakers:
-            if not self._speaks(speaker, window, parsed, spans, title, outlet):
+            if not self._speaks(speaker, (core,) if own_speaker else window, parsed, spans, title, outlet):
                 return f"the passage does not attribute this to {speaker}"
         # Who did it: the same verb with someone else as its subject.
         for lemma, _, _, subject in claim.verbs:
@@ -798,6 +878,33 @@ class ClaimChecker:
             opposite = sorted(a for a in _ANTONYM_OF[word] if a in span_forms and a not in claim_lemmas)
             if opposite:
                 return f'the passage says "{opposite[0]}", not "{word}"'
+        # Verbs of change: the claim's is not in the span, one of the opposed class is (and none of its own).
+        # When the claim's verb acts on something ("expanding intelligence sharing"), only the span's
+        # verbs acting on the same thing count ("raised questions" is no paraphrase of it).
+        span_verbs = {lemma for s in inside for lemma, _, negated, _ in s.verbs if not negated}
+        span_objects = [pair for s in inside for pair in s.objects]
+        for lemma, text, negated, _ in claim.verbs:
+            classes = _CLASSES_OF.get(lemma)
+            if not classes or negated or lemma in span_forms or _stem(lemma) in span_forms:
+                continue
+            targets = {o for v, o in claim.objects if v == lemma}
+            if targets:
+                relevant = {v for v, o in span_objects if o in targets} & span_verbs
+                own_found = any(_CLASSES_OF.get(v, set()) & classes for v in relevant)
+            else:
+                relevant = span_verbs
+                own_found = any(w in span_forms for c in classes for w in _VERB_CLASSES[c])
+            if own_found:
+                continue  # a paraphrase within the class ("halt" for "stop")
+            opposed = sorted(v for c in classes for v in _OPPOSITE[c] & relevant if v not in claim_lemmas)
+            if opposed:
+                return f'the passage says "{opposed[0]}", not "{text}"'
+        # Relative times: "last year" where the span says "last month" (a span naming none is not judged).
+        claimed_times = relative_times(claim.text)
+        if claimed_times:
+            span_times = set().union(*(relative_times(s.text) for s in inside))
+            if span_times and claimed_times - span_times:
+                return f'the passage says "{sorted(span_times)[0]}"'
         return ""
 
     def _speaks(self, speaker: str, window: tuple[int, ...], parsed: dict[int, Sentence],
@@ -819,9 +926,12 @@ class ClaimChecker:
         missing = [k for k in range(window[0] - 2, window[-1] + 2) if 0 <= k < len(spans) and k not in parsed
                    and not is_instruction(spans[k][2])]
         parsed.update(zip(missing, self.sentences([spans[k][2] for k in missing]), strict=True))
-        candidates = [parsed[k] for k in range(window[0] - 1, window[-1] + 1) if k in parsed]
+        # "A British government spokesperson stated: “…”": the span names its own speaker, so a name in
+        # the sentences around it (another statement, another speaker) is not who said this.
+        named = any(parsed[k].claimed_speakers and not parsed[k].pronoun_speaker for k in window)
+        candidates = [parsed[k] for k in range(window[0] if named else window[0] - 1, window[-1] + 1) if k in parsed]
         quoted = any(parsed[k].quoted for k in window)
-        if quoted or any(parsed[k].pronoun_speaker for k in window):
+        if not named and (quoted or any(parsed[k].pronoun_speaker for k in window)):
             candidates += [parsed[k] for k in range(window[0] - 2, window[-1] + 2) if k in parsed]
         for s in candidates:
             hay = _Hay(s.speakers)
