@@ -27,6 +27,7 @@ from retrieval.claims import TRAILING_MARKERS as _TRAILING_MARKERS
 from retrieval.claims import WORDED_MARKER as _WORDED_MARKER
 from retrieval.claims import cite as _cite
 from retrieval.claims import parse_markers as _parse_markers
+from retrieval.errors import EmptyQuestionError
 from retrieval.search import Filters, SearchResult, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -857,7 +858,7 @@ class Assistant:
         timings: dict[str, float] = {}
         question = question.strip()
         if not question:
-            raise ValueError("the question is empty")
+            raise EmptyQuestionError("the question is empty: ask something about the ingested articles")
 
         t = time.perf_counter()
         follow = followup_search(question, history)
@@ -1161,7 +1162,7 @@ class Assistant:
 
     def _refusal(self, question: str, passages: Sequence[Passage], timings: dict[str, float]) -> Answer:
         return Answer(
-            text=prompts.REFUSAL.format(as_of=_as_of(self.store)),
+            text=(prompts.REFUSAL if passages else prompts.REFUSAL_NOTHING).format(as_of=_as_of(self.store)),
             refused=True,
             passages=list(passages),
             question=question,

@@ -5,7 +5,7 @@ Each says what is wrong and the command that fixes it. Anything else that escape
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "DatasetError", "NewsqaError", "NotADatasetError"]
+__all__ = ["BackendUnavailableError", "DatasetError", "EmptyQuestionError", "NewsqaError", "NotADatasetError"]
 
 
 class NewsqaError(Exception):
@@ -26,3 +26,7 @@ class DatasetError(NewsqaError):
 
 class NotADatasetError(DatasetError):
     """The folder given as a dataset is not one (no ``questions.jsonl``, nothing to index): a usage error."""
+
+
+class EmptyQuestionError(NewsqaError, ValueError):
+    """The question is empty or blank. (Also a ``ValueError``, which is what callers caught before.)"""

@@ -54,3 +54,7 @@ REFUSAL = (
     "The ingested articles don't cover this{as_of}. The closest passages are listed below; "
     "ingest more articles or rephrase the question."
 )
+# The same, when the search found no passage at all (e.g. filters that no article matches).
+REFUSAL_NOTHING = (
+    "The ingested articles don't cover this{as_of}: no passage matched; ingest more articles or rephrase the question."
+)

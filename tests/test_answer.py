@@ -684,3 +684,21 @@ def test_choices_no_passage_supports_leave_the_answer_alone(make_assistant: Call
     # A question with no list is never treated as one.
     plain = make_assistant(lambda _m: prompts.NOT_IN_ARTICLES, choice_evidence="always").answer(FERRY_COST)
     assert plain.note == FALLBACK_NOTE
+
+
+def test_an_empty_question_and_a_search_that_finds_nothing_are_told_apart(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """A blank question is an error every caller can show (EmptyQuestionError, still a ValueError); a
+    filter no article matches is a refusal that does not promise "closest passages listed below"."""
+    from retrieval.errors import EmptyQuestionError, NewsqaError
+
+    assistant = make_assistant()
+    with pytest.raises(EmptyQuestionError) as raised:
+        assistant.answer("   ")
+    assert isinstance(raised.value, NewsqaError) and isinstance(raised.value, ValueError)
+    nothing = assistant.answer("What did Pete Hegseth reportedly order?", filters=Filters(date_to="1990-01-01"))
+    assert nothing.refused and not nothing.passages
+    assert "no passage matched" in nothing.text and "listed below" not in nothing.text
+    found = assistant.answer("What did New Zealand's prime minister announce about dairy exports?")
+    assert found.refused and found.passages and "listed below" in found.text
