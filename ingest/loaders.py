@@ -195,9 +195,14 @@ _BINARY = "binary file (NUL bytes), not an article: remove it or convert it to t
 
 
 def _read_text(path: Path) -> str:
-    """The text of an article file: UTF-8, the encoding its byte order mark names, or the legacy code
-    page it reads as (:func:`_decode_legacy`); ValueError with the way out when none fits."""
-    data = path.read_bytes()
+    """The text of an article file (:func:`decode_text`)."""
+    return decode_text(path.read_bytes())
+
+
+def decode_text(data: bytes) -> str:
+    """The text of an article file's bytes: UTF-8, the encoding its byte order mark names, or the legacy
+    code page it reads as (:func:`_decode_legacy`); ValueError with the way out when none fits. Files on
+    disk and the page's uploads (``ingest.uploads.check_upload``) are read alike."""
     if not data.strip():
         raise ValueError("the file is empty")
     text = None

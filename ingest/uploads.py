@@ -4,8 +4,8 @@
 A refused file is reported with its name and the reason and nothing else happens to it: it is not
 written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
 extension, size per file, compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a zip
-bomb never reaches a decompressor), PDF magic, then for text formats: NUL bytes, an encoding the
-loaders cannot read (UTF-8 or cp1252), control characters, and the longest line.
+bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
+(NUL bytes, an unknown encoding: ``ingest.loaders.decode_text``), control characters, the longest line.
 """
 
 from __future__ import annotations
@@ -52,15 +52,14 @@ def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
         if b"%PDF-" not in data[:1024]:
             return "it has the .pdf extension but is not a PDF (no %PDF- header)"
         return None
-    if b"\x00" in data:
-        return "it is a binary file (it holds NUL bytes), not text"
+    from ingest.loaders import decode_text  # the loaders' own reading: what passes here, they can read
+
+    if not data.strip():
+        return "the file is empty"
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            return f"it is not text (neither UTF-8 nor cp1252; byte {exc.start} cannot be read)"
+        text = decode_text(data)
+    except ValueError as exc:
+        return f"it is not readable text: {exc}"
     if text:
         controls = sum(text.count(chr(c)) for c in _CONTROL)
         if controls > CONTROL_SHARE * len(text):

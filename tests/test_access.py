@@ -211,6 +211,10 @@ def test_check_upload_refuses_what_is_not_an_article() -> None:
     assert check_upload("ferries.md", ARTICLE, settings) is None
     assert check_upload("accents.txt", "Café déjà vu — « news »\n".encode("cp1252"), settings) is None
     assert check_upload("doc.pdf", b"%PDF-1.7\n" + b"\x00\x01" * 100, settings) is None
+    # Whatever the loaders can read passes (they read it the same way): KOI8-R Russian, UTF-16 with its BOM.
+    russian = "Москва: цены на хлеб выросли на 12 процентов за год, сообщили в городской администрации.\n"
+    assert check_upload("moscow.txt", russian.encode("koi8-r"), settings) is None
+    assert check_upload("moscow16.txt", russian.encode("utf-16"), settings) is None
 
     bomb = _zip("bomb.txt", b"0" * 5_000_000)  # 5 MB of zeros in a few kB
     assert len(bomb) < 20_000
@@ -218,7 +222,9 @@ def test_check_upload_refuses_what_is_not_an_article() -> None:
         ("big.txt", b"word " * 250_000): "it is 1.2 MB; the limit per file is 1 MB (NEWSQA_UPLOAD_MAX_MB)",
         ("bomb.md", bomb): "it is a zip archive, not an article",
         ("bomb.json", gzip.compress(b"[" + b"0," * 1_000_000 + b"0]")): "it is gzip-compressed",
-        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"): "it is a binary file (it holds NUL bytes)",
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"): "binary file (NUL bytes)",
+        ("blob.txt", b"Prices " + bytes([0xD5, 0xE6, 0xFE, 0xC7, 0xDD, 0xF3, 0xE2, 0xD9]) + b" rose."):
+            "unknown text encoding",
         ("fake.pdf", b"just text pretending\n"): "not a PDF (no %PDF- header)",
         ("one-line.html", b"<p>" + b"x" * 6000 + b"</p>"): "it has a line of 6,007 characters; the limit is 5,000",
         ("noise.txt", bytes(range(1, 32)) * 20 + b"some text"): "it is not text (",
