@@ -880,7 +880,8 @@ class ClaimChecker:
                 return f'the passage says "{opposite[0]}", not "{word}"'
         # Verbs of change: the claim's is not in the span, one of the opposed class is (and none of its own).
         # When the claim's verb acts on something ("expanding intelligence sharing"), only the span's
-        # verbs acting on the same thing count ("raised questions" is no paraphrase of it).
+        # verbs acting on the same thing count ("raised questions" is no paraphrase of it), and one of
+        # them must go the claim's way: a change the span does not state of that thing is not stated.
         span_verbs = {lemma for s in inside for lemma, _, negated, _ in s.verbs if not negated}
         span_objects = [pair for s in inside for pair in s.objects]
         for lemma, text, negated, _ in claim.verbs:
@@ -899,6 +900,8 @@ class ClaimChecker:
             opposed = sorted(v for c in classes for v in _OPPOSITE[c] & relevant if v not in claim_lemmas)
             if opposed:
                 return f'the passage says "{opposed[0]}", not "{text}"'
+            if targets:  # "played up disruptions": no verb of its direction acts on disruptions in the span
+                return f'the passage does not say "{text}"'
         # Relative times: "last year" where the span says "last month" (a span naming none is not judged).
         claimed_times = relative_times(claim.text)
         if claimed_times:

@@ -164,6 +164,9 @@ BUNDLED_TEXT = BUNDLED.read_text(encoding="utf-8")
         ("Several key US allies are reportedly considering expanding intelligence sharing with the United States.",
          'not "expanding"'),
         ("The CIA has stopped drone surveillance flights over Mexico.", 'not "stopped"'),
+        # A change the article states of nothing: it "downplayed" disruptions, no one "played them up".
+        ("Key US allies have publicly played up potential disruptions to intelligence cooperation.",
+         'played up'),
         # Another relative time than the span's.
         ("Last year, Defense Secretary Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber "
          "operations targeting Russia.", 'says "last month"'),
