@@ -697,14 +697,7 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
         yield LoadError(source, _link_problem(path) or "no such file or folder")
         return
     if path.is_dir():
-        # Hidden files and everything under hidden folders (.git, the default index .newsqa) are skipped.
-        # A link that leads nowhere is no file to ``is_file()``, yet it is one the user put there: reported.
-        files = sorted(
-            p for p in path.rglob("*")
-            if (p.is_file() or (p.is_symlink() and not p.exists()))
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        for file in files:
+        for file in _folder_files(path):
             if file.name.lower() in {"readme.md", "readme.txt", "license", "license.txt"}:
                 continue  # a folder's own documentation is not an article
             problem = _link_problem(file)
@@ -717,6 +710,28 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
                                 f"use one of {', '.join(sorted(SUPPORTED))}")
         return
     yield from iter_file(path)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Every entry of ``folder`` that is not a folder, recursively and sorted: linked subfolders are
+    followed (each real folder once, so a link back up is no loop), hidden files and everything under
+    hidden folders (.git, the default index .newsqa) are skipped. Broken links, pipes and sockets are
+    listed too: they are what the user put there, and are reported rather than skipped."""
+    seen: set[tuple[int, int]] = set()
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        try:
+            info = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / n for n in names if not n.startswith("."))
+    return sorted(files)
 
 
 def _link_problem(path: Path) -> str | None:
@@ -737,6 +752,9 @@ def _link_problem(path: Path) -> str | None:
 
 def iter_file(path: Path) -> Iterator[Article | LoadError]:
     suffix = path.suffix.lower()
+    if path.exists() and not path.is_file():  # reading a pipe would wait forever for a writer
+        yield LoadError(str(path), "not a regular file (a pipe, socket or device): give the article files themselves")
+        return
     try:
         size = path.stat().st_size
         limit = MAX_PDF_BYTES if suffix in PDF_SUFFIXES else MAX_BYTES

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import re
 import tempfile
@@ -110,13 +111,14 @@ class _SyncScope:
 
     def __init__(self, sources: Iterable[str]) -> None:
         self.urls = {_source_root(s) for s in sources if re.match(r"^https?://", s, re.I)}
-        self.paths = [Path(s).resolve() for s in sources if not re.match(r"^https?://", s, re.I)]
+        # Absolute, links not resolved: a file under a linked subfolder is under the folder given.
+        self.paths = [Path(os.path.abspath(s)) for s in sources if not re.match(r"^https?://", s, re.I)]
 
     def holds(self, source: str) -> bool:
         root = _source_root(source)
         if re.match(r"^https?://", root, re.I):
             return root in self.urls
-        path = Path(root).resolve()  # a relative source resolves as when it was read (same folder)
+        path = Path(os.path.abspath(root))  # a relative source reads as when it was read (same folder)
         return any(path == p or path.is_relative_to(p) for p in self.paths)
 
 

@@ -761,3 +761,23 @@ def test_canonical_url_drops_tracking_and_normalises() -> None:
     assert canonical_url("HTTP://WWW.Example.com/a/b/?utm_source=x&id=3&fbclid=9#frag") == "https://example.com/a/b?id=3"
     assert canonical_url("https://example.com/a/b?id=3") == "https://example.com/a/b?id=3"
     assert canonical_url("") == ""
+
+
+def test_a_linked_subfolder_is_read_and_a_pipe_is_named_not_waited_on(tmp_path: Path) -> None:
+    """A subfolder that is a symbolic link is followed (once: a link back up is no loop); a named pipe
+    in the folder, or given directly, is reported — reading it would wait forever for a writer."""
+    import os
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "one.txt").write_text("First Story\n\nSomething happened in the town square today.")
+    elsewhere = tmp_path / "archive"
+    elsewhere.mkdir()
+    (elsewhere / "old.txt").write_text("Archived Story\n\nA story kept in the archive folder.")
+    (folder / "archive").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "up").symlink_to(folder, target_is_directory=True)  # a loop back to news/
+    os.mkfifo(folder / "feed.txt")
+    articles, errors = load(folder)
+    assert sorted(a.title for a in articles) == ["Archived Story", "First Story"]
+    assert [(Path(e.source).name, e.reason.split(" (")[0]) for e in errors] == [("feed.txt", "not a regular file")]
+    assert load(folder / "feed.txt")[1][0].reason.startswith("not a regular file")
