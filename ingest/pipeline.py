@@ -180,28 +180,16 @@ def ingest(
     store = store or Store(settings)
     if on_wait is None and progress is not None:
         on_wait = partial(progress, 0, 0)
+    # The spool is closed (its temporary file deleted) however the run ends: an error while reading or
+    # writing leaves no file behind, not only a run that reached the embedding step.
     if dry_run:
-        return _ingest(sources, settings, store, sync, dry_run, rebuild, progress)
-    with store.write_lock(on_wait):
-        return _ingest(sources, settings, store, sync, dry_run, rebuild, progress)
+        with _Spool(None) as todo:
+            return _ingest(todo, sources, settings, store, sync, dry_run, rebuild, progress)
+    with store.write_lock(on_wait), _Spool(settings.data_dir) as todo:
+        return _ingest(todo, sources, settings, store, sync, dry_run, rebuild, progress)
 
 
 def _ingest(
-    sources: Iterable[str],
-    settings: Settings,
-    store: Store,
-    sync: bool,
-    dry_run: bool,
-    rebuild: bool,
-    progress: Progress | None,
-) -> IngestReport:
-    # The spool is closed (its temporary file deleted) however the run ends: an error while reading
-    # or writing leaves no file behind, not only a run that reached the embedding step.
-    with _Spool(settings.data_dir if not dry_run else None) as todo:
-        return _run(todo, sources, settings, store, sync, dry_run, rebuild, progress)
-
-
-def _run(
     todo: _Spool,
     sources: Iterable[str],
     settings: Settings,

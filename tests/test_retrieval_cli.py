@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from indexes import build_index
 from openai_standin import chat_endpoint
+from test_answer import INJECTED, OTHER_OUTLET
 
 from retrieval.cli import cli
 
@@ -109,27 +110,9 @@ def test_ask_text_output_names_the_reason_of_an_unsupported_sentence(
     assert re.search(r"not supported by the cited passages \(.+\): Canada", flagged[0]), flagged[0]
 
 
-# Two small dated articles from two outlets, for the filters.
-FERRY = """---
-title: Harbour council approves new ferry schedule
-outlet: Coastal Gazette
-published: 2026-03-02
-url: https://gazette.example/ferry-schedule
----
-The harbour council approved a new ferry schedule on Monday, adding three evening crossings to the island.
-The council said the extra crossings will start in April and cost 40,000 euros a year.
-"""
-
-APPLES = """---
-title: Valley orchards report record apple harvest
-outlet: Valley Times
-published: 2025-09-15
-url: https://valley.example/apples
----
-Orchards in the valley reported a record apple harvest this autumn, with growers picking 12 percent
-more fruit than last year. Growers credited a wet spring and a mild summer for the large crop.
-"""
-
+# Two small dated articles from two outlets, for the filters (test_answer's: the ferry one also carries
+# a planted instruction, which never shows).
+FERRY, APPLES = INJECTED, OTHER_OUTLET
 FERRY_QUESTION = "What did the harbour council approve?"
 
 
