@@ -316,7 +316,7 @@ def citation_marker(citation: Citation) -> str:
     """``[n]`` as a link to the article (tooltip: its title), or a badge matching the expander below."""
     url = _safe_url(citation.url)
     if url:
-        tooltip = md_inline(citation.title).replace('"', '\\"')
+        tooltip = md_inline(citation.title)  # its " is escaped already: escaping again would end the title
         return f'[\\[{citation.n}\\]]({url} "{tooltip}")'
     return f":blue-background[\\[{citation.n}\\]]"
 

@@ -325,6 +325,29 @@ def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_
     )
 
 
+def test_a_quote_in_a_title_keeps_the_citation_a_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A headline with double quotes ('Ambassador says "yes"') is the [n] link's tooltip: each quote is
+    escaped once, so the link title does not end early and the marker is not shown as raw markdown."""
+    import importlib.util
+
+    from markdown_it import MarkdownIt
+
+    from retrieval.types import Citation
+
+    _use(monkeypatch, tmp_path / "never-created")
+    spec = importlib.util.spec_from_file_location("newsqa_app_marker_check", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for title in ('Ambassador says "yes" on Marlowe pact', 'A \\ "back\\slash" [x] (y)', '"'):
+        marker = module.citation_marker(Citation(1, "a1", title, "https://example.org/q1", "", "", "q", 0, 1))
+        tokens = MarkdownIt().parseInline(marker)[0].children
+        link = next(t for t in tokens if t.type == "link_open")
+        assert link.attrs["href"] == "https://example.org/q1", marker
+        assert link.attrs["title"] == title, marker
+        assert [t.content for t in tokens if t.type == "text"] == ["[1]"], marker
+
+
 # --- the conversation store ------------------------------------------------------------------------
 def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
     import threading
