@@ -299,12 +299,9 @@ def current_filters() -> tuple[Filters, str]:
 
 
 def describe_filters(filters: dict[str, Any]) -> str:
-    parts = []
-    if filters.get("outlets"):
-        parts.append("outlets: " + ", ".join(filters["outlets"]))
-    if filters.get("date_from") or filters.get("date_to"):
-        parts.append(f"published {filters.get('date_from') or '…'} to {filters.get('date_to') or '…'}")
-    return "; ".join(parts)
+    """A saved exchange's filters in words (``Filters.describe``, as the refusal under them says)."""
+    return Filters(outlets=tuple(filters.get("outlets") or ()), date_from=filters.get("date_from") or "",
+                   date_to=filters.get("date_to") or "").describe()
 
 
 # --- rendering an answer ---------------------------------------------------------------------------
@@ -438,7 +435,7 @@ def render_answer(assistant: Assistant, record: dict[str, Any], asked: str) -> N
             render_citation(assistant, citation)
     notes = [timing_caption(answer.timings)]
     if record.get("filters"):
-        notes.append("filtered by " + md_inline(describe_filters(record["filters"])))
+        notes.append("only articles " + md_inline(describe_filters(record["filters"])))
     st.caption(" · ".join(n for n in notes if n))
 
 
@@ -641,10 +638,10 @@ def render_ingest_report() -> None:
         reasons = "\n".join(
             f"- {md_inline(Path(f['source']).name)}: {md_inline(f['reason'])}" for f in report["failed"]
         )
-        st.warning(f"Ingested {files}: {counts}\n\n{reasons}", icon=":material/warning:")
+        st.warning(f"Uploaded {files}: {counts}\n\n{reasons}", icon=":material/warning:")
     else:
         st.success(
-            f"Ingested {files}: {counts} ({report['chunks']} chunks in {report['seconds']:.1f} s)",
+            f"Uploaded {files}: {counts} ({report['chunks']} chunks in {report['seconds']:.1f} s)",
             icon=":material/check_circle:",
         )
 

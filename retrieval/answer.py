@@ -28,7 +28,7 @@ from retrieval.claims import WORDED_MARKER as _WORDED_MARKER
 from retrieval.claims import cite as _cite
 from retrieval.claims import parse_markers as _parse_markers
 from retrieval.errors import EmptyQuestionError
-from retrieval.search import Filters, SearchResult, search
+from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.text import flat, keyword_terms, split_sentences
@@ -878,7 +878,7 @@ class Assistant:
         ask = self.ask_of(question, follow, passages)
         if not self.holds_answer(ask, passages, result.best_similarity):
             timings["total"] = time.perf_counter() - started
-            yield Final(self._refusal(standalone, passages, timings))
+            yield Final(self._refusal(standalone, passages, timings, filters))
             return
 
         if self._chat_model is None and self.backend != "extractive":
@@ -945,7 +945,7 @@ class Assistant:
         timings["total"] = time.perf_counter() - started
         final.timings = timings
         if final.refused:
-            final = self._refusal(standalone, passages, timings)
+            final = self._refusal(standalone, passages, timings, filters)
         yield Final(final)
 
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
@@ -1160,14 +1160,31 @@ class Assistant:
             question=question,
         )
 
-    def _refusal(self, question: str, passages: Sequence[Passage], timings: dict[str, float]) -> Answer:
+    def _refusal(self, question: str, passages: Sequence[Passage], timings: dict[str, float],
+                 filters: Filters | None = None) -> Answer:
+        text = (prompts.REFUSAL if passages else prompts.REFUSAL_NOTHING).format(as_of=_as_of(self.store))
+        why = filtered_refusal_note(filters, passages, self.store.facts()) if filters and filters.restricts else ""
         return Answer(
-            text=(prompts.REFUSAL if passages else prompts.REFUSAL_NOTHING).format(as_of=_as_of(self.store)),
+            text=f"{text} {why}" if why else text,
             refused=True,
             passages=list(passages),
             question=question,
             timings=timings,
+            note=why,
         )
+
+
+def filtered_refusal_note(filters: Filters, passages: Sequence[Passage], facts: dict[str, Any]) -> str:
+    """Why a refusal under ``filters`` may be the filters' doing, and the way out: the command line's
+    ``--outlet/--since/--until`` and the page's sidebar filters alike."""
+    newest = parse_day(facts.get("newest_published") or "")
+    if filters.date_from and newest is not None and dt.date.fromisoformat(filters.date_from) > newest:
+        return (f"No ingested article is published on or after {filters.date_from} (newest article: "
+                f"{newest.isoformat()}): use an earlier start date, or ingest newer articles.")
+    if not passages:
+        return f"No ingested article is {filters.describe()}: widen or drop the filters."
+    return (f"Only articles {filters.describe()} were searched, not all {facts.get('articles', 0)} "
+            "in the index: widen or drop the filters.")
 
 
 def _tick_until_first(items: Iterator[Any], label: str, every: float = 1.0) -> Iterator[Any]:

@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from retrieval.cli_common import BACKENDS, settings_from_flags
 from retrieval.evaluate import evaluate_command
-
-if TYPE_CHECKING:
-    from retrieval.search import Filters
-    from retrieval.types import Answer
 
 # How many of the index's outlets a usage error about an unknown outlet names.
 OUTLETS_SHOWN = 20
@@ -80,36 +74,6 @@ def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(resolved))
 
 
-def describe_filters(filters: Filters) -> str:
-    """The filters in words: "from Reuters or BBC, published 2026-01-01 to 2026-02-01"."""
-    parts = []
-    if filters.outlets:
-        parts.append("from " + " or ".join(filters.outlets))
-    if filters.date_from and filters.date_to:
-        parts.append(f"published {filters.date_from} to {filters.date_to}")
-    elif filters.date_from:
-        parts.append(f"published on or after {filters.date_from}")
-    elif filters.date_to:
-        parts.append(f"published on or before {filters.date_to}")
-    return ", ".join(parts)
-
-
-def filtered_refusal_note(filters: Filters, final: Answer, facts: dict[str, Any]) -> str:
-    """Why a refusal under ``filters`` may be the filters' doing, and the way out ("" without filters)."""
-    from retrieval.search import parse_day
-
-    if not filters.restricts:
-        return ""
-    newest = parse_day(facts.get("newest_published") or "")
-    if filters.date_from and newest is not None and date.fromisoformat(filters.date_from) > newest:
-        return (f"No ingested article is published on or after {filters.date_from} (newest article: "
-                f"{newest.isoformat()}): use an earlier --since, or ingest newer articles.")
-    if not final.passages:
-        return f"No ingested article is {describe_filters(filters)}: widen or drop the filters."
-    return (f"Only articles {describe_filters(filters)} were searched, not all {facts.get('articles', 0)} "
-            "in the index: widen or drop the filters.")
-
-
 @cli.command()
 @click.argument("question")
 @data_dir_option
@@ -163,10 +127,6 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
                        on_token=show if not as_json and sys.stdout.isatty() else None)
     except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
-    why = filtered_refusal_note(filters, final, facts) if final.refused else ""
-    if why:
-        final.text = f"{final.text} {why}"
-        final.note = f"{final.note} {why}".strip()
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -81,6 +81,19 @@ class Filters:
         """Whether anything is filtered out (``as_of`` filters nothing)."""
         return bool(self.outlets or self.date_from or self.date_to)
 
+    def describe(self) -> str:
+        """The filters in words: "from Reuters or BBC, published 2026-01-01 to 2026-02-01"."""
+        parts = []
+        if self.outlets:
+            parts.append("from " + " or ".join(self.outlets))
+        if self.date_from and self.date_to:
+            parts.append(f"published {self.date_from} to {self.date_to}")
+        elif self.date_from:
+            parts.append(f"published on or after {self.date_from}")
+        elif self.date_to:
+            parts.append(f"published on or before {self.date_to}")
+        return ", ".join(parts)
+
     @property
     def as_of_day(self) -> date:
         return parse_day(self.as_of) or parse_day(self.date_to) or date.today()

@@ -176,7 +176,10 @@ def test_outlet_filter_applies(data_dir: Path) -> None:
     messages = [m for m in at.chat_message if m.name == "assistant"]
     assert messages[-1].info, "nothing in the chosen outlet covers it: a refusal"
     assert all("Tomato growers" in label for label in expander_labels(at))
-    assert "filtered by outlets: Gardening Weekly" in text
+    assert "only articles from Gardening Weekly" in text
+    # The refusal says the filter may be why, and how out (not "ingest more articles" alone).
+    refusal = unescape(messages[-1].info[0].value)
+    assert "Only articles from Gardening Weekly were searched" in refusal and "widen or drop the filters" in refusal
 
     # A date range before every dated article leaves no source at all.
     outlets.unselect("Gardening Weekly")
@@ -184,7 +187,9 @@ def test_outlet_filter_applies(data_dir: Path) -> None:
 
     at.sidebar.date_input(key="filter_to").set_value(dt.date(2001, 1, 1)).run()
     ask(at, "What did Pete Hegseth reportedly order?")
-    assert [m for m in at.chat_message if m.name == "assistant"][-1].info
+    last = [m for m in at.chat_message if m.name == "assistant"][-1]
+    refusal = unescape(last.info[0].value) if last.info else ""
+    assert "No ingested article is" in refusal and "published on or before 2001-01-01" in refusal, refusal
     assert expander_labels(at) == []
 
 
@@ -641,7 +646,7 @@ def test_upload_over_the_limit_or_binary_is_refused_and_the_index_unchanged(
     warnings = [unescape(w.value) for w in at.warning]
     assert warnings and "added 0" in warnings[0] and "failed 3" in warnings[0], warnings
     assert "huge.txt: it is 1.3 MB; the limit per file is 1 MB (NEWSQA_UPLOAD_MAX_MB)" in warnings[0]
-    assert "photo.md: it is a binary file" in warnings[0]
+    assert "photo.md: it is not readable text: binary file" in warnings[0]
     assert "articles.json: it is a zip archive, not an article" in warnings[0]
     assert (at.sidebar.metric[0].value, at.sidebar.metric[1].value) == before
     assert not (data_dir / "uploads").exists()  # nothing written
@@ -653,7 +658,8 @@ def test_upload_over_the_limit_or_binary_is_refused_and_the_index_unchanged(
     ])
     at.sidebar.form_submit_button[0].click().run()
     warnings = [unescape(w.value) for w in at.warning]
-    assert warnings and "added 1" in warnings[0] and "photo.md: it is a binary file" in warnings[0], warnings
+    assert warnings and "added 1" in warnings[0], warnings
+    assert "photo.md: it is not readable text: binary file" in warnings[0], warnings
     assert sorted(p.name for p in (data_dir / "uploads").iterdir()) == ["notes.md"]
     assert at.sidebar.metric[0].value == "3"
 
