@@ -530,9 +530,21 @@ def ask(
             render_answer(assistant, record, question)
     st.session_state.messages.append({"role": "assistant", "content": final.text, "answer": record})
     try:
-        if st.session_state.conversation_id is None:
-            st.session_state.conversation_id = conversations.create(owner=owner())
         conversation_id = st.session_state.conversation_id
+        if conversation_id is not None and conversations.get(conversation_id, owner=owner()) is None:
+            # Deleted meanwhile (in another tab): this tab's exchanges go on in a new conversation, as
+            # shown here, rather than failing to save every question from now on.
+            conversation_id = None
+            earlier = [m for m in st.session_state.messages[:-2] if not m.get("error")]  # before this exchange
+            st.info("This conversation was deleted in another tab; it goes on as a new one.",
+                    icon=":material/info:")
+        else:
+            earlier = []
+        if conversation_id is None:
+            conversation_id = st.session_state.conversation_id = conversations.create(owner=owner())
+        for message in earlier:
+            conversations.append(conversation_id, message["role"], message["content"], message.get("answer"),
+                                 owner=owner())
         conversations.append(conversation_id, "user", question, owner=owner())
         conversations.append(conversation_id, "assistant", final.text, record, owner=owner())
     except Exception as exc:  # the answer is shown; only saving failed

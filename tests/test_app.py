@@ -220,6 +220,26 @@ def test_conversation_is_saved_and_reloaded(data_dir: Path) -> None:
     assert [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
 
 
+def test_a_conversation_deleted_in_another_tab_goes_on_as_a_new_one(data_dir: Path) -> None:
+    """Tab B keeps asking after tab A deleted B's conversation: the exchange is saved (no "could not be
+    saved" on every question from then on), in a new conversation that holds what B shows."""
+    from retrieval.conversations import Conversations
+
+    at = new_app()
+    ask(at, "What did Pete Hegseth reportedly order?")
+    store = Conversations(data_dir / "conversations.sqlite3")
+    [first] = store.list()
+    store.delete(first.id)  # tab A
+    ask(at, "And what did Canada say?")
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert any("deleted in another tab" in i.value for i in at.info)
+    [again] = store.list()
+    assert again.id != first.id
+    assert [m.role for m in store.load(again.id)] == ["user", "assistant", "user", "assistant"]
+    ask(at, "What did the UK say?")  # and the next question is saved there too
+    assert not at.warning and len(store.load(again.id)) == 6
+
+
 def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(monkeypatch, tmp_path / "empty")
     at = new_app()
