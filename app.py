@@ -387,6 +387,11 @@ def render_citation(assistant: Assistant, citation: Citation) -> None:
         st.markdown(highlighted_markdown(before, quote, after))
         if not row:
             st.caption("The article is no longer in the index; the saved quote is shown.")
+        elif citation.quote and citation.quote not in text:
+            st.caption("The article has changed since this answer and no longer says this; the saved quote "
+                       "is shown.")
+        elif text[citation.start:citation.end] != citation.quote:
+            st.caption("The article has been edited since this answer; the quote is shown where it is now.")
         render_source_link(citation.url, row.get("source", ""))
 
 

@@ -240,6 +240,24 @@ def test_a_conversation_deleted_in_another_tab_goes_on_as_a_new_one(data_dir: Pa
     assert not at.warning and len(store.load(again.id)) == 6
 
 
+def test_a_saved_citation_says_when_its_article_has_changed(data_dir: Path) -> None:
+    """A conversation reopened after its article was edited: the citation no longer matches the current
+    text, and the expander says so instead of showing the old quote as if the article still said it."""
+    import sqlite3
+    from contextlib import closing
+
+    at = new_app()
+    ask(at, "What did Pete Hegseth reportedly order?")
+    with closing(sqlite3.connect(data_dir / "catalog.sqlite3")) as db, db:
+        db.execute("UPDATE articles SET text = replace(text, 'to halt offensive', 'to pause offensive')")
+    fresh = new_app()
+    [button] = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    button.click().run()
+    cited = [m for m in fresh.chat_message if m.name == "assistant"][-1].expander[0]
+    captions = [unescape(c.value) for c in cited.caption]
+    assert any("has changed since this answer" in c for c in captions), captions
+
+
 def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(monkeypatch, tmp_path / "empty")
     at = new_app()
