@@ -874,6 +874,12 @@ def main() -> None:
     render_ingest_report()
 
     if not stats.get("articles"):
+        # A question sent just as the index emptied (an ingest --rebuild began) is said, not dropped.
+        unasked = st.session_state.get("question")
+        if isinstance(unasked, str) and unasked.strip():
+            st.warning(md_escape(f"Your question was not asked: the index has no articles right now (an ingest "
+                                 f"may be rebuilding it). Ask it again once articles are in: {unasked.strip()}"),
+                       icon=":material/warning:")
         render_empty_index(settings, assistant, access)
         st.chat_input("Ingest articles first", disabled=True)
         render_late(settings, assistant, stats, listing, corpus, conversations, access)
@@ -883,7 +889,7 @@ def main() -> None:
     if filter_problem:
         st.warning(filter_problem)
     render_history(assistant)
-    question = st.chat_input("Ask about the news…")
+    question = st.chat_input("Ask about the news…", key="question")
     if question and question.strip():
         ask(assistant, conversations, question.strip(), filters, access)
     render_late(settings, assistant, stats, listing, corpus, conversations, access)

@@ -258,6 +258,23 @@ def test_a_saved_citation_says_when_its_article_has_changed(data_dir: Path) -> N
     assert any("has changed since this answer" in c for c in captions), captions
 
 
+def test_a_question_sent_as_the_index_empties_is_said_not_dropped(data_dir: Path) -> None:
+    """An ingest --rebuild empties the index between the page's render and the question's send: the
+    page says the question was not asked (and shows it), rather than losing it without a word."""
+    from retrieval.settings import Settings
+    from retrieval.store import Store
+
+    at = new_app()
+    store = Store(Settings(data_dir=data_dir))
+    store.reset()  # what --rebuild does first
+    at.chat_input[0].set_value("What did Canada say about intelligence sharing?").run()
+    assert not at.exception
+    warnings = [unescape(w.value) for w in at.warning]
+    asked = "What did Canada say about intelligence sharing?"
+    assert any("was not asked" in w and asked in w for w in warnings), warnings
+    assert any("No articles are indexed yet" in i.value for i in at.info)
+
+
 def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(monkeypatch, tmp_path / "empty")
     at = new_app()
