@@ -52,7 +52,9 @@ INDEX_WATCH_SECONDS = 5  # how often the sidebar's corpus facts look for an inge
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&=^/\"])")
 # Streamlit replaces these in the rendered text itself, after escapes are resolved (:streamlit: becomes
 # a logo, "->" an arrow): a word joiner (U+2060, invisible) inside keeps them literal.
-_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:")
+# The same keeps a web address in article text from becoming a link (GFM autolinks "https://…" and
+# "www.…" even with its punctuation escaped): an article must not plant clickable links in the page.
+_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:|(?i:https?://|www\.)")
 _WJ = "\u2060"
 
 

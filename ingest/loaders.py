@@ -295,6 +295,14 @@ def _decode_legacy(data: bytes) -> str | None:
     return None if _GARBLED_WESTERN.search(western) else western
 
 
+def _unquoted(value: str) -> str:
+    """A front-matter value without the quotes around it ('"Daily Post"'), never half of a pair a
+    value holds ('Capitol "Daily"' stays whole)."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1].strip()
+    return value
+
+
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -307,12 +315,12 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     for line in match.group(1).splitlines():
         stripped = line.strip()
         if stripped.startswith("- ") and key:  # a YAML block list ("authors:" then "- name" lines)
-            item = stripped[2:].strip().strip("\"'")
+            item = _unquoted(stripped[2:].strip())
             fields[key] = f"{fields[key]}, {item}" if fields[key] else item
         elif ":" in line:
             key, _, value = line.partition(":")
             key = key.strip().lower()
-            fields[key] = value.strip().strip("\"'")
+            fields[key] = _unquoted(value.strip())
     return fields, text[match.end():]
 
 

@@ -4,6 +4,7 @@ extractive backend (a real answer path without an LLM)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -383,14 +384,17 @@ def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_
     assert module.md_unescape(module.md_escape(hostile)) == "\n".join(
         line.strip() for line in hostile.splitlines()
     )
+    # A web address in article text stays text: nothing GFM would autolink is left in the markdown.
+    planted = "Log in at https://evil.example/phish or WWW.evil.example/login, or http://x.example."
+    escaped = module.md_escape(planted)
+    assert not re.search(r"(?i)https?:|www\.", escaped.replace("\\", "")), escaped
+    assert module.md_unescape(escaped) == planted
 
 
 def test_a_quote_in_a_title_keeps_the_citation_a_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A headline with double quotes ('Ambassador says "yes"') is the [n] link's tooltip: each quote is
     escaped once, so the link title does not end early and the marker is not shown as raw markdown."""
     import importlib.util
-
-    from markdown_it import MarkdownIt
 
     from retrieval.types import Citation
 

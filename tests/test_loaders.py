@@ -781,3 +781,13 @@ def test_a_linked_subfolder_is_read_and_a_pipe_is_named_not_waited_on(tmp_path: 
     assert sorted(a.title for a in articles) == ["Archived Story", "First Story"]
     assert [(Path(e.source).name, e.reason.split(" (")[0]) for e in errors] == [("feed.txt", "not a regular file")]
     assert load(folder / "feed.txt")[1][0].reason.startswith("not a regular file")
+
+
+def test_front_matter_quotes_around_a_value_go_those_inside_stay(tmp_path: Path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text('---\ntitle: "Ambassador says \\"yes\\""\noutlet: Capitol "Daily"\nauthors:\n  - \'Ann Lee\'\n---\n'
+                    "Ambassador Teodor Vasko said on Friday that talks would resume in January.\n", encoding="utf-8")
+    article = only(path)
+    assert article.outlet == 'Capitol "Daily"'
+    assert article.authors == ("Ann Lee",)
+    assert article.title.startswith("Ambassador says")
