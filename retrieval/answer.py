@@ -213,11 +213,15 @@ def _fold(text: str) -> str:
 
 
 def _stem(word: str) -> str:
-    """A light stem so that "ordered" ~ "order" and "sanctions" ~ "sanction"."""
+    """A light stem so that "ordered" ~ "order", "sanctions" ~ "sanction" and "organized" ~
+    "organizer" (a final "er" goes after the inflection: "murdered" ~ "murder" ~ "murd")."""
     word = _fold(word)
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 5 and word.endswith("er"):
+        word = word[:-2]
     return word
 
 

@@ -702,3 +702,13 @@ def test_an_empty_question_and_a_search_that_finds_nothing_are_told_apart(
     assert "no passage matched" in nothing.text and "listed below" not in nothing.text
     found = assistant.answer("What did New Zealand's prime minister announce about dairy exports?")
     assert found.refused and found.passages and "listed below" in found.text
+
+
+def test_an_agent_noun_holds_its_verb() -> None:
+    """"Who organized it?" against "… according to organizer Priya Nandakumar": the key term is held
+    (organized ~ organizer), as "ordered" ~ "order" and "murdered" ~ "murder" are; found by the chat
+    page audit, where the follow-up was refused with the answering passage on top."""
+    passage = "The Zorblat festival drew 40,000 visitors, according to organizer Priya Nandakumar."
+    assert coverage(question_ask("Who organized the Zorblat festival?"), passage) == (1.0, 1.0)
+    assert coverage(question_ask("Who was murdered in the attack?"), "The murder shocked the town.")[1] == 0.5
+    assert coverage(question_ask("Who answered the reporters?"), "Her answer to reporters was brief.")[1] == 1.0
