@@ -92,6 +92,7 @@ _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}\b(?:instructions?|prompts?|rules|guidelines|directions)\b"
     r"|\b(?:you are|you're|act as|pretend to be|you will now be)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:\w+\s+)?"
     r"(?:ai|a\.i\.|assistant|language model|chatbot|llm|bot|gpt)\b"
+    r"(?!\s+(?:coach|principal|manager|professor|director|secretary|editor|attorney|general|chief|to\b))"
     r"|\bas an (?:ai|a\.i\.|assistant|language model)\b"
     r"|\b(?:system|developer) (?:prompt|message|instructions?)\b"
     r"|\b(?:note|message|instructions?) (?:to|for) (?:any |all |the )?"
@@ -103,18 +104,24 @@ _INSTRUCTION = re.compile(
     # Chat-template tokens: "<|im_start|>system", "[INST]", "<<SYS>>".
     r"|<\|?(?:im_start|im_end|system|user|assistant|endoftext)\|?>|\[/?inst\]|<</?sys>>"
     # A model addressed: "Attention language model:", "Dear chatbot,", "Hey ChatGPT!".
+    # (Not "bot", "model" or a product that is also a first name: "Hi Bot, the robot greeter, …".)
     r"|\b(?:attention|attn|dear|hey|hello|hi)\b[,:]?\s+(?:the\s+|any\s+|all\s+)?"
-    r"(?:ai|a\.i\.|assistants?|chatbots?|llms?|language models?|bots?|gpt|chatgpt|claude|gemini|copilot|models?)"
-    r"\s*[,:!]"
-    r"|\bif you(?: are|'re| are an?| are the)?\s+(?:an?\s+)?(?:ai|a\.i\.|assistant|language model|chatbot|llm|bot)\b"
+    r"(?:ai|a\.i\.|ai assistants?|chatbots?|llms?|language models?|chatgpt)\s*[,:!]"
+    r"|\bif you(?: are|'re)\s+(?:an?\s+)?(?:ai|a\.i\.|language model|chatbot|llm)\b"
+    r"(?!\s+(?:researcher|expert|engineer))"
     r"|\b(?:ai|a\.i\.|assistants?|chatbots?|llms?|language models?|bots?)\s+"
     r"(?:reading|summari[sz]ing|processing)\s+this\b"
     r"|\bwhen (?:summari[sz]ing|paraphrasing|answering (?:questions )?(?:about|on)) this "
     r"(?:story|article|text|passage|page|content|document)\b",
     re.I,
 )
-# A role label opening the sentence, as in a chat transcript: "SYSTEM: …", "Assistant: …".
-_ROLE_LABEL = re.compile(r"^\W*(?:system|assistant|developer)(?:\s+(?:prompt|message|note|override))?\s*:", re.I)
+# A role label opening the sentence, as in a chat transcript: "SYSTEM: …" in capitals, or "System: …" /
+# "Assistant: …" followed by words to a model ("System: the new ticketing system goes live" is news).
+_ROLE_LABEL = re.compile(
+    r"^\W*(?:SYSTEM|ASSISTANT)(?:\s+(?:PROMPT|MESSAGE|NOTE|OVERRIDE))?\s*:"
+    r"|^\W*(?i:system|assistant)(?i:\s+(?:prompt|message|note|override))?\s*:[^.!?]{0,80}"
+    r"\b(?i:you|always|never|answer|respond|reply|ignore|must)\b"
+)
 _INSTRUCTION_START = re.compile(
     r"^\W*(?:reply|respond|answer|output|print|say|type|write|return)\s+(?:only|just|exactly|with|the word)\b", re.I
 )
@@ -571,7 +578,8 @@ class Sentence:
     instruction: bool
     people: tuple[str, ...] = field(default=())
     entities: tuple[tuple[str, str], ...] = field(default=())  # spaCy's (text, label) pairs
-    objects: tuple[tuple[str, str], ...] = field(default=())  # (verb lemma, lemma of what it acts on)
+    # (verb of change, lemma of who or what takes part, "subject" or "object")
+    objects: tuple[tuple[str, str, str], ...] = field(default=())
 
 
 def _stem(word: str) -> str:
@@ -617,7 +625,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
             negated.append((head.lemma_.lower(), t.lower_))
             negated_heads.add(head.i)
     verbs: list[tuple[str, str, bool, str]] = []
-    acts: list[tuple[str, str]] = []
+    acts: list[tuple[str, str, str]] = []
     speakers: list[str] = []
     claimed: list[str] = []
     pronoun_speaker = False
@@ -630,9 +638,13 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
                 lemmas.append(f"{t.lemma_.lower()} {particle.lower_}")
                 verbs.append((lemmas[-1], f"{t.text} {particle.text}", t.i in negated_heads, fold(subject)))
                 forms.add(lemmas[-1])
-            acted_on = [w.lemma_.lower() for c in t.children if c.dep_ in ("dobj", "nsubjpass")  # "intelligence
-                        for w in (c, *(m for m in c.children if m.dep_ == "compound"))]  # sharing": both words
-            acts.extend((lemma, o) for lemma in lemmas for o in acted_on)
+            # Who or what takes part in a verb of change: its subject and object ("intelligence sharing":
+            # both words), pronouns aside. "Prices fell" and "the company cut prices" both involve prices.
+            if any(lemma in _CLASSES_OF for lemma in lemmas):
+                taking_part = [(w.lemma_.lower(), "subject" if c.dep_ == "nsubj" else "object") for c in t.children
+                               if c.dep_ in ("dobj", "nsubjpass", "nsubj") and c.pos_ != "PRON"
+                               for w in (c, *(m for m in c.children if m.dep_ == "compound"))]
+                acts.extend((lemma, o, role) for lemma in lemmas for o, role in taking_part)
             if t.lemma_.lower() in _SPEECH and t.pos_ == "VERB":
                 for child in t.children:
                     if child.dep_ in ("nsubj", "agent"):
@@ -879,20 +891,22 @@ class ClaimChecker:
             if opposite:
                 return f'the passage says "{opposite[0]}", not "{word}"'
         # Verbs of change: the claim's is not in the span, one of the opposed class is (and none of its own).
-        # When the claim's verb acts on something ("expanding intelligence sharing"), only the span's
-        # verbs acting on the same thing count ("raised questions" is no paraphrase of it), and one of
-        # them must go the claim's way: a change the span does not state of that thing is not stated.
+        # When the claim's verb has participants ("expanding intelligence sharing"), only the span's
+        # verbs sharing one count ("raised questions" is no paraphrase of it, "factories cut jobs" no
+        # contradiction of "unemployment rose"); a change claimed of things the span never names is
+        # not stated by it.
         span_verbs = {lemma for s in inside for lemma, _, negated, _ in s.verbs if not negated}
         span_objects = [pair for s in inside for pair in s.objects]
         for lemma, text, negated, _ in claim.verbs:
             classes = _CLASSES_OF.get(lemma)
             if not classes or negated or lemma in span_forms or _stem(lemma) in span_forms:
                 continue
-            targets = {o for v, o in claim.objects if v == lemma}
-            if targets:
-                relevant = {v for v, o in span_objects if o in targets} & span_verbs
+            targets = {o for v, o, _ in claim.objects if v == lemma}
+            acted_on = {o for v, o, role in claim.objects if v == lemma and role == "object"}
+            if targets:  # only the span's verbs of change with a participant in common count
+                relevant = {v for v, o, _ in span_objects if o in targets} & span_verbs
                 own_found = any(_CLASSES_OF.get(v, set()) & classes for v in relevant)
-            else:
+            else:  # "they halted it": no participant to go by, any verb of the span counts
                 relevant = span_verbs
                 own_found = any(w in span_forms for c in classes for w in _VERB_CLASSES[c])
             if own_found:
@@ -900,8 +914,8 @@ class ClaimChecker:
             opposed = sorted(v for c in classes for v in _OPPOSITE[c] & relevant if v not in claim_lemmas)
             if opposed:
                 return f'the passage says "{opposed[0]}", not "{text}"'
-            if targets:  # "played up disruptions": no verb of its direction acts on disruptions in the span
-                return f'the passage does not say "{text}"'
+            if acted_on and not acted_on & span_forms:  # "played up disruptions", and the span never
+                return f'the passage does not say "{text}"'  # names disruptions: that change is not stated
         # Relative times: "last year" where the span says "last month" (a span naming none is not judged).
         claimed_times = relative_times(claim.text)
         if claimed_times:
