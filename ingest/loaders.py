@@ -208,6 +208,9 @@ def decode_text(data: bytes) -> str:
     text = None
     for bom, encoding, name in _BOMS:
         if data.startswith(bom):
+            if encoding == "utf-8-sig":  # read as any UTF-8 below (a stray cp1252 byte repaired alike)
+                data = data[len(bom):]
+                break
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError as exc:
@@ -215,27 +218,32 @@ def decode_text(data: bytes) -> str:
                     f"invalid {name} at byte {exc.start} (the file starts with a {name} byte order mark): "
                     "re-save the file as UTF-8"
                 ) from exc
-            if "\x00" in text[:8192]:  # UTF-16 holds NUL bytes; its text does not
-                raise ValueError(_BINARY)
             break
     if text is None:
-        if b"\x00" in data[:8192]:
+        if b"\x00" in data:  # anywhere: a text file holds none (UTF-16 does, and is read above)
             raise ValueError(_BINARY)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if _mostly_utf8(data):  # a few cp1252 bytes pasted into UTF-8 text (a quote, an apostrophe)
-                return _utf8_with_cp1252_bytes(data)
-            legacy = _decode_legacy(data)
-            if legacy is None:
-                raise ValueError(
-                    f"invalid UTF-8 at byte {exc.start}, and no other text encoding reads it with confidence "
-                    "(unknown text encoding): re-save the file as UTF-8"
-                ) from exc
-            text = legacy
+        text = _decode_unmarked(data)
+    if "\x00" in text:  # UTF-16/32 text holding NUL characters is no article either
+        raise ValueError(_BINARY)
     if not text.strip():
         raise ValueError("the file is empty")
     return text
+
+
+def _decode_unmarked(data: bytes) -> str:
+    """Bytes without a byte order mark: UTF-8, UTF-8 with a few cp1252 bytes, or a legacy code page."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if _mostly_utf8(data):  # a few cp1252 bytes pasted into UTF-8 text (a quote, an apostrophe)
+            return _utf8_with_cp1252_bytes(data)
+        legacy = _decode_legacy(data)
+        if legacy is None:
+            raise ValueError(
+                f"invalid UTF-8 at byte {exc.start}, and no other text encoding reads it with confidence "
+                "(unknown text encoding): re-save the file as UTF-8"
+            ) from exc
+        return legacy
 
 
 def _utf8_with_cp1252_bytes(data: bytes) -> str:

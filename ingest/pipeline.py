@@ -106,8 +106,10 @@ def _source_root(source: str) -> str:
 
 class _SyncScope:
     """What ``--sync`` may delete: articles read from one of the SOURCES of this run — a given file (or
-    its records and pages), a file under a given folder, or a given URL — and nothing else. An article
-    ingested from another folder, or uploaded on the page, stays however ``--sync`` is run."""
+    its records and pages), a file under a given folder (not under a hidden one), or a given URL — and
+    nothing else. An article ingested from another folder, or uploaded on the page, stays however
+    ``--sync`` is run. Sources are recorded as typed, so a relative one is compared as seen from the
+    folder the sync runs in (the folder the ingest ran in, as a rule)."""
 
     def __init__(self, sources: Iterable[str]) -> None:
         self.urls = {_source_root(s) for s in sources if re.match(r"^https?://", s, re.I)}
@@ -119,7 +121,10 @@ class _SyncScope:
         if re.match(r"^https?://", root, re.I):
             return root in self.urls
         path = Path(os.path.abspath(root))  # a relative source reads as when it was read (same folder)
-        return any(path == p or path.is_relative_to(p) for p in self.paths)
+        # Under a given folder, but not in a hidden folder a folder source never reads (the default index
+        # .newsqa holds the page's uploads: `ingest . --sync` must not take them for deleted files).
+        return any(path == p or (path.is_relative_to(p) and not any(
+            part.startswith(".") for part in path.relative_to(p).parts)) for p in self.paths)
 
 
 class _Spool:

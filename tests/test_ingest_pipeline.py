@@ -238,6 +238,22 @@ def test_sync_deletes_only_what_came_from_its_sources(fake_store: Store, tmp_pat
     check_index(fake_store)
 
 
+def test_sync_of_the_folder_holding_the_index_keeps_the_uploads(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest . --sync` in a project whose index is the default ./.newsqa: the page's uploads live in
+    .newsqa/uploads, a hidden folder the folder source never reads — they are not deleted files."""
+    project = tmp_path / "project"
+    (project / "news").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    write_articles(Path("news"), 2)
+    uploads = write_articles(Path(".newsqa") / "uploads", 1, start=20)
+    assert run(fake_store, Path("news"), uploads[0]).added == 3
+    report = run(fake_store, Path("."), sync=True)
+    assert (report.deleted, report.unchanged) == (0, 2)
+    assert len(articles(fake_store.settings)) == 3
+
+
 def test_dry_run_writes_nothing(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
     folder = tmp_path / "news"
     paths = write_articles(folder, 3)

@@ -791,3 +791,17 @@ def test_front_matter_quotes_around_a_value_go_those_inside_stay(tmp_path: Path)
     assert article.outlet == 'Capitol "Daily"'
     assert article.authors == ("Ann Lee",)
     assert article.title.startswith("Ambassador says")
+
+
+def test_utf8_with_a_bom_and_a_stray_byte_reads_like_without_and_nul_anywhere_is_binary(tmp_path: Path) -> None:
+    """A review's cases: the UTF-8 byte order mark changes nothing about how the rest is read; a NUL
+    byte past the first 8 KB still makes the file binary (the upload check relies on it too)."""
+    import codecs
+
+    path = tmp_path / "story.txt"
+    path.write_bytes(codecs.BOM_UTF8 + MIXED_HEAD + b"The ruling came on \x93Friday\x94.\n")
+    assert "The ruling came on “Friday”." in only(path).text
+    late = tmp_path / "late.txt"
+    late.write_bytes(b"Late Nul\n\n" + b"A sentence of text. " * 600 + b"\x00\x00\x00 more text.\n")
+    articles, errors = load(late)
+    assert articles == [] and errors[0].reason.startswith("binary file (NUL bytes)")
