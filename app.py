@@ -52,9 +52,9 @@ INDEX_WATCH_SECONDS = 5  # how often the sidebar's corpus facts look for an inge
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&=^/\"])")
 # Streamlit replaces these in the rendered text itself, after escapes are resolved (:streamlit: becomes
 # a logo, "->" an arrow): a word joiner (U+2060, invisible) inside keeps them literal.
-# The same keeps a web address in article text from becoming a link (GFM autolinks "https://…" and
-# "www.…" even with its punctuation escaped): an article must not plant clickable links in the page.
-_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:|(?i:https?://|www\.)")
+# The same keeps a web or e-mail address in article text from becoming a link (GFM autolinks "https://…",
+# "www.…" and "a@b.org" even with their punctuation escaped): an article must not plant links in the page.
+_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:|(?i:https?://|www\.)|\w@\w")
 _WJ = "\u2060"
 
 
@@ -542,7 +542,9 @@ def ask(
             # Deleted meanwhile (in another tab): this tab's exchanges go on in a new conversation, as
             # shown here, rather than failing to save every question from now on.
             conversation_id = None
-            earlier = [m for m in st.session_state.messages[:-2] if not m.get("error")]  # before this exchange
+            shown = st.session_state.messages[:-2]  # before this exchange; a failed one is not saved
+            earlier = [m for i, m in enumerate(shown) if not m.get("error")
+                       and not (i + 1 < len(shown) and shown[i + 1].get("error"))]
             st.info("This conversation was deleted in another tab; it goes on as a new one.",
                     icon=":material/info:")
         else:

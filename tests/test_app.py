@@ -385,9 +385,9 @@ def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_
         line.strip() for line in hostile.splitlines()
     )
     # A web address in article text stays text: nothing GFM would autolink is left in the markdown.
-    planted = "Log in at https://evil.example/phish or WWW.evil.example/login, or http://x.example."
+    planted = "Log in at https://evil.example/phish or WWW.evil.example/login, http://x.example or a@evil.example."
     escaped = module.md_escape(planted)
-    assert not re.search(r"(?i)https?:|www\.", escaped.replace("\\", "")), escaped
+    assert not re.search(r"(?i)https?:|www\.|\w@\w", escaped.replace("\\", "")), escaped
     assert module.md_unescape(escaped) == planted
 
 
