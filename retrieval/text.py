@@ -140,9 +140,12 @@ def split_sentences(text: str, keep: Collection[tuple[int, int]] = ()) -> list[t
 MAX_QUOTED = 500
 
 
+_STRAIGHT_QUOTE = re.compile(r'(?<!\d)"')  # not an inch mark ("a 65" screen")
+
+
 def _open_quote(text: str) -> bool:
     """Whether ``text`` leaves a quotation open: more “ than ”, or an odd number of straight quotes."""
-    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+    return text.count("“") > text.count("”") or len(_STRAIGHT_QUOTE.findall(text)) % 2 == 1
 
 
 def _within_quotes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

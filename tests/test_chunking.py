@@ -202,6 +202,9 @@ def test_a_quotation_of_several_sentences_is_one_sentence() -> None:
         "“We will rebuild.", "It will take years.", "“But we start today,” she said."]
     long_quote = "“" + " ".join(f"Sentence number {i} of a very long statement." for i in range(20)) + "” Done."
     assert len(split_sentences(long_quote)) == 21
+    # An inch mark is no quotation: two screen sizes do not join their sentences.
+    screens = 'The store sold a 65" screen. Then it sold a 55" screen. Prices fell.'
+    assert len(split_sentences(screens)) == 3
     # The chunker's units are unchanged: it splits on every sentence end (line_sentences).
     assert len(line_sentences(text)) == 6
 
