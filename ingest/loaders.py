@@ -703,9 +703,14 @@ def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
         yield LoadError(url, str(exc))
 
 
+def is_url(source: str) -> bool:
+    """Whether a SOURCE (or a recorded article source) is a web address rather than a path."""
+    return re.match(r"^https?://", source, re.I) is not None
+
+
 def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadError]:
     """Every article of one source (file, folder, URL or feed); errors are yielded, not raised."""
-    if re.match(r"^https?://", source, re.I):
+    if is_url(source):
         yield from load_url(source, timeout)
         return
     path = Path(source)

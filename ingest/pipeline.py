@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import pickle
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
-from ingest.loaders import LoadError, iter_source
+from ingest.loaders import LoadError, is_url, iter_source
 from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -112,13 +111,13 @@ class _SyncScope:
     folder the sync runs in (the folder the ingest ran in, as a rule)."""
 
     def __init__(self, sources: Iterable[str]) -> None:
-        self.urls = {_source_root(s) for s in sources if re.match(r"^https?://", s, re.I)}
+        self.urls = {_source_root(s) for s in sources if is_url(s)}
         # Absolute, links not resolved: a file under a linked subfolder is under the folder given.
-        self.paths = [Path(os.path.abspath(s)) for s in sources if not re.match(r"^https?://", s, re.I)]
+        self.paths = [Path(os.path.abspath(s)) for s in sources if not is_url(s)]
 
     def holds(self, source: str) -> bool:
         root = _source_root(source)
-        if re.match(r"^https?://", root, re.I):
+        if is_url(root):
             return root in self.urls
         path = Path(os.path.abspath(root))  # a relative source reads as when it was read (same folder)
         # Under a given folder, but not in a hidden folder a folder source never reads (the default index
@@ -221,7 +220,7 @@ def _ingest(
     failed_roots: set[str] = set()
     missing_source = False  # a SOURCE path that does not exist: what it held is unknown
     for source in sources:
-        if not re.match(r"^https?://", source, re.I) and not Path(source).exists():
+        if not is_url(source) and not Path(source).exists():
             missing_source = True
         if progress:
             progress(0, 0, f"reading {source}")

@@ -394,8 +394,13 @@ class Evidence:
         them all). A topic mentioned only in passing fails the second test."""
         if self.best < 0:
             return False
-        needed = math.ceil(min(self.terms, TERMS_COUNTED) / 2)
-        return self.names >= NAMES_NEEDED and self.best_terms >= needed
+        return self.names >= NAMES_NEEDED and self.best_terms >= terms_needed(self.terms)
+
+
+def terms_needed(terms: int) -> int:
+    """Key terms one passage must hold of a question's ``terms``: half of them, counting at most
+    ``TERMS_COUNTED`` (``Evidence.holds``, and the rest of a question whose qualifier is waived)."""
+    return math.ceil(min(terms, TERMS_COUNTED) / 2)
 
 
 # Said before an answer made of the passages' own sentences because the model's did not pass the check.
@@ -449,7 +454,7 @@ def _rest_held(ask: Ask, texts: Sequence[str]) -> bool:
     rest = Ask((), ask.terms - named)
     if not rest.terms:
         return False
-    needed = math.ceil(min(len(rest.terms), TERMS_COUNTED) / 2)
+    needed = terms_needed(len(rest.terms))
     return any(round(coverage(rest, t)[1] * len(rest.terms)) >= needed for t in texts)
 
 
