@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -393,21 +394,31 @@ def iter_jsonl(path: Path) -> Iterator[Article | LoadError]:
             if not raw.strip():
                 continue
             lines += 1
-            try:
-                record = json.loads(raw.decode("utf-8"))
-                yield record_to_article(record, f"{path}#{lineno}", f"{path.resolve()}#{lineno}")
-            except UnicodeDecodeError as exc:
-                yield LoadError(where, f"line {lineno}: invalid UTF-8 at byte {exc.start}")
-            except json.JSONDecodeError as exc:
-                yield LoadError(where, f"line {lineno}: broken JSON ({exc.msg}, column {exc.colno})")
-            except ValueError as exc:
-                yield LoadError(where, f"line {lineno}: {exc}")
-            except RecursionError:
-                yield LoadError(where, f"line {lineno}: {_TOO_DEEP}")
-            except Exception as exc:  # a record shaped in a way no check foresaw: name it, keep the other lines
-                yield LoadError(where, f"line {lineno}: unreadable record ({type(exc).__name__}: {exc})")
+            yield _one_record(where, f"line {lineno}",
+                              partial(_jsonl_article, raw, f"{path}#{lineno}", f"{path.resolve()}#{lineno}"))
     if not lines:
         yield LoadError(where, "the file is empty")
+
+
+def _jsonl_article(raw: bytes, source: str, key: str) -> Article:
+    return record_to_article(json.loads(raw.decode("utf-8")), source, key)
+
+
+def _one_record(where: str, label: str, read: Callable[[], Article]) -> Article | LoadError:
+    """The article ``read()`` makes of one record of a dump, or why it cannot, named by ``label``
+    ("line 3", "record 0"): a bad record never stops the others."""
+    try:
+        return read()
+    except UnicodeDecodeError as exc:
+        return LoadError(where, f"{label}: invalid UTF-8 at byte {exc.start}")
+    except json.JSONDecodeError as exc:
+        return LoadError(where, f"{label}: broken JSON ({exc.msg}, column {exc.colno})")
+    except ValueError as exc:
+        return LoadError(where, f"{label}: {exc}")
+    except RecursionError:
+        return LoadError(where, f"{label}: {_TOO_DEEP}")
+    except Exception as exc:  # a record shaped in a way no check foresaw: name it, keep the others
+        return LoadError(where, f"{label}: unreadable record ({type(exc).__name__}: {exc})")
 
 
 def _json_kind(value: Any) -> str:
@@ -450,14 +461,8 @@ def iter_json(path: Path) -> Iterator[Article | LoadError]:
         yield LoadError(str(path), _TOO_DEEP)
         return
     for index, record in enumerate(records):
-        try:
-            yield record_to_article(record, f"{path}#{index}", f"{path.resolve()}#{index}")
-        except ValueError as exc:
-            yield LoadError(str(path), f"record {index}: {exc}")
-        except RecursionError:
-            yield LoadError(str(path), f"record {index}: {_TOO_DEEP}")
-        except Exception as exc:  # a record shaped in a way no check foresaw: name it, keep the others
-            yield LoadError(str(path), f"record {index}: unreadable record ({type(exc).__name__}: {exc})")
+        yield _one_record(str(path), f"record {index}",
+                          partial(record_to_article, record, f"{path}#{index}", f"{path.resolve()}#{index}"))
 
 
 def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
