@@ -579,7 +579,12 @@ class Sentence:
     people: tuple[str, ...] = field(default=())
     entities: tuple[tuple[str, str], ...] = field(default=())  # spaCy's (text, label) pairs
     # (verb of change, lemma of who or what takes part, "subject" or "object")
-    objects: tuple[tuple[str, str, str], ...] = field(default=())
+    participants: tuple[tuple[str, str, str], ...] = field(default=())
+
+    @property
+    def own_speaker(self) -> bool:
+        """Whether it names who speaks in it ("A British government spokesperson stated: …"), not "he"."""
+        return bool(self.claimed_speakers) and not self.pronoun_speaker
 
 
 def _stem(word: str) -> str:
@@ -690,7 +695,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         instruction=is_instruction(text),
         people=people,
         entities=tuple((" ".join(e.text.split()), e.label_) for e in doc.ents),
-        objects=tuple(dict.fromkeys(acts)),
+        participants=tuple(dict.fromkeys(acts)),
     )
 
 
@@ -853,9 +858,8 @@ class ClaimChecker:
         # span's sentence that holds most of the claim names its own speaker, that one alone counts: the
         # sentence beside it in a two-sentence span may quote someone else.
         core = max(window, key=lambda k: self._coverage(claim, parsed[k].forms))
-        own_speaker = bool(parsed[core].claimed_speakers) and not parsed[core].pronoun_speaker
         for speaker in claim.claimed_speakers:
-            if not self._speaks(speaker, (core,) if own_speaker else window, parsed, spans, title, outlet):
+            if not self._speaks(speaker, (core,) if parsed[core].own_speaker else window, parsed, spans, title, outlet):
                 return f"the passage does not attribute this to {speaker}"
         # Who did it: the same verb with someone else as its subject.
         for lemma, _, _, subject in claim.verbs:
@@ -896,15 +900,15 @@ class ClaimChecker:
         # contradiction of "unemployment rose"); a change claimed of things the span never names is
         # not stated by it.
         span_verbs = {lemma for s in inside for lemma, _, negated, _ in s.verbs if not negated}
-        span_objects = [pair for s in inside for pair in s.objects]
+        span_participants = [p for s in inside for p in s.participants]
         for lemma, text, negated, _ in claim.verbs:
             classes = _CLASSES_OF.get(lemma)
             if not classes or negated or lemma in span_forms or _stem(lemma) in span_forms:
                 continue
-            targets = {o for v, o, _ in claim.objects if v == lemma}
-            acted_on = {o for v, o, role in claim.objects if v == lemma and role == "object"}
+            targets = {o for v, o, _ in claim.participants if v == lemma}
+            acted_on = {o for v, o, role in claim.participants if v == lemma and role == "object"}
             if targets:  # only the span's verbs of change with a participant in common count
-                relevant = {v for v, o, _ in span_objects if o in targets} & span_verbs
+                relevant = {v for v, o, _ in span_participants if o in targets} & span_verbs
                 own_found = any(_CLASSES_OF.get(v, set()) & classes for v in relevant)
             else:  # "they halted it": no participant to go by, any verb of the span counts
                 relevant = span_verbs
@@ -945,7 +949,7 @@ class ClaimChecker:
         parsed.update(zip(missing, self.sentences([spans[k][2] for k in missing]), strict=True))
         # "A British government spokesperson stated: “…”": the span names its own speaker, so a name in
         # the sentences around it (another statement, another speaker) is not who said this.
-        named = any(parsed[k].claimed_speakers and not parsed[k].pronoun_speaker for k in window)
+        named = any(parsed[k].own_speaker for k in window)
         candidates = [parsed[k] for k in range(window[0] if named else window[0] - 1, window[-1] + 1) if k in parsed]
         quoted = any(parsed[k].quoted for k in window)
         if not named and (quoted or any(parsed[k].pronoun_speaker for k in window)):
