@@ -1097,8 +1097,10 @@ class Assistant:
         text = _WORDED_MARKER.sub(r"[\1]", text)
         text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
         threshold = self.settings.support_threshold
-        citations: dict[int, Citation] = {}  # passage index -> citation
-        order: list[int] = []
+        # One citation per quoted span, not per passage: two sentences resting on two sentences of one
+        # passage get two numbers, so each [n] opens the very words its sentence rests on.
+        citations: dict[tuple[int, int, int], Citation] = {}  # (passage index, span) -> citation
+        order: list[tuple[int, int, int]] = []
         out_sentences: list[str] = []
         unsupported: list[Unsupported] = []
         spans = split_sentences(text) or [(0, len(text))]
@@ -1147,22 +1149,23 @@ class Assistant:
             for i in good:
                 verdict = verdicts[i]
                 qs, qe = verdict.start, verdict.end
-                if i not in citations:
+                key = (i, qs, qe)
+                if key not in citations:
                     p = passages[i]
-                    order.append(i)
-                    citations[i] = Citation(
+                    order.append(key)
+                    citations[key] = Citation(
                         n=len(order), article_id=p.article_id, title=p.title, url=p.url,
                         published=p.published, outlet=p.outlet, quote=p.text[qs:qe],
                         start=p.start + qs, end=p.start + qe, support=round(verdict.score, 3),
                     )
                 else:
-                    citations[i].support = round(max(citations[i].support, verdict.score), 3)
-                numbers.append(citations[i].n)
+                    citations[key].support = round(max(citations[key].support, verdict.score), 3)
+                numbers.append(citations[key].n)
             out_sentences.append(_cite(claim, *numbers))
         refused = not citations
         return Answer(
             text=" ".join(out_sentences).strip(),
-            citations=[citations[i] for i in order],
+            citations=[citations[key] for key in order],
             refused=refused,
             passages=list(passages),
             unsupported=unsupported,

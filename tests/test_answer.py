@@ -122,6 +122,25 @@ def test_llm_answer_is_verified_and_renumbered(make_assistant: Callable[..., Ass
     assert answer.unsupported == ["The moon is made of green cheese and orbits Saturn."]
 
 
+def test_each_citation_opens_the_sentence_its_claim_rests_on(make_assistant: Callable[..., Assistant]) -> None:
+    """Two sentences resting on two sentences of one passage get a number each, each quoting its own
+    support (one number for the passage showed the first quote under both); the same support twice
+    keeps its number."""
+    question = "What did the harbour council decide about the ferry?"
+    n = passage_number(make_assistant(), question, "40,000 euros")
+    reply = (f"The harbour council approved a new ferry schedule on Monday [{n}]. "
+             f"The extra crossings will start in April and cost 40,000 euros a year [{n}]. "
+             f"The council approved a new ferry schedule on Monday, adding three evening crossings [{n}].")
+    answer = make_assistant(lambda _m: reply).answer(question)
+    assert not answer.unsupported, answer.unsupported
+    assert [c.n for c in answer.citations] == [1, 2]
+    first, second = answer.citations
+    assert first.article_id == second.article_id
+    assert "approved a new ferry schedule" in first.quote and "40,000 euros" not in first.quote
+    assert "40,000 euros" in second.quote and "approved" not in second.quote
+    assert answer.text.endswith("three evening crossings [1].") and "40,000 euros a year [2]." in answer.text
+
+
 def test_bare_answers_are_checked_against_the_cited_passage(make_assistant: Callable[..., Assistant]) -> None:
     """Answers of one or two words ("C) 40,000 euros [2].") are common for "which"/"how much"
     questions: supported where a sentence of the cited passage names them, never refused for being short."""
