@@ -713,6 +713,13 @@ def is_url(source: str) -> bool:
     return re.match(r"^https?://", source, re.I) is not None
 
 
+def recorded_path(source: str) -> Path:
+    """A path SOURCE as its articles record it: absolute, links not resolved. An article's source, and
+    the id of one named by its path alone, must not depend on the folder an ingest runs in: `--sync`
+    compares sources, and `ingest x.html` from two folders must not give one page two ids."""
+    return Path(os.path.abspath(source))
+
+
 def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadError]:
     """Every article of one source (file, folder, URL or feed); errors are yielded, not raised."""
     if is_url(source):
@@ -722,6 +729,7 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
     if not path.exists():
         yield LoadError(source, _link_problem(path) or "no such file or folder")
         return
+    path = recorded_path(source)
     if path.is_dir():
         for file in _folder_files(path):
             if file.name.lower() in {"readme.md", "readme.txt", "license", "license.txt"}:

@@ -103,12 +103,49 @@ def _source_root(source: str) -> str:
     return source.split("#", 1)[0]
 
 
+def _absolute(source: str) -> str:
+    """A source as recorded since session 13: a path made absolute (links not resolved), a URL as is."""
+    return source if is_url(source) or os.path.isabs(source) else os.path.abspath(source)
+
+
+class _RelativeSources:
+    """Articles recorded, before session 13, under a path as typed (relative to the folder that ingest
+    ran in, which was not recorded). Read again from the same file, such an article gets its source
+    recorded absolute, and one whose id came from the relative path (an HTML page without a URL, a feed
+    entry without a link) is replaced by the same article under its new id, not doubled.
+
+    "The same file": the relative path as seen from here, else the one relative path that the absolute
+    source ends with ("news/page.html" for /home/me/project/news/page.html), if just one does."""
+
+    def __init__(self, known: dict[str, tuple[str | None, str, str]]) -> None:
+        self.ids: dict[str, str] = {}  # relative source, normalised -> article id
+        for aid, (_, _, src) in known.items():
+            if src and not is_url(src) and not os.path.isabs(src):
+                root, hash_, rest = src.partition("#")
+                self.ids[os.path.normpath(root) + hash_ + rest] = aid
+
+    def old_id(self, source: str) -> str | None:
+        """The id of the article recorded under a relative spelling of ``source`` (absolute), if any."""
+        if not self.ids or is_url(source):
+            return None
+        root, hash_, rest = source.partition("#")
+        here = os.path.relpath(root)
+        if not here.startswith(".."):
+            found = self.ids.get(os.path.normpath(here) + hash_ + rest)
+            if found:
+                return found
+        parts = Path(root).parts[1:]
+        matches = [self.ids[key] for k in range(1, len(parts) + 1)
+                   if (key := os.path.join(*parts[-k:]) + hash_ + rest) in self.ids]
+        return matches[0] if len(matches) == 1 else None
+
+
 class _SyncScope:
     """What ``--sync`` may delete: articles read from one of the SOURCES of this run — a given file (or
     its records and pages), a file under a given folder (not under a hidden one), or a given URL — and
     nothing else. An article ingested from another folder, or uploaded on the page, stays however
-    ``--sync`` is run. Sources are recorded as typed, so a relative one is compared as seen from the
-    folder the sync runs in (the folder the ingest ran in, as a rule)."""
+    ``--sync`` is run. Sources are recorded absolute; one recorded as typed by older code (relative) is
+    compared as seen from the folder the sync runs in, and only if its folder is there."""
 
     def __init__(self, sources: Iterable[str]) -> None:
         self.urls = {_source_root(s) for s in sources if is_url(s)}
@@ -119,7 +156,11 @@ class _SyncScope:
         root = _source_root(source)
         if is_url(root):
             return root in self.urls
-        path = Path(os.path.abspath(root))  # a relative source reads as when it was read (same folder)
+        path = Path(os.path.abspath(root))
+        if not os.path.isabs(root) and not path.parent.is_dir():
+            # Recorded as typed before session 13, in another folder than this one (its folder is not
+            # here): which file it was is unknown, so it is not taken for one deleted from SOURCES.
+            return False
         # Under a given folder, but not in a hidden folder a folder source never reads (the default index
         # .newsqa holds the page's uploads: `ingest . --sync` must not take them for deleted files).
         return any(path == p or (path.is_relative_to(p) and not any(
@@ -213,6 +254,9 @@ def _ingest(
     fresh = dry_run and not settings.catalog_path.exists()
     known = {} if rebuild or fresh else store.catalog.states()
     redo = store.catalog.chunkless() if known else set()
+    relative = _RelativeSources(known)
+    resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
+    renamed: set[str] = set()  # ids of articles read again under another id (see _relative_sources)
 
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
@@ -227,7 +271,7 @@ def _ingest(
         for item in iter_source(source, timeout=settings.request_timeout):
             if isinstance(item, LoadError):
                 report.failed.append(item)
-                failed_roots.add(_source_root(item.source))
+                failed_roots.add(_absolute(_source_root(item.source)))
                 continue
             if item.id in seen:
                 report.duplicates += 1
@@ -235,16 +279,21 @@ def _ingest(
             cleaned, headings = clean_article(item)
             if not cleaned.text.strip():
                 report.failed.append(LoadError(item.source, "no article text left after cleaning"))
-                failed_roots.add(_source_root(item.source))
+                failed_roots.add(_absolute(_source_root(item.source)))
                 continue
             seen.add(item.id)
             digest = content_hash(cleaned, settings)
             # 2. Decide: unchanged, added, updated.
             previous = known.get(item.id)
+            old_id = relative.old_id(item.source)
+            if old_id == item.id:
+                resourced[item.id] = item.source
+            elif old_id is not None and old_id not in seen and old_id.startswith("src:") and item.id.startswith("src:"):
+                renamed.add(old_id)  # both named by their path alone: one file, spelled two ways
             if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
                 report.unchanged += 1
                 continue
-            existed = previous is not None and previous[0] is not None
+            existed = (previous is not None and previous[0] is not None) or old_id in renamed
             if dry_run:
                 report.updated += 1 if existed else 0
                 report.added += 0 if existed else 1
@@ -259,7 +308,9 @@ def _ingest(
         for article_id, (_, _, source) in known.items():
             if article_id in seen or not given.holds(source):
                 continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
-            if missing_source or _source_root(source) in failed_roots:
+            if article_id in renamed:
+                continue  # read again under its new id: replaced below, not deleted
+            if missing_source or _absolute(_source_root(source)) in failed_roots:
                 report.kept_on_failure += 1
                 continue
             to_delete.append(article_id)
@@ -268,6 +319,7 @@ def _ingest(
         report.deleted = len(to_delete)
         report.seconds = time.perf_counter() - started
         return report
+    store.catalog.set_sources(resourced)
 
     # 4. Embed and write, in batches of whole articles.
     total = len(todo)
@@ -313,6 +365,8 @@ def _ingest(
             flush()
     flush()
 
+    for article_id in renamed:  # after its new id is written: a run killed between redoes this
+        store.delete_article(article_id)
     for article_id in to_delete:
         store.delete_article(article_id)
         report.deleted += 1

@@ -151,6 +151,12 @@ class Catalog(SQLiteDB):
         rows = self._query("SELECT id FROM articles WHERE state = 'done' EXCEPT SELECT article_id FROM chunks")
         return {r["id"] for r in rows}
 
+    def set_sources(self, sources: dict[str, str]) -> None:
+        """Record where articles now read from (article id -> source); nothing else changes."""
+        if sources:
+            with self.transaction() as db:
+                db.executemany("UPDATE articles SET source = ? WHERE id = ?", [(s, i) for i, s in sources.items()])
+
     def mark_pending(self, article_id: str, source: str = "") -> None:
         """Step 1 of every change: the article is no longer known to be consistent."""
         with self.transaction() as db:

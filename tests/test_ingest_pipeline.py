@@ -254,6 +254,74 @@ def test_sync_of_the_folder_holding_the_index_keeps_the_uploads(
     assert len(articles(fake_store.settings)) == 3
 
 
+def test_sync_run_in_another_folder_keeps_the_other_folders(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest news other` in a project, later `ingest . --sync` inside news/: other/'s articles are not
+    under news/ (sources were recorded as typed, "other/story-010.txt", and read from news/ as
+    news/other/story-010.txt, so they were deleted)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    write_articles(Path("news"), 2)
+    write_articles(Path("other"), 2, start=10)
+    assert run(fake_store, Path("news"), Path("other")).added == 4
+    assert all(Path(str(a["source"])).is_absolute() for a in articles(fake_store.settings).values())
+    monkeypatch.chdir(project / "news")
+    (project / "news" / "story-001.txt").unlink()
+    report = run(fake_store, Path("."), sync=True)
+    assert (report.unchanged, report.deleted) == (1, 1)
+    assert sorted(Path(str(a["source"])).name for a in articles(fake_store.settings).values()) == [
+        "story-000.txt", "story-010.txt", "story-011.txt"]
+    check_index(fake_store)
+
+
+NO_URL_PAGE = (
+    "<html><head><title>Harbour council approves ferry schedule</title></head><body><article>"
+    "<h1>Harbour council approves ferry schedule</h1>"
+    "<p>The harbour council approved a new ferry schedule on Monday, adding three evening crossings to the "
+    "island from April, councillor Ines Varga said after the vote in the town hall.</p>"
+    "<p>The extra crossings will cost 40,000 euros a year and the last evening crossing leaves at 19:40, "
+    "the council said, adding that fares would not change this year.</p></article></body></html>"
+)
+
+
+def test_articles_recorded_by_path_as_typed_are_carried_over(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index written before sources were recorded absolute: its relative sources are healed when read
+    again, a page whose id came from its relative path is replaced (not doubled), and `--sync` from
+    another folder leaves alone what it cannot place."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    write_articles(Path("news"), 2)
+    write_articles(Path("other"), 1, start=10)
+    (project / "news" / "page.html").write_text(NO_URL_PAGE, encoding="utf-8")
+    with monkeypatch.context() as old_code:  # paths kept as typed, as ingest did before session 13
+        old_code.setattr("ingest.loaders.recorded_path", Path)
+        assert run(fake_store, Path("news"), Path("other")).added == 4
+    before = articles(fake_store.settings)
+    assert sorted(str(a["source"]) for a in before.values()) == [
+        "news/page.html", "news/story-000.txt", "news/story-001.txt", "other/story-010.txt"]
+
+    monkeypatch.chdir(project / "news")  # other/ read from here would be news/other/: not here, kept
+    report = run(fake_store, Path("."), sync=True)
+    assert (report.deleted, report.added, report.updated, report.unchanged) == (0, 0, 1, 2)
+    after = articles(fake_store.settings)
+    assert len(after) == 4 and set(after) != set(before)  # the page under its new id, once
+    assert "other/story-010.txt" in {str(a["source"]) for a in after.values()}
+    assert sorted(str(a["source"]) for a in after.values() if Path(str(a["source"])).is_absolute()) == [
+        str(project / "news" / n) for n in ("page.html", "story-000.txt", "story-001.txt")]
+    check_index(fake_store)
+
+    monkeypatch.chdir(project)  # from the project, the old relative source is placed again
+    (project / "other" / "story-010.txt").unlink()
+    report = run(fake_store, Path("other"), sync=True)
+    assert report.deleted == 1 and len(articles(fake_store.settings)) == 3
+    check_index(fake_store)
+
+
 def test_dry_run_writes_nothing(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
     folder = tmp_path / "news"
     paths = write_articles(folder, 3)
