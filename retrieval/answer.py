@@ -608,7 +608,8 @@ class Assistant:
         pairs = _history_pairs(history)
         model = self.chat_model
         if model is not None:
-            convo = "\n".join(f"{role}: {content[:400]}" for role, content in pairs[-4:])
+            # Earlier answers quote articles: as inert as the passages themselves.
+            convo = "\n".join(f"{role}: {prompts.untrusted(content[:400])}" for role, content in pairs[-4:])
             try:
                 # Same system message as the answer prompt: llama.cpp keeps that prefix evaluated.
                 reply = model.invoke(
@@ -1003,7 +1004,7 @@ class Assistant:
                 else prompts.SOURCE.format(outlet=outlet, published=published, title=_title(p))
             )
             titled.add(p.article_id)
-            blocks.append(prompts.PASSAGE.format(n=n, source=source, text=text.replace("</passage>", "</ passage>")))
+            blocks.append(prompts.PASSAGE.format(n=n, source=source, text=prompts.untrusted(text)))
         user = prompts.USER.format(
             today=(today or dt.date.today()).isoformat(), passages="\n".join(blocks), question=question
         )
@@ -1063,7 +1064,7 @@ class Assistant:
         ask = ask or question_ask(question)
         sentences = [
             [
-                flat(s) for _, _, s in self._passage_sentences(p)
+                unmarked(flat(s)) for _, _, s in self._passage_sentences(p)
                 if len(s.split()) >= 5 and not is_instruction(s) and not (EXTRACT_SKIP_QUESTIONS and _is_question(s))
             ]
             for p in passages
@@ -1273,8 +1274,15 @@ def _header_tokens(passage: Passage, titled: bool = True) -> int:
     return 22 + _estimate_tokens(f"{passage.outlet} {_title(passage) if titled else ''}")
 
 
+def unmarked(sentence: str) -> str:
+    """A passage's sentence without the citation markers its article wrote ("… inspectors [2] on Friday"):
+    quoted in an answer, they would be read as the answer's own and cite a passage the article chose."""
+    return " ".join(_WORDED_MARKER.sub(" ", _MARKER.sub(" ", sentence)).split()).replace(" .", ".").replace(" ,", ",")
+
+
 def _attr(value: str) -> str:
-    return value.replace('"', "'").replace("\n", " ")[:200]
+    """An article's field (outlet, title) as a passage tag's attribute: inert, one line, no double quote."""
+    return prompts.untrusted(value).replace('"', "'").replace("\n", " ")[:200]
 
 
 def answer(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # The model writes exactly this when the passages do not contain the answer; answer.py detects it.
 NOT_IN_ARTICLES = "NOT_IN_ARTICLES"
 
@@ -58,3 +60,22 @@ REFUSAL = (
 REFUSAL_NOTHING = (
     "The ingested articles don't cover this{as_of}: no passage matched; ingest more articles or rephrase the question."
 )
+
+
+# --- untrusted text in a prompt -------------------------------------------------------------------
+# Chat-template tokens ("<|im_end|>", "<|im_start|>system"): llama.cpp tokenises the formatted prompt with
+# its special tokens on, so in article text they would end the user turn and open a new one.
+_CONTROL_TOKEN = re.compile(r"<\s*[|\uff5c][^<>\n]{0,40}?[|\uff5c]\s*>")
+# Our own passage tags, any case or spacing ("</PASSAGE >", a forged '<passage n="1" source="Reuters">').
+_PASSAGE_TAG = re.compile(r"<(\s*/?\s*)(passage)", re.I)
+# Citation markers ("[2]", "[passage 2]", "(passages 2, 3)") planted in an article: a model copying one
+# would cite a passage the article chose.
+_PLANTED_MARKER = re.compile(r"[\[(]\s*(?:passages?\s+)?(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\])]", re.I)
+
+
+def untrusted(text: str) -> str:
+    """Article text (passage, title, outlet) made inert for a prompt: no chat-template tokens, no passage
+    tags, no citation markers; the words are kept."""
+    text = _CONTROL_TOKEN.sub(" ", text)
+    text = _PASSAGE_TAG.sub(lambda m: f"‹{m.group(1).strip()}{m.group(2)}", text)
+    return _PLANTED_MARKER.sub(r"(\1)", text)
