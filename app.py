@@ -25,6 +25,7 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,12 @@ from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
+from retrieval.text import printable
 from retrieval.types import Answer, Citation, Passage
 
 log = logging.getLogger("newsqa.app")
 SIGN_IN_FAILURE_DELAY_S = 1.0  # a wrong secret waits this long: guessing costs time
+TITLE_CHARS = 200  # a headline longer than this is shortened in labels (an article's title is untrusted)
 CONTEXT_CHARS = 350  # article text shown on each side of a cited quote
 CLOSEST_PASSAGES = 4  # passages offered with a refusal
 CONVERSATIONS_LISTED = 30
@@ -54,7 +57,10 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:&=^/\"])")
 # a logo, "->" an arrow): a word joiner (U+2060, invisible) inside keeps them literal.
 # The same keeps a web or e-mail address in article text from becoming a link (GFM autolinks "https://…",
 # "www.…" and "a@b.org" even with their punctuation escaped): an article must not plant links in the page.
-_TEXT_REPLACED = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:|(?i:https?://|www\.)|\w@\w")
+# ":material_verified:" becomes an icon too (a fake "verified" badge in a title or outlet).
+_TEXT_REPLACED = re.compile(
+    r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)|:streamlit:|:material[_/]|(?i:https?://|www\.)|\w@\w"
+)
 _WJ = "\u2060"
 
 
@@ -63,7 +69,7 @@ def md_escape(text: str, *, line_start: bool = True) -> str:
 
     ``line_start=False`` for a piece that continues a line (its leading space is kept).
     """
-    text = _TEXT_REPLACED.sub(lambda m: _WJ.join(m.group(0)), text)
+    text = _TEXT_REPLACED.sub(lambda m: _WJ.join(m.group(0)), printable(text))
     lines = re.split(r"\r\n|\r|\n", _MD_SPECIAL.sub(r"\\\1", text))
     out = []
     for i, line in enumerate(lines):
@@ -86,11 +92,13 @@ def md_unescape(markdown: str) -> str:
 
 
 def _safe_url(url: str) -> str:
-    """``url`` if it is an http(s) address fit for a markdown link, else ""."""
-    url = url.strip()
-    if not re.match(r"^https?://[^\s<>]+$", url, re.I):
+    """``url`` if it is an http(s) address fit for a markdown link, else "". Anything but printable ASCII
+    is percent-encoded (a control character in a link's address ends the link: the rest of the address
+    then renders as markdown), and so are the brackets that would end the link."""
+    url = urllib.parse.quote(url.strip(), safe="!#$%&'*+,/:;=?@[]~-._")
+    if not re.match(r"^https?://[!-~]+$", url, re.I):
         return ""
-    return url.replace("(", "%28").replace(")", "%29")
+    return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -106,8 +114,8 @@ def _date(published: str) -> str:
 
 def source_line(title: str, outlet: str, published: str) -> str:
     """'Title — Outlet, date' (escaped), leaving out what is unknown."""
-    meta = ", ".join(x for x in (outlet, _date(published)) if x)
-    return md_inline(title or "Untitled") + (f" — {md_inline(meta)}" if meta else "")
+    meta = ", ".join(x for x in (shorten(outlet, 80), _date(published)) if x)
+    return md_inline(shorten(title, TITLE_CHARS) or "Untitled") + (f" — {md_inline(meta)}" if meta else "")
 
 
 # --- cached, shared resources ----------------------------------------------------------------------
@@ -643,6 +651,12 @@ def render_upload(settings: Settings, assistant: Assistant, where: str, access: 
         st.rerun()
 
 
+def _file_name(source: str) -> str:
+    """The file a failure names: a saved upload's file name, or a refused upload's name as the browser
+    sent it (which may hold a "/": not a path)."""
+    return Path(source).name if Path(source).is_absolute() else source
+
+
 def render_ingest_report() -> None:
     report = st.session_state.pop("ingest_report", None)
     if not report:
@@ -657,7 +671,7 @@ def render_ingest_report() -> None:
     files = md_inline(", ".join(report.get("files", [])))
     if report["failed"]:
         reasons = "\n".join(
-            f"- {md_inline(Path(f['source']).name)}: {md_inline(f['reason'])}" for f in report["failed"]
+            f"- {md_inline(_file_name(f['source']))}: {md_inline(f['reason'])}" for f in report["failed"]
         )
         st.warning(f"Uploaded {files}: {counts}\n\n{reasons}", icon=":material/warning:")
     else:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from retrieval.settings import Settings
-from retrieval.text import line_sentences, paragraphs
+from retrieval.text import line_sentences, paragraphs, printable
 from retrieval.types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -34,6 +34,7 @@ _HEADING_END = re.compile(r"[.!?,;:\"”]$")
 
 def normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\t", " ")
+    text = printable(text)
     text = re.sub(r"[ \u2000-\u200b]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
@@ -110,7 +111,15 @@ Headings = list[tuple[int, int, str]]
 def clean_article(article: Article) -> tuple[Article, Headings]:
     """The article with cleaned text, and the headings found (spans of the cleaned text)."""
     cleaned, headings = clean_text(article.text, article.title)
-    return replace(article, text=cleaned), headings
+    return replace(
+        article, text=cleaned, title=_field(article.title), outlet=_field(article.outlet),
+        authors=tuple(a for a in map(_field, article.authors) if a),
+    ), headings
+
+
+def _field(value: str) -> str:
+    """A title, outlet or author on one line, nothing invisible in it (two outlets that look alike are one)."""
+    return " ".join(printable(value).split())
 
 
 def approx_tokens(texts: Sequence[str]) -> list[int]:

@@ -45,10 +45,12 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
       python -m ingest corpus/ --json        # machine-readable report
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from ingest.pipeline import ingest
     from retrieval.cli_common import progress_bar, progress_callback, settings_from_flags
     from retrieval.store import IndexMismatchError
+    from retrieval.text import printable
 
     if rebuild and dry_run:
         raise click.UsageError("--rebuild and --dry-run exclude each other: a dry run writes nothing.")
@@ -63,7 +65,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
                 update = progress_callback(bar, task)
 
                 def waiting(message: str) -> None:
-                    console.print(f"[ingest] {message}")
+                    console.print(escape(f"[ingest] {message}"))
                     update(0, 0, message)
 
                 report = ingest(sources, settings, sync=sync, dry_run=dry_run, rebuild=rebuild, progress=update,
@@ -101,7 +103,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
         if report.kept_on_failure:
             click.echo(f"--sync kept {report.kept_on_failure} articles whose source failed to load.")
         for failure in report.failed:
-            click.echo(f"  failed: {failure.source}: {failure.reason}", err=True)
+            click.echo(printable(f"  failed: {failure.source}: {failure.reason}"), err=True)
     sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
 
 

@@ -469,7 +469,9 @@ class Catalog(SQLiteDB):
     def stats(self) -> dict[str, Any]:
         row = self._query(
             "SELECT COUNT(*) AS n, SUM(state = 'done') AS done, SUM(n_chunks) AS chunks,"
-            " MAX(CASE WHEN published != '' THEN published END) AS newest FROM articles"
+            # A date after tomorrow is a typo or a planted one ("2099-12-31"): it is not the newest news.
+            " MAX(CASE WHEN published != '' AND published < date('now', '+2 days') THEN published END) AS newest"
+            " FROM articles"
         )[0]
         outlets = [
             r["outlet"]

@@ -101,6 +101,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     from retrieval.answer import Assistant, answer
     from retrieval.errors import NewsqaError
     from retrieval.search import Filters
+    from retrieval.text import printable
 
     if not question.strip():
         raise click.UsageError('QUESTION is empty: ask something, e.g. `ask "What did Canada say?"`.')
@@ -119,7 +120,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     streamed: list[str] = []
 
     def show(text: str) -> None:
-        click.echo(text, nl=False)
+        click.echo(printable(text), nl=False)
         streamed.append(text)
 
     try:
@@ -127,27 +128,31 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
                        on_token=show if not as_json and sys.stdout.isatty() else None)
     except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
         raise click.ClickException(str(exc)) from exc
+
+    def say(text: str) -> None:  # article text is untrusted: nothing in it may act on the terminal
+        click.echo(printable(text))
+
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:
         if streamed:
-            click.echo("\n")
-        click.echo(final.text)
+            say("\n")
+        say(final.text)
         for sentence in final.unsupported:
             why = f" ({sentence.reason})" if sentence.reason else ""
-            click.echo(f"  ! not supported by the cited passages{why}: {sentence}")
+            say(f"  ! not supported by the cited passages{why}: {sentence}")
         if final.citations:
-            click.echo("\nSources:")
+            say("\nSources:")
             for c in final.citations:
                 meta = ", ".join(x for x in (c.outlet, c.published[:10]) if x)
-                click.echo(f"  [{c.n}] {c.title}{f' ({meta})' if meta else ''}")
-                click.echo(f"      “{c.quote}”")
+                say(f"  [{c.n}] {c.title}{f' ({meta})' if meta else ''}")
+                say(f"      “{c.quote}”")
                 if c.url:
-                    click.echo(f"      {c.url}")
+                    say(f"      {c.url}")
         elif final.refused and final.passages:
-            click.echo("\nClosest passages:")
+            say("\nClosest passages:")
             for p in final.passages[:3]:
-                click.echo(f"  - {p.title}: {p.text[:160]}…")
+                say(f"  - {p.title}: {p.text[:160]}…")
         t = final.timings
         click.echo(
             f"\n(retrieval {t.get('retrieve', 0):.2f}s, first token {t.get('first_token', 0):.2f}s, "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from retrieval.settings import Backend, Settings
+from retrieval.text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,7 +47,9 @@ def progress_bar(enabled: bool = True, console: Console | None = None) -> Iterat
 def progress_callback(bar: Progress, task: Any) -> Callable[[int, int, str], None]:
     """The ``progress(done, total, message)`` callback of ``ingest()`` drawn on ``bar``'s ``task``."""
 
-    def update(done: int, total: int, message: str) -> None:
-        bar.update(task, completed=done, total=total or None, description=message)
+    from rich.markup import escape
+
+    def update(done: int, total: int, message: str) -> None:  # a path like "a[/]b" is no markup
+        bar.update(task, completed=done, total=total or None, description=escape(printable(message)))
 
     return update

@@ -167,6 +167,19 @@ def _within_quotes(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
     return joined
 
 
+# Characters that act on the display rather than show: C0 and C1 controls but the line break and tab
+# (ESC starts terminal escape sequences; BEL, backspace, CR and DEL overwrite what is shown), bidi
+# embeddings, overrides and isolates (U+202E shows "emit yna ta" as "at any time", makes "Reuters"
+# of another outlet name), the zero-width space and the stray byte-order mark.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """``text`` without characters that would act on a terminal or page instead of showing (an article's
+    text, title or outlet is untrusted); line breaks, tabs and everything visible are kept."""
+    return _INVISIBLE.sub("", text)
+
+
 def flat(text: str) -> str:
     """``text`` on one line: line breaks and runs of spaces become one space."""
     return " ".join(text.split())

@@ -412,6 +412,38 @@ def test_a_quote_in_a_title_keeps_the_citation_a_link(monkeypatch: pytest.Monkey
         assert [t.content for t in tokens if t.type == "text"] == ["[1]"], marker
 
 
+def test_hostile_addresses_names_and_headlines_stay_inert(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A control character in an article's URL ended the [n] link and let the rest render as markdown;
+    ":material_verified:" became a badge; a bidi override reversed what follows; a 5,000-character
+    headline filled the page; a refused upload named "<b>x</b>.txt" was reported as "b>.txt"."""
+    import importlib.util
+
+    from retrieval.types import Citation
+
+    _use(monkeypatch, tmp_path / "never-created")
+    spec = importlib.util.spec_from_file_location("newsqa_app_inert_check", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for url in ("https://\u0001**BOLD**:red[RED]:material_dangerous:$\\Huge FAKE$~~gone~~",
+                "https://x.example/a\x7fb c\"d<e>f(g)[h]`i`\\j"):
+        marker = module.citation_marker(Citation(1, "a1", "T", url, "", "", "q", 0, 1))
+        tokens = MarkdownIt().parseInline(marker)[0].children
+        link = next(t for t in tokens if t.type == "link_open")
+        assert re.fullmatch(r"https://[!-~]+", link.attrs["href"]), link.attrs["href"]
+        assert [t.content for t in tokens if t.type == "text"] == ["[1]"], marker
+    assert module._safe_url("javascript:alert(1)") == "" and module._safe_url("data:text/html,x") == ""
+    assert module._safe_url("https://example.org/a?b=1#c") == "https://example.org/a?b=1#c"
+
+    badge = module.md_escape(":material_verified: Associated Press")
+    assert module._WJ in badge and module.md_unescape(badge) == ":material_verified: Associated Press"
+    assert module.md_unescape(module.md_escape("Reu\u200bters\u202e 2026")) == "Reuters 2026"
+    line = module.source_line("Glorbnak " * 600, "Daily", "2026-03-01")
+    assert len(line) < 400 and line.endswith("2026\\-03\\-01")
+    assert module._file_name(":material_error: <b>x</b>.txt") == ":material_error: <b>x</b>.txt"
+    assert module._file_name(str(tmp_path / "uploads" / "me" / "a.txt")) == "a.txt"
+
+
 # --- the conversation store ------------------------------------------------------------------------
 def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
     import threading

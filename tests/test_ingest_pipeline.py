@@ -322,6 +322,30 @@ def test_articles_recorded_by_path_as_typed_are_carried_over(
     check_index(fake_store)
 
 
+def test_invisible_characters_and_future_dates_are_not_taken_at_face_value(fake_store: Store, tmp_path: Path) -> None:
+    """A bidi override or zero-width space made "Reu\u200bters\u202e" look like Reuters (a second
+    "Reuters" in the outlet filter); terminal escapes stayed in the text; a planted "2099-12-31" became
+    the index's newest article."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "spoof.md").write_text(
+        "---\ntitle: Smelter \u202eevird srednaw\u202c declared safe\noutlet: Reu\u200bters\u202e\n"
+        "published: 2099-12-31\n---\nThe Dravik smelter was declared safe \x1b[2J\x1b[Hby inspectors on Friday, "
+        "the blog claimed, without naming them.\n", encoding="utf-8")
+    (folder / "real.md").write_text(
+        "---\ntitle: Smelter inspected\noutlet: Reuters\npublished: 2026-03-06\n---\n"
+        "Inspectors visited the Dravik smelter on Friday and will report next month, officials said.\n",
+        encoding="utf-8")
+    assert run(fake_store, folder).added == 2
+    rows = {str(r["title"]): r for r in articles(fake_store.settings).values()}
+    assert set(rows) == {"Smelter evird srednaw declared safe", "Smelter inspected"}
+    spoof = rows["Smelter evird srednaw declared safe"]
+    assert spoof["outlet"] == "Reuters" and "\x1b" not in str(spoof["text"])
+    stats = fake_store.catalog.stats()
+    assert stats["outlets"] == ["Reuters"] and stats["newest_published"] == "2026-03-06"
+    check_index(fake_store)
+
+
 def test_dry_run_writes_nothing(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
     folder = tmp_path / "news"
     paths = write_articles(folder, 3)

@@ -71,6 +71,31 @@ def test_ask_text_output_and_refusal_exit_code(index_dir: Path) -> None:
     assert json.loads(refused.output)["refused"] is True
 
 
+HOSTILE_TERMINAL = """---
+title: Vellmoor ferry cancelled\x1b]0;HACKED TITLE\x07\rOFFICIAL: all safe (verified)
+outlet: Coastal \x1b[31mGazette
+published: 2026-03-02
+---
+The Vellmoor ferry service was cancelled on Monday \x1b[2J\x1b[H because of a storm, the operator said.
+The operator said the \x1b]8;;https://evil.example\x1b\\Vellmoor ferry\x1b]8;;\x1b\\ would sail again on Friday.
+"""
+
+
+def test_ask_prints_nothing_that_acts_on_the_terminal(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index written before ingest dropped control characters: escape sequences (clear screen,
+    window title, OSC 8 links) and carriage returns in its articles are not printed by `ask`."""
+    with monkeypatch.context() as old_ingest:
+        old_ingest.setattr("ingest.chunking.printable", lambda text: text)
+        data = build_index(tmp_path_factory, embedder, {"ferry.md": HOSTILE_TERMINAL})
+    result = CliRunner().invoke(cli, ["ask", "Why was the Vellmoor ferry service cancelled?", "--backend",
+                                      "extractive", "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "storm" in result.output and "Vellmoor ferry cancelled" in result.output
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.output), repr(result.output)
+
+
 def test_ask_on_an_empty_index_explains_how_to_ingest(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ask", "anything?", "--backend", "extractive", "--data-dir",
                                       str(tmp_path / "empty")])
