@@ -298,3 +298,19 @@ def test_python_m_ingest_runs_with_the_real_model(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert {k: v for k, v in json.loads(proc.stdout).items() if k in REQUIRED_KEYS} == {
         "added": 0, "updated": 0, "unchanged": 3, "deleted": 0, "failed": []}
+
+
+def test_a_source_path_with_brackets_is_no_progress_markup() -> None:
+    """`reading news/a[/]b` on the progress bar: rich read "[/]" as a closing tag and the ingest stopped."""
+    import io
+
+    from rich.console import Console
+
+    from retrieval.cli_common import progress_bar, progress_callback
+
+    out = io.StringIO()
+    with progress_bar(console=Console(file=out, force_terminal=True, width=120)) as bar:
+        task = bar.add_task("loading", total=None, stage="ingest")
+        progress_callback(bar, task)(0, 0, "reading news/a[/]b[bold]x\x1b[2J")
+        bar.refresh()
+    assert "a[/]b[bold]x" in out.getvalue()
