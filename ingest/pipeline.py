@@ -253,7 +253,9 @@ def _ingest(
     # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
     fresh = dry_run and not settings.catalog_path.exists()
     known = {} if rebuild or fresh else store.catalog.states()
-    redo = store.catalog.chunkless() if known else set()
+    # Redone even when unchanged: written with no chunk by older code, or without their vectors in the
+    # collection now in use (a switch to a Chroma server or back; a collection dropped).
+    redo = (store.catalog.chunkless() | store.unembedded()) if known else set()
     relative = _RelativeSources(known)
     resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
     renamed: set[str] = set()  # ids of articles read again under another id (see _relative_sources)

@@ -157,6 +157,16 @@ class Catalog(SQLiteDB):
             with self.transaction() as db:
                 db.executemany("UPDATE articles SET source = ? WHERE id = ?", [(s, i) for i, s in sources.items()])
 
+    def done_chunk_count(self) -> int:
+        """Chunks of the articles written completely (the vectors the collection must hold)."""
+        return int(self._query("SELECT COALESCE(SUM(n_chunks), 0) AS n FROM articles WHERE state = 'done'")[0]["n"])
+
+    def articles_missing(self, present: set[str]) -> set[str]:
+        """Done articles with a chunk whose id is not in ``present`` (the vector ids a store holds)."""
+        rows = self._query("SELECT c.id, c.article_id FROM chunks c JOIN articles a ON a.id = c.article_id"
+                           " WHERE a.state = 'done'")
+        return {r["article_id"] for r in rows if r["id"] not in present}
+
     def mark_pending(self, article_id: str, source: str = "") -> None:
         """Step 1 of every change: the article is no longer known to be consistent."""
         with self.transaction() as db:
@@ -253,7 +263,10 @@ class Catalog(SQLiteDB):
         marks = ",".join("?" * len(ids))
         rows = self._query(
             "SELECT c.id, c.article_id, c.ord, c.start, c.end, c.section, c.dup_of, c.text, a.title, a.url,"
-            f" a.published, a.outlet FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+            f" a.published, a.outlet FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
+            # An article being rewritten (or left so by a killed run) is not shown: its vectors may already be
+            # the new text's while its rows are the old one's.
+            " AND a.state = 'done'",
             ids,
         )
         return {r["id"]: r for r in rows}

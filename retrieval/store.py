@@ -41,6 +41,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 SERVER_RECORD = "chroma-server.json"  # written by scripts/run.sh next to the index it serves
 LOCK_FILE = "ingest.lock"
 READ_ATTEMPTS = 4  # an embedded read failing mid-write is retried on a fresh view, this many times in all
+OWNER_KEY = "newsqa_catalog"  # collection metadata: the id of the catalog whose vectors it holds
+ID_PAGE = 5000  # ids read from Chroma at a time when looking for articles without their vectors
 RETIRED_VIEW_SECONDS = 60.0  # a replaced embedded view is released this long after (reads in flight end)
 # While another process ingests, an embedded view is kept at least this long, and at least
 # VIEW_COST_FACTOR times what opening it cost (reopening loads the whole HNSW index: seconds at tens
@@ -70,7 +73,8 @@ VIEW_COST_FACTOR = 10.0
 
 
 class IndexMismatchError(RuntimeError):
-    """The index was built with another embedding model than the one configured."""
+    """The index was built with another embedding model than the one configured, or its vectors are
+    another index's (a Chroma collection another data dir writes to)."""
 
 
 class ChromaServerError(RuntimeError):
@@ -513,7 +517,10 @@ class Store:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def check_model(self) -> None:
-        """Refuse to mix vectors of two embedding models in one index."""
+        """Before a write: refuse to mix vectors of two embedding models in one index, or to write into a
+        collection that holds another index's vectors (two data dirs on one Chroma server shared the
+        collection: each one's ingest and --rebuild wrecked the other's). A collection with no owner
+        yet (new, or made before owners were recorded) becomes this catalog's."""
         stored = self.catalog.get_meta("embedding_model")
         current = self.embedder.name
         if stored is None:
@@ -523,6 +530,44 @@ class Store:
                 f"The index in {self.settings.data_dir} was built with embedding model {stored!r} but "
                 f"{current!r} is configured: re-ingest with --rebuild, or set NEWSQA_EMBEDDING_MODEL back."
             )
+        ours = self.catalog.ensure_meta("catalog_id", lambda: uuid.uuid4().hex)
+        owner = self._owner(self.collection)
+        if owner is None:
+            self.collection.modify(metadata={OWNER_KEY: ours})
+        elif owner != ours:
+            raise self._not_ours()
+
+    @staticmethod
+    def _owner(collection: Any) -> str | None:
+        owner = (collection.metadata or {}).get(OWNER_KEY)
+        return str(owner) if owner else None
+
+    def _not_ours(self) -> IndexMismatchError:
+        where = f"on the Chroma server {self.chroma_url}" if self.chroma_url else f"in {self.settings.chroma_dir}"
+        return IndexMismatchError(
+            f"The vector collection {self.settings.collection!r} {where} holds another index's vectors, not "
+            f"those of {self.settings.data_dir}: give this index its own collection (NEWSQA_COLLECTION) or "
+            "server, or, if those vectors are no longer wanted, re-ingest with --rebuild"
+            + (" (it only drops them in this data dir)." if not self.chroma_url else ".")
+        )
+
+    def unembedded(self) -> set[str]:
+        """Articles the catalog holds as done whose chunks are not all in the vector collection — after
+        a switch to a Chroma server (or back), or a collection dropped by hand: the next ingest redoes
+        them, where the catalog alone called them unchanged. A count first; the ids are compared only
+        when the collection holds fewer vectors than the catalog has chunks."""
+        expected = self.catalog.done_chunk_count()
+        if not expected or self.collection.count() >= expected:
+            return set()
+        present: set[str] = set()
+        offset = 0
+        while True:
+            ids = self.collection.get(include=[], limit=ID_PAGE, offset=offset)["ids"]
+            present.update(ids)
+            if len(ids) < ID_PAGE:
+                break
+            offset += ID_PAGE
+        return self.catalog.articles_missing(present)
 
     # --- writes (used by ingest) ---------------------------------------------------------------
     def write_article(
@@ -563,11 +608,20 @@ class Store:
         """Drop every vector and record (``ingest --rebuild``)."""
         with self._lock:
             self.refresh(throttle=False)
+            if self.chroma_url:  # a server's collection may be another data dir's: never drop that one
+                ours = self.catalog.get_meta("catalog_id")
+                with contextlib.suppress(ValueError, LookupError):
+                    owner = self._owner(self.client.get_collection(self.settings.collection))
+                    if owner is not None and owner != ours:
+                        raise self._not_ours()
+            # The records first: a rebuild killed after this leaves vectors nothing points at (each
+            # overwritten as its article is written again), never records whose vectors are gone — those
+            # every later ingest called unchanged, and every question was refused.
+            self._wrote(self.catalog.clear())
+            self.catalog.set_meta("embedding_model", self.embedder.name)
             with contextlib.suppress(Exception):  # an absent collection: nothing to drop
                 self.client.delete_collection(self.settings.collection)
             self.__dict__.pop("collection", None)
-            self._wrote(self.catalog.clear())
-            self.catalog.set_meta("embedding_model", self.embedder.name)
 
     # --- reads ---------------------------------------------------------------------------------
     def dense_search(

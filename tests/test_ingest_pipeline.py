@@ -346,6 +346,41 @@ def test_invisible_characters_and_future_dates_are_not_taken_at_face_value(fake_
     check_index(fake_store)
 
 
+def test_articles_whose_vectors_are_gone_are_redone(fake_store: Store, tmp_path: Path) -> None:
+    """The catalog says done but the collection lacks their vectors — a --rebuild killed after dropping
+    the collection, a switch to a Chroma server (or back), a collection dropped by hand: every later
+    ingest called them unchanged and every question was refused. Now the next ingest writes them again."""
+    write_articles(tmp_path / "news", 3)
+    assert run(fake_store, tmp_path / "news").added == 3
+    snapshot = check_index(fake_store)
+    fake_store.client.delete_collection(fake_store.settings.collection)
+    fake_store.__dict__.pop("collection", None)
+    assert fake_store.collection.count() == 0
+    report = run(fake_store, tmp_path / "news")
+    assert (report.updated, report.unchanged) == (3, 0)
+    assert check_index(fake_store) == snapshot
+    # One vector missing is found as well (counts first, then the ids of the article short of one).
+    one = snapshot[sorted(snapshot)[0]][0]
+    fake_store.collection.delete(ids=[one])
+    report = run(fake_store, tmp_path / "news")
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert check_index(fake_store) == snapshot
+
+
+def test_an_article_being_rewritten_is_not_shown_half_old_half_new(fake_store: Store, tmp_path: Path) -> None:
+    """A run killed between writing an article's new vectors and its new rows left the old text shown
+    through the new vectors: while the article is pending its chunks are not read."""
+    write_articles(tmp_path / "news", 2)
+    run(fake_store, tmp_path / "news")
+    by_article = check_index(fake_store)
+    pending, kept = sorted(by_article)
+    fake_store.catalog.mark_pending(pending)
+    rows = fake_store.chunks_by_id(by_article[pending] + by_article[kept])
+    assert set(rows) == set(by_article[kept])
+    assert run(fake_store, tmp_path / "news").updated == 1  # and the next ingest redoes it
+    check_index(fake_store)
+
+
 def test_dry_run_writes_nothing(fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path) -> None:
     folder = tmp_path / "news"
     paths = write_articles(folder, 3)

@@ -79,3 +79,34 @@ def test_ingest_into_a_chroma_server(tmp_path: Path, chroma_server: str, embedde
     assert other.collection.count() == store.collection.count()
     close_store(store)
     close_store(other)
+
+
+@pytest.mark.slow
+def test_two_indexes_on_one_server_never_share_a_collection(
+    tmp_path: Path, chroma_server: str, embedder: Embedder
+) -> None:
+    """Two data dirs on one server wrote into one collection: the second's ingest mixed its vectors in,
+    its --rebuild dropped the first's (437 → 65 vectors), and the first, re-ingested, called everything
+    unchanged. Now the collection names its catalog; the other index is stopped with a clear error."""
+    from retrieval.store import IndexMismatchError
+
+    first = Settings(data_dir=tmp_path / "first", chroma_url=chroma_server)
+    store = Store(first, embedder=embedder)
+    report = ingest([str(p) for p in write_articles(tmp_path / "news", 3)], first, store=store)
+    before = store.collection.count()
+    assert report.added == 3 and before == report.chunks
+
+    second = Settings(data_dir=tmp_path / "second", chroma_url=chroma_server)
+    other = Store(second, embedder=embedder)
+    for rebuild in (False, True):
+        with pytest.raises(IndexMismatchError, match=r"another index's vectors.*NEWSQA_COLLECTION"):
+            ingest([str(tmp_path / "news")], second, store=other, rebuild=rebuild)
+    assert store.collection.count() == before
+    check_index(store)
+
+    own = Settings(data_dir=tmp_path / "second", chroma_url=chroma_server, collection="second-index")
+    mine = Store(own, embedder=embedder)
+    assert ingest([str(tmp_path / "news")], own, store=mine).added == 3
+    assert store.collection.count() == before and mine.collection.count() == before
+    for opened in (store, other, mine):
+        close_store(opened)
