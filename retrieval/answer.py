@@ -404,6 +404,7 @@ def terms_needed(terms: int) -> int:
 
 
 # Said before an answer made of the passages' own sentences because the model's did not pass the check.
+CUT_REASON = "the model's answer was cut off here"
 FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
 # The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
 EXTRACT_SENTENCES = 3
@@ -895,6 +896,7 @@ class Assistant:
             yield Status(f"Loading the {self.backend} answer model (first question only)…")
         model = self.chat_model
         lettered: Answer | None = None
+        cut = ""  # the unfinished end of a model's answer that was cut off, left out
         if model is None:
             t = time.perf_counter()
             text = self._extract(standalone, passages, ask)
@@ -919,10 +921,12 @@ class Assistant:
         elif model is not None:
             t = time.perf_counter()
             parts: list[str] = []
+            finish: str | None = None
             for chunk in _tick_until_first(model.stream(messages), reading):
                 if isinstance(chunk, Status):  # the wait for the first word, second by second
                     yield chunk
                     continue
+                finish = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or finish
                 piece = str(chunk.content) if hasattr(chunk, "content") else str(chunk)
                 if not piece:
                     continue
@@ -932,9 +936,15 @@ class Assistant:
                 yield Token(piece)
             text = "".join(parts)
             timings["generate"] = time.perf_counter() - t
+            # Cut off: at the token limit, or a stream that ended without saying why (a dropped
+            # connection). Its last words may be a quote's prefix ("… 300 troops a [1]") and pass the check.
+            if finish == "length" or (finish is None and self.backend == "openai"):
+                text, cut = finished(text)
 
         t = time.perf_counter()
         final = lettered or self.verify(text, passages, standalone)
+        if cut:
+            final.unsupported.append(Unsupported(cut, CUT_REASON))
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.
@@ -1272,6 +1282,20 @@ def _header_tokens(passage: Passage, titled: bool = True) -> int:
     """Estimated tokens of a passage's block around its text: tags, number, outlet, date (Qwen reads each
     digit as a token) and, for an article's first passage shown (``titled``), its title."""
     return 22 + _estimate_tokens(f"{passage.outlet} {_title(passage) if titled else ''}")
+
+
+def finished(text: str) -> tuple[str, str]:
+    """(the whole sentences of ``text``, its unfinished end): a sentence ends with . ! ? or … (closing
+    quotes, brackets and citation markers may follow). An answer ending mid-sentence was cut off."""
+    text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)  # "… done. [1]": "… done [1]."
+    spans = split_sentences(text)
+    if not spans:
+        return "", text.strip()
+    start, end = spans[-1]
+    last = _MARKER.sub("", text[start:end]).rstrip().rstrip("\"”’')] ")
+    if last.endswith((".", "!", "?", "…")):
+        return text.strip(), ""
+    return text[:start].strip(), " ".join(text[start:].split())
 
 
 def unmarked(sentence: str) -> str:

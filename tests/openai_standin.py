@@ -18,9 +18,10 @@ REWRITE_MARK = "Standalone question"
 
 
 @contextmanager
-def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "") -> Iterator[str]:
+def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "", finish: str | None = "stop") -> Iterator[str]:
     """Serve ``reply`` (after ``delay_s``) on 127.0.0.1; yields the base URL (``…/v1``). A rewrite request
-    gets ``rewrite`` (default: the reply) without delay."""
+    gets ``rewrite`` (default: the reply) without delay. A stream ends with ``finish`` as its finish reason
+    ("length": cut at the token limit), or with None just stops (a dropped connection: no reason, no [DONE])."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -37,12 +38,16 @@ def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "") -> Iterat
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             half = len(reply) // 2
-            for delta, finish in (({"content": reply[:half]}, None), ({"content": reply[half:]}, None),
-                                  ({}, "stop")):
+            events: list[tuple[dict[str, str], str | None]] = [({"content": reply[:half]}, None),
+                                                                ({"content": reply[half:]}, None)]
+            if finish is not None:
+                events.append(({}, finish))
+            for delta, reason in events:
                 chunk = {"id": "s", "object": "chat.completion.chunk", "created": 0, "model": "standin",
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
+            if finish is not None:
+                self.wfile.write(b"data: [DONE]\n\n")
 
         def _whole(self, text: str) -> None:
             payload: dict[str, Any] = {

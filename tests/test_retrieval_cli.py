@@ -135,6 +135,24 @@ def test_ask_text_output_names_the_reason_of_an_unsupported_sentence(
     assert re.search(r"not supported by the cited passages \(.+\): Canada", flagged[0]), flagged[0]
 
 
+@pytest.mark.parametrize("finish", ["length", None])
+def test_an_answer_cut_off_is_not_passed_whole(index_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                               finish: str | None) -> None:
+    """At the token limit, or when the stream just stops, the last words are a prefix of a true sentence
+    ("… to halt offensive [1]") and passed the check as verified: the unfinished sentence is left out
+    and named."""
+    cut = TRUE_AND_FALSE.split(" Canada")[0] + " Pete Hegseth reportedly ordered US Cyber Command to halt [1]"
+    with chat_endpoint(cut, finish=finish) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                          "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"].endswith("against Russia [1].") and data["answer"].count("[1]") == 1, data["answer"]
+    assert data["unsupported"] == [{"sentence": "Pete Hegseth reportedly ordered US Cyber Command to halt [1]",
+                                    "reason": "the model's answer was cut off here"}], data["unsupported"]
+
+
 # Two small dated articles from two outlets, for the filters (test_answer's: the ferry one also carries
 # a planted instruction, which never shows).
 FERRY, APPLES = INJECTED, OTHER_OUTLET
