@@ -164,6 +164,17 @@ def owner() -> str:
     return str(st.session_state["owner"])
 
 
+def failure_text(exc: BaseException, assistant: Assistant) -> str:
+    """What failed and how to fix it, as the command line says it (``retrieval.errors.explain``)."""
+    from retrieval.errors import explain
+
+    try:
+        server = assistant.store.chroma_url
+    except Exception:  # the server record unreadable: no address to name
+        server = None
+    return explain(exc, assistant.settings, server)
+
+
 def user_error(access: AccessPolicy, detail: str, generic: str) -> str:
     """``detail`` for the single local user (who is the operator); for an exposed page ``generic``, the
     detail going to the server log (it may name server paths or addresses)."""
@@ -526,7 +537,8 @@ def ask(
         except Exception as exc:  # shown to the user, never as a traceback
             backend = backend_text(assistant.settings, assistant.backend)
             log.exception("answering failed")
-            message = user_error(access, f"Could not answer ({backend}): {exc}", "Could not answer.")
+            message = user_error(access, f"Could not answer ({backend}): {failure_text(exc, assistant)}",
+                                 "Could not answer.")
             with live.container():
                 st.error(md_escape(message), icon=":material/error:")
             st.session_state.messages.append({"role": "assistant", "content": "", "error": message})
@@ -710,8 +722,8 @@ def render_corpus(
         try:
             stats = assistant.stats()
         except Exception as exc:  # e.g. a Chroma server down: said here, the page stays usable
-            st.caption(md_escape(user_error(access, f"The index cannot be read right now: {exc}",
-                                            "The index cannot be read right now.")))
+            detail = f"The index cannot be read right now: {failure_text(exc, assistant)}"
+            st.caption(md_escape(user_error(access, detail, "The index cannot be read right now.")))
             return
         if bool(stats.get("articles")) != bool(page_stats.get("articles")) or (
             stats.get("outlets") != page_stats.get("outlets")
@@ -875,11 +887,14 @@ def main() -> None:
     conversations = get_conversations(str(settings.conversations_path))
     try:
         stats = assistant.stats()
-    except Exception as exc:  # e.g. Chroma server down, unreadable index
-        problem = user_error(access, f"The index in {settings.data_dir} cannot be opened: {exc}",
-                             "The article index cannot be opened right now.")
+    except Exception as exc:  # e.g. a Chroma server down: the catalog's own facts, and the page stays
+        problem = user_error(access, f"The index cannot be read right now: {failure_text(exc, assistant)}",
+                             "The article index cannot be read right now.")
         st.error(md_escape(problem), icon=":material/error:")
-        st.stop()
+        try:
+            stats = assistant.store.facts()
+        except Exception:  # the catalog itself unreadable: nothing to show
+            st.stop()
 
     listing, corpus = render_sidebar(settings, assistant, stats, access, conversations)
     st.title("Ask the news")

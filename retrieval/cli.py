@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from retrieval.cli_common import BACKENDS, settings_from_flags
 from retrieval.evaluate import evaluate_command
+
+if TYPE_CHECKING:
+    from retrieval.settings import Settings
+    from retrieval.store import Store
 
 # How many of the index's outlets a usage error about an unknown outlet names.
 OUTLETS_SHOWN = 20
@@ -74,6 +80,27 @@ def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(resolved))
 
 
+@contextmanager
+def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
+    """Any failure reading the index or asking the model becomes one line saying what and where
+    (``retrieval.errors.explain``), not a traceback; usage errors pass as they are."""
+    from retrieval.errors import explain
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        raise click.ClickException(explain(exc, settings, _recorded_server(store))) from exc
+
+
+def _recorded_server(store: Store) -> str | None:
+    try:
+        return store.chroma_url
+    except Exception:  # the record itself unreadable: no address to name
+        return None
+
+
 @cli.command()
 @click.argument("question")
 @data_dir_option
@@ -99,7 +126,6 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     an outlet the index does not hold).
     """
     from retrieval.answer import Assistant, answer
-    from retrieval.errors import NewsqaError
     from retrieval.search import Filters
     from retrieval.text import printable
 
@@ -111,7 +137,8 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         )
     settings = settings_from_flags(data_dir, backend)
     assistant = Assistant(settings)
-    facts = assistant.store.facts()
+    with failures_explained(settings, assistant.store):
+        facts = assistant.store.facts()
     if facts["articles"] == 0:
         raise click.ClickException(
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
@@ -123,11 +150,9 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         click.echo(printable(text), nl=False)
         streamed.append(text)
 
-    try:
+    with failures_explained(settings, assistant.store):  # e.g. the model's server is down, the disk full
         final = answer(question, (), filters, assistant=assistant,
                        on_token=show if not as_json and sys.stdout.isatty() else None)
-    except NewsqaError as exc:  # e.g. the answer backend's package or model is missing
-        raise click.ClickException(str(exc)) from exc
 
     def say(text: str) -> None:  # article text is untrusted: nothing in it may act on the terminal
         click.echo(printable(text))
@@ -135,8 +160,8 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     if as_json:
         click.echo(json.dumps(final.to_json(), ensure_ascii=False, indent=2))
     else:
-        if streamed:
-            say("\n")
+        if streamed:  # the model's draft is on screen; what holds up against the passages follows
+            say("\n\nChecked against the passages:")
         say(final.text)
         for sentence in final.unsupported:
             why = f" ({sentence.reason})" if sentence.reason else ""
@@ -168,7 +193,10 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
     """Corpus facts: articles, chunks, newest publication date, last ingest."""
     from retrieval.store import Store
 
-    facts = Store(settings_from_flags(data_dir)).stats()
+    settings = settings_from_flags(data_dir)
+    store = Store(settings)
+    with failures_explained(settings, store):
+        facts = store.stats()
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return

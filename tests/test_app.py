@@ -276,6 +276,26 @@ def test_a_question_sent_as_the_index_empties_is_said_not_dropped(data_dir: Path
     assert any("No articles are indexed yet" in i.value for i in at.info)
 
 
+def test_a_chroma_server_that_is_down_leaves_the_page_usable(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole page was replaced by "cannot be opened: Connection refused" (no history, no sidebar, no
+    chat input, and no word of which server or what to do): now the error names the server and the
+    fix, the catalog's own facts are shown, and a question gets the same explanation inline."""
+    from conftest import closed_port
+
+    url = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("NEWSQA_CHROMA_URL", url)
+    at = new_app()
+    errors = " ".join(e.value for e in at.error).replace("\\", "").replace("\u2060", "")
+    assert "cannot be read right now" in errors and url in errors and "NEWSQA_CHROMA_URL" in errors, errors
+    assert at.sidebar.metric[0].value == "2" and at.chat_input, "the page is not usable"
+    at.chat_input[0].set_value("What did Pete Hegseth reportedly order?").run()
+    assert not at.exception
+    answered = [e.value for e in at.error if "Could not answer" in e.value]
+    assert answered and "NEWSQA_CHROMA_URL" in answered[0].replace("\\", ""), answered
+
+
 def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use(monkeypatch, tmp_path / "empty")
     at = new_app()

@@ -153,6 +153,42 @@ def test_an_answer_cut_off_is_not_passed_whole(index_dir: Path, monkeypatch: pyt
                                     "reason": "the model's answer was cut off here"}], data["unsupported"]
 
 
+def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import closed_port
+
+    model = f"http://127.0.0.1:{closed_port()}/v1"
+    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", model)
+    monkeypatch.setenv("NEWSQA_REQUEST_TIMEOUT", "5")
+    result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                      "--data-dir", str(index_dir)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"cannot reach the answer model at {model}" in result.output and "NEWSQA_OPENAI_BASE_URL" in result.output
+
+    server = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("NEWSQA_CHROMA_URL", server)
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(index_dir)])
+    assert result.exit_code == 1 and f"the Chroma server at {server}" in result.output, result.output
+    assert "NEWSQA_CHROMA_URL" in result.output
+
+
+def test_failures_are_explained_with_the_folder_and_the_fix() -> None:
+    import sqlite3
+
+    from retrieval.errors import explain
+    from retrieval.settings import Settings
+
+    settings = Settings(data_dir=Path("/srv/news-index"))
+    read_only = explain(sqlite3.OperationalError("unable to open database file"), settings)
+    assert "/srv/news-index" in read_only and "NEWSQA_DATA_DIR" in read_only
+    full = explain(RuntimeError("Error in compaction: database or disk is full"), settings)
+    assert "/srv/news-index" in full and "is full" in full
+    assert "NEWSQA_OPENAI_API_KEY" in explain(ValueError("... setting the OPENAI_API_KEY environment variable"),
+                                              settings)
+    assert explain(KeyError("x"), settings) == "KeyError: 'x'"
+
+
 # Two small dated articles from two outlets, for the filters (test_answer's: the ferry one also carries
 # a planted instruction, which never shows).
 FERRY, APPLES = INJECTED, OTHER_OUTLET
