@@ -49,6 +49,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
 
     from ingest.pipeline import ingest
     from retrieval.cli_common import progress_bar, progress_callback, settings_from_flags
+    from retrieval.errors import explain
     from retrieval.store import IndexMismatchError
     from retrieval.text import printable
 
@@ -79,10 +80,9 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
         click.echo("interrupted: finished articles are indexed; run the same command again to go on.", err=True)
         sys.exit(130)
     except Exception as exc:  # the index itself is unusable (e.g. Chroma server down): no traceback
-        where = settings.chroma_url or settings.data_dir
         raise click.ClickException(
-            f"ingest stopped: {exc.__class__.__name__}: {exc} (index: {where}). Articles finished so far are "
-            "indexed; fix the cause and run the same command again."
+            f"ingest stopped: {explain(exc, settings, settings.chroma_url)} (index: {settings.data_dir}). Articles "
+            "finished so far are indexed; fix the cause and run the same command again."
         ) from exc
 
     if as_json:

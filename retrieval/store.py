@@ -360,6 +360,8 @@ class Store:
             from urllib.parse import urlparse
 
             parsed = urlparse(url if "://" in url else f"http://{url}")
+            if parsed.path.strip("/"):  # served under a path (behind a proxy): the client takes the whole URL
+                return chromadb.HttpClient(host=parsed.geturl().rstrip("/"), settings=chroma_settings)
             return chromadb.HttpClient(
                 host=parsed.hostname or "127.0.0.1",
                 port=parsed.port or (443 if parsed.scheme == "https" else 8000),

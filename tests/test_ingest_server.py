@@ -110,3 +110,50 @@ def test_two_indexes_on_one_server_never_share_a_collection(
     assert store.collection.count() == before and mine.collection.count() == before
     for opened in (store, other, mine):
         close_store(opened)
+
+
+@pytest.mark.slow
+def test_a_chroma_server_under_a_path_is_reached_there(tmp_path: Path, chroma_server: str, embedder: Embedder) -> None:
+    """`NEWSQA_CHROMA_URL=http://host/chroma` (a server behind a proxy) lost its path: every call went to
+    http://host/api/… and failed with 404."""
+    import threading
+    import urllib.error
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            if not self.path.startswith("/chroma/"):
+                self.send_error(404)
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            request = urllib.request.Request(chroma_server + self.path[len("/chroma"):], data=body,
+                                             method=self.command, headers=headers)
+            try:
+                with urllib.request.urlopen(request) as response:
+                    code, data, kind = response.status, response.read(), response.headers.get("Content-Type")
+            except urllib.error.HTTPError as exc:
+                code, data, kind = exc.code, exc.read(), exc.headers.get("Content-Type")
+            self.send_response(code)
+            self.send_header("Content-Type", kind or "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(data_dir=tmp_path / "data", chroma_url=f"http://127.0.0.1:{proxy.server_port}/chroma/")
+        store = Store(settings, embedder=embedder)
+        report = ingest([str(p) for p in write_articles(tmp_path / "news", 2)], settings, store=store)
+        assert report.added == 2 and store.stats()["vectors"] == report.chunks > 0
+        close_store(store)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
