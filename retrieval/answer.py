@@ -405,6 +405,9 @@ def terms_needed(terms: int) -> int:
 
 # Said before an answer made of the passages' own sentences because the model's did not pass the check.
 CUT_REASON = "the model's answer was cut off here"
+# A reply is read up to the token limit at this many characters a token (English runs at ~4; a reply far
+# over it comes from an endpoint that ignores max_tokens).
+REPLY_CHARS_PER_TOKEN = 8
 FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
 # The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
 EXTRACT_SENTENCES = 3
@@ -922,6 +925,7 @@ class Assistant:
             t = time.perf_counter()
             parts: list[str] = []
             finish: str | None = None
+            length, cap = 0, self.settings.max_tokens * REPLY_CHARS_PER_TOKEN
             for chunk in _tick_until_first(model.stream(messages), reading):
                 if isinstance(chunk, Status):  # the wait for the first word, second by second
                     yield chunk
@@ -934,7 +938,11 @@ class Assistant:
                     timings["first_token"] = time.perf_counter() - started
                 parts.append(piece)
                 yield Token(piece)
-            text = "".join(parts)
+                length += len(piece)
+                if length > cap:
+                    finish = "length"  # an endpoint ignoring max_tokens: read no further (a 171 k reply took minutes)
+                    break
+            text = "".join(parts)[:cap]
             timings["generate"] = time.perf_counter() - t
             # Cut off: at the token limit, or a stream that ended without saying why (a dropped
             # connection). Its last words may be a quote's prefix ("… 300 troops a [1]") and pass the check.

@@ -153,6 +153,21 @@ def test_an_answer_cut_off_is_not_passed_whole(index_dir: Path, monkeypatch: pyt
                                     "reason": "the model's answer was cut off here"}], data["unsupported"]
 
 
+def test_an_endless_reply_is_read_only_up_to_the_token_limit(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint ignoring max_tokens sent 171,000 characters: `ask` took 55 s and listed ~3,000
+    unsupported sentences. The reply is read up to the limit and its unfinished end left out."""
+    endless = TRUE_AND_FALSE.split(" Canada")[0] + " The moon orbits Saturn [1]." * 5000
+    monkeypatch.setenv("NEWSQA_MAX_TOKENS", "64")
+    with chat_endpoint(endless) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                          "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"].startswith("Pete Hegseth reportedly ordered") and len(data["answer"]) < 64 * 8
+    assert 1 <= len(data["unsupported"]) <= 20
+
+
 def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
     index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
