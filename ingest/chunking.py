@@ -34,7 +34,8 @@ _HEADING_END = re.compile(r"[.!?,;:\"”]$")
 
 def normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\t", " ")
-    text = printable(text)
+    text = printable(re.sub(r"[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]", "\n", text))  # page, record and line
+    # separators (pdftotext puts \x0c at every page) part words: kept as line breaks, not dropped
     text = re.sub(r"[ \u2000-\u200b]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()

@@ -106,6 +106,16 @@ def _article_id(url: str, fallback_key: str) -> str:
     return "src:" + hashlib.sha1(fallback_key.encode()).hexdigest()[:16]
 
 
+def ids_from_path(path: str, fragment: str = "") -> set[str]:
+    """The ids an article named by its file alone (no URL, no record id) gets from ``path`` read from
+    here: a text or Markdown file, a PDF page (``fragment`` "page=N"), a JSON-lines record (``fragment``
+    its line). `--sync` checks with it that a relative source recorded by an older version is the file it
+    names from this folder, not another of the same name."""
+    resolved = Path(path).resolve()
+    keys = [f"file:{resolved}"] + ([f"file:{resolved}#{fragment}", f"{resolved}#{fragment}"] if fragment else [])
+    return {_article_id("", key) for key in keys}
+
+
 def _authors(value: Any) -> tuple[str, ...]:
     if not value:
         return ()

@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
-from ingest.loaders import LoadError, is_url, iter_source
+from ingest.loaders import LoadError, ids_from_path, is_url, iter_source
 from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -111,33 +111,36 @@ def _absolute(source: str) -> str:
 class _RelativeSources:
     """Articles recorded, before session 13, under a path as typed (relative to the folder that ingest
     ran in, which was not recorded). Read again from the same file, such an article gets its source
-    recorded absolute, and one whose id came from the relative path (an HTML page without a URL, a feed
-    entry without a link) is replaced by the same article under its new id, not doubled.
+    recorded absolute; one whose id came from the relative path (an HTML page without a URL) and whose
+    content is the same is replaced by itself under its new id, not doubled. Nothing else is ever
+    deleted on such a match: a file of the same name elsewhere is another article.
 
-    "The same file": the relative path as seen from here, else the one relative path that the absolute
-    source ends with ("news/page.html" for /home/me/project/news/page.html), if just one does."""
+    "The same file": the relative path as seen from here, else the relative path the absolute source
+    ends with ("news/page.html" for /home/me/project/news/page.html) — each only if just one article
+    was recorded under it."""
 
     def __init__(self, known: dict[str, tuple[str | None, str, str]]) -> None:
-        self.ids: dict[str, str] = {}  # relative source, normalised -> article id
+        self.ids: dict[str, list[str]] = {}  # relative source, normalised -> ids recorded under it
         for aid, (_, _, src) in known.items():
             if src and not is_url(src) and not os.path.isabs(src):
-                root, hash_, rest = src.partition("#")
-                self.ids[os.path.normpath(root) + hash_ + rest] = aid
+                self.ids.setdefault(self._key(src), []).append(aid)
+
+    @staticmethod
+    def _key(source: str) -> str:
+        root, hash_, rest = source.partition("#")
+        return os.path.normpath(root) + hash_ + rest
 
     def old_id(self, source: str) -> str | None:
-        """The id of the article recorded under a relative spelling of ``source`` (absolute), if any."""
+        """The id of the one article recorded under a relative spelling of ``source`` (absolute)."""
         if not self.ids or is_url(source):
             return None
         root, hash_, rest = source.partition("#")
-        here = os.path.relpath(root)
-        if not here.startswith(".."):
-            found = self.ids.get(os.path.normpath(here) + hash_ + rest)
-            if found:
-                return found
-        parts = Path(root).parts[1:]
-        matches = [self.ids[key] for k in range(1, len(parts) + 1)
-                   if (key := os.path.join(*parts[-k:]) + hash_ + rest) in self.ids]
-        return matches[0] if len(matches) == 1 else None
+        found = self.ids.get(self._key(os.path.relpath(root) + hash_ + rest), [])
+        if not found:
+            parts = Path(root).parts[1:]
+            found = [i for k in range(1, len(parts) + 1)
+                     for i in self.ids.get(os.path.join(*parts[-k:]) + hash_ + rest, [])]
+        return found[0] if len(found) == 1 else None
 
 
 class _SyncScope:
@@ -145,21 +148,22 @@ class _SyncScope:
     its records and pages), a file under a given folder (not under a hidden one), or a given URL — and
     nothing else. An article ingested from another folder, or uploaded on the page, stays however
     ``--sync`` is run. Sources are recorded absolute; one recorded as typed by older code (relative) is
-    compared as seen from the folder the sync runs in, and only if its folder is there."""
+    read from the folder the sync runs in, and only when the article's id shows it was that very file
+    (``loaders.ids_from_path``); else it is kept."""
 
     def __init__(self, sources: Iterable[str]) -> None:
         self.urls = {_source_root(s) for s in sources if is_url(s)}
         # Absolute, links not resolved: a file under a linked subfolder is under the folder given.
         self.paths = [Path(os.path.abspath(s)) for s in sources if not is_url(s)]
 
-    def holds(self, source: str) -> bool:
+    def holds(self, source: str, article_id: str) -> bool:
         root = _source_root(source)
         if is_url(root):
             return root in self.urls
         path = Path(os.path.abspath(root))
-        if not os.path.isabs(root) and not path.parent.is_dir():
-            # Recorded as typed before session 13, in another folder than this one (its folder is not
-            # here): which file it was is unknown, so it is not taken for one deleted from SOURCES.
+        if not os.path.isabs(root) and article_id not in ids_from_path(root, source.partition("#")[2]):
+            # Recorded as typed before session 13, perhaps in another folder: unless its id names the file
+            # this path is from here, it is not taken for one deleted from SOURCES.
             return False
         # Under a given folder, but not in a hidden folder a folder source never reads (the default index
         # .newsqa holds the page's uploads: `ingest . --sync` must not take them for deleted files).
@@ -258,7 +262,7 @@ def _ingest(
     redo = (store.catalog.chunkless() | store.unembedded()) if known else set()
     relative = _RelativeSources(known)
     resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
-    renamed: set[str] = set()  # ids of articles read again under another id (see _relative_sources)
+    renamed: set[str] = set()  # ids of articles read again under another id (see _RelativeSources)
 
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
@@ -290,8 +294,8 @@ def _ingest(
             old_id = relative.old_id(item.source)
             if old_id == item.id:
                 resourced[item.id] = item.source
-            elif old_id is not None and old_id not in seen and old_id.startswith("src:") and item.id.startswith("src:"):
-                renamed.add(old_id)  # both named by their path alone: one file, spelled two ways
+            elif old_id is not None and known[old_id][0] == digest:
+                renamed.add(old_id)  # the same content under the id its relative path gave it
             if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
                 report.unchanged += 1
                 continue
@@ -308,9 +312,9 @@ def _ingest(
     if sync:
         given = _SyncScope(sources)
         for article_id, (_, _, source) in known.items():
-            if article_id in seen or not given.holds(source):
+            if article_id in seen or not given.holds(source, article_id):
                 continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
-            if article_id in renamed:
+            if article_id in renamed - seen:
                 continue  # read again under its new id: replaced below, not deleted
             if missing_source or _absolute(_source_root(source)) in failed_roots:
                 report.kept_on_failure += 1
@@ -367,7 +371,7 @@ def _ingest(
             flush()
     flush()
 
-    for article_id in renamed:  # after its new id is written: a run killed between redoes this
+    for article_id in renamed - seen:  # after its new id is written: a run killed between redoes this
         store.delete_article(article_id)
     for article_id in to_delete:
         store.delete_article(article_id)

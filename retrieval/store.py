@@ -545,26 +545,41 @@ class Store:
         return str(owner) if owner else None
 
     def _not_ours(self) -> IndexMismatchError:
-        where = f"on the Chroma server {self.chroma_url}" if self.chroma_url else f"in {self.settings.chroma_dir}"
+        name = self.settings.collection
+        if self.chroma_url:  # another data dir's vectors: never dropped from here
+            return IndexMismatchError(
+                f"The vector collection {name!r} on the Chroma server {self.chroma_url} belongs to another "
+                f"index, not to {self.settings.data_dir}: give this one its own collection (NEWSQA_COLLECTION) "
+                "or its own server. The other index's vectors are left alone."
+            )
         return IndexMismatchError(
-            f"The vector collection {self.settings.collection!r} {where} holds another index's vectors, not "
-            f"those of {self.settings.data_dir}: give this index its own collection (NEWSQA_COLLECTION) or "
-            "server, or, if those vectors are no longer wanted, re-ingest with --rebuild"
-            + (" (it only drops them in this data dir)." if not self.chroma_url else ".")
+            f"The vector collection {name!r} in {self.settings.chroma_dir} was written for another catalog than "
+            f"{self.settings.catalog_path} (was the catalog deleted or replaced?): re-ingest with --rebuild to "
+            "start this index over, or set NEWSQA_COLLECTION to another name."
         )
+
+    def _existing_collection(self) -> Any | None:
+        """The collection if it exists, without creating it (a dry run or a check writes nothing)."""
+        try:
+            return self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception:  # chromadb raises NotFoundError (1.x) or ValueError (0.x) for a missing one
+            return None
 
     def unembedded(self) -> set[str]:
         """Articles the catalog holds as done whose chunks are not all in the vector collection — after
         a switch to a Chroma server (or back), or a collection dropped by hand: the next ingest redoes
         them, where the catalog alone called them unchanged. A count first; the ids are compared only
-        when the collection holds fewer vectors than the catalog has chunks."""
+        when the collection holds another number of vectors than the catalog has chunks. Creates nothing."""
         expected = self.catalog.done_chunk_count()
-        if not expected or self.collection.count() >= expected:
+        if not expected:
             return set()
-        present: set[str] = set()
+        collection = self._existing_collection()
+        if collection is not None and collection.count() == expected:
+            return set()
+        present: set[str] = set()  # leftovers of deleted articles can hide missing vectors in a count
         offset = 0
-        while True:
-            ids = self.collection.get(include=[], limit=ID_PAGE, offset=offset)["ids"]
+        while collection is not None:
+            ids = collection.get(include=[], limit=ID_PAGE, offset=offset)["ids"]
             present.update(ids)
             if len(ids) < ID_PAGE:
                 break
@@ -611,11 +626,10 @@ class Store:
         with self._lock:
             self.refresh(throttle=False)
             if self.chroma_url:  # a server's collection may be another data dir's: never drop that one
-                ours = self.catalog.get_meta("catalog_id")
-                with contextlib.suppress(ValueError, LookupError):
-                    owner = self._owner(self.client.get_collection(self.settings.collection))
-                    if owner is not None and owner != ours:
-                        raise self._not_ours()
+                existing = self._existing_collection()
+                owner = self._owner(existing) if existing is not None else None
+                if owner is not None and owner != self.catalog.get_meta("catalog_id"):
+                    raise self._not_ours()
             # The records first: a rebuild killed after this leaves vectors nothing points at (each
             # overwritten as its article is written again), never records whose vectors are gone — those
             # every later ingest called unchanged, and every question was refused.

@@ -322,6 +322,56 @@ def test_articles_recorded_by_path_as_typed_are_carried_over(
     check_index(fake_store)
 
 
+def test_a_file_of_the_same_name_elsewhere_is_another_article(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older code recorded "page.txt" (ingested inside x/) and "two.txt" (inside b/). Ingesting another
+    page.txt of another folder must not replace x's, and `ingest . --sync` inside a/ must not take b's
+    two.txt for a/two.txt deleted (a reviewer's repros of the first carry-over rule)."""
+    for folder, name, n in (("x", "page.txt", 1), ("b", "two.txt", 2), ("a", "one.txt", 3)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text(article_text(n), encoding="utf-8")
+        monkeypatch.chdir(tmp_path / folder)
+        with monkeypatch.context() as old_code:
+            old_code.setattr("ingest.loaders.recorded_path", Path)
+            assert run(fake_store, Path(name)).added == 1
+    assert sorted(str(a["source"]) for a in articles(fake_store.settings).values()) == [
+        "one.txt", "page.txt", "two.txt"]
+    (tmp_path / "proj" / "news").mkdir(parents=True)
+    (tmp_path / "proj" / "news" / "page.txt").write_text(article_text(4), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "proj")
+    assert run(fake_store, Path("news")).added == 1
+    monkeypatch.chdir(tmp_path / "a")
+    report = run(fake_store, Path("."), sync=True)
+    assert (report.deleted, report.unchanged) == (0, 1)
+    assert len(articles(fake_store.settings)) == 4
+    (tmp_path / "a" / "one.txt").unlink()  # its own file, read from its own folder: placed, deleted
+    report = run(fake_store, Path("."), sync=True)
+    assert report.deleted == 1 and len(articles(fake_store.settings)) == 3
+    check_index(fake_store)
+
+
+def test_page_breaks_still_part_words(fake_store: Store, tmp_path: Path) -> None:
+    """Dropping control characters glued "resigned.\x0cThe" (pdftotext's page break) into one word."""
+    (tmp_path / "pages.txt").write_text(
+        "Council minutes\n\nThe mayor resigned on Monday after the vote.\x0cThe council named a deputy mayor"
+        " on Tuesday.\x1eVotes\x1fcounted twice.\n", encoding="utf-8")
+    run(fake_store, tmp_path / "pages.txt")
+    text = str(next(iter(articles(fake_store.settings).values()))["text"])
+    assert "vote.\nThe council" in text and "Votes\ncounted" in text
+
+
+def test_a_dry_run_creates_no_collection(fake_store: Store, tmp_path: Path) -> None:
+    write_articles(tmp_path / "news", 2)
+    run(fake_store, tmp_path / "news")
+    other = Settings(data_dir=fake_store.settings.data_dir, collection="never-made")
+    store = Store(other, embedder=fake_store.embedder)
+    report = ingest([str(tmp_path / "news")], other, store=store, dry_run=True)
+    assert report.updated == 2  # their vectors are not in that collection: they would be written
+    assert "never-made" not in [c.name for c in store.client.list_collections()]
+    close_store(store)
+
+
 def test_invisible_characters_and_future_dates_are_not_taken_at_face_value(fake_store: Store, tmp_path: Path) -> None:
     """A bidi override or zero-width space made "Reu\u200bters\u202e" look like Reuters (a second
     "Reuters" in the outlet filter); terminal escapes stayed in the text; a planted "2099-12-31" became

@@ -99,14 +99,14 @@ def test_two_indexes_on_one_server_never_share_a_collection(
     second = Settings(data_dir=tmp_path / "second", chroma_url=chroma_server)
     other = Store(second, embedder=embedder)
     for rebuild in (False, True):
-        with pytest.raises(IndexMismatchError, match=r"another index's vectors.*NEWSQA_COLLECTION"):
+        with pytest.raises(IndexMismatchError, match=r"belongs to another index.*NEWSQA_COLLECTION"):
             ingest([str(tmp_path / "news")], second, store=other, rebuild=rebuild)
     assert store.collection.count() == before
     check_index(store)
 
     own = Settings(data_dir=tmp_path / "second", chroma_url=chroma_server, collection="second-index")
-    mine = Store(own, embedder=embedder)
-    assert ingest([str(tmp_path / "news")], own, store=mine).added == 3
+    mine = Store(own, embedder=embedder)  # a first build with --rebuild: no collection yet to check or drop
+    assert ingest([str(tmp_path / "news")], own, store=mine, rebuild=True).added == 3
     assert store.collection.count() == before and mine.collection.count() == before
     for opened in (store, other, mine):
         close_store(opened)
