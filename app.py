@@ -168,11 +168,7 @@ def failure_text(exc: BaseException, assistant: Assistant) -> str:
     """What failed and how to fix it, as the command line says it (``retrieval.errors.explain``)."""
     from retrieval.errors import explain
 
-    try:
-        server = assistant.store.chroma_url
-    except Exception:  # the server record unreadable: no address to name
-        server = None
-    return explain(exc, assistant.settings, server)
+    return explain(exc, assistant.settings, assistant.store.server_address())
 
 
 def user_error(access: AccessPolicy, detail: str, generic: str) -> str:

@@ -118,9 +118,13 @@ def clean_article(article: Article) -> tuple[Article, Headings]:
     ), headings
 
 
+# In a name, also the marks that only steer bidi or joining (in article text they can be needed).
+_NAME_INVISIBLE = re.compile(r"[\u00ad\u061c\u200c-\u200f\u2060-\u2064]")
+
+
 def _field(value: str) -> str:
     """A title, outlet or author on one line, nothing invisible in it (two outlets that look alike are one)."""
-    return " ".join(printable(value).split())
+    return " ".join(_NAME_INVISIBLE.sub("", printable(value)).split())
 
 
 def approx_tokens(texts: Sequence[str]) -> list[int]:

@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
-from ingest.loaders import LoadError, ids_from_path, is_url, iter_source
+from ingest.loaders import LoadError, ids_from_path, is_url, iter_source, recorded_path
 from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -104,8 +104,8 @@ def _source_root(source: str) -> str:
 
 
 def _absolute(source: str) -> str:
-    """A source as recorded since session 13: a path made absolute (links not resolved), a URL as is."""
-    return source if is_url(source) or os.path.isabs(source) else os.path.abspath(source)
+    """A source as recorded since session 13 (``loaders.recorded_path``); a URL as is."""
+    return source if is_url(source) else str(recorded_path(source))
 
 
 class _RelativeSources:

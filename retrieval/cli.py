@@ -91,14 +91,7 @@ def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
     except click.ClickException:
         raise
     except Exception as exc:
-        raise click.ClickException(explain(exc, settings, _recorded_server(store))) from exc
-
-
-def _recorded_server(store: Store) -> str | None:
-    try:
-        return store.chroma_url
-    except Exception:  # the record itself unreadable: no address to name
-        return None
+        raise click.ClickException(explain(exc, settings, store.server_address())) from exc
 
 
 @cli.command()

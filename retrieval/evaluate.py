@@ -296,7 +296,7 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
             if not skip_ingest:
                 ingest_report = build_index(dataset, settings, store, workdir, progress)
             else:
-                store.check_model()
+                store.check_model(claim=False)  # a read-only run writes nothing to the index
         except IndexMismatchError as exc:
             raise NewsqaError(str(exc)) from exc
         ingest_s = time.perf_counter() - t

@@ -65,7 +65,10 @@ REFUSAL_NOTHING = (
 # --- untrusted text in a prompt -------------------------------------------------------------------
 # Chat-template tokens ("<|im_end|>", "<|im_start|>system"): llama.cpp tokenises the formatted prompt with
 # its special tokens on, so in article text they would end the user turn and open a new one.
-_CONTROL_TOKEN = re.compile(r"<\s*[|\uff5c][^<>\n]{0,40}?[|\uff5c]\s*>")
+# Other families' turn markers too, for a server the openai backend talks to (Llama 2, Gemma, Mistral).
+_CONTROL_TOKEN = re.compile(
+    r"<\s*[|\uff5c][^<>\n]{0,40}?[|\uff5c]\s*>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>", re.I
+)
 # Our own passage tags, any case or spacing ("</PASSAGE >", a forged '<passage n="1" source="Reuters">').
 _PASSAGE_TAG = re.compile(r"<(\s*/?\s*)(passage)", re.I)
 # Citation markers ("[2]", "[passage 2]", "(passages 2, 3)") planted in an article: a model copying one

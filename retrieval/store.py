@@ -518,26 +518,40 @@ class Store:
                     handle.flush()
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def check_model(self) -> None:
+    def check_model(self, claim: bool = True) -> None:
         """Before a write: refuse to mix vectors of two embedding models in one index, or to write into a
         collection that holds another index's vectors (two data dirs on one Chroma server shared the
         collection: each one's ingest and --rebuild wrecked the other's). A collection with no owner
-        yet (new, or made before owners were recorded) becomes this catalog's."""
+        yet (new, or made before owners were recorded) becomes this catalog's — when ``claim`` (writers,
+        under the write lock); a reader (``evaluate --skip-ingest``) only checks, and writes nothing."""
         stored = self.catalog.get_meta("embedding_model")
         current = self.embedder.name
-        if stored is None:
+        if stored is None and claim:
             self.catalog.set_meta("embedding_model", current)
         elif stored != current:
             raise IndexMismatchError(
                 f"The index in {self.settings.data_dir} was built with embedding model {stored!r} but "
                 f"{current!r} is configured: re-ingest with --rebuild, or set NEWSQA_EMBEDDING_MODEL back."
             )
+        if not claim:
+            existing = self._existing_collection()
+            owner = self._owner(existing) if existing is not None else None
+            if owner is not None and owner != self.catalog.get_meta("catalog_id"):
+                raise self._not_ours()
+            return
         ours = self.catalog.ensure_meta("catalog_id", lambda: uuid.uuid4().hex)
         owner = self._owner(self.collection)
         if owner is None:
             self.collection.modify(metadata={OWNER_KEY: ours})
         elif owner != ours:
             raise self._not_ours()
+
+    def server_address(self) -> str | None:
+        """The Chroma server in use, or None (embedded, or its record unreadable): for messages, never fails."""
+        try:
+            return self.chroma_url
+        except Exception:
+            return None
 
     @staticmethod
     def _owner(collection: Any) -> str | None:

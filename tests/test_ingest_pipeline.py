@@ -379,7 +379,7 @@ def test_invisible_characters_and_future_dates_are_not_taken_at_face_value(fake_
     folder = tmp_path / "news"
     folder.mkdir()
     (folder / "spoof.md").write_text(
-        "---\ntitle: Smelter \u202eevird srednaw\u202c declared safe\noutlet: Reu\u200bters\u202e\n"
+        "---\ntitle: Smelter \u202eevird srednaw\u202c declared safe\noutlet: Reu\u200bt\u200ee\u2060rs\u202e\n"
         "published: 2099-12-31\n---\nThe Dravik smelter was declared safe \x1b[2J\x1b[Hby inspectors on Friday, "
         "the blog claimed, without naming them.\n", encoding="utf-8")
     (folder / "real.md").write_text(
