@@ -424,3 +424,18 @@ def test_the_chat_page_shows_each_unsupported_sentence_with_its_reason(
     warning = [m for m in at.chat_message if m.name == "assistant"][-1].warning[0].value
     # The sentence, then its reason in italics; the reason's own "*" are escaped (text is no markdown).
     assert "- The last ferry leaves at 21\\:15\\. — *the passage says \\*19\\:40\\*, 23\\:10*" in warning
+
+
+# --- a sceptic's harness (session 13): false claims that passed ------------------------------------
+ICE = ("ICE did not approve any new agreements with local police during the Biden administration, records show. "
+       "The agency approved dozens of them after Trump returned to office.")
+
+
+def test_a_contradiction_in_the_best_window_is_not_undone_by_the_sentence_beside_it() -> None:
+    """The sentence that says "did not approve" is the best match; the two-sentence window around it
+    also holds an "approved" (of something else), which passed the claim with its "not" dropped."""
+    dropped = check_claim("ICE did approve new agreements with local police during the Biden administration.", ICE)
+    assert not dropped.supported and 'says "not approve"' in dropped.reason
+    assert check_claim("ICE did not approve any new agreements with local police during the Biden administration.",
+                       ICE).supported
+    assert check_claim("ICE approved dozens of agreements after Trump returned to office.", ICE).supported
