@@ -439,3 +439,21 @@ def test_a_contradiction_in_the_best_window_is_not_undone_by_the_sentence_beside
     assert check_claim("ICE did not approve any new agreements with local police during the Biden administration.",
                        ICE).supported
     assert check_claim("ICE approved dozens of agreements after Trump returned to office.", ICE).supported
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("The council approved 2 new crossings on Monday.", False),  # a count changed to the day published
+        ("The council approved about 2,030 new crossings on Monday.", False),  # near the year published
+        ("The plan was drafted in March.", False),  # the span says January, March is the month published
+        ("The plan was drafted in 2026.", False),  # the span says 2024
+        ("The council approved 12 new crossings on March 2.", True),  # "on Monday", dated by the stamp
+        ("The island festival returns in 2026.", True),  # "this year"
+    ],
+)
+def test_the_publication_date_stands_only_for_a_date_the_span_gives_relatively(claim: str, supported: bool) -> None:
+    passage = ("The council approved 12 new crossings on Monday. The plan was drafted in January 2024. "
+               "The island festival returns this year.")
+    verdict = check_claim(claim, passage, published="2026-03-02")
+    assert verdict.supported is supported, verdict.reason
