@@ -166,6 +166,19 @@ _CURRENCY_WORDS = {"dollar": "usd", "dollars": "usd", "usd": "usd", "euro": "eur
                    "pound": "gbp", "pounds": "gbp", "gbp": "gbp", "sterling": "gbp", "yen": "jpy", "yuan": "cny",
                    "rupees": "inr", "rupee": "inr", "francs": "chf", "franc": "chf", "rubles": "rub",
                    "roubles": "rub", "pesos": "mxn", "won": "krw"}
+# Units a figure is counted in ("22-year-old", "three-day", "5 miles"): "22 months" is not "22 years".
+_UNITS = {unit: name for name, units in {
+    "second": ("second", "seconds", "sec", "secs"), "minute": ("minute", "minutes", "min", "mins"),
+    "hour": ("hour", "hours", "hr", "hrs"), "day": ("day", "days"), "week": ("week", "weeks"),
+    "month": ("month", "months"), "year": ("year", "years", "yr", "yrs"), "decade": ("decade", "decades"),
+    "century": ("century", "centuries"), "mile": ("mile", "miles", "mi"), "mph": ("mph",),
+    "km": ("km", "kilometer", "kilometers", "kilometre", "kilometres"),
+    "meter": ("meter", "meters", "metre", "metres"), "foot": ("foot", "feet", "ft"), "inch": ("inch", "inches"),
+    "yard": ("yard", "yards"), "kg": ("kg", "kilogram", "kilograms", "kilo", "kilos"),
+    "ton": ("ton", "tons", "tonne", "tonnes"), "gallon": ("gallon", "gallons"),
+    "liter": ("liter", "liters", "litre", "litres"), "acre": ("acre", "acres"), "hectare": ("hectare", "hectares"),
+    "degree": ("degree", "degrees"),
+}.items() for unit in units}
 _HEDGE = re.compile(r"\b(?:about|around|roughly|nearly|almost|approximately|some|over|more than|less than|"
                     r"fewer than|up to|at least|close to|just over|just under|under|estimated|an estimated)\s*$", re.I)
 _TIME = re.compile(
@@ -209,13 +222,20 @@ class Quantity:
     month: int = 0
     day: int = 0
     year: int = 0
-    currency: str = ""  # "usd", "eur", … or "%" for a percentage
+    currency: str = ""  # "usd", "eur", …, "%" for a percentage, "points" or a unit ("year", "km")
     approx: float = 0.0  # how far a rounded figure ("1.2 million", "about 40,000") may be off
 
 
 def _currency_after(text: str, end: int) -> str:
     word = re.match(r"\s*([A-Za-z]+)", text[end:end + 16])
     return _CURRENCY_WORDS.get(word.group(1).lower(), "") if word else ""
+
+
+def _unit_after(text: str, end: int) -> str:
+    """The unit a figure ending at ``end`` counts in ("22-year-old": "year"; "" for none). A sceptic's
+    harness passed all 70 figures whose unit it changed ("22-month-old", "three-week", km for miles)."""
+    word = re.match(r"(?:\s|-)([A-Za-z]+)\b", text[end:end + 16])
+    return _UNITS.get(word.group(1).lower(), "") if word else ""
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -284,9 +304,10 @@ def quantities(text: str) -> list[Quantity]:
         scale = _SCALES.get(scale_word, 1.0)
         if m.group(5) and m.group(6):
             scale *= _SCALES[m.group(6).lower()]
-        currency = _CURRENCY_SIGNS.get((m.group(1) or "").strip().lower(), "") or _currency_after(text, m.end())
-        if unit:
-            currency = "%"  # the unit to compare: a share, never an amount of money
+        currency = (_CURRENCY_SIGNS.get((m.group(1) or "").strip().lower(), "") or _currency_after(text, m.end())
+                    or _unit_after(text, m.end()))
+        if unit:  # a share, never an amount of money; "5 percentage points" is no "5%"
+            currency = "points" if unit.startswith("percentage") else "%"
         approx = 0.0
         if scale > 1 or _HEDGE.search(text[:m.start()]):
             approx = 0.5 * scale * 10 ** -len(decimals) if scale > 1 else 0.05 * value
@@ -305,7 +326,8 @@ def quantities(text: str) -> list[Quantity]:
             continue  # "one of them", "a decision": not a figure
         base = sum(_WORD_NUMBERS.get(part, 0) for part in re.split(r"[- ]", head))
         value = base * (_SCALES.get(scale_word, 1.0) if scale_word else 1.0)
-        found.append(Quantity("number", m.group(0), value, currency=_currency_after(text, m.end()),
+        found.append(Quantity("number", m.group(0), value,
+                              currency=_currency_after(text, m.end()) or _unit_after(text, m.end()),
                               approx=0.5 * _SCALES[scale_word] if scale_word in ("million", "billion", "trillion")
                               else 0.0))
         taken.append(m.span())

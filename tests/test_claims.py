@@ -457,3 +457,22 @@ def test_the_publication_date_stands_only_for_a_date_the_span_gives_relatively(c
                "The island festival returns this year.")
     verdict = check_claim(claim, passage, published="2026-03-02")
     assert verdict.supported is supported, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("A 22-month-old man was hurt at the festival.", False),
+        ("The festival lasted three weeks.", False),
+        ("The festival was held 5 km from the town.", False),
+        ("Turnout at the festival rose 5 percentage points.", False),
+        ("A 22-year-old man was hurt at the festival.", True),
+        ("The festival lasted three days and was held 5 miles from the town.", True),
+        ("Turnout at the festival rose 5 percent.", True),
+    ],
+)
+def test_a_figure_is_compared_with_its_unit(claim: str, supported: bool) -> None:
+    passage = ("A 22-year-old man was hurt at the three-day festival, held 5 miles from the town. "
+               "Turnout at the festival rose 5% on last year.")
+    verdict = check_claim(claim, passage)
+    assert verdict.supported is supported, verdict.reason
