@@ -476,3 +476,30 @@ def test_a_figure_is_compared_with_its_unit(claim: str, supported: bool) -> None
                "Turnout at the festival rose 5% on last year.")
     verdict = check_claim(claim, passage)
     assert verdict.supported is supported, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("The storm hit on Monday night.", False),
+        ("The team finished fourth in the league.", False),
+        ("Ticket prices tripled after the storm.", False),
+        ("A third of the town lost power.", False),
+        ("Thousands of homes were flooded.", False),
+        ("The storm hit on Sunday night and the team finished third.", True),
+        ("Ticket prices doubled, and half of the town lost power.", True),
+        ("Hundreds of homes were flooded.", True),
+        ("Ticket prices rose after the storm, which hit last weekend.", True),  # no weekday claimed
+    ],
+)
+def test_weekdays_ordinals_and_multipliers_must_match_the_spans(claim: str, supported: bool) -> None:
+    passage = ("The storm hit on Sunday night, and the team finished third in the league. "
+               "Ticket prices doubled after the storm. Half of the town lost power. Hundreds of homes were flooded.")
+    verdict = check_claim(claim, passage)
+    assert verdict.supported is supported, verdict.reason
+
+
+def test_a_weekday_the_span_does_not_name_is_not_judged() -> None:
+    """A span dated "yesterday" neither states nor contradicts the claim's Monday."""
+    assert check_claim("The council approved the plan on Monday.",
+                       "The council approved the plan yesterday, the mayor said.").supported
