@@ -216,7 +216,7 @@ _MULTIPLIERS = {"twice": 2.0, "double": 2.0, "doubled": 2.0, "doubles": 2.0, "do
 _MAGNITUDES = {"dozens": 12.0, "hundreds": 1e2, "thousands": 1e3, "millions": 1e6, "billions": 1e9}
 _LOOSE = re.compile(
     r"\b(?:(a|one|two|three)[- ](third|quarter)s?(?=\s+of\b)"  # "a third of", not "a third term"
-    rf"|({'|'.join(_WEEKDAYS)})s?|({'|'.join(_ORDINALS)})|(\d+)(?:st|nd|rd|th)"
+    rf"|({'|'.join(_WEEKDAYS)})s?|({'|'.join(_ORDINALS)})|(?<![,.])(\d{{1,3}}(?:,\d{{3}})+|\d+)(?:st|nd|rd|th)"
     rf"|({'|'.join(sorted(_MULTIPLIERS, key=len, reverse=True))})|({'|'.join(_MAGNITUDES)}))\b",
     re.I,
 )
@@ -364,7 +364,8 @@ def _loose(m: re.Match[str]) -> Quantity:
     if weekday:
         return Quantity("weekday", m.group(0), float(_WEEKDAYS.index(weekday)))
     if ordinal or digits:
-        return Quantity("ordinal", m.group(0), float(_ORDINALS.index(ordinal) + 1 if ordinal else int(digits)))
+        rank = _ORDINALS.index(ordinal) + 1 if ordinal else int(digits.replace(",", ""))
+        return Quantity("ordinal", m.group(0), float(rank))
     if multiplier:
         return Quantity("multiplier", m.group(0), _MULTIPLIERS[multiplier])
     return Quantity("magnitude", m.group(0), _MAGNITUDES[magnitude])

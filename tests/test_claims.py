@@ -499,6 +499,13 @@ def test_weekdays_ordinals_and_multipliers_must_match_the_spans(claim: str, supp
     assert verdict.supported is supported, verdict.reason
 
 
+def test_an_ordinal_with_thousands_is_read_whole() -> None:
+    """"500,000th" is one ordinal: read as "000th" it equalled the span's "200,000th" (bench_claims)."""
+    passage = "Credits phase out a few months after an automaker's 200,000th sale."
+    assert not check_claim("Credits phase out after an automaker's 500,000th sale.", passage).supported
+    assert check_claim("Credits phase out after an automaker's 200,000th sale.", passage).supported
+
+
 def test_a_weekday_the_span_does_not_name_is_not_judged() -> None:
     """A span dated "yesterday" neither states nor contradicts the claim's Monday."""
     assert check_claim("The council approved the plan on Monday.",
