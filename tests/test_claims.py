@@ -424,3 +424,89 @@ def test_the_chat_page_shows_each_unsupported_sentence_with_its_reason(
     warning = [m for m in at.chat_message if m.name == "assistant"][-1].warning[0].value
     # The sentence, then its reason in italics; the reason's own "*" are escaped (text is no markdown).
     assert "- The last ferry leaves at 21\\:15\\. — *the passage says \\*19\\:40\\*, 23\\:10*" in warning
+
+
+# --- a sceptic's harness (session 13): false claims that passed ------------------------------------
+ICE = ("ICE did not approve any new agreements with local police during the Biden administration, records show. "
+       "The agency approved dozens of them after Trump returned to office.")
+
+
+def test_a_contradiction_in_the_best_window_is_not_undone_by_the_sentence_beside_it() -> None:
+    """The sentence that says "did not approve" is the best match; the two-sentence window around it
+    also holds an "approved" (of something else), which passed the claim with its "not" dropped."""
+    dropped = check_claim("ICE did approve new agreements with local police during the Biden administration.", ICE)
+    assert not dropped.supported and 'says "not approve"' in dropped.reason
+    assert check_claim("ICE did not approve any new agreements with local police during the Biden administration.",
+                       ICE).supported
+    assert check_claim("ICE approved dozens of agreements after Trump returned to office.", ICE).supported
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("The council approved 2 new crossings on Monday.", False),  # a count changed to the day published
+        ("The council approved about 2,030 new crossings on Monday.", False),  # near the year published
+        ("The plan was drafted in March.", False),  # the span says January, March is the month published
+        ("The plan was drafted in 2026.", False),  # the span says 2024
+        ("The council approved 12 new crossings on March 2.", True),  # "on Monday", dated by the stamp
+        ("The island festival returns in 2026.", True),  # "this year"
+    ],
+)
+def test_the_publication_date_stands_only_for_a_date_the_span_gives_relatively(claim: str, supported: bool) -> None:
+    passage = ("The council approved 12 new crossings on Monday. The plan was drafted in January 2024. "
+               "The island festival returns this year.")
+    verdict = check_claim(claim, passage, published="2026-03-02")
+    assert verdict.supported is supported, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("A 22-month-old man was hurt at the festival.", False),
+        ("The festival lasted three weeks.", False),
+        ("The festival was held 5 km from the town.", False),
+        ("Turnout at the festival rose 5 percentage points.", False),
+        ("A 22-year-old man was hurt at the festival.", True),
+        ("The festival lasted three days and was held 5 miles from the town.", True),
+        ("Turnout at the festival rose 5 percent.", True),
+    ],
+)
+def test_a_figure_is_compared_with_its_unit(claim: str, supported: bool) -> None:
+    passage = ("A 22-year-old man was hurt at the three-day festival, held 5 miles from the town. "
+               "Turnout at the festival rose 5% on last year.")
+    verdict = check_claim(claim, passage)
+    assert verdict.supported is supported, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("The storm hit on Monday night.", False),
+        ("The team finished fourth in the league.", False),
+        ("Ticket prices tripled after the storm.", False),
+        ("A third of the town lost power.", False),
+        ("Thousands of homes were flooded.", False),
+        ("The storm hit on Sunday night and the team finished third.", True),
+        ("Ticket prices doubled, and half of the town lost power.", True),
+        ("Hundreds of homes were flooded.", True),
+        ("Ticket prices rose after the storm, which hit last weekend.", True),  # no weekday claimed
+    ],
+)
+def test_weekdays_ordinals_and_multipliers_must_match_the_spans(claim: str, supported: bool) -> None:
+    passage = ("The storm hit on Sunday night, and the team finished third in the league. "
+               "Ticket prices doubled after the storm. Half of the town lost power. Hundreds of homes were flooded.")
+    verdict = check_claim(claim, passage)
+    assert verdict.supported is supported, verdict.reason
+
+
+def test_an_ordinal_with_thousands_is_read_whole() -> None:
+    """"500,000th" is one ordinal: read as "000th" it equalled the span's "200,000th" (bench_claims)."""
+    passage = "Credits phase out a few months after an automaker's 200,000th sale."
+    assert not check_claim("Credits phase out after an automaker's 500,000th sale.", passage).supported
+    assert check_claim("Credits phase out after an automaker's 200,000th sale.", passage).supported
+
+
+def test_a_weekday_the_span_does_not_name_is_not_judged() -> None:
+    """A span dated "yesterday" neither states nor contradicts the claim's Monday."""
+    assert check_claim("The council approved the plan on Monday.",
+                       "The council approved the plan yesterday, the mayor said.").supported
