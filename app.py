@@ -888,7 +888,7 @@ def main() -> None:
                              "The article index cannot be read right now.")
         st.error(md_escape(problem), icon=":material/error:")
         try:
-            stats = {**assistant.store.facts(), "chroma": settings.chroma_url or ""}
+            stats = {**assistant.store.facts(), "chroma": assistant.store.server_address() or ""}
         except Exception:  # the catalog itself unreadable: nothing to show
             st.stop()
 

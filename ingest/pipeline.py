@@ -154,13 +154,13 @@ class _SyncScope:
     def __init__(self, sources: Iterable[str]) -> None:
         self.urls = {_source_root(s) for s in sources if is_url(s)}
         # Absolute, links not resolved: a file under a linked subfolder is under the folder given.
-        self.paths = [Path(os.path.abspath(s)) for s in sources if not is_url(s)]
+        self.paths = [recorded_path(s) for s in sources if not is_url(s)]
 
     def holds(self, source: str, article_id: str) -> bool:
         root = _source_root(source)
         if is_url(root):
             return root in self.urls
-        path = Path(os.path.abspath(root))
+        path = recorded_path(root)
         if not os.path.isabs(root) and article_id not in ids_from_path(root, source.partition("#")[2]):
             # Recorded as typed before session 13, perhaps in another folder: unless its id names the file
             # this path is from here, it is not taken for one deleted from SOURCES.

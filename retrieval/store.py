@@ -534,10 +534,7 @@ class Store:
                 f"{current!r} is configured: re-ingest with --rebuild, or set NEWSQA_EMBEDDING_MODEL back."
             )
         if not claim:
-            existing = self._existing_collection()
-            owner = self._owner(existing) if existing is not None else None
-            if owner is not None and owner != self.catalog.get_meta("catalog_id"):
-                raise self._not_ours()
+            self._check_owner()
             return
         ours = self.catalog.ensure_meta("catalog_id", lambda: uuid.uuid4().hex)
         owner = self._owner(self.collection)
@@ -571,6 +568,13 @@ class Store:
             f"{self.settings.catalog_path} (was the catalog deleted or replaced?): re-ingest with --rebuild to "
             "start this index over, or set NEWSQA_COLLECTION to another name."
         )
+
+    def _check_owner(self) -> None:
+        """Raise if the collection exists and belongs to another catalog; create and claim nothing."""
+        existing = self._existing_collection()
+        owner = self._owner(existing) if existing is not None else None
+        if owner is not None and owner != self.catalog.get_meta("catalog_id"):
+            raise self._not_ours()
 
     def _existing_collection(self) -> Any | None:
         """The collection if it exists, without creating it (a dry run or a check writes nothing)."""
@@ -640,10 +644,7 @@ class Store:
         with self._lock:
             self.refresh(throttle=False)
             if self.chroma_url:  # a server's collection may be another data dir's: never drop that one
-                existing = self._existing_collection()
-                owner = self._owner(existing) if existing is not None else None
-                if owner is not None and owner != self.catalog.get_meta("catalog_id"):
-                    raise self._not_ours()
+                self._check_owner()
             # The records first: a rebuild killed after this leaves vectors nothing points at (each
             # overwritten as its article is written again), never records whose vectors are gone — those
             # every later ingest called unchanged, and every question was refused.
