@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from retrieval.conversations import Conversations, answer_from_record, answer_to
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.text import printable
-from retrieval.types import Answer, Citation, Passage
+from retrieval.types import Answer, Citation, Copy, Passage
 
 log = logging.getLogger("newsqa.app")
 SIGN_IN_FAILURE_DELAY_S = 1.0  # a wrong secret waits this long: guessing costs time
@@ -395,6 +396,23 @@ def render_source_link(url: str, source: str) -> None:
         st.caption(f"No web address recorded · ingested from {md_inline(Path(source).name)}")
 
 
+def copy_name(copy: Copy) -> str:
+    """How a syndicated copy is named: its outlet, else its site, else its title."""
+    site = urllib.parse.urlsplit(copy.url).hostname or "" if copy.url else ""
+    return shorten(copy.outlet, 80) or site.removeprefix("www.") or shorten(copy.title, 60) or "another article"
+
+
+def copies_markdown(copies: Sequence[Copy]) -> str:
+    """'Also carried by: [Yahoo Finance](url) (2026-11-20) · US News' (escaped; links only to http(s))."""
+    parts = []
+    for copy in copies:
+        name = md_inline(copy_name(copy))
+        safe = _safe_url(copy.url)
+        link = f"[{name}]({safe})" if safe else name
+        parts.append(link + (f" ({md_inline(_date(copy.published))})" if copy.published else ""))
+    return "Also carried by: " + " · ".join(parts) if parts else ""
+
+
 def render_citation(assistant: Assistant, citation: Citation) -> None:
     label = f"[{citation.n}] {source_line(citation.title, citation.outlet, citation.published)}"
     with st.expander(label):
@@ -410,6 +428,8 @@ def render_citation(assistant: Assistant, citation: Citation) -> None:
         elif text[citation.start:citation.end] != citation.quote:
             st.caption("The article has been edited since this answer; the quote is shown where it is now.")
         render_source_link(citation.url, row.get("source", ""))
+        if citation.copies:
+            st.caption(copies_markdown(citation.copies))
 
 
 def render_passage(assistant: Assistant, passage: Passage) -> None:

@@ -27,6 +27,7 @@ from retrieval.claims import TRAILING_MARKERS as _TRAILING_MARKERS
 from retrieval.claims import WORDED_MARKER as _WORDED_MARKER
 from retrieval.claims import cite as _cite
 from retrieval.claims import parse_markers as _parse_markers
+from retrieval.dedup import conflicting
 from retrieval.errors import EmptyQuestionError
 from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
@@ -1099,7 +1100,10 @@ class Assistant:
         chosen: list[tuple[float, int, str]] = []
         for cand in candidates:
             words = set(keyword_terms(cand[2]))
-            if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6 for c in chosen):
+            # The same words are the same sentence — unless a figure, a date or a "not" differs: then it
+            # is another version of the story (an update, a denial), and the reader sees both.
+            if any(len(words & set(keyword_terms(c[2]))) / max(1, len(words)) > 0.6
+                   and not conflicting(c[2], cand[2]) for c in chosen):
                 continue
             chosen.append(cand)
             if len(chosen) == limit:
@@ -1176,6 +1180,7 @@ class Assistant:
                         n=len(order), article_id=p.article_id, title=p.title, url=p.url,
                         published=p.published, outlet=p.outlet, quote=p.text[qs:qe],
                         start=p.start + qs, end=p.start + qe, support=round(verdict.score, 3),
+                        copies=list(p.copies),
                     )
                 else:
                     citations[key].support = round(max(citations[key].support, verdict.score), 3)

@@ -15,10 +15,10 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from retrieval.dedup import is_near_duplicate, word_set
+from retrieval.dedup import conflicting, is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.types import Passage
+from retrieval.types import Copy, Passage
 
 Mode = Literal["hybrid", "dense", "keyword"]
 T = TypeVar("T")
@@ -344,6 +344,7 @@ def search(
             return words[p.chunk_id]
 
         def twin_of(passage: Passage, among: Sequence[Passage]) -> Passage | None:
+            # A copy that changes a fact (an update, a correction, a denial) is no twin: both versions stay.
             return next(
                 (
                     q for q in among
@@ -351,6 +352,7 @@ def search(
                         float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
                         partial(words_of, q), partial(words_of, passage), settings.dedup_threshold,
                     )
+                    and not conflicting(q.text, passage.text)
                 ),
                 None,
             )
@@ -361,6 +363,7 @@ def search(
                 collapsed += 1
                 if passage.article_id != twin.article_id and passage.article_id not in twin.duplicates:
                     twin.duplicates.append(passage.article_id)
+                    twin.copies.append(Copy.of(passage))
                 continue
             kept.append(passage)
             if len(kept) >= k:

@@ -34,6 +34,33 @@ class Chunk:
     dup_of: str = ""  # id of an earlier chunk of the same article it nearly repeats, "" if none
 
 
+@dataclass(frozen=True)
+class Copy:
+    """Another article carrying the same passage (a syndicated copy collapsed into it): who else ran it."""
+
+    article_id: str
+    outlet: str = ""
+    title: str = ""
+    url: str = ""
+    published: str = ""
+
+    @classmethod
+    def of(cls, passage: Passage) -> Copy:
+        return cls(passage.article_id, passage.outlet, passage.title, passage.url, passage.published)
+
+    @classmethod
+    def from_json(cls, value: Any) -> Copy:
+        """From ``asdict`` (a saved conversation) or a Copy."""
+        if isinstance(value, Copy):
+            return value
+        data = value if isinstance(value, dict) else {}
+        return cls(**{k: str(data.get(k) or "") for k in ("article_id", "outlet", "title", "url", "published")})
+
+
+def _copies(values: Any) -> list[Copy]:
+    return [Copy.from_json(v) for v in values or ()]
+
+
 @dataclass
 class Passage:
     """A retrieved chunk with its article's metadata and the scores that ranked it."""
@@ -53,6 +80,10 @@ class Passage:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     duplicates: list[str] = field(default_factory=list)  # article ids whose near-copies were collapsed
+    copies: list[Copy] = field(default_factory=list)  # those articles: outlet, title, link, date
+
+    def __post_init__(self) -> None:
+        self.copies = _copies(self.copies)
 
 
 @dataclass
@@ -69,6 +100,10 @@ class Citation:
     start: int  # character offsets of ``quote`` in the article text
     end: int
     support: float = 0.0  # support score of the sentences citing it (0..1)
+    copies: list[Copy] = field(default_factory=list)  # other articles carrying the same passage
+
+    def __post_init__(self) -> None:
+        self.copies = _copies(self.copies)
 
 
 class Unsupported(str):

@@ -1,0 +1,171 @@
+"""Syndicated copies and updated stories: a wire story run by several outlets is shown once, naming
+every outlet that carried it; an update that changes a figure, a date or a "not" is another version,
+never collapsed into the first. Real index (Chroma + catalog, the real embedder), the real search,
+the extractive answer, the CLI through its entry point and the page through AppTest."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from indexes import build_index
+from streamlit.testing.v1 import AppTest
+
+from retrieval.answer import Assistant
+from retrieval.conversations import answer_from_record, answer_to_record
+from retrieval.dedup import conflicting
+from retrieval.search import search
+from retrieval.settings import Settings
+from retrieval.store import Store
+from retrieval.types import Copy
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+WIRE = ("DETROIT (Reuters) - Halvorsen Motors is recalling about 120,000 Tundra Fox sport utility vehicles in the "
+        "United States because a faulty brake hose can leak fluid, the road safety agency said on Tuesday. "
+        "Owners will be notified by letter from January, and dealers will replace the hose free of charge.")
+UPDATE = WIRE.replace("120,000", "180,000")
+
+
+def _article(title: str, outlet: str, published: str, url: str, text: str) -> str:
+    return f"---\ntitle: {title}\noutlet: {outlet}\npublished: {published}\nurl: {url}\n---\n{text}\n"
+
+
+ARTICLES = {
+    "reuters.md": _article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Reuters", "2026-11-24",
+                           "https://wire.example/halvorsen-recall", WIRE),
+    "yahoo.md": _article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Yahoo Finance", "2026-11-24",
+                         "https://finance.example/halvorsen-recall", WIRE),
+    "star.md": _article("Brake hose fault: Halvorsen calls back SUVs", "Toronto Star", "2026-11-25",
+                        "https://star.example/halvorsen", WIRE),
+    "update.md": _article("UPDATE 1-Halvorsen expands recall", "Reuters", "2026-11-26",
+                          "https://wire.example/halvorsen-recall-update", UPDATE),
+    "garden.md": _article("Allotment holders win water rights", "Valley Times", "2026-10-02",
+                          "https://valley.example/allotments",
+                          "Allotment holders in the valley won the right to draw water from the old canal, the "
+                          "council said, ending a dispute that had lasted three summers."),
+}
+QUESTION = "How many Tundra Fox vehicles is Halvorsen Motors recalling?"
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ("Officials said she will run for governor next year, aides said.",
+     "Officials said she will not run for governor next year, aides said.", True),  # a "not" added
+    ("The attack left 3 people dead and the suspect was arrested on Friday.",
+     "The attack left 5 people dead and the suspect was arrested on Friday.", True),  # a figure replaced
+    ("The bank held its rate at 3.5% in March, the governor told reporters.",
+     "The bank held its rate at 3.5% in June, the governor told reporters.", True),  # a month replaced
+    ("The council met on Monday and approved the budget, the mayor said.",
+     "The council met on Thursday and approved the budget, the mayor said.", True),  # a weekday replaced
+    (WIRE, WIRE, False),
+    ("Kestrel is recalling 120,000 vehicles, the company said, adding more.",
+     "Kestrel is recalling about 120,000 vehicles, the company said on Tuesday, adding more.", False),  # details
+    ("LONDON (Reuters) - " + WIRE, WIRE + " More on this story later today, with reactions.", False),  # cut
+])
+def test_conflicting_finds_a_changed_fact_not_an_added_detail(a: str, b: str, expected: bool) -> None:
+    assert conflicting(a, b) is expected
+    assert conflicting(b, a) is expected
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    return build_index(tmp_path_factory, embedder, ARTICLES, backend="extractive")
+
+
+@pytest.fixture
+def store(index_dir: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in list(os.environ):
+        if name.startswith("NEWSQA_"):
+            monkeypatch.delenv(name)
+    store = Store(Settings(data_dir=index_dir, backend="extractive"), embedder=embedder)
+    yield store
+    store.catalog.close()
+
+
+def test_copies_collapse_with_their_outlets_and_an_update_stays(store: Store) -> None:
+    passages = search(store, QUESTION, k=6).passages
+    recall = [p for p in passages if "Tundra Fox" in p.text]
+    figures = sorted("180,000" in p.text for p in recall)
+    assert figures == [False, True], [(p.outlet, p.text[:60]) for p in recall]  # the update is its own passage
+    first = next(p for p in recall if "120,000" in p.text)
+    carried = {first.outlet, *(c.outlet for c in first.copies)}
+    assert carried == {"Reuters", "Yahoo Finance", "Toronto Star"}, first.copies
+    assert all(isinstance(c, Copy) and c.url.startswith("https://") and c.published for c in first.copies)
+    assert sorted(first.duplicates) == sorted(c.article_id for c in first.copies)
+
+
+def test_the_answer_gives_both_versions_and_names_who_carried_it(store: Store) -> None:
+    answer = Assistant(store.settings, store=store).answer(QUESTION)
+    assert not answer.refused, answer.text
+    assert "120,000" in answer.text and "180,000" in answer.text, answer.text  # not one version hidden
+    old = next(c for c in answer.citations if "120,000" in c.quote)
+    new = next(c for c in answer.citations if "180,000" in c.quote)
+    assert new.published[:10] == "2026-11-26" and new.outlet == "Reuters"  # each version with its date
+    assert {c.outlet for c in old.copies} | {old.outlet} == {"Reuters", "Yahoo Finance", "Toronto Star"}
+    assert not new.copies
+    # what --json prints and a saved conversation keeps
+    data = answer.to_json()
+    listed = next(c for c in data["citations"] if "120,000" in c["quote"])
+    assert {c["outlet"] for c in listed["copies"]} == {c.outlet for c in old.copies}
+    again = answer_from_record(json.loads(json.dumps(answer_to_record(answer))))
+    assert [c.copies for c in again.citations] == [c.copies for c in answer.citations]
+    assert all(isinstance(c, Copy) for cit in again.citations for c in cit.copies)
+
+
+def test_ask_prints_the_other_outlets(index_dir: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env |= {"NEWSQA_DATA_DIR": str(index_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "retrieval", "ask", QUESTION], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    at = next(i for i, x in enumerate(lines) if "also carried by:" in x)
+    source = next(x for x in reversed(lines[:at]) if x.lstrip().startswith("["))  # "[2] Title (Outlet, day)"
+    named = source + lines[at]
+    for outlet, day in (("Reuters", "2026-11-24"), ("Yahoo Finance", "2026-11-24"), ("Toronto Star", "2026-11-25")):
+        assert f"{outlet} ({day})" in lines[at] or f"({outlet}, {day})" in source, named
+
+
+def test_the_page_names_the_copies_under_the_citation(index_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(index_dir, data)
+    for name in list(os.environ):
+        if name.startswith("NEWSQA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(data))
+    monkeypatch.setenv("NEWSQA_BACKEND", "extractive")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.chat_input[0].set_value(QUESTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    message = [m for m in at.chat_message if m.name == "assistant"][-1]
+    captions = [c.value for e in message.expander for c in e.caption]
+    carried = [c for c in captions if c.startswith("Also carried by:")]
+    assert len(carried) == 1, captions
+    links = {"Reuters": "https://wire.example/halvorsen-recall", "Yahoo Finance": "https://finance.example/halvorsen-recall",
+             "Toronto Star": "https://star.example/halvorsen"}
+    shown = [outlet for outlet, url in links.items() if f"[{outlet}]({url})" in carried[0]]
+    assert len(shown) == 2, carried  # the two copies besides the cited one, each a link to its article
+
+
+def test_copies_line_is_escaped_and_links_only_to_the_web(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(tmp_path / "never-created"))
+    spec = importlib.util.spec_from_file_location("newsqa_app_copies_check", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    line = module.copies_markdown([
+        Copy("a", "**Wire** [x](javascript:alert(1))", "", "javascript:alert(1)", ""),
+        Copy("b", "", "Headline", "https://www.site.example/p", "2026-01-02T10:00:00"),
+    ])
+    assert "](javascript" not in line and "\\*\\*Wire" in line
+    assert "[site\\.example](https://www.site.example/p) (2026\\-01\\-02)" in line, line  # no outlet: the site
