@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -65,25 +65,32 @@ def outlet_from_url(url: str) -> str:
 
 
 _DATE_IN_TEXT = re.compile(r"\b(20\d\d|19\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")
+# Two defaults that differ in year, month and day: a part the text does not give comes out different.
+_DEFAULTS = (datetime(1900, 1, 1), datetime(1901, 2, 2))
+# The zone names of RFC 822 dates (RSS ``pubDate``); dateutil knows only UT/UTC/GMT/Z by itself.
+_RFC822_ZONES = {name: offset * 3600 for name, offset in
+                 (("EST", -5), ("EDT", -4), ("CST", -6), ("CDT", -5), ("MST", -7), ("MDT", -6), ("PST", -8),
+                  ("PDT", -7))}
 
 
 def parse_date(value: Any) -> str:
-    """A loose date (``2025/08/28``, ``Aug. 28, 2025``, RFC 822, epoch) → ISO 8601, "" if unknown."""
-    if value is None or value == "":
+    """A date a text really gives (``2025/08/28``, ``Aug. 28, 2025``, RFC 822, epoch) → ISO 8601, "" if
+    unknown. Year, month and day must all be given: "2026", "March 2026" or "Spring 2026" are "" (the
+    article undated), never the 1st of January or March. A time with a zone is converted to UTC
+    (``2026-12-01T00:30+14:00`` → ``2026-11-30T10:30:00+00:00``), so dates and their order are those of
+    one clock; a time without one is kept as given."""
+    if value is None or value == "" or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(float(value)).date().isoformat()
+            return datetime.fromtimestamp(float(value), tz=UTC).date().isoformat()
         except (OverflowError, OSError, ValueError):
             return ""
     text = str(value).strip()
     if not text:
         return ""
-    from dateutil import parser as dateparser
-
-    try:
-        parsed = dateparser.parse(text, fuzzy=True, default=datetime(1900, 1, 1))
-    except (ValueError, OverflowError, TypeError):
+    parsed = _full_date(text)
+    if parsed is None:
         match = _DATE_IN_TEXT.search(text)
         if not match:
             return ""
@@ -91,11 +98,35 @@ def parse_date(value: Any) -> str:
             parsed = datetime(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             return ""
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return ""
     if parsed.year < 1950 or parsed.year > 2100:
         return ""
     if parsed.hour or parsed.minute or parsed.second:
         return parsed.isoformat(timespec="seconds")
     return parsed.date().isoformat()
+
+
+def _full_date(text: str) -> datetime | None:
+    """``text`` read as a date when it gives year, month and day (parsed with two defaults that differ in
+    each, the parses agree), else None."""
+    import warnings
+
+    from dateutil import parser as dateparser
+
+    parses = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)  # "CEST": kept as given
+        for default in _DEFAULTS:
+            try:
+                parses.append(dateparser.parse(text, fuzzy=True, default=default, tzinfos=_RFC822_ZONES))
+            except (ValueError, OverflowError, TypeError):
+                return None
+    first, second = parses
+    return first if first == second else None
 
 
 def _article_id(url: str, fallback_key: str) -> str:

@@ -751,10 +751,38 @@ def test_folder_reports_unsupported_files_and_skips_readme_and_hidden(tmp_path: 
         (None, ""),
         ("no date here", ""),
         ("March", ""),  # no year: not guessed
+        # a year, a month or a season is no day: undated, not the 1st of January or of the month
+        ("2026", ""),
+        ("March 2026", ""),
+        ("2026-03", ""),
+        ("Spring 2026", ""),
+        ("Issue 7 | 2026", ""),
+        ("Last updated: 4 hours ago, first published 2025", ""),
+        ("Posted 2026/03/14 by staff, 4 comments", "2026-03-14"),
+        ("03/04/2026", "2026-03-04"),
+        # times with a zone are read on one clock (UTC); times without one are kept as given
+        ("2026-12-01T00:30:00+14:00", "2026-11-30T10:30:00+00:00"),
+        ("2026-11-30T23:30:00-08:00", "2026-12-01T07:30:00+00:00"),
+        ("Mon, 23 Nov 2026 10:15:00 EST", "2026-11-23T15:15:00+00:00"),  # RFC 822 zone names
+        ("2026-03-14T09:30:00", "2026-03-14T09:30:00"),
+        (1767225600, "2026-01-01"),  # epoch seconds: the UTC day
     ],
 )
 def test_parse_date(value: object, expected: str) -> None:
     assert parse_date(value) == expected
+
+
+def test_articles_in_two_time_zones_are_ordered_and_dated_by_one_clock(tmp_path: Path) -> None:
+    path = tmp_path / "zones.jsonl"
+    path.write_text("\n".join(json.dumps({"id": name, "text": f"{name} story.", "published": when}) for name, when in [
+        ("kiritimati", "2026-12-01T00:30:00+14:00"),  # 2026-11-30 10:30 UTC
+        ("seattle", "2026-11-30T23:30:00-08:00"),  # 2026-12-01 07:30 UTC: the later one
+    ]), encoding="utf-8")
+    articles, errors = load(path)
+    assert errors == []
+    newest = max(articles, key=lambda a: a.published)
+    assert newest.id == "seattle"
+    assert {a.id: a.published[:10] for a in articles} == {"kiritimati": "2026-11-30", "seattle": "2026-12-01"}
 
 
 def test_canonical_url_drops_tracking_and_normalises() -> None:
