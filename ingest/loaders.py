@@ -164,13 +164,47 @@ def _authors(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
+# The field names article records give a publication time and an outlet under, compared without case,
+# "_", "-" or spaces (NewsAPI "publishedAt", RSS-to-JSON "pubDate", schema.org "datePublished").
+PUBLISHED_FIELDS = ("published", "publishedat", "publisheddate", "publicationdate", "pubdate", "datepublished",
+                    "date")
+OUTLET_FIELDS = ("outlet", "source", "sourcename", "publisher", "sitename")
+# NewsAPI cuts "content" and says how much it left out: "… [+2417 chars]".
+_TRUNCATION_MARK = re.compile(r"\s*(?:…|\.\.\.)?\s*\[\+\d+ chars\]\s*$")
+
+
+def _field(record: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The first non-empty value of ``record`` under one of ``names`` (compared as :data:`PUBLISHED_FIELDS`)."""
+    by_name: dict[str, Any] = {}
+    for key, value in record.items():
+        by_name.setdefault(re.sub(r"[\s_-]", "", str(key)).lower(), value)
+    for name in names:
+        value = by_name.get(name)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _name(value: Any) -> str:
+    """An outlet or publisher given as text, as an object (NewsAPI ``{"id": "bbc-news", "name": "BBC News"}``)
+    or as a list of them: its name ("" when it has none)."""
+    if isinstance(value, (list, tuple)):
+        return next((name for name in map(_name, value) if name), "")
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("title")
+        return value.strip() if isinstance(value, str) else ""
+    return "" if value is None else str(value).strip()
+
+
 def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
-    """A JSON article record (fields of shared/eval: id, url, title, published, authors, text)."""
+    """A JSON article record (fields of shared/eval: id, url, title, published, authors, text; also the
+    NewsAPI shape: publishedAt, source {"name"}, content or description)."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    text = record.get("text") or record.get("body") or record.get("content") or ""
+    text = record.get("text") or record.get("body") or record.get("content") or record.get("description") or ""
     if not isinstance(text, str):
         raise ValueError("field 'text' is not a string")
+    text = _TRUNCATION_MARK.sub("", text)
     if not text.strip():
         raise ValueError("the record has no text")
     url = str(record.get("url") or record.get("link") or "")
@@ -181,8 +215,8 @@ def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
         title=str(record.get("title") or "").strip() or _first_line(text),
         text=text,
         url=url,
-        published=parse_date(record.get("published") or record.get("published_at") or record.get("date")),
-        outlet=str(record.get("outlet") or record.get("source") or outlet_from_url(url) or ""),
+        published=parse_date(_field(record, PUBLISHED_FIELDS)),
+        outlet=_name(_field(record, OUTLET_FIELDS)) or outlet_from_url(url),
         authors=_authors(record.get("authors") or record.get("author")),
         source=source,
     )

@@ -213,6 +213,49 @@ def test_json_list_of_records(tmp_path: Path) -> None:
                                                    ("rtqa-0002", "Metro Fares Frozen")]
 
 
+NEWSAPI_RECORD = {
+    "source": {"id": "valley-news", "name": "Valley News"},
+    "author": "Ada Obi",
+    "title": "Dam Inspection Finds Cracks",
+    "description": "Engineers found cracks in the spillway.",
+    "url": "https://valley-news.example/2026/11/dam-cracks",
+    "publishedAt": "2026-11-23T11:02:00Z",
+    "content": "Engineers inspecting the Tessaly dam found cracks in its spillway on Monday, the water board said"
+               " … [+1804 chars]",
+}
+
+
+def test_newsapi_records_name_their_outlet_and_date(tmp_path: Path) -> None:
+    path = tmp_path / "newsapi.jsonl"
+    path.write_text(json.dumps(NEWSAPI_RECORD) + "\n", encoding="utf-8")
+    article = only(path)
+    assert article.outlet == "Valley News"  # not "{'id': 'valley-news', 'name': 'Valley News'}"
+    assert article.published == "2026-11-23T11:02:00+00:00"
+    assert article.authors == ("Ada Obi",)
+    assert article.text.endswith("the water board said")  # NewsAPI's "[+1804 chars]" is not article text
+
+
+@pytest.mark.parametrize(
+    ("fields", "published", "outlet"),
+    [
+        ({"published_at": "2026-11-23", "source": "Valley News"}, "2026-11-23", "Valley News"),
+        ({"pubDate": "Mon, 23 Nov 2026 10:15:00 GMT"}, "2026-11-23T10:15:00+00:00", "valley-news.example"),
+        ({"datePublished": "2026-11-23", "publisher": {"name": "Valley News"}}, "2026-11-23", "Valley News"),
+        ({"published_date": "2026-11-23", "source": {"id": "valley-news"}}, "2026-11-23", "valley-news.example"),
+        ({"date": "Nov. 23, 2026", "source_name": "Valley News"}, "2026-11-23", "Valley News"),
+    ],
+)
+def test_record_field_aliases_for_the_date_and_the_outlet(
+    tmp_path: Path, fields: dict[str, object], published: str, outlet: str
+) -> None:
+    path = tmp_path / "aliases.json"
+    record = {"url": "https://valley-news.example/2026/11/dam", "description": "Cracks were found in the dam."}
+    path.write_text(json.dumps({**record, **fields}), encoding="utf-8")
+    article = only(path)
+    assert (article.published, article.outlet) == (published, outlet)
+    assert article.text == "Cracks were found in the dam."  # a record with a description only
+
+
 def test_broken_json_lines_are_named_by_line_number_and_the_rest_load(tmp_path: Path) -> None:
     path = tmp_path / "dump.jsonl"
     lines = [
