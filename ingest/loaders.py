@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
 from retrieval.types import Article
 
@@ -33,7 +34,7 @@ MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by pag
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.
-__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date"]
+__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ def canonical_url(url: str) -> str:
     path = parsed.path.rstrip("/") or "/"
     scheme = "https" if parsed.scheme.lower() in ("http", "https") else parsed.scheme.lower()
     return urlunparse((scheme, host, path, "", query, ""))
+
+
+def strip_tracking(url: str) -> str:
+    """``url`` without its tracking parameters (``utm_source``, ``fbclid``…: :data:`TRACKING_PARAMS`), as the
+    link an article cites; the rest of it is kept as written (unlike :func:`canonical_url`, the id)."""
+    url = url.strip()
+    parsed = urlparse(url)
+    pairs = parse_qsl(parsed.query, keep_blank_values=True)
+    if not parsed.netloc or not any(TRACKING_PARAMS.match(k) for k, _ in pairs):
+        return url
+    query = urlencode([(k, v) for k, v in pairs if not TRACKING_PARAMS.match(k)])
+    return urlunparse(parsed._replace(query=query))
 
 
 def outlet_from_url(url: str) -> str:
@@ -428,6 +441,41 @@ def load_text_file(path: Path) -> Article:
     )
 
 
+class _HeadLinks(HTMLParser):
+    """The ``<link rel="canonical">`` and ``<meta property="og:url">`` of a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.canonical = ""
+        self.og_url = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: (value or "").strip() for name, value in attrs}
+        if tag == "link" and "canonical" in values.get("rel", "").lower().split() and not self.canonical:
+            self.canonical = values.get("href", "")
+        elif tag == "meta" and values.get("property", values.get("name", "")).lower() == "og:url" and not self.og_url:
+            self.og_url = values.get("content", "")
+
+
+def _page_canonical(html: str, url: str) -> str:
+    """The address a page names as its own (``<link rel="canonical">``, else ``og:url``), relative ones read
+    against ``url`` where it was fetched; "" when it names none that is http(s). One article reached by
+    its plain link, a share link (``?CMP=share_btn_tw``) and as a saved file is then one article."""
+    end = re.search(r"(?i)</head\s*>|<body[\s>]", html)
+    parser = _HeadLinks()
+    try:
+        parser.feed(html[: end.start()] if end else html[:200_000])
+        parser.close()
+    except Exception:  # a page too broken to read links from keeps the address it was loaded from
+        return ""
+    for href in (parser.canonical, parser.og_url):
+        absolute = urljoin(url, href) if href and url else href
+        parsed = urlparse(absolute)
+        if parsed.scheme.lower() in ("http", "https") and parsed.netloc:
+            return strip_tracking(absolute)
+    return ""
+
+
 def html_to_article(html: str, source: str, url: str = "") -> Article:
     import trafilatura
 
@@ -440,7 +488,7 @@ def html_to_article(html: str, source: str, url: str = "") -> Article:
     text = (data.get("text") or "").strip()
     if not text:
         raise ValueError("no article text found in the HTML")
-    page_url = url or data.get("url") or ""
+    page_url = _page_canonical(html, url) or strip_tracking(url or data.get("url") or "")
     return Article(
         id=_article_id(page_url, f"file:{source}"),
         title=(data.get("title") or _first_line(text)).strip(),

@@ -12,7 +12,7 @@ from conftest import FakeEmbedder, LocalWeb, Page, closed_port, write_articles
 from pdfs import make_pdf
 
 from ingest.cli import main
-from ingest.loaders import LoadError, canonical_url, iter_source, parse_date
+from ingest.loaders import LoadError, canonical_url, iter_source, parse_date, strip_tracking
 from retrieval.store import Embedder
 from retrieval.types import Article
 
@@ -481,6 +481,51 @@ def test_article_url_is_fetched_and_extracted(web: LocalWeb) -> None:
     assert all(junk not in article.text for junk in PAGE_JUNK)
     assert article.source == web.url("/news/barrier")
     assert web.hits == ["/news/barrier"]
+
+
+def shared_page(head: str) -> bytes:
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Dam Cracks Found | Valley News</title>
+{head}<meta property="og:site_name" content="Valley News"></head><body><article><h1>Dam Cracks Found</h1>
+<p>Engineers inspecting the Tessaly dam found cracks in its spillway on Monday, the water board said.</p>
+<p>The board said the reservoir would be lowered by two metres while repairs are planned.</p>
+<p>Residents downstream were told there was no immediate danger.</p></article></body></html>""".encode()
+
+
+CANONICAL = "https://www.valley-news.example/2026/11/dam-cracks"
+
+
+def test_a_page_is_one_article_by_its_canonical_url_however_it_was_reached(web: LocalWeb, tmp_path: Path) -> None:
+    page = shared_page(f'<link href="{CANONICAL}" rel="canonical">')
+    web.pages["/dam"] = web.pages["/dam?CMP=share_btn_tw"] = Page(page)
+    saved = tmp_path / "dam.html"
+    saved.write_bytes(page)
+    articles = [only(web.url("/dam")), only(web.url("/dam?CMP=share_btn_tw")), only(saved)]
+    assert {a.id for a in articles} == {"https://valley-news.example/2026/11/dam-cracks"}
+    assert {a.url for a in articles} == {CANONICAL}  # cited as the outlet publishes it, not the fetch URL
+    assert {a.outlet for a in articles} == {"Valley News"}
+    assert [a.source for a in articles] == [web.url("/dam"), web.url("/dam?CMP=share_btn_tw"), str(saved)]
+
+
+@pytest.mark.parametrize(
+    ("head", "url"),
+    [
+        ('<meta property="og:url" content="https://valley-news.example/2026/11/dam-cracks?utm_source=tw">',
+         "https://valley-news.example/2026/11/dam-cracks"),  # og:url, without its tracking parameters
+        ('<link rel="canonical" href="/2026/11/dam-cracks">', "/2026/11/dam-cracks"),  # relative: read on the host
+        ('<link rel="canonical" href="javascript:alert(1)">', "/dam"),  # not http(s): the fetch URL stays
+    ],
+)
+def test_og_url_and_relative_canonical_links(web: LocalWeb, head: str, url: str) -> None:
+    web.pages["/dam"] = Page(shared_page(head))
+    article = only(web.url("/dam"))
+    expected = url if url.startswith("https://") else web.url(url)
+    assert article.url == expected
+
+
+def test_strip_tracking_keeps_the_rest_of_the_link() -> None:
+    assert strip_tracking("http://www.Example.com/a/b/?utm_source=x&id=3&q=&fbclid=9#frag") == (
+        "http://www.Example.com/a/b/?id=3&q=#frag")
+    assert strip_tracking("https://example.com/a%20b/?x=1") == "https://example.com/a%20b/?x=1"  # nothing to drop
 
 
 def test_feed_urls_are_recognised_by_content_type_or_content(web: LocalWeb) -> None:
