@@ -588,6 +588,33 @@ def iter_json(path: Path) -> Iterator[Article | LoadError]:
                           partial(record_to_article, record, f"{path}#{index}", f"{path.resolve()}#{index}"))
 
 
+# Words of a feed's host that name no outlet ("feeds.reuters.com", "rss.example.co.uk").
+_HOST_WORDS = {"www", "feeds", "feed", "rss", "news", "com", "net", "org"}
+# Where a feed's title joins the outlet to a section: "Reuters: UK News", "BBC News - Home", "World | Site".
+_TITLE_PARTS = re.compile(r"\s*(?::|\||>|»)\s+|\s+[-–—]\s+|\s+\|")
+
+
+def feed_outlet(title: str, link: str, source: str) -> str:
+    """The outlet a feed's title names, not the whole title: "Reuters: UK News" is Reuters. Of the parts the
+    title joins (": ", " - ", " | ", " > "), the one the site's address spells ("Reuters" for reuters.com,
+    "The Guardian" for theguardian.com), else the first; the host (of ``link``, the site, else of ``source``)
+    when the feed has no title."""
+    title = " ".join(title.split())
+    host = outlet_from_url(link) or outlet_from_url(source)
+    if not title:
+        return host
+    parts = [part.strip() for part in _TITLE_PARTS.split(title) if part.strip()]
+    if len(parts) < 2:
+        return title
+    labels = [label for label in re.split(r"[.-]", host) if len(label) >= 3 and label not in _HOST_WORDS]
+    compact_host = re.sub(r"[^0-9a-z]", "", host)
+    for part in parts:
+        key = re.sub(r"[\W_]", "", part.casefold())
+        if len(key) >= 3 and (key in compact_host or any(label in key for label in labels)):
+            return part
+    return parts[0]
+
+
 def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
     import feedparser
 
@@ -595,9 +622,12 @@ def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | Lo
     if parsed.bozo and not parsed.entries:
         yield LoadError(source, f"not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'parse error')})")
         return
-    outlet = str(parsed.feed.get("title", "") or outlet_from_url(source))
+    outlet = feed_outlet(str(parsed.feed.get("title") or ""), str(parsed.feed.get("link") or ""), source)
     for index, entry in enumerate(parsed.entries):
-        link = entry.get("link", "")
+        link = strip_tracking(str(entry.get("link") or ""))  # the id drops them too (canonical_url)
+        item_source = entry.get("source")
+        item_outlet = feed_outlet(str(item_source.get("title") or ""), str(item_source.get("href") or ""), "") \
+            if isinstance(item_source, dict) else ""
         body = ""
         if entry.get("content"):
             body = entry["content"][0].get("value", "")
@@ -612,7 +642,7 @@ def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | Lo
             text=text,
             url=link,
             published=parse_date(entry.get("published") or entry.get("updated")),
-            outlet=outlet,
+            outlet=item_outlet or outlet,
             authors=_authors(entry.get("authors") or entry.get("author")),
             source=f"{source}#{index}",
         )

@@ -12,7 +12,7 @@ from conftest import FakeEmbedder, LocalWeb, Page, closed_port, write_articles
 from pdfs import make_pdf
 
 from ingest.cli import main
-from ingest.loaders import LoadError, canonical_url, iter_source, parse_date, strip_tracking
+from ingest.loaders import LoadError, canonical_url, feed_outlet, iter_source, parse_date, strip_tracking
 from retrieval.store import Embedder
 from retrieval.types import Article
 
@@ -430,7 +430,7 @@ def check_rss(articles: list[Article], source: str) -> None:
     assert "four months of" in bridge.text and "Officials said the work came in under" in bridge.text
     assert "RSS_SCRIPT_PAYLOAD" not in bridge.text and "<p>" not in bridge.text
     assert bridge.source == f"{source}#0"
-    assert library.url.endswith("library-hours?utm_campaign=rss")
+    assert library.url == "https://valley-gazette.example/2026/02/library-hours"  # utm_campaign dropped
     assert library.published == "2026-02-11T10:00:00+00:00"
 
 
@@ -520,6 +520,44 @@ def test_og_url_and_relative_canonical_links(web: LocalWeb, head: str, url: str)
     article = only(web.url("/dam"))
     expected = url if url.startswith("https://") else web.url(url)
     assert article.url == expected
+
+
+REUTERS_RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+<title>Reuters: UK News</title><link>https://www.reuters.example/world/uk/</link><description>UK</description>
+<item><title>Water firm fined</title><link>https://www.reuters.example/uk/fine/?utm_source=rss&amp;utm_medium=feed&amp;p=2</link>
+<pubDate>Mon, 23 Nov 2026 10:15:00 GMT</pubDate>
+<description>Marlow Water was fined 42 million pounds.</description></item>
+<item><title>Anglers welcome fine</title><link>https://www.reuters.example/uk/anglers/</link>
+<source url="https://thame-herald.example/rss">Thame Herald</source>
+<description>Anglers on the River Thame welcomed the fine.</description></item>
+</channel></rss>"""
+
+
+def test_a_feed_names_its_outlet_not_its_section_and_cites_links_without_tracking(tmp_path: Path) -> None:
+    path = tmp_path / "uk.xml"
+    path.write_bytes(REUTERS_RSS)
+    articles, errors = load(path)
+    assert errors == []
+    fine, anglers = articles
+    assert fine.outlet == "Reuters"  # the feed's title is "Reuters: UK News"
+    assert anglers.outlet == "Thame Herald"  # an item's own <source>
+    assert fine.url == "https://www.reuters.example/uk/fine/?p=2"  # utm_* dropped, the rest as given
+    assert fine.id == "https://reuters.example/uk/fine?p=2"
+
+
+@pytest.mark.parametrize(
+    ("title", "link", "outlet"),
+    [
+        ("Reuters: UK News", "https://www.reuters.example/world/uk/", "Reuters"),
+        ("World news | The Guardian", "https://www.theguardian.example/world", "The Guardian"),
+        ("BBC News - UK", "https://www.bbc.example/news/", "BBC News"),
+        ("Valley Gazette", "https://valley-gazette.example/", "Valley Gazette"),
+        ("", "https://www.valley-gazette.example/", "valley-gazette.example"),
+    ],
+)
+def test_feed_outlet(title: str, link: str, outlet: str) -> None:
+    assert feed_outlet(title, link, "feed.xml") == outlet
 
 
 def test_strip_tracking_keeps_the_rest_of_the_link() -> None:
