@@ -14,11 +14,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
 from retrieval.types import Article
 
@@ -33,7 +34,7 @@ MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by pag
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.
-__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date"]
+__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
 
 
 @dataclass(frozen=True)
@@ -59,31 +60,50 @@ def canonical_url(url: str) -> str:
     return urlunparse((scheme, host, path, "", query, ""))
 
 
+def strip_tracking(url: str) -> str:
+    """``url`` without its tracking parameters (``utm_source``, ``fbclid``…: :data:`TRACKING_PARAMS`), as the
+    link an article cites; the rest of it is kept as written (unlike :func:`canonical_url`, the id)."""
+    url = url.strip()
+    parsed = urlparse(url)
+    pairs = parse_qsl(parsed.query, keep_blank_values=True)
+    if not parsed.netloc or not any(TRACKING_PARAMS.match(k) for k, _ in pairs):
+        return url
+    query = urlencode([(k, v) for k, v in pairs if not TRACKING_PARAMS.match(k)])
+    return urlunparse(parsed._replace(query=query))
+
+
 def outlet_from_url(url: str) -> str:
     host = urlparse(url).netloc.lower().removeprefix("www.")
     return host
 
 
 _DATE_IN_TEXT = re.compile(r"\b(20\d\d|19\d\d)[/-](\d{1,2})[/-](\d{1,2})\b")
+# Two defaults that differ in year, month and day: a part the text does not give comes out different.
+_DEFAULTS = (datetime(1900, 1, 1), datetime(1901, 2, 2))
+# The zone names of RFC 822 dates (RSS ``pubDate``); dateutil knows only UT/UTC/GMT/Z by itself.
+_RFC822_ZONES = {name: offset * 3600 for name, offset in
+                 (("EST", -5), ("EDT", -4), ("CST", -6), ("CDT", -5), ("MST", -7), ("MDT", -6), ("PST", -8),
+                  ("PDT", -7))}
 
 
 def parse_date(value: Any) -> str:
-    """A loose date (``2025/08/28``, ``Aug. 28, 2025``, RFC 822, epoch) → ISO 8601, "" if unknown."""
-    if value is None or value == "":
+    """A date a text really gives (``2025/08/28``, ``Aug. 28, 2025``, RFC 822, epoch) → ISO 8601, "" if
+    unknown. Year, month and day must all be given: "2026", "March 2026" or "Spring 2026" are "" (the
+    article undated), never the 1st of January or March. A time with a zone is converted to UTC
+    (``2026-12-01T00:30+14:00`` → ``2026-11-30T10:30:00+00:00``), so dates and their order are those of
+    one clock; a time without one is kept as given."""
+    if value is None or value == "" or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(float(value)).date().isoformat()
+            return datetime.fromtimestamp(float(value), tz=UTC).date().isoformat()
         except (OverflowError, OSError, ValueError):
             return ""
     text = str(value).strip()
     if not text:
         return ""
-    from dateutil import parser as dateparser
-
-    try:
-        parsed = dateparser.parse(text, fuzzy=True, default=datetime(1900, 1, 1))
-    except (ValueError, OverflowError, TypeError):
+    parsed = _full_date(text)
+    if parsed is None:
         match = _DATE_IN_TEXT.search(text)
         if not match:
             return ""
@@ -91,11 +111,35 @@ def parse_date(value: Any) -> str:
             parsed = datetime(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             return ""
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return ""
     if parsed.year < 1950 or parsed.year > 2100:
         return ""
     if parsed.hour or parsed.minute or parsed.second:
         return parsed.isoformat(timespec="seconds")
     return parsed.date().isoformat()
+
+
+def _full_date(text: str) -> datetime | None:
+    """``text`` read as a date when it gives year, month and day (parsed with two defaults that differ in
+    each, the parses agree), else None."""
+    import warnings
+
+    from dateutil import parser as dateparser
+
+    parses = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)  # "CEST": kept as given
+        for default in _DEFAULTS:
+            try:
+                parses.append(dateparser.parse(text, fuzzy=True, default=default, tzinfos=_RFC822_ZONES))
+            except (ValueError, OverflowError, TypeError):
+                return None
+    first, second = parses
+    return first if first == second else None
 
 
 def _article_id(url: str, fallback_key: str) -> str:
@@ -133,13 +177,47 @@ def _authors(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
+# The field names article records give a publication time and an outlet under, compared without case,
+# "_", "-" or spaces (NewsAPI "publishedAt", RSS-to-JSON "pubDate", schema.org "datePublished").
+PUBLISHED_FIELDS = ("published", "publishedat", "publisheddate", "publicationdate", "pubdate", "datepublished",
+                    "date")
+OUTLET_FIELDS = ("outlet", "source", "sourcename", "publisher", "sitename")
+# NewsAPI cuts "content" and says how much it left out: "… [+2417 chars]".
+_TRUNCATION_MARK = re.compile(r"\s*(?:…|\.\.\.)?\s*\[\+\d+ chars\]\s*$")
+
+
+def _field(record: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The first non-empty value of ``record`` under one of ``names`` (compared as :data:`PUBLISHED_FIELDS`)."""
+    by_name: dict[str, Any] = {}
+    for key, value in record.items():
+        by_name.setdefault(re.sub(r"[\s_-]", "", str(key)).lower(), value)
+    for name in names:
+        value = by_name.get(name)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _name(value: Any) -> str:
+    """An outlet or publisher given as text, as an object (NewsAPI ``{"id": "bbc-news", "name": "BBC News"}``)
+    or as a list of them: its name ("" when it has none)."""
+    if isinstance(value, (list, tuple)):
+        return next((name for name in map(_name, value) if name), "")
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("title")
+        return value.strip() if isinstance(value, str) else ""
+    return "" if value is None else str(value).strip()
+
+
 def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
-    """A JSON article record (fields of shared/eval: id, url, title, published, authors, text)."""
+    """A JSON article record (fields of shared/eval: id, url, title, published, authors, text; also the
+    NewsAPI shape: publishedAt, source {"name"}, content or description)."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    text = record.get("text") or record.get("body") or record.get("content") or ""
+    text = record.get("text") or record.get("body") or record.get("content") or record.get("description") or ""
     if not isinstance(text, str):
         raise ValueError("field 'text' is not a string")
+    text = _TRUNCATION_MARK.sub("", text)
     if not text.strip():
         raise ValueError("the record has no text")
     url = str(record.get("url") or record.get("link") or "")
@@ -150,8 +228,8 @@ def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
         title=str(record.get("title") or "").strip() or _first_line(text),
         text=text,
         url=url,
-        published=parse_date(record.get("published") or record.get("published_at") or record.get("date")),
-        outlet=str(record.get("outlet") or record.get("source") or outlet_from_url(url) or ""),
+        published=parse_date(_field(record, PUBLISHED_FIELDS)),
+        outlet=_name(_field(record, OUTLET_FIELDS)) or outlet_from_url(url),
         authors=_authors(record.get("authors") or record.get("author")),
         source=source,
     )
@@ -363,6 +441,41 @@ def load_text_file(path: Path) -> Article:
     )
 
 
+class _HeadLinks(HTMLParser):
+    """The ``<link rel="canonical">`` and ``<meta property="og:url">`` of a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.canonical = ""
+        self.og_url = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: (value or "").strip() for name, value in attrs}
+        if tag == "link" and "canonical" in values.get("rel", "").lower().split() and not self.canonical:
+            self.canonical = values.get("href", "")
+        elif tag == "meta" and values.get("property", values.get("name", "")).lower() == "og:url" and not self.og_url:
+            self.og_url = values.get("content", "")
+
+
+def _page_canonical(html: str, url: str) -> str:
+    """The address a page names as its own (``<link rel="canonical">``, else ``og:url``), relative ones read
+    against ``url`` where it was fetched; "" when it names none that is http(s). One article reached by
+    its plain link, a share link (``?CMP=share_btn_tw``) and as a saved file is then one article."""
+    end = re.search(r"(?i)</head\s*>|<body[\s>]", html)
+    parser = _HeadLinks()
+    try:
+        parser.feed(html[: end.start()] if end else html[:200_000])
+        parser.close()
+    except Exception:  # a page too broken to read links from keeps the address it was loaded from
+        return ""
+    for href in (parser.canonical, parser.og_url):
+        absolute = urljoin(url, href) if href and url else href
+        parsed = urlparse(absolute)
+        if parsed.scheme.lower() in ("http", "https") and parsed.netloc:
+            return strip_tracking(absolute)
+    return ""
+
+
 def html_to_article(html: str, source: str, url: str = "") -> Article:
     import trafilatura
 
@@ -375,7 +488,7 @@ def html_to_article(html: str, source: str, url: str = "") -> Article:
     text = (data.get("text") or "").strip()
     if not text:
         raise ValueError("no article text found in the HTML")
-    page_url = url or data.get("url") or ""
+    page_url = _page_canonical(html, url) or strip_tracking(url or data.get("url") or "")
     return Article(
         id=_article_id(page_url, f"file:{source}"),
         title=(data.get("title") or _first_line(text)).strip(),
@@ -475,6 +588,33 @@ def iter_json(path: Path) -> Iterator[Article | LoadError]:
                           partial(record_to_article, record, f"{path}#{index}", f"{path.resolve()}#{index}"))
 
 
+# Words of a feed's host that name no outlet ("feeds.reuters.com", "rss.example.co.uk").
+_HOST_WORDS = {"www", "feeds", "feed", "rss", "news", "com", "net", "org"}
+# Where a feed's title joins the outlet to a section: "Reuters: UK News", "BBC News - Home", "World | Site".
+_TITLE_PARTS = re.compile(r"\s*(?::|\||>|»)\s+|\s+[-–—]\s+|\s+\|")
+
+
+def feed_outlet(title: str, link: str, source: str) -> str:
+    """The outlet a feed's title names, not the whole title: "Reuters: UK News" is Reuters. Of the parts the
+    title joins (": ", " - ", " | ", " > "), the one the site's address spells ("Reuters" for reuters.com,
+    "The Guardian" for theguardian.com), else the first; the host (of ``link``, the site, else of ``source``)
+    when the feed has no title."""
+    title = " ".join(title.split())
+    host = outlet_from_url(link) or outlet_from_url(source)
+    if not title:
+        return host
+    parts = [part.strip() for part in _TITLE_PARTS.split(title) if part.strip()]
+    if len(parts) < 2:
+        return title
+    labels = [label for label in re.split(r"[.-]", host) if len(label) >= 3 and label not in _HOST_WORDS]
+    compact_host = re.sub(r"[^0-9a-z]", "", host)
+    for part in parts:
+        key = re.sub(r"[\W_]", "", part.casefold())
+        if len(key) >= 3 and (key in compact_host or any(label in key for label in labels)):
+            return part
+    return parts[0]
+
+
 def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
     import feedparser
 
@@ -482,9 +622,12 @@ def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | Lo
     if parsed.bozo and not parsed.entries:
         yield LoadError(source, f"not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'parse error')})")
         return
-    outlet = str(parsed.feed.get("title", "") or outlet_from_url(source))
+    outlet = feed_outlet(str(parsed.feed.get("title") or ""), str(parsed.feed.get("link") or ""), source)
     for index, entry in enumerate(parsed.entries):
-        link = entry.get("link", "")
+        link = strip_tracking(str(entry.get("link") or ""))  # the id drops them too (canonical_url)
+        item_source = entry.get("source")
+        item_outlet = feed_outlet(str(item_source.get("title") or ""), str(item_source.get("href") or ""), "") \
+            if isinstance(item_source, dict) else ""
         body = ""
         if entry.get("content"):
             body = entry["content"][0].get("value", "")
@@ -499,7 +642,7 @@ def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | Lo
             text=text,
             url=link,
             published=parse_date(entry.get("published") or entry.get("updated")),
-            outlet=outlet,
+            outlet=item_outlet or outlet,
             authors=_authors(entry.get("authors") or entry.get("author")),
             source=f"{source}#{index}",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,16 +54,53 @@ def day_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(f"dates must look like YYYY-MM-DD, but got {value!r}") from None
 
 
+def _words(name: str) -> list[str]:
+    return re.findall(r"\w+", name.casefold())
+
+
+def _holds_words(name: list[str], asked: list[str]) -> bool:
+    """Whether the words ``asked`` run, in order and whole, through ``name``."""
+    return bool(asked) and any(name[i:i + len(asked)] == asked for i in range(len(name) - len(asked) + 1))
+
+
+def outlet_matches(asked: str, known: Sequence[str]) -> list[str]:
+    """The index's outlet names ``asked`` (one ``--outlet`` value) means, most forgiving last: the same name
+    in any case ("reuters": every spelling of "Reuters"); the names that are it and a section ("Reuters" →
+    "Reuters: UK News" and "Reuters - Business News", an outlet's feeds as older versions named them); the
+    one name holding it as whole words ("guardian" → "The Guardian") or starting with it
+    ("reut" → "Reuters"). Several names holding or starting with it are ambiguous: ``click.BadParameter``
+    naming them. None: an empty list."""
+    key = " ".join(asked.split()).casefold()
+    words = _words(asked)
+    exact = [name for name in known if " ".join(name.split()).casefold() == key]
+    if exact or not key:
+        return exact
+    sections = [name for name in known if re.match(rf"{re.escape(key)}\s*(?::|\||>|»|-|–|—)",
+                                                    " ".join(name.split()).casefold())]
+    if sections:
+        return sections
+    for tier in ([name for name in known if _holds_words(_words(name), words)],
+                 [name for name in known if " ".join(name.split()).casefold().startswith(key)]):
+        if len({" ".join(name.split()).casefold() for name in tier}) == 1:  # one name, in any spelling
+            return tier
+        if tier:
+            shown = ", ".join(tier[:OUTLETS_SHOWN]) + (f" and {len(tier) - OUTLETS_SHOWN} more"
+                                                       if len(tier) > OUTLETS_SHOWN else "")
+            raise click.BadParameter(
+                f"{asked!r} could mean several outlets of the index: {shown}; give one of them "
+                "(repeat --outlet for more than one).",
+                param_hint="'--outlet'",
+            )
+    return []
+
+
 def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
-    """The index's outlet names that ``asked`` (``--outlet`` values) mean, matched case-insensitively
-    ("reuters" finds "Reuters", and every spelling the index holds of it). An outlet the index does
-    not hold is a usage error naming those it holds (the first ``OUTLETS_SHOWN``, most articles first)."""
-    by_key: dict[str, list[str]] = {}
-    for name in known:
-        by_key.setdefault(name.strip().casefold(), []).append(name)
+    """The index's outlet names that ``asked`` (``--outlet`` values) mean (:func:`outlet_matches`: any
+    case, whole words, a unique prefix). An outlet the index does not hold is a usage error naming those
+    it holds (the first ``OUTLETS_SHOWN``, most articles first)."""
     resolved: list[str] = []
     for outlet in asked:
-        matches = by_key.get(outlet.strip().casefold())
+        matches = outlet_matches(outlet, known)
         if not matches:
             if not known:
                 raise click.BadParameter(
@@ -101,7 +139,8 @@ def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
               help="Answer backend: local (default, offline LLM), extractive (no LLM), openai (any "
                    "OpenAI-compatible endpoint, NEWSQA_OPENAI_BASE_URL). Env NEWSQA_BACKEND.")
 @click.option("--outlet", "outlets", multiple=True,
-              help="Only articles from this outlet (repeatable; any case, as `stats` lists them).")
+              help="Only articles from this outlet (repeatable; any case; a word or the start of a name "
+                   "`stats` lists will do, e.g. `--outlet guardian`).")
 @click.option("--since", "date_from", default="", callback=day_option,
               help="Only articles published on/after YYYY-MM-DD.")
 @click.option("--until", "date_to", default="", callback=day_option,

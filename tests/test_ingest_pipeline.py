@@ -61,7 +61,8 @@ def test_every_format_is_ingested_with_its_metadata(tmp_path: Path, embedder: Em
     (folder / "two.jsonl").write_text(json.dumps(RECORDS[1]) + "\n", encoding="utf-8")
     (folder / "gazette.rss").write_bytes(RSS)
     (folder / "science.atom").write_bytes(ATOM)
-    web.pages["/story"] = Page(NEWS_PAGE.replace("84 million", "91 million").encode())
+    story = NEWS_PAGE.replace('rel="canonical"', 'rel="alternate"').replace("84 million", "91 million")
+    web.pages["/story"] = Page(story.encode())  # without its canonical link: not the same article as barrier.html
     web.pages["/feed"] = Page(RSS.replace(b"valley-gazette.example/2026", b"valley-gazette.example/2025"),
                               content_type="application/rss+xml")
     web.pages["/slow-feed"] = Page(RSS, content_type="application/rss+xml", delay=5.0)
@@ -88,7 +89,7 @@ def test_every_format_is_ingested_with_its_metadata(tmp_path: Path, embedder: Em
     assert (html["title"], html["published"], html["outlet"]) == (
         "Harbour Council Approves Tidal Barrier Plan", "2026-03-14", "The Coastal Ledger")
     assert "NAVMENU_SPORTS_LINK" not in html["text"] and "84 million euros" in html["text"]
-    # A fetched page is known by the URL it was fetched from (canonicalised), not its <link rel=canonical>.
+    # A fetched page without a <link rel=canonical> is known by the URL it was fetched from (canonicalised).
     assert "91 million euros" in rows[canonical_url(web.url("/story"))]["text"]
     assert rows["rtqa-0001"]["published"] == "2026-01-12T06:00:00+00:00"
     assert rows["rtqa-0002"]["source"] == f"{folder / 'two.jsonl'}#1"

@@ -12,7 +12,7 @@ from conftest import FakeEmbedder, LocalWeb, Page, closed_port, write_articles
 from pdfs import make_pdf
 
 from ingest.cli import main
-from ingest.loaders import LoadError, canonical_url, iter_source, parse_date
+from ingest.loaders import LoadError, canonical_url, feed_outlet, iter_source, parse_date, strip_tracking
 from retrieval.store import Embedder
 from retrieval.types import Article
 
@@ -213,6 +213,49 @@ def test_json_list_of_records(tmp_path: Path) -> None:
                                                    ("rtqa-0002", "Metro Fares Frozen")]
 
 
+NEWSAPI_RECORD = {
+    "source": {"id": "valley-news", "name": "Valley News"},
+    "author": "Ada Obi",
+    "title": "Dam Inspection Finds Cracks",
+    "description": "Engineers found cracks in the spillway.",
+    "url": "https://valley-news.example/2026/11/dam-cracks",
+    "publishedAt": "2026-11-23T11:02:00Z",
+    "content": "Engineers inspecting the Tessaly dam found cracks in its spillway on Monday, the water board said"
+               " … [+1804 chars]",
+}
+
+
+def test_newsapi_records_name_their_outlet_and_date(tmp_path: Path) -> None:
+    path = tmp_path / "newsapi.jsonl"
+    path.write_text(json.dumps(NEWSAPI_RECORD) + "\n", encoding="utf-8")
+    article = only(path)
+    assert article.outlet == "Valley News"  # not "{'id': 'valley-news', 'name': 'Valley News'}"
+    assert article.published == "2026-11-23T11:02:00+00:00"
+    assert article.authors == ("Ada Obi",)
+    assert article.text.endswith("the water board said")  # NewsAPI's "[+1804 chars]" is not article text
+
+
+@pytest.mark.parametrize(
+    ("fields", "published", "outlet"),
+    [
+        ({"published_at": "2026-11-23", "source": "Valley News"}, "2026-11-23", "Valley News"),
+        ({"pubDate": "Mon, 23 Nov 2026 10:15:00 GMT"}, "2026-11-23T10:15:00+00:00", "valley-news.example"),
+        ({"datePublished": "2026-11-23", "publisher": {"name": "Valley News"}}, "2026-11-23", "Valley News"),
+        ({"published_date": "2026-11-23", "source": {"id": "valley-news"}}, "2026-11-23", "valley-news.example"),
+        ({"date": "Nov. 23, 2026", "source_name": "Valley News"}, "2026-11-23", "Valley News"),
+    ],
+)
+def test_record_field_aliases_for_the_date_and_the_outlet(
+    tmp_path: Path, fields: dict[str, object], published: str, outlet: str
+) -> None:
+    path = tmp_path / "aliases.json"
+    record = {"url": "https://valley-news.example/2026/11/dam", "description": "Cracks were found in the dam."}
+    path.write_text(json.dumps({**record, **fields}), encoding="utf-8")
+    article = only(path)
+    assert (article.published, article.outlet) == (published, outlet)
+    assert article.text == "Cracks were found in the dam."  # a record with a description only
+
+
 def test_broken_json_lines_are_named_by_line_number_and_the_rest_load(tmp_path: Path) -> None:
     path = tmp_path / "dump.jsonl"
     lines = [
@@ -387,7 +430,7 @@ def check_rss(articles: list[Article], source: str) -> None:
     assert "four months of" in bridge.text and "Officials said the work came in under" in bridge.text
     assert "RSS_SCRIPT_PAYLOAD" not in bridge.text and "<p>" not in bridge.text
     assert bridge.source == f"{source}#0"
-    assert library.url.endswith("library-hours?utm_campaign=rss")
+    assert library.url == "https://valley-gazette.example/2026/02/library-hours"  # utm_campaign dropped
     assert library.published == "2026-02-11T10:00:00+00:00"
 
 
@@ -438,6 +481,89 @@ def test_article_url_is_fetched_and_extracted(web: LocalWeb) -> None:
     assert all(junk not in article.text for junk in PAGE_JUNK)
     assert article.source == web.url("/news/barrier")
     assert web.hits == ["/news/barrier"]
+
+
+def shared_page(head: str) -> bytes:
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Dam Cracks Found | Valley News</title>
+{head}<meta property="og:site_name" content="Valley News"></head><body><article><h1>Dam Cracks Found</h1>
+<p>Engineers inspecting the Tessaly dam found cracks in its spillway on Monday, the water board said.</p>
+<p>The board said the reservoir would be lowered by two metres while repairs are planned.</p>
+<p>Residents downstream were told there was no immediate danger.</p></article></body></html>""".encode()
+
+
+CANONICAL = "https://www.valley-news.example/2026/11/dam-cracks"
+
+
+def test_a_page_is_one_article_by_its_canonical_url_however_it_was_reached(web: LocalWeb, tmp_path: Path) -> None:
+    page = shared_page(f'<link href="{CANONICAL}" rel="canonical">')
+    web.pages["/dam"] = web.pages["/dam?CMP=share_btn_tw"] = Page(page)
+    saved = tmp_path / "dam.html"
+    saved.write_bytes(page)
+    articles = [only(web.url("/dam")), only(web.url("/dam?CMP=share_btn_tw")), only(saved)]
+    assert {a.id for a in articles} == {"https://valley-news.example/2026/11/dam-cracks"}
+    assert {a.url for a in articles} == {CANONICAL}  # cited as the outlet publishes it, not the fetch URL
+    assert {a.outlet for a in articles} == {"Valley News"}
+    assert [a.source for a in articles] == [web.url("/dam"), web.url("/dam?CMP=share_btn_tw"), str(saved)]
+
+
+@pytest.mark.parametrize(
+    ("head", "url"),
+    [
+        ('<meta property="og:url" content="https://valley-news.example/2026/11/dam-cracks?utm_source=tw">',
+         "https://valley-news.example/2026/11/dam-cracks"),  # og:url, without its tracking parameters
+        ('<link rel="canonical" href="/2026/11/dam-cracks">', "/2026/11/dam-cracks"),  # relative: read on the host
+        ('<link rel="canonical" href="javascript:alert(1)">', "/dam"),  # not http(s): the fetch URL stays
+    ],
+)
+def test_og_url_and_relative_canonical_links(web: LocalWeb, head: str, url: str) -> None:
+    web.pages["/dam"] = Page(shared_page(head))
+    article = only(web.url("/dam"))
+    expected = url if url.startswith("https://") else web.url(url)
+    assert article.url == expected
+
+
+REUTERS_RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+<title>Reuters: UK News</title><link>https://www.reuters.example/world/uk/</link><description>UK</description>
+<item><title>Water firm fined</title><link>https://www.reuters.example/uk/fine/?utm_source=rss&amp;utm_medium=feed&amp;p=2</link>
+<pubDate>Mon, 23 Nov 2026 10:15:00 GMT</pubDate>
+<description>Marlow Water was fined 42 million pounds.</description></item>
+<item><title>Anglers welcome fine</title><link>https://www.reuters.example/uk/anglers/</link>
+<source url="https://thame-herald.example/rss">Thame Herald</source>
+<description>Anglers on the River Thame welcomed the fine.</description></item>
+</channel></rss>"""
+
+
+def test_a_feed_names_its_outlet_not_its_section_and_cites_links_without_tracking(tmp_path: Path) -> None:
+    path = tmp_path / "uk.xml"
+    path.write_bytes(REUTERS_RSS)
+    articles, errors = load(path)
+    assert errors == []
+    fine, anglers = articles
+    assert fine.outlet == "Reuters"  # the feed's title is "Reuters: UK News"
+    assert anglers.outlet == "Thame Herald"  # an item's own <source>
+    assert fine.url == "https://www.reuters.example/uk/fine/?p=2"  # utm_* dropped, the rest as given
+    assert fine.id == "https://reuters.example/uk/fine?p=2"
+
+
+@pytest.mark.parametrize(
+    ("title", "link", "outlet"),
+    [
+        ("Reuters: UK News", "https://www.reuters.example/world/uk/", "Reuters"),
+        ("World news | The Guardian", "https://www.theguardian.example/world", "The Guardian"),
+        ("BBC News - UK", "https://www.bbc.example/news/", "BBC News"),
+        ("Valley Gazette", "https://valley-gazette.example/", "Valley Gazette"),
+        ("", "https://www.valley-gazette.example/", "valley-gazette.example"),
+    ],
+)
+def test_feed_outlet(title: str, link: str, outlet: str) -> None:
+    assert feed_outlet(title, link, "feed.xml") == outlet
+
+
+def test_strip_tracking_keeps_the_rest_of_the_link() -> None:
+    assert strip_tracking("http://www.Example.com/a/b/?utm_source=x&id=3&q=&fbclid=9#frag") == (
+        "http://www.Example.com/a/b/?id=3&q=#frag")
+    assert strip_tracking("https://example.com/a%20b/?x=1") == "https://example.com/a%20b/?x=1"  # nothing to drop
 
 
 def test_feed_urls_are_recognised_by_content_type_or_content(web: LocalWeb) -> None:
@@ -751,10 +877,38 @@ def test_folder_reports_unsupported_files_and_skips_readme_and_hidden(tmp_path: 
         (None, ""),
         ("no date here", ""),
         ("March", ""),  # no year: not guessed
+        # a year, a month or a season is no day: undated, not the 1st of January or of the month
+        ("2026", ""),
+        ("March 2026", ""),
+        ("2026-03", ""),
+        ("Spring 2026", ""),
+        ("Issue 7 | 2026", ""),
+        ("Last updated: 4 hours ago, first published 2025", ""),
+        ("Posted 2026/03/14 by staff, 4 comments", "2026-03-14"),
+        ("03/04/2026", "2026-03-04"),
+        # times with a zone are read on one clock (UTC); times without one are kept as given
+        ("2026-12-01T00:30:00+14:00", "2026-11-30T10:30:00+00:00"),
+        ("2026-11-30T23:30:00-08:00", "2026-12-01T07:30:00+00:00"),
+        ("Mon, 23 Nov 2026 10:15:00 EST", "2026-11-23T15:15:00+00:00"),  # RFC 822 zone names
+        ("2026-03-14T09:30:00", "2026-03-14T09:30:00"),
+        (1767225600, "2026-01-01"),  # epoch seconds: the UTC day
     ],
 )
 def test_parse_date(value: object, expected: str) -> None:
     assert parse_date(value) == expected
+
+
+def test_articles_in_two_time_zones_are_ordered_and_dated_by_one_clock(tmp_path: Path) -> None:
+    path = tmp_path / "zones.jsonl"
+    path.write_text("\n".join(json.dumps({"id": name, "text": f"{name} story.", "published": when}) for name, when in [
+        ("kiritimati", "2026-12-01T00:30:00+14:00"),  # 2026-11-30 10:30 UTC
+        ("seattle", "2026-11-30T23:30:00-08:00"),  # 2026-12-01 07:30 UTC: the later one
+    ]), encoding="utf-8")
+    articles, errors = load(path)
+    assert errors == []
+    newest = max(articles, key=lambda a: a.published)
+    assert newest.id == "seattle"
+    assert {a.id: a.published[:10] for a in articles} == {"kiritimati": "2026-11-30", "seattle": "2026-12-01"}
 
 
 def test_canonical_url_drops_tracking_and_normalises() -> None:

@@ -272,6 +272,45 @@ def test_unknown_outlet_error_names_the_first_twenty_outlets() -> None:
     assert "Outlet 19" in message and "Outlet 20" not in message and "and 5 more" in message
 
 
+def test_outlet_is_found_by_a_word_of_its_name(outlets_dir: Path) -> None:
+    result = ask_extractive(outlets_dir, FERRY_QUESTION, "--outlet", "coastal", "--json")
+    assert result.exit_code == 0, result.output
+    assert {c["outlet"] for c in json.loads(result.output)["citations"]} == {"Coastal Gazette"}
+
+
+@pytest.mark.parametrize(
+    ("asked", "meant"),
+    [
+        ("Reuters", ("Reuters: UK News", "Reuters - Business News")),  # an outlet's feeds as older versions named them
+        ("reuters: uk news", ("Reuters: UK News",)),
+        ("guardian", ("The Guardian",)),  # a whole word of one name
+        ("bbc", ("BBC News",)),
+        ("The G", ("The Guardian",)),  # a unique prefix of the name
+        ("reuters h", ("Reuters Health",)),
+        ("sky", ("Sky News", "sky news")),  # one name in two spellings
+    ],
+)
+def test_outlet_filter_forgives_case_sections_words_and_prefixes(asked: str, meant: tuple[str, ...]) -> None:
+    from retrieval.cli import resolve_outlets
+
+    known = ["The Guardian", "Reuters: UK News", "Reuters - Business News", "BBC News", "Sky News", "sky news",
+             "Reuters Health", "The Times"]
+    assert resolve_outlets([asked], known) == meant
+    with pytest.raises(click.BadParameter) as caught:  # a prefix of a word inside a name is no match
+        resolve_outlets(["Gua"], known)
+    assert "no article from 'Gua'; its outlets are: The Guardian, Reuters: UK News" in caught.value.format_message()
+
+
+@pytest.mark.parametrize(("asked", "candidates"), [("news", "BBC News, Sky News"), ("the", "The Guardian, The Times")])
+def test_an_outlet_word_several_names_hold_is_a_usage_error_naming_them(asked: str, candidates: str) -> None:
+    from retrieval.cli import resolve_outlets
+
+    with pytest.raises(click.BadParameter) as caught:
+        resolve_outlets([asked], ["The Guardian", "BBC News", "Sky News", "The Times"])
+    message = caught.value.format_message()
+    assert f"{asked!r} could mean several outlets" in message and candidates in message
+
+
 def test_refusal_after_the_newest_article_says_so(outlets_dir: Path) -> None:
     result = ask_extractive(outlets_dir, FERRY_QUESTION, "--since", "2099-01-01", "--json")
     assert result.exit_code == 3, result.output
