@@ -503,7 +503,7 @@ RELATION_NAMES_NEEDED = 0.0
 # Questions of more words than this are not asked for one relation: a long question ("Which company, covered
 # by TechCrunch and The Verge, is accused of …, while …") describes its topic with many clauses, and no one
 # sentence states them all (every MultiHop-RAG question has more: requiring its main verb refused 0.38 of
-# the answerable ones instead of 0.07; docs/results.md, session 14).
+# the answerable ones instead of 0.07, session 14).
 RELATION_MAX_WORDS = 20
 # A sentence's word (its lemma) states the relation when the embedder puts the two words at least this close
 # ("die" ~ "kill" 0.74, "resign" ~ "quit" 0.65, "win" ~ "beat" 0.64; "resign" ~ "dismiss" 0.58, "sell" ~
@@ -546,8 +546,8 @@ def question_relation(question: str) -> Relation | None:
     number ("how many"), a time ("when"), a reason ("why") or yes or no: any number, date or sentence
     answers those, so the sentence must state what is asked. "Which country …", "Who …" keep the names
     and key terms (:meth:`Evidence.holds`) and the kind of name asked for: against each rtqa question's own
-    evidence paragraph, asking their verb too refused 36 of 146 such questions on half A (docs/results.md,
-    session 14). None as well when the question names no relation or is longer than ``RELATION_MAX_WORDS``.
+    evidence paragraph, asking their verb too refused 36 of 146 such questions on half A (session 14).
+    None as well when the question names no relation or is longer than ``RELATION_MAX_WORDS``.
     spaCy's small model reads "will the plant employ?" with "employ" as a noun: the root counts whatever
     its part of speech."""
     bare = _CHOICES_TAIL.sub("", question).strip()
