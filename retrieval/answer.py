@@ -496,8 +496,8 @@ _PREPOSITIONS = frozenset({"in", "at", "from", "for", "to", "into", "across", "n
 _TIME_WORDS = re.compile(r"\b(today|tonight|tomorrow|yesterday|next|last|this (week|month|year)|spring|summer|"
                          r"autumn|fall|winter|soon|later|earlier|ago|weeks?|months?|years?|decade|century)\b", re.I)
 # Sentences before and after the one stating the relation that may hold the question's names ("The plant
-# will employ 1,500 workers" after the sentence naming the plant).
-RELATION_NEIGHBOURS = 1
+# will employ 1,500 workers" two sentences after the one naming the plant in Lordstown).
+RELATION_NEIGHBOURS = 2
 # Share of the question's names the neighbourhood of the sentence stating the relation must hold (at least one).
 RELATION_NAMES_NEEDED = 0.0
 # Questions of more words than this are not asked for one relation: a long question ("Which company, covered
