@@ -261,14 +261,20 @@ def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     for match in _NAME.finditer(question):
         words = match.group(0).split()
         first = len(words)
+        pos = match.start()  # where words[0] starts
         while words and (words[0].lower().strip(".,") in _NAME_STOP or words[0].lower() in _MONTHS_DAYS):
-            words.pop(0)
+            if _acronym(words[0]) and not _sentence_start(question, pos):
+                break  # "What did the WHO say?": an organisation, not the wh-word
+            popped = words.pop(0)
+            pos = question.find(words[0], pos + len(popped)) if words else pos
         at = match.start()
         if len(words) == 1 == first and _sentence_start(question, at) and not _proper(question, at):
             continue  # capitalised for its place only: "Tax-filing season has begun. What is …"
-        while words and words[-1].lower() in _NAME_STOP:
+        while words and words[-1].lower() in _NAME_STOP and not _acronym(words[-1]):
             words.pop()
         name = _fold(" ".join(words)).strip(" ,.'")
+        if len(words) == 1 and _acronym(words[0]) and (name in _NAME_STOP or name in _GENERIC):
+            name = words[0].strip(" ,.'")  # kept in capitals: "WHO" is not any "who" (see _name_in)
         if not name or name.isdigit() or name in _MONTHS_DAYS or len(name) < 2:
             continue
         if name.removeprefix("the ") in ignored or any(name in x for x in ignored if len(name) > 3):
@@ -366,10 +372,19 @@ def _proper_tokens(text: str) -> tuple[tuple[int, bool], ...]:
     return tuple((t.idx, t.pos_ == "PROPN" or bool(t.ent_type_)) for t in default_checker().nlp(text))
 
 
-def _name_in(name: str, folded: str, stems: set[str]) -> bool:
+def _acronym(word: str) -> bool:
+    """An all-capitals word of two letters or more ("WHO", "IT"): a name, even when it spells a common word."""
+    word = word.strip(" ,.'’")
+    return len(word) >= 2 and word.isalpha() and word.isupper()
+
+
+def _name_in(name: str, folded: str, stems: set[str], text: str = "") -> bool:
     """Whether ``name`` (folded) occurs in a folded text: the whole phrase, or at least half of its
     words, the last one (a surname) included. A demonym is not its place: "Which Israeli officials …"
-    is not held by a passage that names Israel in passing (tests/test_answer.py)."""
+    is not held by a passage that names Israel in passing (tests/test_answer.py). A name kept in capitals
+    ("WHO") must occur so in ``text`` (the text before folding)."""
+    if name != name.lower():
+        return bool(re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text))
     if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", folded):
         return True
     words = [w for w in name.split() if w not in _NAME_STOP]
@@ -463,6 +478,144 @@ def _rest_held(ask: Ask, texts: Sequence[str]) -> bool:
     return any(round(coverage(rest, t)[1] * len(rest.terms)) >= needed for t in texts)
 
 
+# --- what a question asks of its names: the relation ------------------------------------------------
+# Verbs that name no relation a passage must state ("What did X say?", "What happened?", "Who is X?").
+_LIGHT_VERBS = frozenset({
+    "be", "have", "do", "say", "tell", "happen", "make", "take", "get", "give", "go", "come", "know", "see",
+    "report", "announce", "mention", "describe", "call", "name", "include", "become", "mean", "think",
+    "suggest", "claim", "state", "discuss", "consider", "reveal", "note", "indicate", "highlight", "cover",
+    "feature", "involve", "relate", "concern", "regard", "refer", "write", "publish", "accord",
+})
+# Words that keep a verb from stating what a past question presupposes: "Ortiz dismissed rumors that she
+# *would* resign", "she did *not* resign" are no answer to "Why did Ortiz resign?".
+_UNASSERTED = frozenset({"would", "could", "might", "may", "should", "not", "n't", "never", "rumor", "rumors",
+                         "rumour", "rumours", "deny", "denied", "denies"})
+_WHY = re.compile(r"^\W*why\b", re.I)
+_YES_NO = re.compile(r"^\W*(did|does|do|is|are|was|were|has|have|had|will|would|can|could|should)\b", re.I)
+_PREPOSITIONS = frozenset({"in", "at", "from", "for", "to", "into", "across", "near", "within", "outside"})
+# Words that date something in a sentence, for "when" questions (besides digits, months and weekdays).
+_TIME_WORDS = re.compile(r"\b(today|tonight|tomorrow|yesterday|next|last|this (week|month|year)|spring|summer|"
+                         r"autumn|fall|winter|soon|later|earlier|ago|weeks?|months?|years?|decade|century)\b", re.I)
+# Sentences before and after the one stating the relation that may hold the question's names ("The plant
+# will employ 1,500 workers" two sentences after the one naming the plant in Lordstown).
+RELATION_NEIGHBOURS = 2
+# Share of the question's names the neighbourhood of the sentence stating the relation must hold (at least one).
+RELATION_NAMES_NEEDED = 0.0
+# Questions of more words than this are not asked for one relation: a long question ("Which company, covered
+# by TechCrunch and The Verge, is accused of …, while …") describes its topic with many clauses, and no one
+# sentence states them all (every MultiHop-RAG question has more: requiring its main verb refused 0.38 of
+# the answerable ones instead of 0.07, session 14).
+RELATION_MAX_WORDS = 20
+# A sentence's word (its lemma) states the relation when the embedder puts the two words at least this close
+# ("die" ~ "kill" 0.74, "resign" ~ "quit" 0.65, "win" ~ "beat" 0.64; "resign" ~ "dismiss" 0.58, "sell" ~
+# "recall" 0.22): news rarely repeats a question's verb. 1 turns it off (the same word only).
+RELATION_SIMILARITY = 0.6
+# Bonus of an extracted sentence that states the question's relation, in units of sentence score: the
+# evidence the answer was allowed on comes first.
+EXTRACT_RELATION_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Relation:
+    """What a question asks of its names, which a passage sentence must state ("How many workers will
+    the Flint plant employ?": *employ*, near "Flint"; a number in that sentence)."""
+
+    words: frozenset[str]  # stems (and lemmas' stems) of the question's main content word(s)
+    lemmas: tuple[str, ...] = ()  # their lemmas, compared with a sentence's by the embedder
+    bound: tuple[str, ...] = ()  # folded names that qualify the relation ("in Mexico"): needed near it
+    asserted: bool = False  # a past wh-question ("Why did X resign?"): "would resign" is no evidence
+    shape: str = "name"  # "number" / "time": the sentence stating the relation must hold one
+
+
+def _word_forms(word: str, lemma: str) -> frozenset[str]:
+    return frozenset({_stem(word), _stem(lemma)})
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Stems of one word: equal, or one a prefix of the other of at least four letters ("resign" ~
+    "resignation", "employ" ~ "employees")."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short)
+
+
+@functools.lru_cache(maxsize=256)
+def question_relation(question: str) -> Relation | None:
+    """The relation ``question`` asks about: its main verb (or that verb's clause: "How many did X say it
+    would cut?" → cut), unless that is a light verb ("say", "happen", "be"). Only questions that ask for a
+    number ("how many"), a time ("when"), a reason ("why") or yes or no: any number, date or sentence
+    answers those, so the sentence must state what is asked. "Which country …", "Who …" keep the names
+    and key terms (:meth:`Evidence.holds`) and the kind of name asked for: against each rtqa question's own
+    evidence paragraph, asking their verb too refused 36 of 146 such questions on half A (session 14).
+    None as well when the question names no relation or is longer than ``RELATION_MAX_WORDS``.
+    spaCy's small model reads "will the plant employ?" with "employ" as a noun: the root counts whatever
+    its part of speech."""
+    bare = _CHOICES_TAIL.sub("", question).strip()
+    if not bare or len(bare.split()) > RELATION_MAX_WORDS:
+        return None
+    doc = default_checker().nlp(bare)
+    sents = list(doc.sents)
+    sent = next((s for s in reversed(sents) if "?" in s.text), sents[-1])
+    root = sent.root
+    heads = [root] + [c for c in root.children if c.dep_ in ("xcomp", "ccomp", "conj") and c.pos_ == "VERB"]
+    words: set[str] = set()
+    verbs = []
+    lemmas: list[str] = []
+    for tok in heads:
+        lemma = tok.lemma_.lower()
+        if tok.pos_ in ("AUX", "PROPN", "PRON", "NUM", "PART") or lemma in _LIGHT_VERBS or tok.lower_ in _GENERIC:
+            continue
+        if tok is not root and tok.pos_ != "VERB":
+            continue
+        if len(_stem(tok.lower_)) < 3:
+            continue
+        words |= _word_forms(tok.lower_, lemma)
+        verbs.append(tok)
+        lemmas.append(lemma)
+    if not words:
+        return None
+    names = question_ask(question).names
+    bound = []
+    for tok in sent:
+        if tok.dep_ != "pobj" or tok.pos_ != "PROPN" or tok.head.lower_ not in _PREPOSITIONS:
+            continue
+        attached = tok.head.head
+        if attached in verbs or (attached.head in verbs and attached.dep_ in ("dobj", "nsubj", "nsubjpass")):
+            folded = _fold(tok.text)
+            bound += [n for n in names if folded in n.split() and n.removeprefix("the ") not in _EVERYWHERE]
+    past = any(t.lower_ == "did" or t.tag_ == "VBD" for t in sent)
+    modal = any(t.lower_ in _UNASSERTED for t in sent)
+    asked = sent.text
+    asserted = past and not modal and not _YES_NO.match(asked)
+    if _answer_shape(asked) not in ("number", "time") and not _YES_NO.match(asked) and not _WHY.match(asked):
+        return None  # "Which …", "Who …", "What …": the kind of name asked for already narrows the answer
+    return Relation(frozenset(words), tuple(dict.fromkeys(lemmas)), tuple(dict.fromkeys(bound)), asserted,
+                    _answer_shape(bare))
+
+
+def _states_relation(relation: Relation, tokens: Sequence[tuple[str, str, str]], sentence: str, asked: set[str],
+                     close: Callable[[str], bool] = lambda _lemma: False) -> bool:
+    """Whether a sentence (``tokens``: (lower-cased word, lemma, part of speech)) states ``relation``: one
+    of its words, or a verb ``close`` to one (by meaning: "killed" for "die"), not under "would", "not",
+    "rumors" … when the question presupposes it, and for a "how many" or "when" question a number or a
+    date. Only verbs count by meaning: nouns sit close to too much ("trading" ~ "sell" 0.67)."""
+    for k, (word, lemma, pos) in enumerate(tokens):
+        forms = _word_forms(word, lemma)
+        if not any(_same_word(f, r) for f in forms for r in relation.words) and not (pos == "VERB" and close(lemma)):
+            continue
+        if relation.asserted and any(w in _UNASSERTED for w, _, _ in tokens[max(0, k - 4):k]):
+            continue
+        break
+    else:
+        return False
+    if relation.shape == "number":
+        return _offers_answer(sentence, "number", asked)
+    if relation.shape == "time":
+        return _offers_answer(sentence, "time", asked) or bool(_TIME_WORDS.search(sentence))
+    return True
+
+
 _NUMBER_QUESTION = re.compile(r"^\W*(how (many|much|long|old|far|big|large|high)|what (percentage|percent|share|number|"
                               r"amount|price|age)|by how)\b", re.I)
 _TIME_QUESTION = re.compile(r"^\W*(when|what (year|date|day|month|time)|in what year|on what (date|day))\b", re.I)
@@ -551,9 +704,82 @@ def coverage(ask: Ask, text: str) -> tuple[float, float]:
     """(share of the ask's names, share of its key terms) that ``text`` contains."""
     folded = _fold(text)
     stems = {_stem(w) for w in re.findall(r"[\w']+", folded)}
-    names = sum(_name_in(n, folded, stems) for n in ask.names) / len(ask.names) if ask.names else 1.0
+    names = sum(_name_in(n, folded, stems, text) for n in ask.names) / len(ask.names) if ask.names else 1.0
     terms = len(ask.terms & stems) / len(ask.terms) if ask.terms else 1.0
     return names, terms
+
+
+# --- questions about a day, and relative days in old articles -----------------------------------------
+# "What happened today?": no topic, only a day (days back from the as-of day: first, last).
+_DAYS_ASKED = (
+    (re.compile(r"\b(today|tonight|this (morning|afternoon|evening))\b", re.I), (0, 0)),
+    (re.compile(r"\b(yesterday|last night)\b", re.I), (1, 1)),
+    (re.compile(r"\b(this|past|last) (week|seven days)\b|\blast few days\b", re.I), (6, 0)),
+)
+# Words of such a question that name no topic either ("What's the news today?").
+_DAY_QUESTION_WORDS = frozenset({"news", "headline", "stori", "story", "event", "go", "top", "big", "main", "major",
+                                 "import", "important", "happen", "on", "world"})
+# A relative time in a sentence: true as of its article's day, not the reader's.
+_RELATIVE_TIME = re.compile(
+    r"\b(today|tonight|tomorrow|yesterday|this (morning|afternoon|evening|week|weekend|month|year)|"
+    r"last (night|week|weekend|month|year)|next (week|weekend|month|year)|earlier this \w+)\b", re.I)
+# An article published more than this many days before the as-of day has its date said beside a sentence
+# of it that uses a relative time ("… resigned yesterday (published 2023-05-02) [1].").
+STALE_DAYS = 2
+
+
+def asked_days(question: str) -> tuple[int, int] | None:
+    """For a question that asks only about a day ("What happened today?", "What happened yesterday?",
+    "Any news this week?"): the days it covers, counted back from the as-of day (first, last); None for
+    any other question (one naming a topic finds that day's articles by their freshness)."""
+    ask = question_ask(question)
+    if ask.names or ask.terms - _DAY_QUESTION_WORDS:
+        return None
+    for pattern, days in _DAYS_ASKED:
+        if pattern.search(question):
+            return days
+    return None
+
+
+def day_filters(filters: Filters | None, days: tuple[int, int]) -> Filters:
+    """``filters`` narrowed to the days ``asked_days`` found, counted back from their as-of day."""
+    filters = filters or Filters()
+    as_of = filters.as_of_day
+    first, last = as_of - dt.timedelta(days=days[0]), as_of - dt.timedelta(days=days[1])
+    if filters.date_from:
+        first = max(first, dt.date.fromisoformat(filters.date_from))
+    if filters.date_to:
+        last = min(last, dt.date.fromisoformat(filters.date_to))
+    return Filters(filters.outlets, first.isoformat(), max(first, last).isoformat(), as_of.isoformat())
+
+
+def dated(answer: Answer, as_of: dt.date) -> Answer:
+    """``answer`` with the article's date beside each sentence that carries a relative time ("yesterday",
+    "this week") and cites an article published more than ``STALE_DAYS`` before ``as_of``: "yesterday"
+    in a 2023 article is not the reader's yesterday. (Weekdays are left alone: "on Monday" names a day
+    the reader can place, and most news sentences carry one.)"""
+    if answer.refused:
+        return answer
+    days = {c.n: parse_day(c.published) for c in answer.citations}
+    pieces = []
+    last = 0
+    for s, e in split_sentences(answer.text):
+        sentence = answer.text[s:e]
+        if not _RELATIVE_TIME.search(_MARKER.sub("", sentence)):
+            continue
+        group = re.search(r"(?:\[\d+\])+", sentence)
+        if not group:
+            continue
+        old = sorted({d for n in map(int, re.findall(r"\d+", group.group(0)))
+                      if (d := days.get(n)) is not None and (as_of - d).days > STALE_DAYS})
+        if not old:
+            continue
+        at = s + group.start()
+        pieces.append(answer.text[last:at] + f"(published {', '.join(d.isoformat() for d in old)}) ")
+        last = at
+    if pieces:
+        answer.text = "".join(pieces) + answer.text[last:]
+    return answer
 
 
 # --- the service ----------------------------------------------------------------------------------
@@ -574,6 +800,7 @@ class Assistant:
         self._model_lock = threading.Lock()
         self._sentence_cache: dict[str, np.ndarray] = {}
         self._entity_cache: dict[str, list[tuple[str, str]]] = {}
+        self._lemma_cache: dict[str, list[tuple[str, str, str]]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -662,6 +889,72 @@ class Assistant:
                     self._entity_cache.clear()
                 self._entity_cache.update(fresh)
         return [found[s] for s in sentences]
+
+    def _lemmas(self, sentences: Sequence[str]) -> list[list[tuple[str, str, str]]]:
+        """(lower-cased word, lemma, part of speech) of each token of each sentence (spaCy's tagger and
+        lemmatizer, no parse), cached like the sentence vectors."""
+        with self._cache_lock:
+            found = {s: self._lemma_cache[s] for s in sentences if s in self._lemma_cache}
+        todo = [s for s in dict.fromkeys(sentences) if s not in found]
+        if todo:
+            nlp = default_checker().nlp
+            fresh = {
+                s: [(t.lower_, t.lemma_.lower(), t.pos_) for t in doc if not t.is_punct]
+                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64, disable=["parser", "ner"]), strict=True)
+            }
+            found.update(fresh)
+            with self._cache_lock:
+                if len(self._lemma_cache) + len(fresh) > 20_000:
+                    self._lemma_cache.clear()
+                self._lemma_cache.update(fresh)
+        return [found[s] for s in sentences]
+
+    def _close_words(self, relation: Relation, lemmas: set[str]) -> set[str]:
+        """Of ``lemmas``, those the embedder puts within ``RELATION_SIMILARITY`` of a relation's lemma."""
+        words = sorted(w for w in lemmas if len(w) >= 3 and w.isalpha() and w not in _LIGHT_VERBS)
+        if RELATION_SIMILARITY >= 1 or not words or not relation.lemmas:
+            return set()
+        vectors = self._embed_sentences(words)
+        asked = self._embed_sentences(list(relation.lemmas))
+        best = (vectors @ asked.T).max(axis=1)
+        return {w for w, score in zip(words, best, strict=True) if score >= RELATION_SIMILARITY}
+
+    def relation_support(self, question: str, ask: Ask, passages: Sequence[Passage]) -> dict[int, set[str]] | None:
+        """The passage sentences that state what ``question`` asks of its names (:func:`question_relation`),
+        by passage index (sentences as one line): a sentence holding the relation's word, whose
+        neighbourhood (``RELATION_NEIGHBOURS`` sentences either side, and the title) names at least one of
+        the question's names (``RELATION_NAMES_NEEDED`` of them) and every name qualifying the relation
+        ("in Mexico"); for "how many" a number in that sentence, for "when" a date. None when the
+        question names no relation (``holds_answer`` then asks only for the names and key terms)."""
+        relation = question_relation(question)
+        if relation is None:
+            return None
+        texts = [f"{p.title}\n{p.text}" for p in passages]
+        waived = ask.qualifiers if ask.qualifiers and _rest_held(ask, texts) else frozenset()
+        names = [n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE and n not in waived]
+        needed = max(1, math.ceil(RELATION_NAMES_NEEDED * len(names))) if names else 0
+        bound = [n for n in relation.bound if n not in waived]
+        asked = _stems(question) | {_stem(w) for name in ask.names for w in name.split()}
+        found: dict[int, set[str]] = {}
+        split = [[flat(s) for _, _, s in self._passage_sentences(p)] or [flat(p.text)] for p in passages]
+        lemmas = self._lemmas([s for sentences in split for s in sentences])
+        close = self._close_words(relation, {lemma for tokens in lemmas for _, lemma, pos in tokens if pos == "VERB"})
+        k = 0
+        for i, (p, sentences) in enumerate(zip(passages, split, strict=True)):
+            for j, sentence in enumerate(sentences):
+                tokens = lemmas[k]
+                k += 1
+                if not _states_relation(relation, tokens, sentence, asked, close.__contains__):
+                    continue
+                around = "\n".join([p.title, *sentences[max(0, j - RELATION_NEIGHBOURS):j + RELATION_NEIGHBOURS + 1]])
+                folded = _fold(around)
+                stems = {_stem(w) for w in re.findall(r"[\w']+", folded)}
+                if sum(_name_in(n, folded, stems, around) for n in names) < needed:
+                    continue
+                if not all(_name_in(n, folded, stems, around) for n in bound):
+                    continue
+                found.setdefault(i, set()).add(unmarked(sentence))
+        return found
 
     def _passage_sentences(self, passage: Passage) -> list[tuple[int, int, str]]:
         return [(s, e, passage.text[s:e]) for s, e in split_sentences(passage.text)]
@@ -882,8 +1175,12 @@ class Assistant:
 
         # A follow-up searches its own words plus the subject's, its new terms weighted up; the
         # question the answer step reads is the standalone one.
+        # A question about a day only ("What happened yesterday?") reads that day's articles.
+        days = asked_days(question) if follow is None else None
         if follow is not None:
             result = self.retrieve(follow.query, filters, boost=follow.new, cited=follow.cited)
+        elif days is not None:
+            result = self.retrieve(standalone, day_filters(filters, days))
         else:
             result = self.retrieve(standalone, filters)
         timings["retrieve"] = result.timings.get("retrieve", 0.0)
@@ -891,7 +1188,10 @@ class Assistant:
         yield Retrieved(standalone, passages)
 
         ask = self.ask_of(question, follow, passages)
-        if not self.holds_answer(ask, passages, result.best_similarity):
+        # What the question asks of its names, stated near them (a follow-up's relation is left to its
+        # subject's evidence: "Why?" names none of its own).
+        support = self.relation_support(question, ask, passages) if follow is None and not ask.empty else None
+        if not (passages if days is not None else self.holds_answer(ask, passages, result.best_similarity, support)):
             timings["total"] = time.perf_counter() - started
             yield Final(self._refusal(standalone, passages, timings, filters))
             return
@@ -903,7 +1203,7 @@ class Assistant:
         cut = ""  # the unfinished end of a model's answer that was cut off, left out
         if model is None:
             t = time.perf_counter()
-            text = self._extract(standalone, passages, ask)
+            text = self._digest(passages) if days is not None else self._extract(standalone, passages, ask, support)
             timings["generate"] = time.perf_counter() - t
             timings["first_token"] = time.perf_counter() - started
             if text:
@@ -957,7 +1257,8 @@ class Assistant:
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.
-            extracted = self._extract(standalone, passages, ask)
+            extracted = (self._digest(passages) if days is not None
+                         else self._extract(standalone, passages, ask, support))
             fallback = self.verify(extracted, passages, standalone) if extracted else final
             if not fallback.refused:
                 fallback.text = f"{FALLBACK_NOTE} {fallback.text}"
@@ -975,7 +1276,7 @@ class Assistant:
         final.timings = timings
         if final.refused:
             final = self._refusal(standalone, passages, timings, filters)
-        yield Final(final)
+        yield Final(dated(final, (filters or Filters()).as_of_day))
 
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
         """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
@@ -986,15 +1287,17 @@ class Assistant:
             ask = question_ask(f"{question} {follow.subject}", sorted(outlets))
         return ask
 
-    def holds_answer(self, ask: Ask, passages: Sequence[Passage], best_similarity: float) -> bool:
+    def holds_answer(self, ask: Ask, passages: Sequence[Passage], best_similarity: float,
+                     support: dict[int, set[str]] | None = None) -> bool:
         """Whether to answer: the passages hold the question's names and key terms (see
-        :meth:`Evidence.holds`); a question with none ("What happened?") falls back on the best
-        passage's cosine similarity (``settings.refusal_threshold``)."""
+        :meth:`Evidence.holds`) and, when the question names a relation, a sentence states it near them
+        (``support``: :meth:`relation_support`); a question with none ("What happened?") falls back on
+        the best passage's cosine similarity (``settings.refusal_threshold``)."""
         if not passages:
             return False
         if ask.empty:
             return best_similarity >= self.settings.refusal_threshold
-        return evidence(ask, passages).holds()
+        return evidence(ask, passages).holds() and (support is None or bool(support))
 
     def answer(self, question: str, history: History = (), filters: Filters | None = None) -> Answer:
         final: Answer | None = None
@@ -1066,21 +1369,38 @@ class Assistant:
             out.append(row)
         return out
 
-    def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None) -> str:
+    def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
+                 support: dict[int, set[str]] | None = None) -> str:
         """The extractive backend: the passages' sentences that best answer ``question``, each cited.
 
         A sentence scores its cosine similarity to the question plus the share of the question's key
         terms (``ask``) and names it holds; whole sentences only, shown on one line, never fragments
-        (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same.
+        (see ``retrieval.text``), at most ``EXTRACT_SENTENCES``, no two saying nearly the same. The
+        sentences that state the question's relation (``support``: the evidence the answer was allowed
+        on, :meth:`relation_support`) gain ``EXTRACT_RELATION_WEIGHT``.
         """
-        chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES)
+        chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES, support)
+        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
+
+    def _digest(self, passages: Sequence[Passage]) -> str:
+        """What happened on a day (:func:`asked_days`): the first sentence of each of that day's articles
+        (their best-ranked passage), the best-ranked articles first, at most ``EXTRACT_SENTENCES``."""
+        first: dict[str, tuple[int, int, str]] = {}  # article -> (start in article, passage number, sentence)
+        for n, p in enumerate(passages, start=1):
+            sentences = [unmarked(flat(s)) for _, _, s in self._passage_sentences(p)
+                         if len(s.split()) >= 5 and not is_instruction(s)]
+            if sentences and (p.article_id not in first or p.start < first[p.article_id][0]):
+                first[p.article_id] = (p.start, n, sentences[0])
+        chosen = sorted(first.values(), key=lambda f: f[1])[:EXTRACT_SENTENCES]
         return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
 
     def extract_candidates(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
-                           limit: int = EXTRACT_SENTENCES) -> list[tuple[float, int, str]]:
+                           limit: int = EXTRACT_SENTENCES, support: dict[int, set[str]] | None = None,
+                           ) -> list[tuple[float, int, str]]:
         """The sentences :meth:`_extract` answers with, best first, as (score, passage number, sentence):
         at most ``limit``, no two saying nearly the same (``benchmarks/model_reading_lab.py`` reads more)."""
         ask = ask or question_ask(question)
+        stating = support or {}
         sentences = [
             [
                 unmarked(flat(s)) for _, _, s in self._passage_sentences(p)
@@ -1095,6 +1415,8 @@ class Assistant:
                 # Relevance decides whether a sentence may answer at all; the bonuses only order the
                 # relevant ones (a name of the asked kind must not carry an off-topic sentence in).
                 if relevance >= self.settings.refusal_threshold:
+                    if sentence in stating.get(n - 1, ()):
+                        score += EXTRACT_RELATION_WEIGHT
                     candidates.append((score, n, sentence))
         candidates.sort(key=lambda c: -c[0])
         chosen: list[tuple[float, int, str]] = []
