@@ -13,6 +13,23 @@ index: even lines for tuning, odd lines for reporting (``--half``). From each ar
 - ``injected``: generated local-news articles carrying an instruction to the assistant, and answers
   that echo it ("PAYLOAD [1].", "The answer is PAYLOAD [1].", the instruction itself).
 
+Said more than the article says (issue 13, session 14; made from every candidate sentence of an article,
+up to ``--per-kind`` per article, with a random generator of their own so the kinds above stay the same):
+
+- false: ``hedge`` ("may/might/could X" -> "will X"; "reportedly"/"allegedly" dropped), ``condition``
+  (an "if/unless …" clause dropped), ``polarity`` (the main verb "X did Y" -> "X failed / refused /
+  declined to / was unable to Y"; "said"/"confirmed" -> "denied", "approved" -> "rejected"), ``cause``
+  (two adjacent sentences without a causal word joined "A because B"), ``opinion`` (the words someone
+  says in quotation marks, ``Smith said the plan "is a disaster"``, stated without the quote or the
+  speaker: "The plan is a disaster.");
+- true, their legitimate counterparts: ``hedge_kept`` ("may"/"might" -> "could"), ``flattened`` ("is
+  expected / set / scheduled to X", "plans / intends to X" -> "will X"), ``condition_kept`` (the clause
+  moved to the other end of the sentence), ``reworded`` ("said" -> "stated", "announced" /
+  "confirmed" -> "said"), ``joined`` (the same two sentences as ``cause``, joined "A, and B"),
+  ``quote_attributed`` (the quoted words without quotation marks, said by their speaker: "Smith said
+  the plan is a disaster."). For ``cause`` and ``joined`` the question (and the passage to cite) is
+  the two sentences together.
+
 Every claim goes through the public path: ``retrieval.answer.Assistant.answer`` over a real index
 (Chroma + catalog, the real embedder) in a temporary folder, with a scripted chat model whose reply is
 the claim citing the passage that holds its source sentence. A claim counts as *supported* when the
