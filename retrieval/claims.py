@@ -715,8 +715,10 @@ def _mode(verb: Token) -> str:
                 return "if"
         if found and found != "would":
             continue
-        possible = c.dep_ == "aux" and low in ("may", "might", "could") and not (low == "could" and negated)
-        if possible or (c.dep_ == "advmod" and (low in _POSSIBILITY or low in _REPORTED)):
+        possible = c.dep_ == "aux" and low in ("may", "might", "could")
+        if possible and low == "could" and negated:
+            found = "could not"  # often a past inability ("could not attend"), no hedge of a span; a claim's own
+        elif possible or (c.dep_ == "advmod" and (low in _POSSIBILITY or low in _REPORTED)):
             found = low
         elif c.dep_ == "aux" and low == "would":
             found = low  # hypothetical: no fact claimed, none denied
@@ -738,7 +740,9 @@ def _future(verb: Token) -> bool:
     """Whether ``verb`` is said of the future ("will rise", "would rise", "is going to rise")."""
     if any(c.dep_ == "aux" and c.lower_ in ("will", "would", "'ll", "shall", "wo") for c in verb.children):
         return True
-    return verb.dep_ == "xcomp" and verb.head.lower_ == "going"
+    if verb.dep_ != "xcomp" or verb.head is verb:
+        return False
+    return verb.head.lower_ == "going" or _future(verb.head)  # "will continue to rise": "rise" too
 
 
 def _failure(verb: Token) -> tuple[str, str] | None:

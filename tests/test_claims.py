@@ -566,3 +566,10 @@ def test_the_same_kept_qualified_or_attributed_passes(claim: str) -> None:
 def test_failed_to_paraphrases_did_not() -> None:
     passage = "The city council did not approve the new cycling budget on Thursday."
     assert check_claim("The city council failed to approve the new cycling budget.", passage).supported
+
+
+def test_a_claims_own_could_not_and_will_continue_count() -> None:
+    passage = "Costs are expected to continue to rise this year. Even a win may not be enough for the visitors."
+    assert check_claim("Costs will continue to rise this year.", passage).supported  # "will" reaches "rise"
+    assert check_claim("Even a win could not be enough for the visitors.", passage).supported
+    assert check_claim("The goalkeeper did not play on Sunday.", "The goalkeeper could not play on Sunday.").supported
