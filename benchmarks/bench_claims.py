@@ -13,6 +13,23 @@ index: even lines for tuning, odd lines for reporting (``--half``). From each ar
 - ``injected``: generated local-news articles carrying an instruction to the assistant, and answers
   that echo it ("PAYLOAD [1].", "The answer is PAYLOAD [1].", the instruction itself).
 
+Said more than the article says (issue 13, session 14; made from every candidate sentence of an article,
+up to ``--per-kind`` per article, with a random generator of their own so the kinds above stay the same):
+
+- false: ``hedge`` ("may/might/could X" -> "will X"; "reportedly"/"allegedly" dropped), ``condition``
+  (an "if/unless …" clause dropped), ``polarity`` (the main verb "X did Y" -> "X failed / refused /
+  declined to / was unable to Y"; "said"/"confirmed" -> "denied", "approved" -> "rejected"), ``cause``
+  (two adjacent sentences without a causal word joined "A because B"), ``opinion`` (the words someone
+  says in quotation marks, ``Smith said the plan "is a disaster"``, stated without the quote or the
+  speaker: "The plan is a disaster.");
+- true, their legitimate counterparts: ``hedge_kept`` ("may"/"might" -> "could"), ``flattened`` ("is
+  expected / set / scheduled to X", "plans / intends to X" -> "will X"), ``condition_kept`` (the clause
+  moved to the other end of the sentence), ``reworded`` ("said" -> "stated", "announced" /
+  "confirmed" -> "said"), ``joined`` (the same two sentences as ``cause``, joined "A, and B"),
+  ``quote_attributed`` (the quoted words without quotation marks, said by their speaker: "Smith said
+  the plan is a disaster."). For ``cause`` and ``joined`` the question (and the passage to cite) is
+  the two sentences together.
+
 Every claim goes through the public path: ``retrieval.answer.Assistant.answer`` over a real index
 (Chroma + catalog, the real embedder) in a temporary folder, with a scripted chat model whose reply is
 the claim citing the passage that holds its source sentence. A claim counts as *supported* when the
@@ -44,8 +61,25 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-TRUE_KINDS = ("verbatim", "attributed", "shortened")
-FALSE_KINDS = ("number", "name", "negation", "speaker", "injected")
+TRUE_KINDS = ("verbatim", "attributed", "shortened", "hedge_kept", "flattened", "condition_kept", "reworded",
+              "joined", "quote_attributed")
+FALSE_KINDS = ("number", "name", "negation", "speaker", "injected", "hedge", "condition", "polarity", "cause",
+               "opinion")
+# The kinds made by ``extra_cases`` (issue 13, session 14), from every candidate sentence of an article.
+EXTRA_KINDS = ("hedge", "hedge_kept", "flattened", "condition", "condition_kept", "polarity", "reworded", "cause",
+               "joined", "opinion", "quote_attributed")
+_CONDITION_START = re.compile(r"(?:if|unless|provided|providing|as long as|only if)\b", re.I)
+_POSSIBLE = {"may": "will", "might": "will", "could": "will"}
+_KEPT_HEDGE = {"may": "could", "might": "could"}
+_REPORTED = {"reportedly", "allegedly"}
+_FLATTENED = {"expect", "set", "schedule", "plan", "intend"}  # "is expected to X" -> "will X"
+_FAILED = ("failed to", "refused to", "declined to", "was unable to")
+_OPPOSED_SPEECH = {"say": "denied", "confirm": "denied", "approve": "rejected"}
+_REWORDED = {"said": "stated", "says": "states", "announced": "said", "confirmed": "said"}
+_CAUSAL = re.compile(r"\b(?:because|due to|owing to|as a result|result|caus|led to|lead to|thanks to|since|so that|"
+                     r"therefore|reason|why|blam|attribut|prompt|trigger|driven|fuel|spark|stem|after|amid|following|"
+                     r"consequen|in response)", re.I)
+_FIRST_PERSON = {"i", "we", "me", "us", "our", "my", "you", "your", "ours", "mine"}
 _SPEECH = {"say", "tell", "state", "announce", "add", "claim", "warn", "report", "write", "note", "confirm",
            "deny", "explain", "argue", "insist"}
 _AUX = {"is", "are", "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "may",
@@ -189,12 +223,15 @@ def shorten(doc: Any) -> str | None:
     words = text.split()
     first_comma = text.find(", ")
     opener = doc[0].pos_ in ("ADP", "ADV", "ADJ", "SCONJ", "CCONJ") or doc[0].lower_ in ("last", "this", "next")
-    if first_comma > 0 and opener and len(text[:first_comma].split()) <= 4 and len(words) >= 10:
+    if (first_comma > 0 and opener and len(text[:first_comma].split()) <= 4 and len(words) >= 10
+            and not _CONDITION_START.match(text)):
         rest = text[first_comma + 2:]
         if rest[:1].islower() and doc[0].pos_ != "PROPN":
             rest = rest[:1].upper() + rest[1:]
         return rest + "."
     for m in re.finditer(r",\s|;\s|\s(?:and|but|which|because|while|as|after)\s", text):
+        if _CONDITION_START.match(text[m.end():]):
+            continue  # "…, unless X": cutting there drops a condition, the false kind ``condition``
         head = text[:m.start()]
         if 7 <= len(head.split()) <= len(words) - 3 and head.count("“") == head.count("”") and '"' not in head:
             return head + "."
@@ -208,6 +245,256 @@ def attribute(doc: Any, outlet: str) -> str:
     if first.pos_ != "PROPN" and first.text != "I" and not first.text.isupper():
         text = text[:1].lower() + text[1:]
     return f"According to {who}, {text}"
+
+
+def _replace(doc: Any, start: int, end: int, new: str) -> str:
+    """``doc``'s text with the characters of tokens ``start``..``end`` (exclusive) replaced by ``new``."""
+    text = doc.text
+    a = doc[start].idx
+    b = doc[end - 1].idx + len(doc[end - 1].text)
+    out = text[:a] + new + text[b:]
+    return re.sub(r"\s+([,.;:])", r"\1", re.sub(r" {2,}", " ", out)).strip()
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lower_first(doc: Any) -> str:
+    """``doc``'s text with its first letter lowered unless it opens with a name ("I", "Trump")."""
+    first = doc[0]
+    if first.pos_ == "PROPN" or first.text == "I" or first.text.isupper() or first.ent_type_:
+        return doc.text
+    return doc.text[:1].lower() + doc.text[1:]
+
+
+def drop_hedge(doc: Any, rng: random.Random) -> str | None:
+    """A possibility stated as fact: "may/might/could X" -> "will X", or "reportedly"/"allegedly" dropped."""
+    options = []
+    for t in doc:
+        after = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if (t.lower_ in _POSSIBLE and t.tag_ == "MD" and t.dep_ == "aux" and after is not None
+                and after.lower_ not in ("have", "not", "n't") and t.head.pos_ in ("VERB", "AUX")):
+            options.append(_replace(doc, t.i, t.i + 1, _POSSIBLE[t.lower_] if t.text.islower() else "Will"))
+        elif t.lower_ in _REPORTED and t.i > 0:
+            text = _replace(doc, t.i, t.i + 1, "")
+            options.append(re.sub(r",\s*,", ",", text))
+    return rng.choice(options) if options else None
+
+
+def keep_hedge(doc: Any) -> str | None:
+    """The same possibility with another word: "may X" -> "could X"."""
+    for t in doc:
+        if t.lower_ in _KEPT_HEDGE and t.tag_ == "MD" and t.dep_ == "aux" and t.text.islower():
+            return _replace(doc, t.i, t.i + 1, _KEPT_HEDGE[t.lower_])
+    return None
+
+
+def flatten(doc: Any) -> str | None:
+    """An expectation or a plan said as the future: "is expected to X", "plans to X" -> "will X"."""
+    for t in doc:
+        if t.lemma_.lower() not in _FLATTENED or t.i + 2 >= len(doc):
+            continue
+        to, verb = doc[t.i + 1], doc[t.i + 2]
+        if to.lower_ != "to" or verb.tag_ != "VB":
+            continue
+        if t.tag_ == "VBN" and t.i > 0 and doc[t.i - 1].lower_ in ("is", "are"):
+            return _replace(doc, t.i - 1, t.i + 2, "will")
+        if t.tag_ in ("VBZ", "VBP") and t.lemma_.lower() in ("plan", "intend"):
+            return _replace(doc, t.i, t.i + 2, "will")
+    return None
+
+
+def _condition(doc: Any) -> tuple[int, int] | None:
+    """The token range [start, end) to drop with a verb's "if/unless …" clause (its commas included), or None."""
+    for clause in doc:
+        if clause.dep_ != "advcl" or clause.head.lemma_.lower() in ("know", "ask", "wonder", "see", "decide"):
+            continue
+        marks = [c for c in clause.children if c.dep_ == "mark" and c.lower_ in ("if", "unless")]
+        if not marks or clause.left_edge.i != marks[0].i:
+            continue
+        first, last = clause.left_edge.i, clause.right_edge.i
+        before = doc[first - 1] if first > 0 else None
+        if before is not None and (before.lower_ in ("even", "as", "only") or before.pos_ == "CCONJ"):
+            continue
+        after = doc[last + 1] if last + 1 < len(doc) else None
+        if first == 0 and after is not None and after.text == ",":
+            return 0, last + 2
+        if before is not None and before.text == "," and after is not None and after.text == ",":
+            return first - 1, last + 2
+        if before is not None and (after is None or (after.is_punct and last + 2 >= len(doc))):
+            return (first - 1 if before.text == "," else first), last + 1
+    return None
+
+
+def drop_condition(doc: Any) -> str | None:
+    """A condition dropped: "If X, Y will Z." -> "Y will Z."; "Y, unless X, will Z." -> "Y will Z."."""
+    found = _condition(doc)
+    if found is None:
+        return None
+    start, end = found
+    text = _replace(doc, start, end, " " if start > 0 and end < len(doc) else "")
+    text = _capital(text.strip())
+    if not text.endswith((".", "”", '"')):
+        text += "."
+    return text if len(text.split()) >= 6 else None
+
+
+def move_condition(doc: Any) -> str | None:
+    """The condition kept, moved: "If X, Y will Z." -> "Y will Z if X."; "Y will Z unless X." -> "Unless X, Y
+    will Z."."""
+    found = _condition(doc)
+    if found is None:
+        return None
+    start, end = found
+    words = [t for t in doc[start:end] if t.text != ","]
+    clause = doc[words[0].i:words[-1].i + 1].text
+    rest = _replace(doc, start, end, " " if start > 0 and end < len(doc) else "").strip().rstrip(".")
+    if len(rest.split()) < 6:
+        return None
+    if start == 0:
+        return f"{_capital(rest)} {clause[:1].lower()}{clause[1:]}."
+    head = doc[0]
+    if not (head.pos_ == "PROPN" or head.text == "I"):
+        rest = rest[:1].lower() + rest[1:]
+    return f"{_capital(clause)}, {rest}."
+
+
+def _plain_root(doc: Any) -> Any:
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ != "VERB" or root.tag_ not in ("VBD", "VBZ", "VBP"):
+        return None
+    if any(c.dep_ in ("neg", "aux", "auxpass") for c in root.children):
+        return None
+    if any(c.lower_ in ("not", "never") for c in doc):
+        return None
+    if not any(c.dep_ == "nsubj" for c in root.children):
+        return None
+    return root
+
+
+def invert_polarity(doc: Any, rng: random.Random) -> str | None:
+    """What was done said as not done: "X cut Y" -> "X failed to cut Y"; "said" -> "denied",
+    "confirmed" -> "denied", "approved" -> "rejected"."""
+    root = _plain_root(doc)
+    if root is None:
+        return None
+    lemma = root.lemma_.lower()
+    if lemma in _OPPOSED_SPEECH and root.tag_ == "VBD":
+        return _replace(doc, root.i, root.i + 1, _OPPOSED_SPEECH[lemma])
+    if root.tag_ != "VBD" or lemma in ("be", "have", "do") or lemma in _SPEECH or not root.text.isalpha():
+        return None
+    failed = rng.choice(_FAILED)
+    subject = next(c for c in root.children if c.dep_ == "nsubj")
+    if failed.startswith("was") and (subject.tag_ in ("NNS", "NNPS") or subject.lower_ in ("they", "we", "you")):
+        failed = "were unable to"
+    return _replace(doc, root.i, root.i + 1, f"{failed} {lemma}")
+
+
+def reword_speech(doc: Any) -> str | None:
+    """A speech verb said otherwise: "said" -> "stated", "announced" -> "said"."""
+    for t in doc:
+        if t.lower_ in _REWORDED and t.pos_ == "VERB" and t.text.islower():
+            return _replace(doc, t.i, t.i + 1, _REWORDED[t.lower_])
+    return None
+
+
+def _plain_sentence(doc: Any) -> bool:
+    """Fit for "A because B": no quote, no causal word, opening with no connective or pronoun."""
+    if re.search(r"[\"“”]", doc.text) or _CAUSAL.search(doc.text) or len(doc) > 35:
+        return False
+    first = doc[0]
+    return first.pos_ not in ("CCONJ", "ADV", "PRON", "SCONJ", "ADP", "DET") or first.lower_ in ("the", "a", "an")
+
+
+def _quoted_words(doc: Any, tokens: list[Any]) -> int:
+    """How many of ``tokens`` (of ``doc``) stand inside quotation marks."""
+    inside, opened = set(), False
+    for t in doc:
+        if t.text in ('"', "“", "”"):
+            opened = t.text == "“" or (t.text == '"' and not opened)
+        elif opened:
+            inside.add(t.i)
+    return sum(1 for t in tokens if t.i in inside and not t.is_punct)
+
+
+def quoted_opinion(doc: Any) -> tuple[str, str] | None:
+    """(the quoted words stated as fact, the same attributed without quote marks) of a sentence in which
+    someone says something in quotation marks: 'Smith said the plan "is a disaster".' -> ("The plan is a
+    disaster.", "Smith said the plan is a disaster.")."""
+    if not re.search(r"[\"“”]", doc.text):
+        return None
+    for t in doc:
+        if t.lemma_.lower() not in ("say", "tell", "add", "write", "argue", "insist", "warn") or t.pos_ != "VERB":
+            continue
+        subject = next((c for c in t.children if c.dep_ == "nsubj"), None)
+        clause = next((c for c in t.children if c.dep_ == "ccomp"), None)
+        if subject is None or clause is None or subject.pos_ == "PRON":
+            continue
+        own = next((c for c in clause.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if own is None or own.pos_ == "PRON":
+            continue  # "she was sad": whose words these are is lost with the speaker
+        whole = list(clause.subtree)
+        if [x.i for x in whole] != list(range(whole[0].i, whole[-1].i + 1)):
+            continue
+        tokens = [x for x in whole if x.dep_ != "mark" or x.i != clause.left_edge.i]
+        quoted_words = _quoted_words(doc, tokens)
+        tokens = [x for x in tokens if x.text not in ('"', "“", "”")]
+        if len(tokens) < 5 or any(x.lower_ in _FIRST_PERSON for x in tokens):
+            continue
+        if quoted_words < 3 or quoted_words < 0.3 * len(tokens):
+            continue  # a name or a scare quote in quotation marks, not the speaker's words
+        words = re.sub(r"[\"“”]", "", doc[tokens[0].i:whole[-1].i + 1].text)
+        words = " ".join(words.split()).strip(" ,.")
+        if not words or len(words.split()) < 5:
+            continue
+        first = tokens[0]
+        stated = words if first.pos_ == "PROPN" or first.ent_type_ else words[:1].lower() + words[1:]
+        speaker = doc[subject.left_edge.i:subject.right_edge.i + 1].text
+        return _capital(words) + ".", f"{_capital(speaker)} said {stated}."
+    return None
+
+
+def extra_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int,
+                nlp: Any) -> list[Case]:
+    """The kinds of ``EXTRA_KINDS``, from every candidate sentence of each article (a hedge or a condition
+    is rarer than a number), with a random generator of their own (the older kinds' cases stay the same)."""
+    rng = random.Random(seed + 14)
+    cases: list[Case] = []
+    for i in indices:
+        text = articles[i]["text"]
+        flat_text = flat(text)
+        sentences = candidate_sentences(text)
+        docs = list(nlp.pipe(sentences))
+        counts: dict[str, int] = defaultdict(int)
+        order = list(range(len(docs)))
+        rng.shuffle(order)
+        for k in order:
+            doc = docs[k]
+            made: dict[str, tuple[str | None, str]] = {
+                "hedge": (drop_hedge(doc, rng), doc.text),
+                "hedge_kept": (keep_hedge(doc), doc.text),
+                "flattened": (flatten(doc), doc.text),
+                "condition": (drop_condition(doc), doc.text),
+                "condition_kept": (move_condition(doc), doc.text),
+                "polarity": (invert_polarity(doc, rng), doc.text),
+                "reworded": (reword_speech(doc), doc.text),
+            }
+            opinion = quoted_opinion(doc)
+            if opinion:
+                made["opinion"] = (opinion[0], doc.text)
+                made["quote_attributed"] = (opinion[1], doc.text)
+            if k + 1 < len(docs) and _plain_sentence(doc) and _plain_sentence(docs[k + 1]):
+                pair = f"{doc.text} {docs[k + 1].text}"
+                if pair in flat_text:
+                    second = _lower_first(docs[k + 1]).rstrip(".")
+                    made["cause"] = (f"{doc.text.rstrip('.')} because {second}.", pair)
+                    made["joined"] = (f"{doc.text.rstrip('.')}, and {second}.", pair)
+            for kind, (claim, source) in made.items():
+                if claim and claim != doc.text and counts[kind] < per_kind:
+                    counts[kind] += 1
+                    cases.append(Case(kind, claim, source, i))
+    return cases
 
 
 def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int) -> list[Case]:
@@ -249,7 +536,7 @@ def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                 if claim and counts[kind] < per_kind:
                     counts[kind] += 1
                     cases.append(Case(kind, claim, doc.text, i))
-    return cases
+    return cases + extra_cases(articles, indices, per_kind, seed, nlp)
 
 
 def _outlet(url: str) -> str:

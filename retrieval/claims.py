@@ -4,7 +4,9 @@
 topic similarity: the numbers, amounts, dates and times of the claim must be in the supporting span
 (normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"); its names must be in the span or a
 neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
-antonym the span lacks, a subject or a speaker the span gives to someone else, fail it; sentences
+antonym the span lacks, a subject or a speaker the span gives to someone else, fail it, and so does
+saying more than the span (what it hedges, makes conditional, reports or quotes stated as fact, a
+failure, denial or cause it does not give: :func:`_overstated`); sentences
 of an article that address an assistant (:func:`is_instruction`) are never evidence. Word coverage
 plus an optional embedding cosine decide whether the span is about the claim at all. spaCy's small
 English pipeline (entities, lemmas, dependencies) is loaded once, on first use; parsed sentences are
@@ -641,6 +643,15 @@ class Sentence:
     entities: tuple[tuple[str, str], ...] = field(default=())  # spaCy's (text, label) pairs
     # (verb of change, lemma of who or what takes part, "subject" or "object")
     participants: tuple[tuple[str, str, str], ...] = field(default=())
+    # (verb lemma, what qualifies it: "may", "reportedly", "expected", "hope", "if", …; "" when stated plainly)
+    modes: tuple[tuple[str, str], ...] = field(default=())
+    futures: frozenset[str] = field(default=frozenset())  # verb lemmas said with "will"/"would"/"going to"
+    # (verb lemma, "failed"/"refused"/"declined"/"unable"): "failed to approve" -> ("approve", "failed")
+    failed: tuple[tuple[str, str], ...] = field(default=())
+    because: str = ""  # the causal link a claim draws ("because", "due to"), "" when none
+    quoted_forms: frozenset[str] = field(default=frozenset())  # forms of the words inside quotation marks
+    unquoted_forms: frozenset[str] = field(default=frozenset())  # … and outside them
+    attributed: bool = False  # it says who says it: a speech verb or "according to"
 
     @property
     def own_speaker(self) -> bool:
@@ -659,6 +670,101 @@ def _subject_names(verb: Token) -> tuple[str, bool]:
             tokens = [t for t in child.subtree if t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS]
             return " ".join(t.text for t in tokens), child.pos_ == "PRON"
     return "", False
+
+
+# What makes a verb less than a statement of fact, by kind: a possibility ("may", "likely"), an accusation
+# ("allegedly", "is alleged to"), an expectation or plan ("is expected to", "plans to"; "will" says the
+# same of the future), a wish or an attempt ("hopes to", "seeks to"), a condition ("if", "unless").
+_POSSIBILITY = frozenset({"may", "might", "could", "possibly", "perhaps", "probably", "potentially", "maybe",
+                          "likely", "unlikely", "possible"})
+# An accusation the article does not make its own. ("Reportedly" is let be: much of the news is reported,
+# and "Hegseth ordered …" for "Hegseth reportedly ordered …" is how readers and the tests take it.)
+_REPORTED = frozenset({"allegedly", "supposedly", "purportedly"})
+_REPORT_WORDS = frozenset({"reportedly", "reported", "apparently", "alleged", "accused", "accusation"})
+_EXPECTED = frozenset({"expect", "plan", "set", "schedule", "due", "intend", "poise", "slate", "vow", "pledge",
+                       "promise"})
+_WISHED = frozenset({"hope", "aim", "seek", "want", "try", "attempt", "threaten", "propose", "consider", "wish",
+                     "push", "look", "move", "urge", "ask", "call"})
+_CONDITIONS = frozenset({"if", "unless"})
+_FAILURES = {"fail": "failed", "refuse": "refused", "decline": "declined", "unable": "unable"}
+# A speech verb the claim turns into a denial, when the span neither denies nor negates: "said" -> "denied".
+_DENIALS = frozenset({"deny", "dispute", "reject"})
+_AFFIRMING = frozenset({"say", "confirm", "acknowledge", "admit", "announce", "state", "tell", "approve", "accept",
+                        "agree", "report", "add", "note", "explain", "write"})
+# A span that gives a cause or a sequence for "because" to stand on.
+_CAUSAL_CUE = re.compile(
+    r"\b(?:because|cause[ds]?|causing|due to|owing to|as a result|result(?:s|ed|ing)?|led to|lead(?:s|ing)? to|"
+    r"thanks to|since|so that|therefore|hence|thus|reasons?|why|blam\w*|attribut\w*|prompt\w*|trigger\w*|"
+    r"driven|drove|fuel\w*|spark\w*|stemm\w*|stems?|after|amid|following|consequen\w*|in response|response to|"
+    r"explain\w*)\b|(?:,|\band)\s+so\b(?!\s+(?:far|much|many|long|on)\b)",
+    re.I,
+)
+_CAUSAL_MARKS = {"because": "because", "since": "", "due": "due to", "owing": "owing to", "thanks": "thanks to"}
+
+
+def _mode(verb: Token) -> str:
+    """What qualifies ``verb`` ("may", "reportedly", "expect", "hope", "if", "likely", "would"; "" when
+    stated plainly). A condition comes first, "would" (hypothetical) last."""
+    negated = any(c.dep_ == "neg" for c in verb.children)
+    found = ""
+    for c in verb.children:
+        low = c.lower_
+        if c.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in _CONDITIONS for m in c.children):
+            first = c.left_edge
+            if first.i == 0 or first.doc[first.i - 1].lower_ not in ("even", "as", "only"):
+                return "if"
+        if found and found != "would":
+            continue
+        possible = c.dep_ == "aux" and low in ("may", "might", "could")
+        if possible and low == "could" and negated:
+            found = "could not"  # often a past inability ("could not attend"), no hedge of a span; a claim's own
+        elif possible or (c.dep_ == "advmod" and (low in _POSSIBILITY or low in _REPORTED)):
+            found = low
+        elif c.dep_ == "aux" and low == "would":
+            found = low  # hypothetical: no fact claimed, none denied
+    if found:
+        return found
+    if verb.dep_ == "xcomp" and verb.head is not verb:
+        head = verb.head
+        lemma = head.lemma_.lower()
+        passive = any(c.dep_ == "auxpass" for c in head.children)
+        if lemma == "allege" and passive:  # "is alleged to have taken"
+            return "allegedly"
+        if lemma in _POSSIBILITY or lemma in _EXPECTED or lemma in _WISHED:
+            return lemma
+        return _mode(head) if head.pos_ in ("VERB", "AUX", "ADJ") else ""
+    return ""
+
+
+def _future(verb: Token) -> bool:
+    """Whether ``verb`` is said of the future ("will rise", "would rise", "is going to rise")."""
+    if any(c.dep_ == "aux" and c.lower_ in ("will", "would", "'ll", "shall", "wo") for c in verb.children):
+        return True
+    if verb.dep_ != "xcomp" or verb.head is verb:
+        return False
+    return verb.head.lower_ == "going" or _future(verb.head)  # "will continue to rise": "rise" too
+
+
+def _failure(verb: Token) -> tuple[str, str] | None:
+    """("approve", "failed") for the "approve" of "failed to approve" / "was unable to approve"."""
+    if verb.dep_ != "xcomp" or verb.head is verb:
+        return None
+    word = _FAILURES.get(verb.head.lemma_.lower())
+    return (verb.lemma_.lower(), word) if word else None
+
+
+def _because(doc: Doc | Span) -> str:
+    """The causal link a sentence draws between its clauses ("because", "due to"), "" when none."""
+    for t in doc:
+        low = t.lower_
+        if low == "because" and t.dep_ in ("mark", "prep", "advmod"):
+            return "because"
+        if low in ("due", "owing", "thanks") and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
+            return f"{low} to"
+        if low == "result" and t.i > 0 and t.doc[t.i - 1].lower_ == "a" and t.i + 1 < len(t.doc) \
+                and t.doc[t.i + 1].lower_ == "of":
+            return "as a result of"
+    return ""
 
 
 def analyse(doc: Doc | Span, text: str) -> Sentence:
@@ -691,6 +797,9 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
             negated.append((head.lemma_.lower(), t.lower_))
             negated_heads.add(head.i)
     verbs: list[tuple[str, str, bool, str]] = []
+    modes: list[tuple[str, str]] = []
+    futures: set[str] = set()
+    failed: list[tuple[str, str]] = []
     acts: list[tuple[str, str, str]] = []
     speakers: list[str] = []
     claimed: list[str] = []
@@ -699,6 +808,18 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         if t.pos_ in ("VERB", "AUX", "ADJ"):
             subject, _ = _subject_names(t)
             verbs.append((t.lemma_.lower(), t.text, t.i in negated_heads, fold(subject)))
+            if t.pos_ == "VERB" or t.dep_ == "ROOT" or (t.lemma_ == "be" and t.dep_ not in ("aux", "auxpass")):
+                mode, future = _mode(t), _future(t)
+                # A copula is known by what it says: "may be eligible" is about "eligible".
+                keys = [t.lemma_.lower()] + [c.lemma_.lower() for c in t.children if t.lemma_.lower() == "be"
+                                             and c.dep_ in ("acomp", "attr") and c.pos_ != "PRON"]
+                for key in keys:
+                    modes.append((key, mode))
+                    if future:
+                        futures.add(key)
+                failure = _failure(t)
+                if failure:
+                    failed.append(failure)
             lemmas = [t.lemma_.lower()]
             for particle in (c for c in t.children if c.dep_ == "prt"):  # "scaling back": "scale back"
                 lemmas.append(f"{t.lemma_.lower()} {particle.lower_}")
@@ -726,13 +847,18 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
                 names_in = [x.text for x in obj.subtree if x.pos_ == "PROPN" or x.ent_type_ in _NAME_LABELS]
                 if names_in:
                     claimed.append(" ".join(names_in))
+    attributed = bool(speakers)  # before the names outside a quotation are added as speakers
     quoted = bool(re.search(r"[\"“”]", text))
+    quoted_forms: set[str] = set()
+    unquoted_forms: set[str] = set()
     if quoted:  # "X issued a statement: “…”": the names outside the quotation speak
         inside_quote = False
         run: list[str] = []
         for t in doc:
             if t.text in ('"', "“", "”"):
                 inside_quote = t.text == "“" or (t.text == '"' and not inside_quote)
+            elif not t.is_punct:
+                (quoted_forms if inside_quote else unquoted_forms).update((t.lower_, t.lemma_.lower()))
             named = t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS
             if named and not inside_quote:
                 run.append(t.text)
@@ -757,6 +883,13 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         people=people,
         entities=tuple((" ".join(e.text.split()), e.label_) for e in doc.ents),
         participants=tuple(dict.fromkeys(acts)),
+        modes=tuple(dict.fromkeys(modes)),
+        futures=frozenset(futures),
+        failed=tuple(failed),
+        because=_because(doc),
+        quoted_forms=frozenset(quoted_forms),
+        unquoted_forms=frozenset(unquoted_forms),
+        attributed=attributed,
     )
 
 
@@ -958,7 +1091,8 @@ class ClaimChecker:
             if span_has_negation and lemma not in span_forms:
                 continue  # a paraphrase of a negation ("declined to" ~ "did not")
             return f'the passage does not say "{word}" here'
-        claim_negated = {lemma for lemma, _ in claim.negated}
+        # "failed / refused / declined to X" says "did not X" ("fails to" for "doesn't" was flagged).
+        claim_negated = {lemma for lemma, _ in claim.negated} | {lemma for lemma, _ in claim.failed}
         for s in inside:
             for lemma, text, negated, _ in s.verbs:
                 if (negated and lemma not in _LIGHT_VERBS and lemma not in claim_negated
@@ -1005,7 +1139,7 @@ class ClaimChecker:
             span_times = set().union(*(relative_times(s.text) for s in inside))
             if span_times and claimed_times - span_times:
                 return f'the passage says "{sorted(span_times)[0]}"'
-        return ""
+        return _overstated(claim, inside)
 
     def _speaks(self, speaker: str, window: tuple[int, ...], parsed: dict[int, Sentence],
                 spans: Sequence[tuple[int, int, str]], title: str, outlet: str) -> bool:
@@ -1109,6 +1243,103 @@ class ClaimChecker:
             if top > held + BARE_MARGIN:
                 return f"a sentence closer to the question names {rival}"
         return ""
+
+
+def _overstated(claim: Sentence, inside: Sequence[Sentence]) -> str:
+    """How ``claim`` says more than the span's sentences ``inside`` ("" when it does not): what the span
+    hedges or makes conditional stated as fact, a failure or a denial the span does not report, a cause
+    it does not give, a quotation stated as fact. Each is judged on the claim's own verb and the span's
+    occurrences of the same verb, so a paraphrase with other verbs is not judged at all.
+
+    What a reader would call a wrong answer, and so what is flagged:
+
+    - a possibility ("may", "could", "likely", "possibly") stated as fact or as "will": "could raise
+      prices" is no "will raise prices" ("would raise" is let be: hypothetical, it states no fact);
+    - an accusation ("allegedly", "supposedly", "is alleged to") stated as fact by a claim that
+      attributes nothing (no speech verb, no "according to"): the article does not vouch for it.
+      "Reportedly" dropped is let be: the article reports it as its news, and an existing test takes
+      "Cyber Command was ordered by Hegseth" for "Hegseth reportedly ordered" as a paraphrase;
+    - an expectation, a plan or a vow ("is expected to", "plans to", "is set to", "vowed to") stated
+      as done; said with "will" it stands: models write "will" for "is expected to", and a reader
+      takes "X will happen" about the future as the same forecast, not as a different fact;
+    - a wish or an attempt ("hopes to", "seeks to", "threatens to") stated as fact or as "will";
+    - a condition ("if …", "unless …") dropped, when the claim has none;
+    - "failed to / refused to / declined to / was unable to X" where the span says X was done and
+      reports no failure or negation ("did not X" may be said "failed to X");
+    - a denial ("denied", "rejected") where the span only affirms ("said", "confirmed", "approved");
+    - "A because B" where the span draws no link (no "because", "after", "amid", "due to", …);
+    - words only the span's quotation says (``Smith said the plan "is a disaster"``) stated without
+      quotation marks or a speaker ("The plan is a disaster").
+
+    A verb the span states plainly anywhere in it is not judged (another sentence of the span may
+    state what one hedges)."""
+    span_modes: dict[str, set[str]] = {}
+    for s in inside:
+        for lemma, mode in s.modes:
+            span_modes.setdefault(lemma, set()).add(mode)
+    span_forms = frozenset().union(*(s.forms for s in inside))
+    for lemma, _ in claim.modes:
+        if lemma in _LIGHT_VERBS or lemma not in span_modes or "" in span_modes[lemma]:
+            continue  # ("be" is judged by what it says: "may be eligible" is about "eligible")
+        theirs = sorted(span_modes[lemma])[0]
+        own = {m for lem, m in claim.modes if lem == lemma} - {""}
+        if theirs in _CONDITIONS and own <= {"would"}:
+            own = set()  # "would" keeps no condition: "Y would Z" for "if X, Y would Z" drops it
+        if own:
+            continue  # the claim qualifies it too ("could" for "may", "likely" for "expected")
+        word = _verb_text(lemma, inside)
+        said = _verb_text(theirs, inside)  # "expected" for "expect"
+        does = "will" if lemma in claim.futures else "does"
+        if theirs in _CONDITIONS:
+            if not claim.forms & _CONDITIONS:
+                return f'the passage says "{word}" only on a condition ("if …")'
+        elif theirs in _POSSIBILITY:
+            return f'the passage says "{theirs}" {word}, not that it {does}'
+        elif theirs in _REPORTED:
+            if not claim.attributed and not claim.forms & (_REPORTED | _REPORT_WORDS):
+                return f'the passage says "{word}" only {theirs}: it does not vouch for it'
+        elif theirs in _EXPECTED:
+            if lemma not in claim.futures and theirs not in claim.forms:
+                return f'the passage says "{said} to {lemma}", not that it happened'
+        elif theirs in _WISHED and theirs not in claim.forms:
+            return f'the passage says "{said} to {lemma}", not that it {does}'
+    # Failures: "failed to approve" where the span says "approved" and reports neither failure nor "not".
+    span_negated = {lemma for s in inside for lemma, _ in s.negated}
+    for lemma, word in claim.failed:
+        plain = any(v[0] == lemma and not v[2] for s in inside for v in s.verbs)
+        if (plain and lemma not in span_negated and not span_forms & set(_FAILURES)
+                and not any(s.failed for s in inside)):
+            return f'the passage says "{_verb_text(lemma, inside)}", not that it {word} to'
+    # Denials: "denied" where the span only affirms.
+    for lemma, text, negated, _ in claim.verbs:
+        if lemma in _DENIALS and not negated and lemma not in span_forms and not span_negated:
+            affirming = sorted(v[0] for s in inside for v in s.verbs if v[0] in _AFFIRMING and not v[2])
+            if affirming:
+                return f'the passage says "{_verb_text(affirming[0], inside)}", not "{text}"'
+    # Causes: "because" where the span draws no link between the facts.
+    if claim.because and not any(_CAUSAL_CUE.search(s.text) for s in inside):
+        return f'the passage does not say "{claim.because}": it gives no cause'
+    # A quotation stated as fact: the claim's words are the span's quotation, the claim names no speaker.
+    if not claim.quoted and not claim.attributed and any(s.quoted and s.speakers for s in inside):
+        quoted = frozenset().union(*(s.quoted_forms for s in inside if s.quoted))
+        plain_forms = frozenset().union(*(s.unquoted_forms if s.quoted else s.forms for s in inside))
+        words = [w for w in claim.content if not any(ch.isdigit() for ch in w)]
+        only_quoted = [w for w in words if w in quoted and w not in plain_forms]
+        if words and len(only_quoted) >= QUOTE_WORDS and len(only_quoted) >= QUOTE_SHARE * len(words):
+            speaker = next((sp for s in inside if s.quoted for sp in (*s.claimed_speakers, *s.speakers)), "someone")
+            return f"the passage quotes {speaker} saying this; it does not state it"
+    return ""
+
+
+# A claim is a quotation stated as fact when this many of its content words, and this share of them,
+# stand only inside the span's quotation marks.
+QUOTE_WORDS = 2
+QUOTE_SHARE = 0.3
+
+
+def _verb_text(lemma: str, inside: Sequence[Sentence]) -> str:
+    """A verb of the span as written there ("raised" for "raise")."""
+    return next((text for s in inside for v_lemma, text, _, _ in s.verbs if v_lemma == lemma), lemma)
 
 
 # A bare answer loses to a rival of the kind asked for when the rival's sentence is this much closer to

@@ -510,3 +510,66 @@ def test_a_weekday_the_span_does_not_name_is_not_judged() -> None:
     """A span dated "yesterday" neither states nor contradicts the claim's Monday."""
     assert check_claim("The council approved the plan on Monday.",
                        "The council approved the plan yesterday, the mayor said.").supported
+
+
+# --- what the span hedges, conditions, reports or quotes, stated as fact (issue 13, session 14) ---------
+TARIFFS = ("Economists warned on Tuesday that the new tariffs could raise food prices in the region. The mayor "
+           "allegedly accepted bribes from a housing developer, according to two council members. If the rent "
+           "rises again, the bakery will close its downtown branch, its owner said. The city council approved the "
+           "new cycling budget on Thursday. The ferry company said the crossing was delayed by the storm. "
+           "The old bridge is expected to reopen in May. The library closed early on Friday. The heating system "
+           "in the town hall broke down on Monday. Councillor Ana Brook said the stadium plan \u201cis a waste of "
+           "public money and a gift to developers.\u201d")
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        ("The new tariffs will raise food prices in the region.", '"could"'),
+        ("The new tariffs raise food prices in the region.", '"could"'),
+        ("The mayor accepted bribes from a housing developer.", "allegedly"),
+        ("The bakery will close its downtown branch.", "condition"),
+        ("The city council failed to approve the new cycling budget.", "failed to"),
+        ("The city council refused to approve the new cycling budget on Thursday.", "refused to"),
+        ("The ferry company denied the crossing was delayed by the storm.", 'not "denied"'),
+        ("The old bridge reopened in May.", "expected"),
+        ("The library closed early on Friday because the heating system in the town hall broke down.", "because"),
+        ("The stadium plan is a waste of public money and a gift to developers.", "quotes"),
+    ],
+)
+def test_what_the_span_qualifies_is_not_stated_as_fact(claim: str, reason: str) -> None:
+    verdict = check_claim(claim, TARIFFS)
+    assert not verdict.supported, claim
+    assert reason in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Economists warned that the new tariffs may raise food prices in the region.",  # another hedge word
+        "The new tariffs might raise food prices in the region, economists warned.",
+        "According to two council members, the mayor accepted bribes from a housing developer.",
+        "The mayor reportedly accepted bribes from a housing developer.",
+        "The bakery will close its downtown branch if the rent rises again.",  # the condition kept
+        "The city council approved the new cycling budget on Thursday.",
+        "The ferry company stated that the crossing was delayed by the storm.",
+        "The old bridge will reopen in May.",  # an expectation said as the future
+        "The library closed early on Friday, and the heating system in the town hall broke down on Monday.",
+        "Councillor Ana Brook said the stadium plan is a waste of public money.",  # the speaker kept
+    ],
+)
+def test_the_same_kept_qualified_or_attributed_passes(claim: str) -> None:
+    verdict = check_claim(claim, TARIFFS)
+    assert verdict.supported, (claim, verdict.reason)
+
+
+def test_failed_to_paraphrases_did_not() -> None:
+    passage = "The city council did not approve the new cycling budget on Thursday."
+    assert check_claim("The city council failed to approve the new cycling budget.", passage).supported
+
+
+def test_a_claims_own_could_not_and_will_continue_count() -> None:
+    passage = "Costs are expected to continue to rise this year. Even a win may not be enough for the visitors."
+    assert check_claim("Costs will continue to rise this year.", passage).supported  # "will" reaches "rise"
+    assert check_claim("Even a win could not be enough for the visitors.", passage).supported
+    assert check_claim("The goalkeeper did not play on Sunday.", "The goalkeeper could not play on Sunday.").supported
