@@ -871,43 +871,36 @@ class Assistant:
                 self._sentence_cache.update(fresh)
         return np.stack([found[s] for s in sentences])
 
-    def _entities(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
-        """spaCy's named entities ((text, label) pairs) of each sentence: the claim checker's pipeline
-        (loaded once per process), results cached like the sentence vectors."""
+    def _parsed(self, sentences: Sequence[str], cache: dict[str, Any], read: Callable[[Any], Any],
+                disable: Sequence[str] = ()) -> list[Any]:
+        """``read(doc)`` of each sentence parsed by the claim checker's spaCy pipeline (loaded once per
+        process, ``disable``: components to skip), cached per sentence in ``cache`` like the vectors."""
         with self._cache_lock:
-            found = {s: self._entity_cache[s] for s in sentences if s in self._entity_cache}
+            found = {s: cache[s] for s in sentences if s in cache}
         todo = [s for s in dict.fromkeys(sentences) if s not in found]
         if todo:
             nlp = default_checker().nlp
-            fresh = {
-                s: [(e.text, e.label_) for e in doc.ents]
-                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64), strict=True)
-            }
+            fresh = {s: read(doc) for s, doc in zip(todo, nlp.pipe(todo, batch_size=64, disable=list(disable)),
+                                                    strict=True)}
             found.update(fresh)
             with self._cache_lock:
-                if len(self._entity_cache) + len(fresh) > 20_000:
-                    self._entity_cache.clear()
-                self._entity_cache.update(fresh)
+                if len(cache) + len(fresh) > 20_000:
+                    cache.clear()
+                cache.update(fresh)
         return [found[s] for s in sentences]
+
+    def _entities(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """spaCy's named entities ((text, label) pairs) of each sentence."""
+        return self._parsed(sentences, self._entity_cache, lambda doc: [(e.text, e.label_) for e in doc.ents])
 
     def _lemmas(self, sentences: Sequence[str]) -> list[list[tuple[str, str, str]]]:
         """(lower-cased word, lemma, part of speech) of each token of each sentence (spaCy's tagger and
-        lemmatizer, no parse), cached like the sentence vectors."""
-        with self._cache_lock:
-            found = {s: self._lemma_cache[s] for s in sentences if s in self._lemma_cache}
-        todo = [s for s in dict.fromkeys(sentences) if s not in found]
-        if todo:
-            nlp = default_checker().nlp
-            fresh = {
-                s: [(t.lower_, t.lemma_.lower(), t.pos_) for t in doc if not t.is_punct]
-                for s, doc in zip(todo, nlp.pipe(todo, batch_size=64, disable=["parser", "ner"]), strict=True)
-            }
-            found.update(fresh)
-            with self._cache_lock:
-                if len(self._lemma_cache) + len(fresh) > 20_000:
-                    self._lemma_cache.clear()
-                self._lemma_cache.update(fresh)
-        return [found[s] for s in sentences]
+        lemmatizer, no parse)."""
+        return self._parsed(
+            sentences, self._lemma_cache,
+            lambda doc: [(t.lower_, t.lemma_.lower(), t.pos_) for t in doc if not t.is_punct],
+            disable=("parser", "ner"),
+        )
 
     def _close_words(self, relation: Relation, lemmas: set[str]) -> set[str]:
         """Of ``lemmas``, those the embedder puts within ``RELATION_SIMILARITY`` of a relation's lemma."""
