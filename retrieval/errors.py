@@ -77,7 +77,19 @@ def explain(exc: BaseException, settings: Settings, chroma_url: str | None = Non
     if "no generation chunks" in lowered:
         return f"the answer model at {settings.openai_base_url} sent no answer at all: check that it serves chat."
     if chroma_url and (module.startswith(("chromadb", "httpx", "httpcore")) or "could not connect" in lowered
-                       or isinstance(exc, (ConnectionError, TypeError))):
+                       or isinstance(exc, ConnectionError)
+                       or (isinstance(exc, TypeError) and _raised_in(exc, ("chromadb", "httpx", "httpcore")))):
         return (f"the Chroma server at {chroma_url} does not answer as one ({name}: {text}): start it "
                 "(`chroma run --path DIR`), or fix or unset NEWSQA_CHROMA_URL.")
     return f"{name}: {text}"
+
+
+def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    """Whether ``exc`` passed through code of ``packages`` (a Chroma client reading a reply that is not
+    Chroma's raises a TypeError there; one raised in newsqa's own code is a bug, not the server's fault)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(packages):
+            return True
+        tb = tb.tb_next
+    return False

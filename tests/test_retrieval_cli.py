@@ -202,6 +202,12 @@ def test_failures_are_explained_with_the_folder_and_the_fix() -> None:
     assert "NEWSQA_OPENAI_API_KEY" in explain(ValueError("... setting the OPENAI_API_KEY environment variable"),
                                               settings)
     assert explain(KeyError("x"), settings) == "KeyError: 'x'"
+    # With a Chroma server set, a TypeError of newsqa's own code is not blamed on the server (it was).
+    try:
+        len(3)  # type: ignore[arg-type]
+    except TypeError as exc:
+        ours = explain(exc, settings, "http://127.0.0.1:8000")
+    assert ours.startswith("TypeError:") and "Chroma" not in ours, ours
 
 
 # Two small dated articles from two outlets, for the filters (test_answer's: the ferry one also carries
