@@ -1194,9 +1194,13 @@ class Assistant:
         model = self.chat_model
         lettered: Answer | None = None
         cut = ""  # the unfinished end of a model's answer that was cut off, left out
+
+        def extract() -> str:  # the passages' own sentences: the day's first ones for a question about a day
+            return self._digest(passages) if days is not None else self._extract(standalone, passages, ask, support)
+
         if model is None:
             t = time.perf_counter()
-            text = self._digest(passages) if days is not None else self._extract(standalone, passages, ask, support)
+            text = extract()
             timings["generate"] = time.perf_counter() - t
             timings["first_token"] = time.perf_counter() - started
             if text:
@@ -1250,8 +1254,7 @@ class Assistant:
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.
-            extracted = (self._digest(passages) if days is not None
-                         else self._extract(standalone, passages, ask, support))
+            extracted = extract()
             fallback = self.verify(extracted, passages, standalone) if extracted else final
             if not fallback.refused:
                 fallback.text = f"{FALLBACK_NOTE} {fallback.text}"

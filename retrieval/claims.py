@@ -699,7 +699,6 @@ _CAUSAL_CUE = re.compile(
     r"explain\w*)\b|(?:,|\band)\s+so\b(?!\s+(?:far|much|many|long|on)\b)",
     re.I,
 )
-_CAUSAL_MARKS = {"because": "because", "since": "", "due": "due to", "owing": "owing to", "thanks": "thanks to"}
 
 
 def _mode(verb: Token) -> str:

@@ -362,7 +362,6 @@ def search(
             if twin is not None:
                 collapsed += 1
                 if passage.article_id != twin.article_id and passage.article_id not in twin.duplicates:
-                    twin.duplicates.append(passage.article_id)
                     twin.copies.append(Copy.of(passage))
                 continue
             kept.append(passage)

@@ -79,11 +79,15 @@ class Passage:
     similarity: float = 0.0  # cosine similarity to the question
     dense_rank: int | None = None
     keyword_rank: int | None = None
-    duplicates: list[str] = field(default_factory=list)  # article ids whose near-copies were collapsed
-    copies: list[Copy] = field(default_factory=list)  # those articles: outlet, title, link, date
+    copies: list[Copy] = field(default_factory=list)  # articles whose near-copies were collapsed into it
 
     def __post_init__(self) -> None:
         self.copies = _copies(self.copies)
+
+    @property
+    def duplicates(self) -> list[str]:
+        """The ids of the articles whose near-copies were collapsed into this passage."""
+        return [c.article_id for c in self.copies]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from retrieval.cli import cli
 from retrieval.eval_data import WEEK_SPLIT, Question, half_of, load_dataset
 from retrieval.eval_metrics import article_ranking, contains, mentions, percentile, pick_choice
 from retrieval.store import Embedder, Store
-from retrieval.types import Passage
+from retrieval.types import Copy, Passage
 
 # The command tests load the real model and build real indexes.
 cli_test = pytest.mark.usefixtures("_session_embedder")
@@ -291,7 +291,7 @@ def test_pick_choice() -> None:
 
 def test_article_ranking_and_percentile() -> None:
     def passage(cid: str, aid: str, dups: list[str] | None = None) -> Passage:
-        return Passage(chunk_id=cid, article_id=aid, text="", start=0, end=0, duplicates=dups or [])
+        return Passage(chunk_id=cid, article_id=aid, text="", start=0, end=0, copies=[Copy(d) for d in dups or []])
 
     ranked = [passage("1", "x"), passage("2", "x", ["z"]), passage("3", "y")]
     assert article_ranking(ranked) == ["x", "y"]
