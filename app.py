@@ -38,7 +38,7 @@ from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
-from retrieval.text import printable
+from retrieval.text import printable, shorten
 from retrieval.types import Answer, Citation, Copy, Passage
 
 log = logging.getLogger("newsqa.app")
@@ -100,13 +100,6 @@ def _safe_url(url: str) -> str:
     if not re.match(r"^https?://[!-~]+$", url, re.I):
         return ""
     return url.replace("(", "%28").replace(")", "%29").replace("[", "%5B").replace("]", "%5D")
-
-
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]).rstrip(" ,;:?") + "…"
 
 
 def _date(published: str) -> str:
@@ -396,17 +389,11 @@ def render_source_link(url: str, source: str) -> None:
         st.caption(f"No web address recorded · ingested from {md_inline(Path(source).name)}")
 
 
-def copy_name(copy: Copy) -> str:
-    """How a syndicated copy is named: its outlet, else its site, else its title."""
-    site = urllib.parse.urlsplit(copy.url).hostname or "" if copy.url else ""
-    return shorten(copy.outlet, 80) or site.removeprefix("www.") or shorten(copy.title, 60) or "another article"
-
-
 def copies_markdown(copies: Sequence[Copy]) -> str:
     """'Also carried by: [Yahoo Finance](url) (2026-11-20) · US News' (escaped; links only to http(s))."""
     parts = []
     for copy in copies:
-        name = md_inline(copy_name(copy))
+        name = md_inline(copy.label)
         safe = _safe_url(copy.url)
         link = f"[{name}]({safe})" if safe else name
         parts.append(link + (f" ({md_inline(_date(copy.published))})" if copy.published else ""))

@@ -208,8 +208,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
                     say(f"      {c.url}")
                 if c.copies:  # syndicated copies collapsed into this passage: who else ran it
                     say("      also carried by: " + ", ".join(
-                        " ".join(x for x in (cp.outlet or cp.url or cp.title, f"({cp.published[:10]})"
-                                             if cp.published else "") if x) for cp in c.copies))
+                        cp.label + (f" ({cp.published[:10]})" if cp.published else "") for cp in c.copies))
         elif final.refused and final.passages:
             say("\nClosest passages:")
             for p in final.passages[:3]:

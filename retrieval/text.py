@@ -220,3 +220,11 @@ def fts_query(text: str) -> str:
     """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left)."""
     terms = [t.replace('"', "") for t in keyword_terms(text)]
     return " OR ".join(f'"{t}"' for t in terms if t)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word before ``limit`` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]).rstrip(" ,;:?") + "…"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from retrieval.text import shorten
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class Copy:
     title: str = ""
     url: str = ""
     published: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the copy is named to a reader, on the page and in the terminal alike: its outlet, else
+        its site ("apnews.com"), else its title, else "another article"."""
+        site = (urllib.parse.urlsplit(self.url).hostname or "") if self.url else ""
+        return (shorten(self.outlet, 80) or site.removeprefix("www.") or shorten(self.title, 60)
+                or "another article")
 
     @classmethod
     def of(cls, passage: Passage) -> Copy:

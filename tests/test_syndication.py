@@ -169,3 +169,12 @@ def test_copies_line_is_escaped_and_links_only_to_the_web(monkeypatch: pytest.Mo
     ])
     assert "](javascript" not in line and "\\*\\*Wire" in line
     assert "[site\\.example](https://www.site.example/p) (2026\\-01\\-02)" in line, line  # no outlet: the site
+
+
+def test_a_copy_has_one_name_on_the_page_and_in_the_terminal() -> None:
+    # The terminal named an outlet-less copy by its whole URL where the page used its site: one label now.
+    assert Copy("a", "Reuters", "T", "https://www.reuters.com/x").label == "Reuters"
+    assert Copy("b", "", "Headline", "https://www.site.example/p?q=1").label == "site.example"
+    assert Copy("c", "", "A " + "very " * 30 + "long headline").label.endswith("…")
+    assert len(Copy("c", "", "A " + "very " * 30 + "long headline").label) <= 60
+    assert Copy("d").label == "another article"
