@@ -294,8 +294,8 @@ def diagnose(args: argparse.Namespace) -> None:
             pos = {c: n for n, c in enumerate(pr.order)}
             ans = [c for c in head if t.answer[t.ids.index(c)]]
             non = [c for c in head if not t.answer[t.ids.index(c)]]
-            scorers: dict[str, dict[str, float]] = {**{name: f[name] for name in FEATS if f[name]}, "passage_cos": pool.cosine,
-                       "product_order": {c: float(-pos[c]) for c in head}}
+            scorers: dict[str, dict[str, float]] = {name: f[name] for name in FEATS if f[name]}
+            scorers |= {"passage_cos": pool.cosine, "product_order": {c: float(-pos[c]) for c in head}}
             for name, sc in scorers.items():
                 for a in ans:
                     for b in non:
