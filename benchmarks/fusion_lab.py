@@ -99,7 +99,8 @@ def gather(data_dir: Path, questions: Sequence[Question]) -> tuple[list[Pool], d
     pools = []
     for q, qvec in zip(questions, queries, strict=True):
         sims = vectors @ qvec
-        top = np.argpartition(-sims, POOL)[:POOL]
+        n = min(POOL, len(sims))  # a small index has fewer chunks than the pool
+        top = np.argpartition(-sims, n - 1)[:n]
         top = top[np.argsort(-sims[top])]
         keyword = [(h.chunk_id, float(h.score)) for h in store.keyword_search(q.question, POOL)]
         articles = [(h.article_id, float(h.score)) for h in store.article_search(q.question, POOL)]

@@ -345,3 +345,69 @@ def test_ranking_lab_replays_the_search_and_compares_settings(
     assert lines[1].startswith("candidate defaults:") and "article_mrr@10 1.000" in lines[1]
     counts = re.search(r"better (\d+), worse (\d+), same (\d+)$", lines[2])
     assert counts and sum(map(int, counts.groups())) == 6
+
+
+@pytest.mark.slow
+@cli_test
+def test_sentence_lab_replays_the_search_and_scores_sentences(
+    dataset: Path, index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """benchmarks/sentence_lab.py over fusion_lab.py's cached candidates of the index evaluate built: its
+    ``product`` order is ``search()``'s (no collapse) question by question, each passage's sentences are
+    encoded once, and a second stage of weight 0 — or one that only swaps passages of one article — leaves
+    article MRR where it was."""
+    import pickle
+    import sys
+
+    import benchmarks.fusion_lab as fusion
+    import benchmarks.sentence_lab as lab
+    from retrieval.evaluate import as_of
+    from retrieval.search import search
+    from retrieval.settings import Settings
+
+    _run([str(dataset), "--json", "--data-dir", str(index_dir), "--limit", "1"])  # the index exists
+    questions = load_dataset(dataset).answerable
+    pools, rows = fusion.gather(index_dir, questions)
+    cache = tmp_path / "pools.pkl"
+    cache.write_bytes(pickle.dumps(([vars(p) for p in pools], rows)))
+    settings = Settings(data_dir=index_dir)
+    store = Store(settings)
+    for q, pool in zip(questions, pools, strict=True):
+        table = fusion.describe(pool, rows, q, settings, 6)
+        product = lab.Product(table, pool, rows, settings, 6)
+        shown = table.ranking(product.scores(product.order), 6, round(6 * settings.dense_reserve))
+        mine = [table.ids[j] for j in shown]
+        found = search(store, q.question, k=6, filters=as_of(q), collapse=False).passages
+        assert mine == [p.chunk_id for p in found], q.id
+
+    base = ["sentence_lab.py", str(dataset), "--data-dir", str(index_dir), "--cache", str(cache), "--k", "6"]
+    monkeypatch.setattr(sys, "argv", [*base, "encode", "--top", "10", "--variant", "plain", "win2"])
+    lab.main()
+    plain = pickle.loads(cache.with_name("pools.sent-plain.pkl").read_bytes())
+    assert len(plain) == len(rows) and all(v.shape == (3, 384) for v in plain.values()), "3 sentences an article"
+    assert all(v.shape == (2, 384) for v in pickle.loads(cache.with_name("pools.sent-win2.pkl").read_bytes()).values())
+    monkeypatch.setattr(sys, "argv", [*base, "grid", "--method", "rrf", "article", "--feature", "max", "win2",
+                                      "--top", "6", "--weight", "0", "1"])
+    lab.main()
+    out = capsys.readouterr().out
+    assert "half A (" in out and "product article_rr 1.000" in out
+    for cell in ("rrf max top 6 w 0.0", "article max top 6 w 1.0", "article win2 top 6 w 1.0"):
+        block = out.split(f"== {cell}\n")[1].split("\n==")[0]
+        assert "article_rr +0.000 ± 0.000 (0+/0−)" in block, cell
+    assert "== rrf win2 top 6 w 1.0" in out
+
+
+def test_sentence_lab_units() -> None:
+    """The units sentence_lab.py embeds: sentences of at least MIN_CHARS (a dateline alone is not one),
+    "title: sentence", windows of two adjacent sentences."""
+    import benchmarks.sentence_lab as lab
+
+    row = {"title": "Tram extension", "text": "OSLO (AP).\nThe council voted to extend the tram line.\n"
+                                                "Work starts in the spring, the mayor said on Monday."}
+    assert lab.units(row, "plain") == ["The council voted to extend the tram line.",
+                                       "Work starts in the spring, the mayor said on Monday."]
+    assert lab.units(row, "title")[0] == "Tram extension: The council voted to extend the tram line."
+    assert lab.units(row, "win2") == ["The council voted to extend the tram line. "
+                                      "Work starts in the spring, the mayor said on Monday."]
+    assert lab.units({"title": "", "text": "Short."}, "plain") == ["Short."]
