@@ -876,8 +876,9 @@ def topic_day(question: str) -> tuple[int, int] | None:
     name" is news of this year)."""
     if asked_days(question) is not None:
         return None
+    # In lower case only: "the “Today” anchor" names a show, not a day.
     for pattern, days in _DAYS_ASKED[:2]:  # today, yesterday
-        if pattern.search(question):
+        if (found := pattern.search(question)) and found.group(0).islower():
             return days
     return None
 

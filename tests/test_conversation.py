@@ -227,6 +227,7 @@ def test_a_topic_on_a_day_reads_that_day_first(assistant: Assistant) -> None:
     assert topic_day("What happened in Kessel yesterday?") == (1, 1)
     assert topic_day("What happened yesterday?") is None  # a day question: asked_days
     assert topic_day("What was the most popular name last year?") is None  # when it happened, not when reported
+    assert topic_day("The mother of “Today” anchor Savannah Guthrie disappeared in which state?") is None  # a show
     answer = assistant.answer("What happened in Kessel yesterday?", filters=AS_OF)
     assert {c.published[:10] for c in answer.citations} == {"2026-11-29"}, answer.text
 
