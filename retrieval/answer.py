@@ -259,7 +259,9 @@ def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignor
     follow-up)."""
     topic = question_ask(follow.topic, ignore) if follow.topic else Ask((), frozenset())
     own = set(question_ask(question, ignore).names)
-    names = [n for n in topic.names if n.removeprefix("the ") not in _EVERYWHERE and n not in own]
+    # (A qualifier — "Which *AI* company …" — names the kind of answer, not the story.)
+    names = [n for n in topic.names
+             if n.removeprefix("the ") not in _EVERYWHERE and n not in own and n not in topic.qualifiers]
     if not names and not topic.terms:
         return [True] * len(passages)
     needed = terms_needed(len(topic.terms))

@@ -19,18 +19,20 @@ from indexes import build_index
 
 from retrieval.answer import (
     Assistant,
+    FollowUp,
     asks_latest,
     dated,
     day_filters,
     followup_search,
     is_followup,
+    on_topic,
     topic_day,
 )
 from retrieval.conversations import answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.types import Answer, Citation
+from retrieval.types import Answer, Citation, Passage
 
 AS_OF = Filters(as_of="2026-11-30")
 
@@ -265,3 +267,11 @@ def test_a_filtered_refusal_does_not_deny_the_article_it_lists(index_dir: Path, 
     # catalog's "newest article" leaves out): the note must not say there is no such article.
     assert "No ingested article is published on or after 2027-01-01" not in out["answer"], out["answer"]
     assert "Only articles published on or after 2027-01-01 were searched" in out["answer"], out["answer"]
+
+
+def test_a_qualifier_is_not_the_story() -> None:
+    # "Which AI company …": "AI" says what kind of answer is asked for; the story is the stock market debut.
+    follow = FollowUp("q", frozenset(), "", topic="Which AI company may be headed for the biggest stock market debut?")
+    passage = Passage("c", "a", "SpaceX and Anthropic prepare the biggest public-market debut in U.S. history.",
+                      0, 80, title="Beware the ghosts of IPOs past")
+    assert on_topic("What did the SEC say about it?", follow, [passage]) == [True]
