@@ -46,6 +46,12 @@ _FOLLOWUP_START = re.compile(
     re.I,
 )
 _PRONOUN = re.compile(r"\b(he|she|they|them|his|her|their|it|its|this|that|these|those|there)\b", re.I)
+# Pronoun-like words that refer to no earlier turn: "this week", "that day", "is there", "there were".
+_NOT_REFERENCE = re.compile(
+    r"\b(?:this|that|these|those)\s+(?:past\s+)?(?:week|weekend|month|year|morning|afternoon|evening|day|days|"
+    r"weeks|months|years|time|season|spring|summer|autumn|fall|winter|quarter)\b|"
+    r"\b(?:is|are|was|were|be|been|will|has|have|had)\s+there\b|\bthere\s+(?:is|are|was|were|be|been|will|has|have|had)\b",
+    re.I)
 
 
 # --- events of a streamed answer -----------------------------------------------------------------
@@ -90,24 +96,82 @@ def _history_pairs(history: History) -> list[tuple[str, str]]:
 
 
 def is_followup(question: str, history: History) -> bool:
+    """Whether ``question`` refers back to the conversation: it starts like a follow-up ("And the UK?",
+    "What about …", "Why?"), refers with a pronoun ("it", "they", "that storm"), or is a short question
+    naming nothing of its own ("Who won?"). Not a follow-up: a question about a day only ("What happened
+    yesterday?"), and "this"/"that"/"there" that refer to no turn ("this week", "is there")."""
     if not any(role == "user" for role, _ in _history_pairs(history)):
         return False
-    words = question.split()
-    return bool(_FOLLOWUP_START.match(question.strip()) or _PRONOUN.search(question) or len(words) <= 4)
+    if asked_days(question) is not None:
+        return False
+    stripped = question.strip()
+    if _FOLLOWUP_START.match(stripped) or _PRONOUN.search(_NOT_REFERENCE.sub(" ", question)):
+        return True
+    if len(question.split()) > FOLLOWUP_WORDS:
+        return False
+    # Short, and naming nothing ("Who won?"), or only who reacted ("What did France say?") — but "What
+    # happened in Gaza?" and "Who is Brian Hughes?" stand alone, whatever came before.
+    ask = question_ask(question)
+    named = {_stem(w) for name in ask.names for w in name.split()}
+    return not ask.names or (not ask.terms - named and bool(_REACTION.search(question)))
+
+
+# A question of at most this many words that names nothing, or only who reacted, is a follow-up.
+FOLLOWUP_WORDS = 5
+_REACTION = re.compile(r"\b(say|said|says|think|thinks|react|reacted|respond|responded|comment|commented|"
+                       r"do|does|doing|want|wants|plan|plans|decide|decided|reaction|response|stance|position)\b", re.I)
+
+
+# A follow-up's subject keeps the question that set the topic and at most this many follow-ups after it.
+SUBJECT_FOLLOWUPS = 2
 
 
 def _subject(history: History) -> str:
-    """The subject a follow-up refers back to: the last question asked, with the questions it
-    followed up on (up to three back)."""
+    """The subject a follow-up refers back to: the question that set the topic (the last one that was
+    not a follow-up) and the follow-ups since, at most ``SUBJECT_FOLLOWUPS`` of them, the latest kept —
+    so a fourth follow-up still knows the story the first question named."""
     pairs = _history_pairs(history)
     asked = [content for role, content in pairs if role == "user"]
-    parts: list[str] = []
-    while asked and len(parts) < 3:
+    follows: list[str] = []
+    while asked:
         last = asked.pop()
-        parts.insert(0, last)
         if not is_followup(last, [("user", q) for q in asked]):
+            return " ".join([last, *follows[-SUBJECT_FOLLOWUPS:]])
+        follows.insert(0, last)
+    return " ".join(follows[-SUBJECT_FOLLOWUPS - 1:])
+
+
+def _topic(history: History) -> str:
+    """The question that set the topic a follow-up refers back to: the last one asked that was not a
+    follow-up ("" when every question was one)."""
+    asked = [content for role, content in _history_pairs(history) if role == "user"]
+    while asked:
+        last = asked.pop()
+        if not is_followup(last, [("user", q) for q in asked]):
+            return last
+    return ""
+
+
+def _previous_days(history: History) -> tuple[str, ...]:
+    """The publication days (YYYY-MM-DD, sorted) of the articles the last assistant answer cites."""
+    for turn in reversed(list(history)):
+        role = turn.get("role", "") if isinstance(turn, dict) else turn[0]
+        if role == "user":
             break
-    return " ".join(parts)
+        if role != "assistant" or not isinstance(turn, dict):
+            continue
+        days = {d.isoformat() for c in turn.get("citations") or () if isinstance(c, dict)
+                if (d := parse_day(str(c.get("published") or "")))}
+        return tuple(sorted(days))
+    return ()
+
+
+# A follow-up asking what came after or before the previous answer's news ("What happened next?", "And the
+# day before?"): read in the articles published from its newest cited day on, or up to its oldest.
+_AFTER = re.compile(r"\b(next|after that|afterwards?|since then|later|the day after|the following (day|week)|"
+                    r"what followed|then what)\b", re.I)
+_BEFORE = re.compile(r"\b(before that|the day before|the week before|earlier|previously|beforehand|before then|"
+                     r"prior to that|what led to)\b", re.I)
 
 
 def _previous_citations(history: History) -> frozenset[str]:
@@ -143,6 +207,22 @@ class FollowUp:
     new: frozenset[str]  # stems of the follow-up's key terms that the subject does not have
     subject: str
     cited: frozenset[str] = frozenset()  # article ids the previous answer cites
+    topic: str = ""  # the question that set the topic (see ``on_topic``)
+    # "What happened next?": read only articles published on or after ``after`` (or up to ``before``),
+    # leaving out those the previous answer cited (YYYY-MM-DD; "" for none).
+    after: str = ""
+    before: str = ""
+
+    def window(self, filters: Filters | None) -> Filters | None:
+        """``filters`` narrowed to the time the follow-up asks for (None when that leaves no day)."""
+        filters = filters or Filters()
+        if not (self.after or self.before):
+            return filters
+        start = max(filter(None, (filters.date_from, self.after)), default="")
+        end = min(filter(None, (filters.date_to, self.before)), default="")
+        if start and end and start > end:
+            return None
+        return Filters(filters.outlets, start, end, filters.as_of)
 
 
 def followup_search(question: str, history: History) -> FollowUp | None:
@@ -161,7 +241,49 @@ def followup_search(question: str, history: History) -> FollowUp | None:
     subject_terms = [t for t in keyword_terms(subject) if t not in _GENERIC]
     own = question_ask(question)
     new = frozenset(own.terms - {_stem(t) for t in subject_terms})
-    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject, _previous_citations(history))
+    days = _previous_days(history)
+    after = days[-1] if days and _AFTER.search(question) and not _BEFORE.search(question) else ""
+    before = days[0] if days and _BEFORE.search(question) and not after else ""
+    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject, _previous_citations(history),
+                    _topic(history), after, before)
+
+
+def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignore: Sequence[str] = (),
+             article_text: Callable[[str], str] | None = None) -> list[bool]:
+    """Which ``passages`` belong to the story a follow-up refers to, so that its answer is about that
+    story or refused — never another story's words ("What did the UK say about it?" after a question on
+    a trade deal is not answered by the UK's fuel duty): an article the previous answer cited, or one
+    whose text (``article_text``: the whole article; else the passage with its title) names a name of the
+    question that set the topic, one the follow-up does not name itself; a topic naming none: half of
+    its key terms (``terms_needed``). All True when the topic asks about nothing (every question was a
+    follow-up)."""
+    topic = question_ask(follow.topic, ignore) if follow.topic else Ask((), frozenset())
+    own = set(question_ask(question, ignore).names)
+    # (A qualifier — "Which *AI* company …" — names the kind of answer, not the story.)
+    names = [n for n in topic.names
+             if n.removeprefix("the ") not in _EVERYWHERE and n not in own and n not in topic.qualifiers]
+    if not names and not topic.terms:
+        return [True] * len(passages)
+    needed = terms_needed(len(topic.terms))
+    verdicts: dict[str, bool] = {}
+
+    def holds(text: str) -> bool:
+        folded = _fold(text)
+        stems = {_stem(w) for w in re.findall(r"[\w']+", folded)}
+        if names:
+            return any(_name_in(n, folded, stems, text) for n in names)
+        return len(topic.terms & stems) >= needed
+
+    tied = []
+    for p in passages:
+        if p.article_id in follow.cited:
+            tied.append(True)
+            continue
+        if p.article_id not in verdicts:
+            verdicts[p.article_id] = holds(f"{p.title}\n{p.text}") or bool(
+                article_text and holds(article_text(p.article_id)))
+        tied.append(verdicts[p.article_id])
+    return tied
 
 
 def _as_of(store: Store) -> str:
@@ -620,7 +742,7 @@ _NUMBER_QUESTION = re.compile(r"^\W*(how (many|much|long|old|far|big|large|high)
                               r"amount|price|age)|by how)\b", re.I)
 _TIME_QUESTION = re.compile(r"^\W*(when|what (year|date|day|month|time)|in what year|on what (date|day))\b", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-                     r"fifty|hundred|thousand|million|billion|trillion|dozen|half)\b", re.I)
+                     r"fifty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half|scores)\b", re.I)
 _CAPITAL = re.compile(r"(?<=[\w,;:’'\"”)] )[A-Z][\w’'.&-]+")
 
 
@@ -741,8 +863,46 @@ def asked_days(question: str) -> tuple[int, int] | None:
     return None
 
 
-def day_filters(filters: Filters | None, days: tuple[int, int]) -> Filters:
-    """``filters`` narrowed to the days ``asked_days`` found, counted back from their as-of day."""
+# A question for the newest state of things: "the latest toll", "the price now", "so far", "most recent".
+_LATEST = re.compile(r"\b(latest|most recent|newest|current|currently|now|so far|to date|as of today|up to date)\b",
+                     re.I)
+# The sentences of an extractive answer to such a question that score within this of the best are ordered
+# newest article first (see ``Assistant.extract_candidates``).
+LATEST_MARGIN = 0.4
+
+
+def topic_day(question: str) -> tuple[int, int] | None:
+    """For a question about a topic on a day ("What happened in Kessel yesterday?", "… today?"): that day,
+    counted back from the as-of day as in :func:`asked_days`; None otherwise (a week, a month, a year
+    named in a question is when things happened, not when they were reported: "last year's most popular
+    name" is news of this year)."""
+    if asked_days(question) is not None:
+        return None
+    # In lower case only: "the “Today” anchor" names a show, not a day.
+    for pattern, days in _DAYS_ASKED[:2]:  # today, yesterday
+        if (found := pattern.search(question)) and found.group(0).islower():
+            return days
+    return None
+
+
+def asks_latest(question: str) -> bool:
+    """Whether ``question`` asks for the newest state of things ("What is the latest death toll?")."""
+    return bool(_LATEST.search(question))
+
+
+def latest_filters(filters: Filters | None, newest: str) -> Filters:
+    """``filters`` read as of the newest article when the index ends before their as-of day: "the latest"
+    in an archive that ends in July is July's news, and freshness counts from there."""
+    filters = filters or Filters()
+    day = parse_day(newest)
+    if day is None or filters.as_of or day >= filters.as_of_day:
+        return filters
+    return Filters(filters.outlets, filters.date_from, filters.date_to, day.isoformat())
+
+
+def day_filters(filters: Filters | None, days: tuple[int, int]) -> Filters | None:
+    """``filters`` narrowed to the days ``asked_days`` found, counted back from their as-of day; None when
+    those days lie outside the filters' dates ("yesterday" under ``--since`` today): none may answer."""
     filters = filters or Filters()
     as_of = filters.as_of_day
     first, last = as_of - dt.timedelta(days=days[0]), as_of - dt.timedelta(days=days[1])
@@ -750,13 +910,25 @@ def day_filters(filters: Filters | None, days: tuple[int, int]) -> Filters:
         first = max(first, dt.date.fromisoformat(filters.date_from))
     if filters.date_to:
         last = min(last, dt.date.fromisoformat(filters.date_to))
-    return Filters(filters.outlets, first.isoformat(), max(first, last).isoformat(), as_of.isoformat())
+    if first > last:
+        return None
+    return Filters(filters.outlets, first.isoformat(), last.isoformat(), as_of.isoformat())
+
+
+def days_outside_note(filters: Filters, days: tuple[int, int]) -> str:
+    """Why a question about a day is refused under date filters that leave none of its days."""
+    as_of = filters.as_of_day
+    first, last = as_of - dt.timedelta(days=days[0]), as_of - dt.timedelta(days=days[1])
+    asked = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+    return (f"The question asks about {asked}, outside the filters (articles {filters.describe()}): widen or "
+            "drop the filters.")
 
 
 def dated(answer: Answer, as_of: dt.date) -> Answer:
     """``answer`` with the article's date beside each sentence that carries a relative time ("yesterday",
-    "this week") and cites an article published more than ``STALE_DAYS`` before ``as_of``: "yesterday"
-    in a 2023 article is not the reader's yesterday. (Weekdays are left alone: "on Monday" names a day
+    "this week") and cites an article published more than ``STALE_DAYS`` before ``as_of``, or after it:
+    "yesterday" in a 2023 article (or in one dated after the day the news is read as of) is not the
+    reader's yesterday. (Weekdays are left alone: "on Monday" names a day
     the reader can place, and most news sentences carry one.)"""
     if answer.refused:
         return answer
@@ -771,7 +943,7 @@ def dated(answer: Answer, as_of: dt.date) -> Answer:
         if not group:
             continue
         old = sorted({d for n in map(int, re.findall(r"\d+", group.group(0)))
-                      if (d := days.get(n)) is not None and (as_of - d).days > STALE_DAYS})
+                      if (d := days.get(n)) is not None and ((as_of - d).days > STALE_DAYS or d > as_of)})
         if not old:
             continue
         at = s + group.start()
@@ -1171,19 +1343,45 @@ class Assistant:
         # A question about a day only ("What happened yesterday?") reads that day's articles.
         days = asked_days(question) if follow is None else None
         if follow is not None:
-            result = self.retrieve(follow.query, filters, boost=follow.new, cited=follow.cited)
+            window = follow.window(filters)
+            if window is None:
+                timings["total"] = time.perf_counter() - started
+                yield Retrieved(standalone, [])
+                yield Final(self._refusal(standalone, [], timings, filters))
+                return
+            result = self.retrieve(follow.query, window, boost=follow.new, cited=follow.cited)
+            if follow.after or follow.before:  # what came next (or before) is not what was cited already
+                result.passages = [p for p in result.passages if p.article_id not in follow.cited]
         elif days is not None:
-            result = self.retrieve(standalone, day_filters(filters, days))
+            window = day_filters(filters, days)
+            if window is None:  # the day asked about lies outside the filters' dates
+                timings["total"] = time.perf_counter() - started
+                yield Retrieved(standalone, [])
+                yield Final(self._refusal(standalone, [], timings, filters,
+                                          note=days_outside_note(filters or Filters(), days)))
+                return
+            result = self.retrieve(standalone, window)
+        elif (day := topic_day(question)) is not None and (window := day_filters(filters, day)) is not None and (
+                self.holds_answer(self.ask_of(question, None, (found := self.retrieve(standalone, window)).passages),
+                                  found.passages, found.best_similarity)):
+            result = found  # "… in Kessel yesterday?": that day's articles, when they hold it (else all days)
+        elif asks_latest(question):
+            newest = self.store.facts().get("newest_published") or ""
+            result = self.retrieve(standalone, latest_filters(filters, newest))
         else:
             result = self.retrieve(standalone, filters)
         timings["retrieve"] = result.timings.get("retrieve", 0.0)
         passages = result.passages
         yield Retrieved(standalone, passages)
 
+        if follow is not None:  # a follow-up is answered from its story, or refused
+            outlets = sorted({p.outlet for p in passages if p.outlet})
+            tied = on_topic(question, follow, passages, outlets, self._article_text)
+            passages = [p for p, on in zip(passages, tied, strict=True) if on]
         ask = self.ask_of(question, follow, passages)
-        # What the question asks of its names, stated near them (a follow-up's relation is left to its
-        # subject's evidence: "Why?" names none of its own).
-        support = self.relation_support(question, ask, passages) if follow is None and not ask.empty else None
+        # What the question asks of its names, stated near them — a follow-up's too ("How many died in that
+        # storm?" needs a sentence saying who died, as the same question asked alone does).
+        support = self.relation_support(question, ask, passages) if not ask.empty else None
         if not (passages if days is not None else self.holds_answer(ask, passages, result.best_similarity, support)):
             timings["total"] = time.perf_counter() - started
             yield Final(self._refusal(standalone, passages, timings, filters))
@@ -1196,7 +1394,9 @@ class Assistant:
         cut = ""  # the unfinished end of a model's answer that was cut off, left out
 
         def extract() -> str:  # the passages' own sentences: the day's first ones for a question about a day
-            return self._digest(passages) if days is not None else self._extract(standalone, passages, ask, support)
+            if days is not None:
+                return self._digest(passages)
+            return self._extract(standalone, passages, ask, support, as_of=(filters or Filters()).as_of_day)
 
         if model is None:
             t = time.perf_counter()
@@ -1273,6 +1473,14 @@ class Assistant:
         if final.refused:
             final = self._refusal(standalone, passages, timings, filters)
         yield Final(dated(final, (filters or Filters()).as_of_day))
+
+    def _article_text(self, article_id: str) -> str:
+        """An article's title and whole text ("" when it cannot be read)."""
+        try:
+            row = self.store.article(article_id)
+        except Exception:  # e.g. removed by an ingest since the search: judged by its passage alone
+            return ""
+        return f"{row['title']}\n{row['text']}" if row is not None else ""
 
     def ask_of(self, question: str, follow: FollowUp | None, passages: Sequence[Passage]) -> Ask:
         """What ``question`` asks about (a follow-up: its own new ask, or its subject's when it has none
@@ -1366,7 +1574,7 @@ class Assistant:
         return out
 
     def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
-                 support: dict[int, set[str]] | None = None) -> str:
+                 support: dict[int, set[str]] | None = None, as_of: dt.date | None = None) -> str:
         """The extractive backend: the passages' sentences that best answer ``question``, each cited.
 
         A sentence scores its cosine similarity to the question plus the share of the question's key
@@ -1375,7 +1583,7 @@ class Assistant:
         sentences that state the question's relation (``support``: the evidence the answer was allowed
         on, :meth:`relation_support`) gain ``EXTRACT_RELATION_WEIGHT``.
         """
-        chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES, support)
+        chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES, support, as_of)
         return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
 
     def _digest(self, passages: Sequence[Passage]) -> str:
@@ -1392,7 +1600,7 @@ class Assistant:
 
     def extract_candidates(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
                            limit: int = EXTRACT_SENTENCES, support: dict[int, set[str]] | None = None,
-                           ) -> list[tuple[float, int, str]]:
+                           as_of: dt.date | None = None) -> list[tuple[float, int, str]]:
         """The sentences :meth:`_extract` answers with, best first, as (score, passage number, sentence):
         at most ``limit``, no two saying nearly the same (``benchmarks/model_reading_lab.py`` reads more)."""
         ask = ask or question_ask(question)
@@ -1426,6 +1634,14 @@ class Assistant:
             chosen.append(cand)
             if len(chosen) == limit:
                 break
+        if chosen and asks_latest(question):
+            # "The latest …": of the sentences nearly as good as the best, the newest article's first (an
+            # article dated after ``as_of`` is not news yet: it counts as undated).
+            days = [d if (d := parse_day(p.published)) and (as_of is None or d <= as_of) else dt.date.min
+                    for p in passages]
+            lead = [c for c in chosen if c[0] >= chosen[0][0] - LATEST_MARGIN]
+            lead.sort(key=lambda c: days[c[1] - 1], reverse=True)  # stable: equal days keep their scores' order
+            chosen = lead + chosen[len(lead):]
         return chosen
 
     def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
@@ -1515,9 +1731,10 @@ class Assistant:
         )
 
     def _refusal(self, question: str, passages: Sequence[Passage], timings: dict[str, float],
-                 filters: Filters | None = None) -> Answer:
+                 filters: Filters | None = None, note: str = "") -> Answer:
         text = (prompts.REFUSAL if passages else prompts.REFUSAL_NOTHING).format(as_of=_as_of(self.store))
-        why = filtered_refusal_note(filters, passages, self.store.facts()) if filters and filters.restricts else ""
+        why = note or (filtered_refusal_note(filters, passages, self.store.facts())
+                       if filters and filters.restricts else "")
         return Answer(
             text=f"{text} {why}" if why else text,
             refused=True,
@@ -1532,7 +1749,11 @@ def filtered_refusal_note(filters: Filters, passages: Sequence[Passage], facts: 
     """Why a refusal under ``filters`` may be the filters' doing, and the way out: the command line's
     ``--outlet/--since/--until`` and the page's sidebar filters alike."""
     newest = parse_day(facts.get("newest_published") or "")
-    if filters.date_from and newest is not None and dt.date.fromisoformat(filters.date_from) > newest:
+    # (The catalog's newest leaves out dates after tomorrow — typos, planted dates — which a search under
+    # the filter may still find: then the note must not say there is none.)
+    found = [d for p in passages if (d := parse_day(p.published)) is not None]
+    if (filters.date_from and newest is not None and dt.date.fromisoformat(filters.date_from) > newest
+            and not any(d >= dt.date.fromisoformat(filters.date_from) for d in found)):
         return (f"No ingested article is published on or after {filters.date_from} (newest article: "
                 f"{newest.isoformat()}): use an earlier start date, or ingest newer articles.")
     if not passages:

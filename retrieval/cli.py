@@ -212,7 +212,8 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         elif final.refused and final.passages:
             say("\nClosest passages:")
             for p in final.passages[:3]:
-                say(f"  - {p.title}: {p.text[:160]}…")
+                meta = ", ".join(x for x in (p.outlet, p.published[:10]) if x)
+                say(f"  - {p.title}{f' ({meta})' if meta else ''}: {p.text[:160]}…")
         t = final.timings
         click.echo(
             f"\n(retrieval {t.get('retrieve', 0):.2f}s, first token {t.get('first_token', 0):.2f}s, "
