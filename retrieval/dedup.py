@@ -16,6 +16,11 @@ from collections.abc import Callable, Set
 from retrieval.text import keyword_terms
 
 VERBATIM_COSINE = 0.97  # above this two passages are copies whatever their wording
+# A near-copy is cited as the original of a story only when it repeats the best-ranked copy's words (word-set
+# Jaccard; restatements of one story collapse from 0.18) and came out at most this many days before it: on
+# RealTime QA looser groups offered "originals" written 1-3 years earlier (docs/results.md, session 15).
+ORIGINAL_JACCARD = 0.5
+ORIGINAL_DAYS = 7
 
 
 def word_set(text: str) -> frozenset[str]:

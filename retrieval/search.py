@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from retrieval.dedup import conflicting, is_near_duplicate, word_set
+from retrieval.dedup import ORIGINAL_DAYS, ORIGINAL_JACCARD, conflicting, is_near_duplicate, jaccard, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Copy, Passage
@@ -224,6 +224,9 @@ def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
     the near-copies) and ``copies`` (the others collapsed into it, best first) are one story, cited from
     its earliest publication — the wire original, not the newest re-run that freshness ranked first.
 
+    Only a copy of ``best``'s words (:data:`ORIGINAL_JACCARD`) published at most :data:`ORIGINAL_DAYS` days
+    before it can be the original: near-copies collapse on looser grounds (a restatement of the story), and
+    the same text years earlier is an evergreen page or a misdated one, not a wire story's first run.
     The earliest day wins; on that day, the earliest time when every copy of that day gives one, else the
     better rank. An undated copy never displaces a dated one. The original is not cited when it states
     a different fact from another copy (:func:`conflicting`): then ``best`` stays. What is returned is
@@ -235,10 +238,16 @@ def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
     members = list(by_article.values())
     days = [parse_day(p.published) for p in members]
     original = best
-    dated = [d for d in days if d is not None]
+    best_day, best_words = days[0], word_set(best.text)
+    dated = [  # the copies that may be the original, best-ranked first
+        (p, d) for p, d in zip(members, days, strict=True)
+        if d is not None and (p is best or (
+            (best_day is None or (best_day - d).days <= ORIGINAL_DAYS)
+            and jaccard(best_words, word_set(p.text)) >= ORIGINAL_JACCARD))
+    ]
     if dated:
-        first = min(dated)
-        on_first = [p for p, d in zip(members, days, strict=True) if d == first]  # best-ranked first
+        first = min(d for _, d in dated)
+        on_first = [p for p, d in dated if d == first]
         if all(_time_of_day(p.published) for p in on_first):
             on_first.sort(key=lambda p: _time_of_day(p.published))  # stable: ties keep their rank
         original = on_first[0]

@@ -268,6 +268,12 @@ def test_cite_original_picks_the_earliest_dated_copy() -> None:
     # an undated best-ranked copy gives way to a dated one; a dated one never to an undated one
     assert cite_original(_passage("undated", "", 9), [_passage("star", "2026-11-26", 8)]).article_id == "star"
     assert cite_original(_passage("star", "2026-11-26", 9), [_passage("undated", "", 8)]).article_id == "star"
+    # the original repeats the best-ranked copy's words and came out within a week before it: a restatement
+    # of the story, or the same text years earlier (an evergreen or misdated page), is listed, not cited
+    other = "Veldhaven's dockers stop work; the port authority regrets it and ships wait at anchor outside."
+    assert cite_original(best, [_passage("wsj", "2026-11-24", 8, other)]).article_id == "star"
+    assert cite_original(best, [_passage("old", "2026-11-18", 8), _passage("y", "2026-11-20", 7)]).article_id == "y"
+    assert cite_original(best, [_passage("old", "2023-11-20", 8)]).duplicates == ["old"]
     # the same day: the earlier time when each gives one, else the better rank
     assert cite_original(_passage("a", "2026-11-24T18:00:00", 9),
                          [_passage("b", "2026-11-24T06:30:00", 8)]).article_id == "b"
