@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from retrieval.dedup import ORIGINAL_DAYS, ORIGINAL_JACCARD, conflicting, is_near_duplicate, jaccard, word_set
+from retrieval.dedup import ORIGINAL_COVER, ORIGINAL_DAYS, conflicting, is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Copy, Passage
@@ -224,8 +224,9 @@ def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
     the near-copies) and ``copies`` (the others collapsed into it, best first) are one story, cited from
     its earliest publication — the wire original, not the newest re-run that freshness ranked first.
 
-    Only a copy of ``best``'s words (:data:`ORIGINAL_JACCARD`) published at most :data:`ORIGINAL_DAYS` days
-    before it can be the original: near-copies collapse on looser grounds (a restatement of the story), and
+    Only a copy whose passage holds ``best``'s words (:data:`ORIGINAL_COVER` of them: the answer ``best``
+    was ranked for stays in what is shown) published at most :data:`ORIGINAL_DAYS` days before it can be the
+    original: near-copies collapse on looser grounds (a restatement of the story), and
     the same text years earlier is an evergreen page or a misdated one, not a wire story's first run.
     The earliest day wins; on that day, the earliest time when every copy of that day gives one, else the
     better rank. An undated copy never displaces a dated one. The original is not cited when it states
@@ -243,7 +244,7 @@ def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
         (p, d) for p, d in zip(members, days, strict=True)
         if d is not None and (p is best or (
             (best_day is None or (best_day - d).days <= ORIGINAL_DAYS)
-            and jaccard(best_words, word_set(p.text)) >= ORIGINAL_JACCARD))
+            and len(best_words & word_set(p.text)) >= ORIGINAL_COVER * len(best_words)))
     ]
     if dated:
         first = min(d for _, d in dated)
