@@ -1,5 +1,6 @@
 """Hybrid search: dense (Chroma) + keyword (BM25 over passages) fused by reciprocal rank, re-weighed
-by whole-article BM25 and freshness; filters, near-duplicate collapse, and an optional rerank hook."""
+by whole-article BM25 and freshness; filters, near-duplicate collapse (a story several outlets carried is
+cited from its original), and an optional rerank hook."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from retrieval.dedup import conflicting, is_near_duplicate, word_set
+from retrieval.dedup import ORIGINAL_COVER, ORIGINAL_DAYS, conflicting, is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Copy, Passage
@@ -212,6 +213,60 @@ def with_dense_reserve(
     return out
 
 
+def _time_of_day(published: str) -> str:
+    """The time part of an ISO timestamp (stored in UTC: comparable as text), "" for a day alone."""
+    text = published.strip()
+    return text[11:] if len(text) > 11 and text[10] in "T " else ""
+
+
+def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
+    """The passage a story carried by several outlets is shown and cited as: ``best`` (the best-ranked of
+    the near-copies) and ``copies`` (the others collapsed into it, best first) are one story, cited from
+    its earliest publication — the wire original, not the newest re-run that freshness ranked first.
+
+    Only a copy whose passage holds ``best``'s words (:data:`ORIGINAL_COVER` of them: the answer ``best``
+    was ranked for stays in what is shown) published at most :data:`ORIGINAL_DAYS` days before it can be the
+    original: near-copies collapse on looser grounds (a restatement of the story), and
+    the same text years earlier is an evergreen page or a misdated one, not a wire story's first run.
+    The earliest day wins; on that day, the earliest time when every copy of that day gives one, else the
+    better rank. An undated copy never displaces a dated one. The original is not cited when it states
+    a different fact from another copy (:func:`conflicting`): then ``best`` stays. What is returned is
+    the original's own passage (its text, offsets, article) with the group's place and scores — those of
+    ``best`` — and every other article of the group as its ``copies``, earliest first (undated last)."""
+    by_article: dict[str, Passage] = {}
+    for p in (best, *copies):
+        by_article.setdefault(p.article_id, p)  # an article's best-ranked passage speaks for it
+    members = list(by_article.values())
+    days = [parse_day(p.published) for p in members]
+    original = best
+    best_day, best_words = days[0], word_set(best.text)
+    dated = [  # the copies that may be the original, best-ranked first
+        (p, d) for p, d in zip(members, days, strict=True)
+        if d is not None and (p is best or (
+            (best_day is None or (best_day - d).days <= ORIGINAL_DAYS)
+            and len(best_words & word_set(p.text)) >= ORIGINAL_COVER * len(best_words)))
+    ]
+    if dated:
+        first = min(d for _, d in dated)
+        on_first = [p for p, d in dated if d == first]
+        if all(_time_of_day(p.published) for p in on_first):
+            on_first.sort(key=lambda p: _time_of_day(p.published))  # stable: ties keep their rank
+        original = on_first[0]
+        if original is not best and any(
+            conflicting(original.text, p.text) for p in members if p is not original and p is not best
+        ):
+            original = best  # already checked against best when it was collapsed into it
+    rank = {p.article_id: i for i, p in enumerate(members)}
+    others = sorted(
+        (p for p in members if p is not original),
+        key=lambda p: (parse_day(p.published) or date.max, rank[p.article_id]),
+    )
+    return replace(
+        original, score=best.score, similarity=best.similarity, dense_rank=best.dense_rank,
+        keyword_rank=best.keyword_rank, copies=[Copy.of(p) for p in others],
+    )
+
+
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
     t = time.perf_counter()
     return fn(*args), time.perf_counter() - t
@@ -252,6 +307,9 @@ def search(
     fused score.
     ``dense_reserve=False``: no places kept for the best dense matches (``settings.dense_reserve``), e.g.
     when a ``reranker`` knows better which passages matter.
+    ``collapse``: near-copies of a passage (a story several outlets carried) are shown once, at the place
+    of the best-ranked copy, cited from the earliest publication among them (:func:`cite_original`), the
+    others listed as its ``copies``; an update that changes a fact is never collapsed.
     """
     settings = store.settings
     k = k or settings.k
@@ -333,10 +391,12 @@ def search(
         passages.sort(key=lambda p: -p.score)
 
     reserve = round(k * settings.dense_reserve) if mode == "hybrid" and dense_reserve else 0
-    kept: list[Passage] = []
     collapsed = 0
-    if collapse:
+    if collapse and passages:
         words: dict[str, frozenset[str]] = {}
+        at = {p.chunk_id: i for i, p in enumerate(passages)}
+        matrix = np.stack([vectors[p.chunk_id] for p in passages])
+        cosines = matrix @ matrix.T  # every pair of candidates, in one product
 
         def words_of(p: Passage) -> frozenset[str]:  # only passages close in meaning need them
             if p.chunk_id not in words:
@@ -345,35 +405,44 @@ def search(
 
         def twin_of(passage: Passage, among: Sequence[Passage]) -> Passage | None:
             # A copy that changes a fact (an update, a correction, a denial) is no twin: both versions stay.
+            row = cosines[at[passage.chunk_id]]
             return next(
                 (
                     q for q in among
                     if is_near_duplicate(
-                        float(np.dot(vectors[q.chunk_id], vectors[passage.chunk_id])),
-                        partial(words_of, q), partial(words_of, passage), settings.dedup_threshold,
+                        float(row[at[q.chunk_id]]), partial(words_of, q), partial(words_of, passage),
+                        settings.dedup_threshold,
                     )
                     and not conflicting(q.text, passage.text)
                 ),
                 None,
             )
 
+        # Every candidate is looked at, not only those up to the k-th kept one: a shown passage lists all
+        # its near-copies, and its original (often ranked lower: freshness favours the re-runs) is among them.
+        kept: list[Passage] = []
+        copies: dict[str, list[Passage]] = {}  # shown passage's chunk id -> its near-copies, best first
         for passage in passages:
             twin = twin_of(passage, kept)
             if twin is not None:
-                collapsed += 1
-                if passage.article_id != twin.article_id and passage.article_id not in twin.duplicates:
-                    twin.copies.append(Copy.of(passage))
-                continue
-            kept.append(passage)
-            if len(kept) >= k:
-                break
+                copies.setdefault(twin.chunk_id, []).append(passage)
+            elif len(kept) < k:
+                kept.append(passage)
+        if reserve:
+            shown = with_dense_reserve(kept, passages, k, reserve, twin_of)
+            added = [p for p in shown if p.chunk_id not in {q.chunk_id for q in kept}]
+            if added:  # the reserve's passages, ranked after the k-th kept, list their near-copies too
+                taken = {p.chunk_id for p in shown} | {c.chunk_id for group in copies.values() for c in group}
+                for passage in passages:
+                    if passage.chunk_id not in taken and (twin := twin_of(passage, added)) is not None:
+                        copies.setdefault(twin.chunk_id, []).append(passage)
+            kept = shown
+        collapsed = sum(len(copies.get(p.chunk_id, ())) for p in kept)
+        kept = [cite_original(p, copies.get(p.chunk_id, ())) for p in kept]
     else:
         kept = passages[:k]
-
-        def twin_of(passage: Passage, among: Sequence[Passage]) -> Passage | None:
-            return None
-    if reserve:
-        kept = with_dense_reserve(kept, passages, k, reserve, twin_of)
+        if reserve:
+            kept = with_dense_reserve(kept, passages, k, reserve, lambda _p, _among: None)
     timings["fuse"] = time.perf_counter() - t
     timings["retrieve"] = time.perf_counter() - t0
     return SearchResult(kept, timings, candidates=len(passages), collapsed=collapsed)

@@ -21,10 +21,10 @@ from streamlit.testing.v1 import AppTest
 from retrieval.answer import Assistant
 from retrieval.conversations import answer_from_record, answer_to_record
 from retrieval.dedup import conflicting
-from retrieval.search import search
+from retrieval.search import Filters, cite_original, search
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.types import Copy
+from retrieval.types import Copy, Passage
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -178,3 +178,113 @@ def test_a_copy_has_one_name_on_the_page_and_in_the_terminal() -> None:
     assert Copy("c", "", "A " + "very " * 30 + "long headline").label.endswith("…")
     assert len(Copy("c", "", "A " + "very " * 30 + "long headline").label) <= 60
     assert Copy("d").label == "another article"
+
+
+# --- the original of a syndicated story ------------------------------------------------------------
+# The wire's own story, re-run a day and two days later, and once undated: as of the last re-run's day,
+# freshness ranks the newest re-run first, but the reader is given the wire original as the source.
+STRIKE = ("ROTTERDAM (Reuters) - Dockworkers at the port of Veldhaven will strike for 48 hours from Thursday after "
+          "pay talks with the port authority broke down, the union said on Monday, halting container traffic at "
+          "one of Europe's busiest harbours. The authority said it regretted the walkout and would keep talking.")
+RERUNS = {
+    "reuters.md": _article("Veldhaven dockworkers to strike for 48 hours", "Reuters", "2026-11-24",
+                           "https://wire.example/veldhaven-strike", STRIKE),
+    "yahoo.md": _article("Veldhaven dockworkers to strike for 48 hours", "Yahoo Finance", "2026-11-25",
+                         "https://finance.example/veldhaven-strike", STRIKE),
+    "star.md": _article("Port strike: Veldhaven dockworkers walk out", "Toronto Star", "2026-11-26",
+                        "https://star.example/veldhaven", STRIKE),
+    "digest.md": f"---\ntitle: Veldhaven strike\noutlet: Harbour Digest\nurl: https://digest.example/v\n---\n{STRIKE}\n",
+    "garden.md": ARTICLES["garden.md"],
+}
+STRIKE_QUESTION = "How long will the Veldhaven dockworkers strike?"
+STRIKE_DAY = "2026-11-26"
+
+
+@pytest.fixture(scope="module")
+def reruns_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    return build_index(tmp_path_factory, embedder, RERUNS, backend="extractive")
+
+
+def test_the_original_is_cited_though_a_re_run_ranks_first(reruns_dir: Path, embedder: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("NEWSQA_"):
+            monkeypatch.delenv(name)
+    store = Store(Settings(data_dir=reruns_dir, backend="extractive"), embedder=embedder)
+    try:
+        as_of = Filters(as_of=STRIKE_DAY)
+        raw = [p for p in search(store, STRIKE_QUESTION, k=6, filters=as_of, collapse=False).passages
+               if "Veldhaven" in p.text]
+        assert raw[0].outlet != "Reuters", "a re-run must rank first, or this proves nothing"
+        shown = search(store, STRIKE_QUESTION, k=6, filters=as_of).passages
+        story = [p for p in shown if "Veldhaven" in p.text]
+        assert len(story) == 1, [(p.outlet, p.text[:40]) for p in shown]  # one story, shown once
+        cited = story[0]
+        assert (cited.outlet, cited.published[:10], cited.url) == ("Reuters", "2026-11-24",
+                                                                    "https://wire.example/veldhaven-strike")
+        assert cited.text == store.chunks_by_id([cited.chunk_id])[cited.chunk_id]["text"]  # its own passage
+        # the others, complete, earliest first; the undated one last, never cited in place of a dated one
+        assert [(c.outlet, c.published[:10]) for c in cited.copies] == [
+            ("Yahoo Finance", "2026-11-25"), ("Toronto Star", "2026-11-26"), ("Harbour Digest", "")]
+        # the story keeps the place and the scores its best-ranked copy earned
+        assert shown.index(cited) == next(i for i, p in enumerate(shown) if p.article_id == cited.article_id)
+        assert cited.score == raw[0].score and cited.similarity == raw[0].similarity
+        # as of today the same: the original is cited whichever copy ranks first
+        today = next(p for p in search(store, STRIKE_QUESTION, k=6).passages if "Veldhaven" in p.text)
+        assert today.outlet == "Reuters" and len(today.copies) == 3
+    finally:
+        store.catalog.close()
+
+
+def test_ask_prints_the_original_as_the_source(reruns_dir: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env |= {"NEWSQA_DATA_DIR": str(reruns_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "retrieval", "ask", STRIKE_QUESTION, "--as-of", STRIKE_DAY],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    at = next(i for i, x in enumerate(lines) if "also carried by:" in x)
+    source = next(x for x in reversed(lines[:at]) if x.lstrip().startswith("["))
+    assert source.rstrip().endswith("(Reuters, 2026-11-24)"), run.stdout
+    assert "https://wire.example/veldhaven-strike" in lines[at - 1], run.stdout
+    assert lines[at].split("also carried by: ")[1] == (
+        "Yahoo Finance (2026-11-25), Toronto Star (2026-11-26), Harbour Digest"), run.stdout
+
+
+def _passage(article: str, published: str, score: float = 0.0, text: str = STRIKE) -> Passage:
+    return Passage(chunk_id=f"{article}:0", article_id=article, text=text, start=0, end=len(text),
+                   outlet=article.title(), published=published, score=score, similarity=score / 10,
+                   dense_rank=int(10 - score), keyword_rank=None)
+
+
+def test_cite_original_picks_the_earliest_dated_copy() -> None:
+    best = _passage("star", "2026-11-26", 9)
+    later = [_passage("yahoo", "2026-11-25", 8), _passage("undated", "", 7), _passage("reuters", "2026-11-24", 6)]
+    cited = cite_original(best, later)
+    assert cited.article_id == "reuters" and cited.chunk_id == "reuters:0"
+    assert (cited.score, cited.similarity, cited.dense_rank) == (9, 0.9, 1)  # the group's place
+    assert cited.duplicates == ["yahoo", "star", "undated"]  # earliest first, undated last
+    # an undated best-ranked copy gives way to a dated one; a dated one never to an undated one
+    assert cite_original(_passage("undated", "", 9), [_passage("star", "2026-11-26", 8)]).article_id == "star"
+    assert cite_original(_passage("star", "2026-11-26", 9), [_passage("undated", "", 8)]).article_id == "star"
+    # the original repeats the best-ranked copy's words and came out within a week before it: a restatement
+    # of the story, or the same text years earlier (an evergreen or misdated page), is listed, not cited
+    other = "Veldhaven's dockers stop work; the port authority regrets it and ships wait at anchor outside."
+    assert cite_original(best, [_passage("wsj", "2026-11-24", 8, other)]).article_id == "star"
+    assert cite_original(best, [_passage("old", "2026-11-18", 8), _passage("y", "2026-11-20", 7)]).article_id == "y"
+    assert cite_original(best, [_passage("old", "2023-11-20", 8)]).duplicates == ["old"]
+    # the same day: the earlier time when each gives one, else the better rank
+    assert cite_original(_passage("a", "2026-11-24T18:00:00", 9),
+                         [_passage("b", "2026-11-24T06:30:00", 8)]).article_id == "b"
+    assert cite_original(_passage("a", "2026-11-24T18:00:00", 9), [_passage("b", "2026-11-24", 8)]).article_id == "a"
+    # another chunk of the best-ranked article is no copy; alone, a passage is cited as it is
+    alone = cite_original(best, [Passage(chunk_id="star:1", article_id="star", text=STRIKE, start=0, end=1)])
+    assert alone.chunk_id == "star:0" and not alone.copies
+    # an original stating another fact than one of the copies is not cited for them: the best-ranked stays
+    # (here the best-ranked copy gives no duration; one copy says 72 hours, the original 48)
+    vague = _passage("star", "2026-11-26", 9, STRIKE.replace(" for 48 hours", ""))
+    odd = _passage("yahoo", "2026-11-25", 8, STRIKE.replace("48 hours", "72 hours"))
+    assert not conflicting(vague.text, odd.text) and conflicting(STRIKE, odd.text)
+    assert cite_original(vague, [odd, _passage("reuters", "2026-11-24", 6)]).article_id == "star"
+    assert cite_original(vague, [_passage("reuters", "2026-11-24", 6)]).article_id == "reuters"
