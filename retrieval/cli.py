@@ -148,9 +148,13 @@ def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
 @click.option("--as-of", "as_of", default="", callback=day_option,
               help="Read the news as of YYYY-MM-DD: articles published shortly before it rank higher "
                    "(default: --until, else today). Nothing is filtered out.")
+@click.option("--after", "earlier", multiple=True, metavar="QUESTION",
+              help="An earlier question of the conversation (repeatable, oldest first): QUESTION is then read "
+                   "as a follow-up of them, e.g. `ask \"What did the UK say about it?\" --after \"What did "
+                   "Pete Hegseth order?\"` — answered from that story, or refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and timings as JSON.")
 def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tuple[str, ...],
-        date_from: str, date_to: str, as_of: str, as_json: bool) -> None:
+        date_from: str, date_to: str, as_of: str, earlier: tuple[str, ...], as_json: bool) -> None:
     """Answer QUESTION from the ingested articles, with cited passages.
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal; under filters
@@ -183,7 +187,8 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         streamed.append(text)
 
     with failures_explained(settings, assistant.store):  # e.g. the model's server is down, the disk full
-        final = answer(question, (), filters, assistant=assistant,
+        history = [("user", q.strip()) for q in earlier if q.strip()]
+        final = answer(question, history, filters, assistant=assistant,
                        on_token=show if not as_json and sys.stdout.isatty() else None)
 
     def say(text: str) -> None:  # article text is untrusted: nothing in it may act on the terminal

@@ -275,3 +275,22 @@ def test_a_qualifier_is_not_the_story() -> None:
     passage = Passage("c", "a", "SpaceX and Anthropic prepare the biggest public-market debut in U.S. history.",
                       0, 80, title="Beware the ghosts of IPOs past")
     assert on_topic("What did the SEC say about it?", follow, [passage]) == [True]
+
+
+def test_ask_reads_a_follow_up_after_earlier_questions(index_dir: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env |= {"NEWSQA_DATA_DIR": str(index_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def ask(*args: str) -> tuple[int, dict[str, Any]]:
+        run = subprocess.run([sys.executable, "-m", "retrieval", "ask", *args, "--as-of", "2026-11-30", "--json"],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        return run.returncode, json.loads(run.stdout)
+
+    code, out = ask("And the farmers?", "--after", "What is in the Veltrania Ostrovia trade deal?")
+    assert code == 0 and not out["refused"], out["answer"]
+    assert "farmers" in out["answer"] and all("Medra" in c["quote"] or "Ostrovia" in c["quote"] or "farmers"
+                                              in c["quote"] for c in out["citations"]), out["answer"]
+    code, out = ask("What did the UK say about it?", "--after",
+                    "What did the Zorbian parliament decide about fishing quotas?")
+    assert code == 3 and out["refused"], out["answer"]  # not the UK's fuel duty: another story
