@@ -47,7 +47,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -462,28 +462,39 @@ def cross_validate(tables: Sequence[Table], fit: Callable[[Sequence[Table]], np.
             + "  ".join(f"{m} {paired(new, base, m)}" for m in METRICS))
 
 
+def leave_weeks_out(tables: Sequence[Table], a: Sequence[int], options: Iterable[Any],
+                    result: Callable[[Any, int], dict[str, float | None]],
+                    ) -> tuple[list[Any], list[dict[str, float | None]]]:
+    """Leave-weeks-out over the questions ``a`` (indices into ``tables``; 5 folds of whole weeks): on each
+    fold, the option whose results (``result(option, i)``) score best (sum of article MRR and answer
+    hits@1/3/5/10) on the other four folds gives the fold's results. The picks, and the results in ``a``'s
+    order."""
+    options = list(options)
+    weeks = sorted({week(tables[i].question.id, tables[i].question.date) for i in a})
+    fold = {i: weeks.index(week(tables[i].question.id, tables[i].question.date)) % 5 for i in a}
+
+    def total(option: Any, part: Sequence[int]) -> float:
+        return sum(summary([result(option, i) for i in part])[m][0] for m in METRICS)
+
+    scored: dict[int, dict[str, float | None]] = {}
+    picks = []
+    for f in range(5):
+        best = max(options, key=lambda option: total(option, [i for i in a if fold[i] != f]))
+        picks.append(best)
+        for i in a:
+            if fold[i] == f:
+                scored[i] = result(best, i)
+    return picks, [scored[i] for i in a]
+
+
 def cross_validate_choice(tables: Sequence[Table], orders: dict[float, list[np.ndarray]], k: int, reserve: int
                           ) -> str:
     """Leave-weeks-out on half A: on each fold, the setting whose orders score best (sum of article MRR
     and answer hits@1/3/5/10) on the other four folds ranks the fold's questions."""
     a = [i for i, t in enumerate(tables) if half_of(t.question, "A")]
-    weeks = sorted({week(tables[i].question.id, tables[i].question.date) for i in a})
-    fold = {i: weeks.index(week(tables[i].question.id, tables[i].question.date)) % 5 for i in a}
-
-    def total(setting: float, part: Sequence[int]) -> float:
-        res = [tables[i].score(tables[i].ranking(orders[setting][i], k, reserve)) for i in part]
-        return sum(summary(res)[m][0] for m in METRICS)
-
-    scored: dict[int, dict[str, float | None]] = {}
-    picks = []
-    for f in range(5):
-        best = max(orders, key=lambda setting: total(setting, [i for i in a if fold[i] != f]))
-        picks.append(best)
-        for i in a:
-            if fold[i] == f:
-                scored[i] = tables[i].score(tables[i].ranking(orders[best][i], k, reserve))
+    picks, new = leave_weeks_out(
+        tables, a, orders, lambda setting, i: tables[i].score(tables[i].ranking(orders[setting][i], k, reserve)))
     prod = weights(PRODUCT)
-    new = [scored[i] for i in a]
     base = [tables[i].score(tables[i].ranking(tables[i].x @ prod, k, reserve)) for i in a]
     return (f"half A, leave-weeks-out (5 folds; picked {picks}): {line(new)}\n  new − product: "
             + "  ".join(f"{m} {paired(new, base, m)}" for m in METRICS))

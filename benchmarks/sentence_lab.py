@@ -58,11 +58,11 @@ from benchmarks.fusion_lab import (  # noqa: E402
     Pool,
     Table,
     describe,
+    leave_weeks_out,
     line,
     paired,
-    summary,
 )
-from retrieval.eval_data import half_of, load_dataset, week  # noqa: E402
+from retrieval.eval_data import half_of, load_dataset  # noqa: E402
 from retrieval.search import fuse, lean_tail, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.text import flat, split_sentences  # noqa: E402
@@ -259,22 +259,9 @@ def grid(args: argparse.Namespace) -> None:
 def cross_validate(tables: Sequence[Table], cells: dict[Any, list[dict[str, float | None]]],
                    base: Sequence[dict[str, float | None]]) -> str:
     a = [i for i, t in enumerate(tables) if half_of(t.question, "A")]
-    weeks = sorted({week(tables[i].question.id, tables[i].question.date) for i in a})
-    fold = {i: weeks.index(week(tables[i].question.id, tables[i].question.date)) % 5 for i in a}
     cells = {**cells, ("product", "-", 0, 0.0): list(base)}
-
-    def total(cell: Any, part: Sequence[int]) -> float:
-        return sum(summary([cells[cell][i] for i in part])[m][0] for m in METRICS)
-
-    scored: dict[int, dict[str, float | None]] = {}
-    picks = []
-    for f in range(5):
-        best = max(cells, key=lambda c: total(c, [i for i in a if fold[i] != f]))
-        picks.append(best)
-        for i in a:
-            if fold[i] == f:
-                scored[i] = cells[best][i]
-    new, old = [scored[i] for i in a], [base[i] for i in a]
+    picks, new = leave_weeks_out(tables, a, cells, lambda cell, i: cells[cell][i])
+    old = [base[i] for i in a]
     return (f"half A, leave-weeks-out (5 folds; picked {picks}):\n  {line(new)}\n  Δ "
             + "  ".join(f"{m} {paired(new, old, m)}" for m in METRICS))
 
