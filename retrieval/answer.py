@@ -126,44 +126,57 @@ _REACTION = re.compile(r"\b(say|said|says|think|thinks|react|reacted|respond|res
 SUBJECT_FOLLOWUPS = 2
 
 
-def _subject(history: History) -> str:
-    """The subject a follow-up refers back to: the question that set the topic (the last one that was
-    not a follow-up) and the follow-ups since, at most ``SUBJECT_FOLLOWUPS`` of them, the latest kept —
-    so a fourth follow-up still knows the story the first question named."""
-    pairs = _history_pairs(history)
-    asked = [content for role, content in pairs if role == "user"]
+def _thread(history: History) -> tuple[str, list[str]]:
+    """The question that set the topic a follow-up refers back to (the last one asked that was not a
+    follow-up; "" when every question was one) and the follow-ups asked since, oldest first."""
+    asked = [content for role, content in _history_pairs(history) if role == "user"]
     follows: list[str] = []
     while asked:
         last = asked.pop()
         if not is_followup(last, [("user", q) for q in asked]):
-            return " ".join([last, *follows[-SUBJECT_FOLLOWUPS:]])
+            return last, follows
         follows.insert(0, last)
+    return "", follows
+
+
+def _subject_of(topic: str, follows: Sequence[str]) -> str:
+    """The subject a follow-up refers back to: the question that set the topic and the follow-ups since,
+    at most ``SUBJECT_FOLLOWUPS`` of them, the latest kept — so a fourth follow-up still knows the story
+    the first question named (no topic: the last ``SUBJECT_FOLLOWUPS + 1`` follow-ups)."""
+    if topic:
+        return " ".join([topic, *follows[-SUBJECT_FOLLOWUPS:]])
     return " ".join(follows[-SUBJECT_FOLLOWUPS - 1:])
 
 
-def _topic(history: History) -> str:
-    """The question that set the topic a follow-up refers back to: the last one asked that was not a
-    follow-up ("" when every question was one)."""
-    asked = [content for role, content in _history_pairs(history) if role == "user"]
-    while asked:
-        last = asked.pop()
-        if not is_followup(last, [("user", q) for q in asked]):
-            return last
-    return ""
+def _subject(history: History) -> str:
+    return _subject_of(*_thread(history))
 
 
-def _previous_days(history: History) -> tuple[str, ...]:
-    """The publication days (YYYY-MM-DD, sorted) of the articles the last assistant answer cites."""
+def _previous_cited(history: History) -> list[dict[str, Any]]:
+    """The citations of the last assistant answer of ``history`` (none for a refusal; turns given as dicts
+    with ``citations``, as the app keeps them: ``{"role": "assistant", "content": …, "citations":
+    [{"article_id": …, "published": …}, …]}``)."""
     for turn in reversed(list(history)):
         role = turn.get("role", "") if isinstance(turn, dict) else turn[0]
         if role == "user":
             break
-        if role != "assistant" or not isinstance(turn, dict):
+        if role != "assistant":
             continue
-        days = {d.isoformat() for c in turn.get("citations") or () if isinstance(c, dict)
-                if (d := parse_day(str(c.get("published") or "")))}
-        return tuple(sorted(days))
-    return ()
+        content = str(turn.get("content", "") if isinstance(turn, dict) else turn[1])
+        if content.startswith(_REFUSAL_START) or not isinstance(turn, dict):
+            return []
+        return [c for c in turn.get("citations") or () if isinstance(c, dict)]
+    return []
+
+
+def _previous_days(cited: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The publication days (YYYY-MM-DD, sorted) of the articles of ``cited`` (:func:`_previous_cited`)."""
+    return tuple(sorted({d.isoformat() for c in cited if (d := parse_day(str(c.get("published") or "")))}))
+
+
+def _previous_citations(cited: Sequence[dict[str, Any]]) -> frozenset[str]:
+    """The article ids of ``cited`` (:func:`_previous_cited`)."""
+    return frozenset(str(c.get("article_id")) for c in cited if c.get("article_id"))
 
 
 # A follow-up asking what came after or before the previous answer's news ("What happened next?", "And the
@@ -172,26 +185,6 @@ _AFTER = re.compile(r"\b(next|after that|afterwards?|since then|later|the day af
                     r"what followed|then what)\b", re.I)
 _BEFORE = re.compile(r"\b(before that|the day before|the week before|earlier|previously|beforehand|before then|"
                      r"prior to that|what led to)\b", re.I)
-
-
-def _previous_citations(history: History) -> frozenset[str]:
-    """The articles the last assistant answer of ``history`` cites (none for a refusal; turns given as
-    dicts with ``citations``, as the app keeps them: ``{"role": "assistant", "content": …,
-    "citations": [{"article_id": …}, …]}``)."""
-    for turn in reversed(list(history)):
-        role = turn.get("role", "") if isinstance(turn, dict) else turn[0]
-        if role == "user":
-            break
-        if role != "assistant":
-            continue
-        content = str(turn.get("content", "") if isinstance(turn, dict) else turn[1])
-        if content.startswith(_REFUSAL_START):
-            return frozenset()
-        cited = turn.get("citations") if isinstance(turn, dict) else None
-        return frozenset(
-            str(c.get("article_id")) for c in cited or () if isinstance(c, dict) and c.get("article_id")
-        )
-    return frozenset()
 
 
 _REFUSAL_START = prompts.REFUSAL.split("{", 1)[0]
@@ -237,15 +230,17 @@ def followup_search(question: str, history: History) -> FollowUp | None:
     other stories too); its citations count only where a cited passage holds the new ask."""
     if not is_followup(question, history):
         return None
-    subject = _subject(history)
+    topic, follows = _thread(history)
+    subject = _subject_of(topic, follows)
     subject_terms = [t for t in keyword_terms(subject) if t not in _GENERIC]
     own = question_ask(question)
     new = frozenset(own.terms - {_stem(t) for t in subject_terms})
-    days = _previous_days(history)
+    cited = _previous_cited(history)
+    days = _previous_days(cited)
     after = days[-1] if days and _AFTER.search(question) and not _BEFORE.search(question) else ""
     before = days[0] if days and _BEFORE.search(question) and not after else ""
-    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject, _previous_citations(history),
-                    _topic(history), after, before)
+    return FollowUp(f"{question} {' '.join(subject_terms)}".strip(), new, subject, _previous_citations(cited),
+                    topic, after, before)
 
 
 def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignore: Sequence[str] = (),
@@ -265,14 +260,12 @@ def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignor
     if not names and not topic.terms:
         return [True] * len(passages)
     needed = terms_needed(len(topic.terms))
+    story = Ask(tuple(names), topic.terms)
     verdicts: dict[str, bool] = {}
 
     def holds(text: str) -> bool:
-        folded = _fold(text)
-        stems = {_stem(w) for w in re.findall(r"[\w']+", folded)}
-        if names:
-            return any(_name_in(n, folded, stems, text) for n in names)
-        return len(topic.terms & stems) >= needed
+        named, terms = coverage(story, text)
+        return named > 0 if names else round(terms * len(topic.terms)) >= needed
 
     tied = []
     for p in passages:
@@ -1342,27 +1335,27 @@ class Assistant:
         # question the answer step reads is the standalone one.
         # A question about a day only ("What happened yesterday?") reads that day's articles.
         days = asked_days(question) if follow is None else None
+        # The time a follow-up ("What happened next?") or a day question asks about may lie outside the
+        # filters' dates: then no article may answer.
+        window: Filters | None = filters or Filters()
         if follow is not None:
             window = follow.window(filters)
-            if window is None:
-                timings["total"] = time.perf_counter() - started
-                yield Retrieved(standalone, [])
-                yield Final(self._refusal(standalone, [], timings, filters))
-                return
+        elif days is not None:
+            window = day_filters(filters, days)
+        if window is None:
+            timings["total"] = time.perf_counter() - started
+            yield Retrieved(standalone, [])
+            note = days_outside_note(filters or Filters(), days) if days is not None else ""
+            yield Final(self._refusal(standalone, [], timings, filters, note=note))
+            return
+        if follow is not None:
             result = self.retrieve(follow.query, window, boost=follow.new, cited=follow.cited)
             if follow.after or follow.before:  # what came next (or before) is not what was cited already
                 result.passages = [p for p in result.passages if p.article_id not in follow.cited]
         elif days is not None:
-            window = day_filters(filters, days)
-            if window is None:  # the day asked about lies outside the filters' dates
-                timings["total"] = time.perf_counter() - started
-                yield Retrieved(standalone, [])
-                yield Final(self._refusal(standalone, [], timings, filters,
-                                          note=days_outside_note(filters or Filters(), days)))
-                return
             result = self.retrieve(standalone, window)
-        elif (day := topic_day(question)) is not None and (window := day_filters(filters, day)) is not None and (
-                self.holds_answer(self.ask_of(question, None, (found := self.retrieve(standalone, window)).passages),
+        elif (day := topic_day(question)) is not None and (that_day := day_filters(filters, day)) is not None and (
+                self.holds_answer(self.ask_of(question, None, (found := self.retrieve(standalone, that_day)).passages),
                                   found.passages, found.best_similarity)):
             result = found  # "… in Kessel yesterday?": that day's articles, when they hold it (else all days)
         elif asks_latest(question):
