@@ -256,11 +256,8 @@ def cite_original(best: Passage, copies: Sequence[Passage]) -> Passage:
             conflicting(original.text, p.text) for p in members if p is not original and p is not best
         ):
             original = best  # already checked against best when it was collapsed into it
-    rank = {p.article_id: i for i, p in enumerate(members)}
-    others = sorted(
-        (p for p in members if p is not original),
-        key=lambda p: (parse_day(p.published) or date.max, rank[p.article_id]),
-    )
+    order = {p.article_id: (d or date.max, i) for i, (p, d) in enumerate(zip(members, days, strict=True))}
+    others = sorted((p for p in members if p is not original), key=lambda p: order[p.article_id])
     return replace(
         original, score=best.score, similarity=best.similarity, dense_rank=best.dense_rank,
         keyword_rank=best.keyword_rank, copies=[Copy.of(p) for p in others],
@@ -430,7 +427,8 @@ def search(
                 kept.append(passage)
         if reserve:
             shown = with_dense_reserve(kept, passages, k, reserve, twin_of)
-            added = [p for p in shown if p.chunk_id not in {q.chunk_id for q in kept}]
+            before = {q.chunk_id for q in kept}
+            added = [p for p in shown if p.chunk_id not in before]
             if added:  # the reserve's passages, ranked after the k-th kept, list their near-copies too
                 taken = {p.chunk_id for p in shown} | {c.chunk_id for group in copies.values() for c in group}
                 for passage in passages:
