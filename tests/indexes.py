@@ -48,3 +48,11 @@ def build_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any,
         store.catalog.close()
     assert report.added == len(articles) and not report.failed, report.to_json()
     return data
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for running the CLI in a subprocess on ``data_dir``: no ``NEWSQA_*`` of the caller's,
+    the extractive backend, the hub off, and this checkout's code first (whatever the venv installed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    return env | {"NEWSQA_DATA_DIR": str(data_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
+                  "PYTHONPATH": str(ROOT), **extra}

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from indexes import build_index
+from indexes import build_index, cli_env
 
 from retrieval.answer import (
     Assistant,
@@ -255,9 +254,7 @@ def test_a_relative_time_in_an_article_dated_after_the_as_of_day_is_dated() -> N
 
 
 def test_a_filtered_refusal_does_not_deny_the_article_it_lists(index_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env |= {"NEWSQA_DATA_DIR": str(index_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's code, wherever installed
+    env = cli_env(index_dir)
     question = "What did farmers say about the Veltrania trade deal?"
     run = subprocess.run([sys.executable, "-m", "retrieval", "ask", question, "--since", "2027-01-01", "--json"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
@@ -278,9 +275,7 @@ def test_a_qualifier_is_not_the_story() -> None:
 
 
 def test_ask_reads_a_follow_up_after_earlier_questions(index_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env |= {"NEWSQA_DATA_DIR": str(index_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = cli_env(index_dir)
 
     def ask(*args: str) -> tuple[int, dict[str, Any]]:
         run = subprocess.run([sys.executable, "-m", "retrieval", "ask", *args, "--as-of", "2026-11-30", "--json"],

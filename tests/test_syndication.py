@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from indexes import build_index
+from indexes import build_index, cli_env
 from streamlit.testing.v1 import AppTest
 
 from retrieval.answer import Assistant
@@ -121,8 +121,7 @@ def test_the_answer_gives_both_versions_and_names_who_carried_it(store: Store) -
 
 
 def test_ask_prints_the_other_outlets(index_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env |= {"NEWSQA_DATA_DIR": str(index_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1"}
+    env = cli_env(index_dir)
     run = subprocess.run([sys.executable, "-m", "retrieval", "ask", QUESTION], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -237,9 +236,7 @@ def test_the_original_is_cited_though_a_re_run_ranks_first(reruns_dir: Path, emb
 
 
 def test_ask_prints_the_original_as_the_source(reruns_dir: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env |= {"NEWSQA_DATA_DIR": str(reruns_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": str(ROOT)}
+    env = cli_env(reruns_dir)
     run = subprocess.run([sys.executable, "-m", "retrieval", "ask", STRIKE_QUESTION, "--as-of", STRIKE_DAY],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
