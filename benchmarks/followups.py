@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.answer import Assistant, followup_search, on_topic  # noqa: E402
+from retrieval.answer import Assistant, followup_search  # noqa: E402
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
@@ -209,8 +209,7 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
             passages = [] if window is None else assistant.retrieve(
                 follow.query, window, boost=follow.new, cited=follow.cited).passages
             # As Assistant.stream reads them: only passages of the story the follow-up refers to.
-            tied = on_topic(conv.followup, follow, passages, (), assistant._article_text)
-            passages = [p for p, on in zip(passages, tied, strict=True) if on]
+            passages = assistant.of_story(conv.followup, follow, passages)
     top = passages[:k]
     article = any(p.article_id == conv.article_id for p in top)
     fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)

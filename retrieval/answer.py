@@ -1368,9 +1368,7 @@ class Assistant:
         yield Retrieved(standalone, passages)
 
         if follow is not None:  # a follow-up is answered from its story, or refused
-            outlets = sorted({p.outlet for p in passages if p.outlet})
-            tied = on_topic(question, follow, passages, outlets, self._article_text)
-            passages = [p for p, on in zip(passages, tied, strict=True) if on]
+            passages = self.of_story(question, follow, passages)
         ask = self.ask_of(question, follow, passages)
         # What the question asks of its names, stated near them — a follow-up's too ("How many died in that
         # storm?" needs a sentence saying who died, as the same question asked alone does).
@@ -1466,6 +1464,13 @@ class Assistant:
         if final.refused:
             final = self._refusal(standalone, passages, timings, filters)
         yield Final(dated(final, (filters or Filters()).as_of_day))
+
+    def of_story(self, question: str, follow: FollowUp, passages: Sequence[Passage]) -> list[Passage]:
+        """The ``passages`` a follow-up may be answered from: those of its story (:func:`on_topic`; the
+        passages' outlet names are no topic)."""
+        outlets = sorted({p.outlet for p in passages if p.outlet})
+        tied = on_topic(question, follow, passages, outlets, self._article_text)
+        return [p for p, on in zip(passages, tied, strict=True) if on]
 
     def _article_text(self, article_id: str) -> str:
         """An article's title and whole text ("" when it cannot be read)."""
