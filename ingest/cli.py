@@ -36,7 +36,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
 
     Re-running is cheap: unchanged articles are skipped, edited ones replaced (a file's pages or
     records that are gone from it are deleted; a renamed file is not indexed twice). Files of other
-    types in a folder (.css, .js, images) are skipped. Exit codes: 0 when everything went in, 1 when
+    types in a folder (.css, .js, images) are skipped. Exit code 0 when everything went in, 1 when
     some sources failed (the rest is still ingested), 2 on usage errors, 4 when the ingest stopped
     (the index unusable, e.g. a Chroma server down, or a --rebuild refused) — with --json, stdout
     then holds {"error": "..."}.
