@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -21,7 +22,7 @@ from retrieval.settings import Settings
 from retrieval.store import Embedder, Store
 
 
-def run(store: Store, *sources: str | Path, **options: bool) -> IngestReport:
+def run(store: Store, *sources: str | Path, **options: Any) -> IngestReport:
     return ingest([str(s) for s in sources], store.settings, store=store, **options)
 
 
@@ -189,12 +190,12 @@ def test_a_file_read_whole_keeps_only_the_articles_it_holds_now(fake_store: Stor
     assert (report.unchanged, report.deleted) == (2, 1)
     report = run(fake_store, dump)  # no --sync: the record is gone from the file read, not from elsewhere
     assert (report.unchanged, report.deleted) == (2, 1)
-    assert sorted(r["id"] for r in rows(fake_store.settings)) == ["r0", "r2"]
+    assert sorted(str(r["id"]) for r in rows(fake_store.settings)) == ["r0", "r2"]
     # A file with a broken line is not read whole: nothing of it is deleted.
     dump.write_text(json.dumps(records[0]) + "\n{broken\n")
     report = run(fake_store, dump)
     assert (report.deleted, len(report.failed)) == (0, 1)
-    assert sorted(r["id"] for r in rows(fake_store.settings)) == ["r0", "r2"]
+    assert sorted(str(r["id"]) for r in rows(fake_store.settings)) == ["r0", "r2"]
     check_index(fake_store)
 
 
