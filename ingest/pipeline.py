@@ -312,6 +312,8 @@ def _ingest(
     rebuild = rebuild and not dry_run
     if not dry_run and not rebuild:  # a rebuild claims the index for this model once it has reset it
         store.check_model()
+    if rebuild:  # a Chroma server that is down stops the run now, before the reading and before any drop
+        store.client.heartbeat()
     # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
     fresh = dry_run and not settings.catalog_path.exists()
     indexed = {} if fresh else store.catalog.states()

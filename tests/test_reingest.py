@@ -57,6 +57,11 @@ def test_rebuild_from_a_missing_folder_drops_nothing(
     result = invoke(tmp_path / "corpus", f"http://127.0.0.1:{closed_port()}/feed.xml", "--rebuild")
     assert result.exit_code == EXIT_STOPPED and "nothing dropped" in result.stderr
     assert len(rows(Settings())) == 3
+    # The vector store down: stopped before anything is dropped.
+    down = CliRunner(env={"NEWSQA_CHROMA_URL": f"http://127.0.0.1:{closed_port()}"}).invoke(
+        main, [str(tmp_path / "corpus"), "--rebuild"])
+    assert down.exit_code == EXIT_STOPPED and "ingest stopped" in down.stderr
+    assert len(rows(Settings())) == 3
     store = Store(Settings(), embedder=fake_embedder)
     assert len(check_index(store)) == 3
     store.catalog.close()
