@@ -425,43 +425,44 @@ def _ingest(
 
     # 3. Deletions. A file read whole (no error) keeps only the articles this run read from it: a page cut
     # from a PDF, a record removed from a dump. Feeds are left out: their entries scroll off, they are not
-    # retracted. With sync, also the known articles of SOURCES not seen, unless their source failed to
-    # load; a SOURCE that does not exist at all (a typo, an unmounted disk) stops every sync deletion, as
-    # rsync does.
-    # An article whose file is gone and whose content was read in this run under another id (a new file
-    # name gave it a new id): a rename; the old id is deleted, not left as a second copy.
+    # retracted. An article whose file is gone and whose content this run read under another id (a new
+    # file name gave it a new id) was renamed: its old id is deleted, not left as a second copy. With
+    # sync, also the known articles of SOURCES not seen, unless their source failed to load; a SOURCE
+    # that does not exist at all (a typo, an unmounted disk) stops every sync deletion, as rsync does.
     to_delete: dict[str, None] = {}
     unseen = [aid for aid in known if aid not in seen and aid not in renamed]
-    for article_id in unseen:
+    for article_id in unseen:  # set lookups first: every article of the index may be unseen
         known_hash, _, source = known[article_id]
-        root = _file_root(source)
-        if root is None:
-            continue
-        if root in read_roots:
+        root = _source_root(source)
+        if root in read_roots:  # files only (absolute)
             if root not in failed_roots and Path(root).suffix.lower() not in FEED_SUFFIXES:
                 to_delete[article_id] = None
-        elif (known_hash in digests and may_replace(digests[known_hash], source)
+        elif (known_hash in digests and _file_root(source) and may_replace(digests[known_hash], source)
               and not os.path.lexists(root)):
             renamed.add(article_id)
             report.renamed += 1
     unseen = [aid for aid in unseen if aid not in renamed]
-    given = _SyncScope(sources)
-    for article_id in unseen:
-        source = known[article_id][2]
-        if article_id in to_delete or not given.holds(source, article_id):
-            continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
-        root = _absolute(_source_root(source))
-        if sync:
-            if missing_source or root in failed_roots:
+    if sync:
+        given = _SyncScope(sources)
+        for article_id in unseen:
+            source = known[article_id][2]
+            if article_id in to_delete or not given.holds(source, article_id):
+                continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
+            if missing_source or _absolute(_source_root(source)) in failed_roots:
                 report.kept_on_failure += 1
                 continue
             to_delete[article_id] = None
-        elif not is_url(root) and root not in read_roots and root not in failed_roots and not missing_source:
-            # Without sync: said, not done (sync deletes them).
-            holder = next((s for s in sources if not is_url(s) and Path(s).is_dir()
-                           and recorded_path(root).is_relative_to(recorded_path(s))), "")
-            if holder:
-                report.gone[holder] = report.gone.get(holder, 0) + 1
+    elif not missing_source:  # said, not done: files gone from a folder SOURCE (sync deletes their articles)
+        folders = {os.path.join(str(recorded_path(s)), ""): s for s in sources if not is_url(s) and Path(s).is_dir()}
+        for article_id in unseen if folders else ():
+            root = _source_root(known[article_id][2])
+            if root in read_roots:
+                continue
+            for prefix, typed in folders.items():  # absolute: no URL, nor a source recorded relative
+                # Under the folder, not in a hidden folder a folder source never reads (.newsqa/uploads).
+                if root.startswith(prefix) and not any(p.startswith(".") for p in Path(root[len(prefix):]).parts):
+                    report.gone[typed] = report.gone.get(typed, 0) + 1
+                    break
     if rebuild:  # what was indexed and is not written again
         report.deleted = sum(1 for aid in indexed if aid not in seen)
 
