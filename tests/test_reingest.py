@@ -322,3 +322,23 @@ def test_files_no_loader_reads_are_skipped_not_failed(
     assert (report["added"], report["failed"]) == (1, [])
     assert sorted(Path(s["source"]).name for s in report["skipped"]) == ["app.js", "logo.png", "site.css"]
     assert "skipped 3 files of types ingest does not read (.css, .js, .png)" in invoke(tmp_path / "in").stdout
+
+
+def test_the_pages_upload_never_replaces_the_operators_article(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import ROOT, close_store
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / "operator.jsonl").write_text(json.dumps(OPERATOR) + "\n")
+    store = Store(Settings(), embedder=embedder)
+    assert run(store, tmp_path / "operator.jsonl").added == 1
+    close_store(store)
+    monkeypatch.setenv("NEWSQA_BACKEND", "extractive")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.file_uploader(key="upload-files-sidebar").set_value([("notes.md", FORGED.encode(), "text/markdown")])
+    at.sidebar.form_submit_button[0].click().run()
+    warnings = [w.value.replace("\\", "") for w in at.warning]  # markdown escapes off
+    assert warnings and "updated 0" in warnings[0] and "already indexed from operator.jsonl" in warnings[0], warnings
+    assert texts(Settings()) == [OPERATOR["text"]]
