@@ -340,18 +340,75 @@ def _ingest(
 
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
+    # Feed entries are decided last: a page (or file) of this run gives the article, its feed's teaser
+    # is then a duplicate, whatever the order of SOURCES.
     seen: dict[str, str] = {}  # article id -> the source that gave it first in this run
     digests: dict[str, Path | None] = {}  # content hash of each article read -> its upload folder, if any
     unread: list[str] = []  # SOURCES that gave no article at all
     read_roots: set[str] = set()  # files read in this run (absolute)
     failed_roots: set[str] = set()
     missing_source = False  # a SOURCE path that does not exist: what it held is unknown
+    entries: list[Article] = []  # feed entries (short), decided after everything else
+
+    def decide(item: Article) -> None:
+        root = _file_root(item.source)
+        if item.id in seen:
+            report.duplicates += 1
+            report.duplicate_sources.append((item.source, item.id, seen[item.id]))
+            return
+        cleaned, headings = clean_article(item)
+        if not cleaned.text.strip():
+            report.failed.append(LoadError(item.source, "no article text left after cleaning"))
+            failed_roots.add(_absolute(_source_root(item.source)))
+            return
+        seen[item.id] = item.source
+        digest = content_hash(cleaned, settings)
+        folder = upload_folder(root)
+        digests[digest] = None if folder is None else digests.get(digest, folder)
+        # 2. Decide: unchanged, added, updated.
+        previous = known.get(item.id)
+        if previous is not None and not may_replace(folder, previous[2]):
+            if previous[0] != digest:  # another user's, or the operator's: an upload never replaces it
+                where = previous[2] if is_url(previous[2]) else Path(_source_root(previous[2])).name
+                report.failed.append(LoadError(item.source, f"already indexed from {where}; not replaced "
+                                               "(an upload replaces only your own uploads)"))
+            else:
+                report.unchanged += 1
+            return
+        if (previous is not None and previous[0] != digest and previous[1] == "done" and previous[2]
+                and _is_feed_entry(item.source) and not _is_feed_entry(previous[2])):
+            # The feed's teaser of an article read from its page (or a file): the longer text stays.
+            stored = store.catalog.article(item.id)
+            if stored is not None and len(stored["text"]) > len(cleaned.text):
+                filled = _with_feed_metadata(stored, cleaned)
+                if filled is None:
+                    report.unchanged += 1
+                    return
+                cleaned, headings = clean_article(filled)
+                digest = content_hash(cleaned, settings)
+        old_id = relative.old_id(item.source)
+        if old_id == item.id:
+            resourced[item.id] = item.source
+        elif old_id is not None and known[old_id][0] == digest:
+            renamed.add(old_id)  # the same content under the id its relative path gave it
+        if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
+            if previous[2] != cleaned.source:  # read from another file or dump now: recorded there
+                resourced[item.id] = cleaned.source
+            report.unchanged += 1
+            return
+        existed = (previous is not None and previous[0] is not None) or old_id in renamed
+        if dry_run:
+            report.updated += 1 if existed else 0
+            report.added += 0 if existed else 1
+        else:
+            todo.append((cleaned, headings, digest, existed))
+
     for source in sources:
         if not is_url(source) and not Path(source).exists():
             missing_source = True
         if progress:
             progress(0, 0, f"reading {source}")
-        before = len(seen) + report.duplicates
+        before = len(seen) + report.duplicates + len(entries)
         for item in iter_source(source, timeout=settings.request_timeout):
             root = _file_root(item.source)
             if root:
@@ -362,59 +419,14 @@ def _ingest(
                     continue
                 report.failed.append(item)
                 failed_roots.add(_absolute(_source_root(item.source)))
-                continue
-            if item.id in seen:
-                report.duplicates += 1
-                report.duplicate_sources.append((item.source, item.id, seen[item.id]))
-                continue
-            cleaned, headings = clean_article(item)
-            if not cleaned.text.strip():
-                report.failed.append(LoadError(item.source, "no article text left after cleaning"))
-                failed_roots.add(_absolute(_source_root(item.source)))
-                continue
-            seen[item.id] = item.source
-            digest = content_hash(cleaned, settings)
-            folder = upload_folder(root)
-            digests[digest] = None if folder is None else digests.get(digest, folder)
-            # 2. Decide: unchanged, added, updated.
-            previous = known.get(item.id)
-            if previous is not None and not may_replace(folder, previous[2]):
-                if previous[0] != digest:  # another user's, or the operator's: an upload never replaces it
-                    where = previous[2] if is_url(previous[2]) else Path(_source_root(previous[2])).name
-                    report.failed.append(LoadError(item.source, f"already indexed from {where}; not replaced "
-                                                   "(an upload replaces only your own uploads)"))
-                else:
-                    report.unchanged += 1
-                continue
-            if (previous is not None and previous[0] != digest and previous[1] == "done" and previous[2]
-                    and _is_feed_entry(item.source) and not _is_feed_entry(previous[2])):
-                # The feed's teaser of an article read from its page (or a file): the longer text stays.
-                stored = store.catalog.article(item.id)
-                if stored is not None and len(stored["text"]) > len(cleaned.text):
-                    filled = _with_feed_metadata(stored, cleaned)
-                    if filled is None:
-                        report.unchanged += 1
-                        continue
-                    cleaned, headings = clean_article(filled)
-                    digest = content_hash(cleaned, settings)
-            old_id = relative.old_id(item.source)
-            if old_id == item.id:
-                resourced[item.id] = item.source
-            elif old_id is not None and known[old_id][0] == digest:
-                renamed.add(old_id)  # the same content under the id its relative path gave it
-            if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
-                if previous[2] != cleaned.source:  # read from another file or dump now: recorded there
-                    resourced[item.id] = cleaned.source
-                report.unchanged += 1
-                continue
-            existed = (previous is not None and previous[0] is not None) or old_id in renamed
-            if dry_run:
-                report.updated += 1 if existed else 0
-                report.added += 0 if existed else 1
+            elif _is_feed_entry(item.source):
+                entries.append(item)
             else:
-                todo.append((cleaned, headings, digest, existed))
-        if len(seen) + report.duplicates == before:
+                decide(item)
+        if len(seen) + report.duplicates + len(entries) == before:
             unread.append(source)
+    for entry in entries:
+        decide(entry)
 
     if rebuild and unread:  # a typo, an unmounted disk, a feed that is down: its articles would be lost
         report.stopped = (f"--rebuild refused: no article could be read from {', '.join(unread)}; the index was "

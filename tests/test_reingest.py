@@ -17,6 +17,7 @@ from conftest import FakeEmbedder, LocalWeb, Page, article_text, check_index, cl
 from pdfs import make_pdf
 
 from ingest.cli import EXIT_STOPPED, main
+from ingest.loaders import canonical_url
 from ingest.pipeline import IngestReport, ingest
 from retrieval.settings import Settings
 from retrieval.store import Embedder, Store
@@ -149,6 +150,17 @@ def test_a_feed_entry_never_replaces_its_pages_full_text(
     assert (third.updated, third.unchanged, fake_embedder.encoded) == (0, 1, [])
     assert "300 passengers" in str(rows(fake_store.settings)[0]["text"])
     check_index(fake_store)
+
+
+def test_in_one_run_the_page_wins_over_its_feed_entry_whatever_the_order(fake_store: Store, web: LocalWeb) -> None:
+    site = web.url("")
+    web.pages["/feed.xml"] = Page(FEED.format(site=site).encode(), content_type="application/rss+xml")
+    web.pages["/story/1"] = Page(PAGE.format(site=site).encode())
+    report = run(fake_store, web.url("/feed.xml"), web.url("/story/1"))  # the feed first: its teaser was kept
+    assert "300 passengers" in str(rows(fake_store.settings)[0]["text"])
+    assert (report.added, report.duplicate_sources) == (
+        1, [(web.url("/feed.xml") + "#0", canonical_url(web.url("/story/1")), web.url("/story/1"))])
+    assert run(fake_store, web.url("/feed.xml"), web.url("/story/1")).unchanged == 1
 
 
 def test_a_longer_feed_entry_still_replaces_a_short_page(fake_store: Store, web: LocalWeb) -> None:
