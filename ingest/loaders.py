@@ -35,7 +35,7 @@ MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by pag
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.
-__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
+__all__ = ["Article", "LoadError", "UnsupportedFile", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ class LoadError:
 
     source: str
     reason: str
+
+
+@dataclass(frozen=True)
+class UnsupportedFile(LoadError):
+    """A file in a folder SOURCE of a type the loaders do not read (``.docx``, a ``Makefile``), as opposed to
+    a broken article file: a caller may count it as skipped rather than failed."""
 
 
 def canonical_url(url: str) -> str:
@@ -473,14 +479,26 @@ def _unquoted(value: str) -> str:
     return value
 
 
-_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+_TOML_FRONT = re.compile(r"\A\+\+\+\s*\n(.*?)\n\+\+\+\s*(?:\n|\Z)", re.S)
+_UNCLOSED_FRONT = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n\s*[A-Za-z_][\w -]*\s*[:=]")
 
 
-def _front_matter(text: str) -> tuple[dict[str, str], str]:
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The metadata block a text file starts with — YAML between ``---`` lines (Jekyll, Hugo, Obsidian) or
+    TOML between ``+++`` lines (Hugo) — as fields (keys in lower case), and the text after it. A block
+    opened and never closed is a ValueError, not text with the metadata in it."""
+    toml = _TOML_FRONT.match(text)
+    if toml:
+        return _toml_fields(toml.group(1)), text[toml.end():]
     match = _FRONT.match(text)
     if not match:
+        opened = _UNCLOSED_FRONT.match(text)
+        if opened:
+            raise ValueError(f"its front matter opened by {opened[1]!r} on line 1 is never closed: add a "
+                             f"{opened[1]!r} line after the metadata")
         return {}, text
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     key = ""
     for line in match.group(1).splitlines():
         stripped = line.strip()
@@ -494,23 +512,58 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end():]
 
 
+def _toml_fields(block: str) -> dict[str, Any]:
+    """TOML front matter's fields: text, lists of text, dates as ISO 8601. A block TOML cannot read is
+    read line by line (``key = "value"``)."""
+    import tomllib
+
+    data: dict[str, Any]
+    try:
+        data = tomllib.loads(block)
+    except tomllib.TOMLDecodeError:
+        data = {}
+        for line in block.splitlines():
+            key, sep, text = line.partition("=")
+            if sep and key.strip():
+                data[key.strip()] = _unquoted(text.strip())
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif isinstance(value, (list, tuple)):
+            value = [str(v) for v in value]
+        elif not isinstance(value, dict):
+            value = str(value)
+        fields[str(name).strip().lower()] = value
+    return fields
+
+
 def load_text_file(path: Path) -> Article:
-    raw = _read_text(path)
+    return text_to_article(_read_text(path), str(path), f"file:{path.resolve()}",
+                           markdown=path.suffix.lower() in {".md", ".markdown"})
+
+
+def text_to_article(raw: str, source: str, key: str, markdown: bool = False, url: str = "") -> Article:
+    """A text or Markdown article (front matter read: :func:`_front_matter`); its id is the front matter's
+    ``url``, else ``url`` (where it was fetched), else ``key``. A Markdown file's first-line title drops its
+    heading marks ("# Zinc mine strike ends")."""
     fields, body = _front_matter(raw)
     if not body.strip():
         raise ValueError("the file has no article text")
-    title = fields.get("title") or _first_line(body)
-    url = fields.get("url", "")
-    authors = fields.get("authors", "").strip("[]")
+    title = _plain(fields.get("title")) or _first_line(body)
+    if markdown and not fields.get("title"):
+        title = re.sub(r"^#{1,6}\s+|\s+#+\s*$", "", title).strip() or title
+    link = web_link(fields.get("url")) or url
+    authors = fields.get("authors", "")
     return Article(
-        id=_article_id(url, f"file:{path.resolve()}"),
+        id=_article_id(link, key),
         title=title,
         text=body,
-        url=url,
+        url=link,
         published=parse_date(fields.get("published") or fields.get("date")),
-        outlet=fields.get("outlet") or outlet_from_url(url),
-        authors=_authors(authors),
-        source=str(path),
+        outlet=_plain(fields.get("outlet")) or outlet_from_url(link),
+        authors=_authors(authors.strip("[]") if isinstance(authors, str) else authors),
+        source=source,
     )
 
 
@@ -1000,12 +1053,18 @@ def _pdf_title(meta_title: Any, text: str) -> str:
 
 
 def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
-    """Each page of a PDF that has text as one ``Article`` (see above); a PDF without a text layer,
+    """Each page of a PDF file that has text as one ``Article`` (see above); a PDF without a text layer,
     a damaged or a password-protected one is a named ``LoadError``."""
+    yield from pdf_articles(str(path), str(path), f"file:{path.resolve()}")
+
+
+def pdf_articles(pdf: str | IO[bytes], where: str, key: str, url: str = "") -> Iterator[Article | LoadError]:
+    """The pages of the PDF ``pdf`` (a path or a binary stream) as articles with sources "<where>#page=N",
+    ids from ``key`` and the page; cited as ``url``#page=N when the PDF came from ``url``."""
     try:
         import pypdf
     except ImportError:  # pragma: no cover - part of the default install
-        yield LoadError(str(path), "reading PDFs needs pypdf: pip install 'pypdf>=5'")
+        yield LoadError(where, "reading PDFs needs pypdf: pip install 'pypdf>=5'")
         return
     import warnings
 
@@ -1018,7 +1077,7 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                reader = pypdf.PdfReader(str(path), strict=False)
+                reader = pypdf.PdfReader(pdf, strict=False)
                 if reader.is_encrypted:
                     try:
                         unlocked = bool(reader.decrypt(""))
@@ -1027,25 +1086,25 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
                     else:
                         why = ""
                     if not unlocked:
-                        yield LoadError(str(path), f"encrypted PDF{why}: save a copy without a password or "
+                        yield LoadError(where, f"encrypted PDF{why}: save a copy without a password or "
                                         "encryption and ingest that")
                         return
                 meta = reader.metadata
                 meta_title, meta_author = (meta.title, meta.author) if meta else (None, None)
                 pages = list(reader.pages)
             except Exception as exc:  # pypdf raises many types on a damaged file
-                yield LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc}): the file is "
+                yield LoadError(where, f"not a readable PDF ({type(exc).__name__}: {exc}): the file is "
                                 "damaged or not a PDF")
                 return
             if not pages:
-                yield LoadError(str(path), "the PDF has no pages (damaged?)")
+                yield LoadError(where, "the PDF has no pages (damaged?)")
                 return
             for number, page in enumerate(pages, start=1):
                 try:
                     texts.append((page.extract_text() or "").replace("\xad", ""))
                 except Exception as exc:
                     texts.append("")
-                    errors.append(LoadError(f"{path}#page={number}",
+                    errors.append(LoadError(f"{where}#page={number}",
                                             f"page {number} could not be read ({type(exc).__name__}: {exc})"))
     finally:
         logger.setLevel(level)
@@ -1058,12 +1117,11 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
     ]
     if sum(ch.isalpha() for text in cleaned for ch in text) < 20:
         if not errors:
-            yield LoadError(str(path), NO_TEXT_LAYER)
+            yield LoadError(where, NO_TEXT_LAYER)
         return
     cleaned = _carry_over(cleaned)
     title = _pdf_title(meta_title, next((t for t in cleaned if t.strip()), ""))
     authors = _authors(str(meta_author)) if meta_author else ()
-    key = f"file:{path.resolve()}"
     for number, text in enumerate(cleaned, start=1):
         if not re.search(r"[^\W\d_]{2}", text):
             continue  # a page without words: a figure, a blank page
@@ -1072,37 +1130,154 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
             title=f"{title} (p. {number})",
             text=text,
             authors=authors,
-            source=f"{path}#page={number}",
+            url=f"{url}#page={number}" if url else "",
+            outlet=outlet_from_url(url),
+            source=f"{where}#page={number}",
         )
 
 
-def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
-    """A page or a feed over HTTP(S); feeds are recognised by content type or content."""
+class _Refused(Exception):
+    """A download stopped, and why (the whole reason for a LoadError)."""
+
+
+@dataclass
+class _Download:
+    body: IO[bytes]  # the bytes, spooled to disk past MAX_BYTES (a PDF may be larger)
+    size: int
+    mime: str  # "text/html", "" when the server gives none
+    charset: str  # the header's, "" when it gives none
+    url: str  # where it came from, after redirects
+
+
+def _download(url: str, timeout: float) -> _Download:
+    """GET ``url`` within ``timeout`` seconds in all (httpx's own timeout is per read: a server sending a
+    byte a second would never time out) and at most MAX_BYTES (MAX_PDF_BYTES for a PDF), by its
+    Content-Length first, then counted as it arrives."""
+    import tempfile
+    import time
+
     import httpx
 
+    deadline = time.monotonic() + timeout
+    too_slow = f"timed out after {timeout:g}s (raise NEWSQA_REQUEST_TIMEOUT or retry later)"
     try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=True,
-                             headers={"User-Agent": "newsqa/0.1 (+ingest)"})
-        response.raise_for_status()
-    except httpx.TimeoutException:
-        yield LoadError(url, f"timed out after {timeout:g}s (raise NEWSQA_REQUEST_TIMEOUT or retry later)")
-        return
-    except httpx.HTTPStatusError as exc:
-        yield LoadError(url, f"HTTP {exc.response.status_code}")
-        return
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "newsqa/0.1 (+ingest)"}) as response:
+            if response.is_error:
+                raise _Refused(f"HTTP {response.status_code}")
+            ctype = response.headers.get("content-type", "")
+            mime = ctype.split(";")[0].strip().lower()
+            charset = response.charset_encoding or ""
+            limit = MAX_PDF_BYTES if mime == "application/pdf" else MAX_BYTES
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise _Refused(_too_big(int(length), limit))
+            body = tempfile.SpooledTemporaryFile(max_size=MAX_BYTES)  # noqa: SIM115 - the caller closes it
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    body.close()
+                    raise _Refused(_too_big(size, limit, more=True))
+                if time.monotonic() > deadline:
+                    body.close()
+                    raise _Refused(f"{too_slow}: the download was still running")
+                body.write(chunk)
+            body.seek(0)
+            return _Download(body, size, mime, charset, str(response.url))
+    except httpx.TimeoutException as exc:
+        raise _Refused(too_slow) from exc
     except httpx.HTTPError as exc:
-        yield LoadError(url, f"could not fetch: {exc.__class__.__name__}: {exc}")
-        return
-    ctype = response.headers.get("content-type", "").lower()
-    head = response.content[:600].lstrip().lower()
-    looks_like_feed = head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head
-    if any(t in ctype for t in ("rss", "atom", "xml")) or looks_like_feed:
-        yield from feed_to_articles(response.content, url)
-        return
+        raise _Refused(f"could not fetch: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _too_big(size: int, limit: int, more: bool = False) -> str:
+    return (f"the page is {'over ' if more else ''}{size / 1e6:.0f} MB; articles over {limit / 1e6:.0f} MB are "
+            "refused (download it and split it, or save it as .jsonl records)")
+
+
+_FEED_TYPES = ("rss", "atom", "rdf")
+_JSON_LINES_TYPES = ("ndjson", "jsonl", "jsonlines", "json-seq")
+
+
+def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
+    """A page, a feed, a PDF, a text or a JSON file over HTTP(S), told apart by content type and content;
+    anything else (an image, a zip) is named as what it is."""
     try:
-        yield html_to_article(response.text, url, url=str(response.url))
-    except ValueError as exc:
+        got = _download(url, timeout)
+    except _Refused as exc:
         yield LoadError(url, str(exc))
+        return
+    with got.body:
+        try:
+            yield from _url_articles(url, got)
+        except (OSError, ValueError) as exc:
+            yield LoadError(url, str(exc))
+
+
+def _url_articles(url: str, got: _Download) -> Iterator[Article | LoadError]:
+    head = got.body.read(600)
+    got.body.seek(0)
+    sniff = head.lstrip().lower()
+    mime = got.mime
+    suffix = Path(urlparse(got.url).path).suffix.lower()
+    if mime == "application/pdf" or head.startswith(b"%PDF-"):
+        yield from pdf_articles(got.body, url, "url:" + canonical_url(got.url), url=strip_tracking(got.url))
+        return
+    if got.size > MAX_BYTES:  # only a PDF may be larger
+        yield LoadError(url, _too_big(got.size, MAX_BYTES))
+        return
+    data = got.body.read()
+    is_feed = any(t in mime for t in _FEED_TYPES) or any(t in sniff for t in (b"<rss", b"<feed", b"<rdf:rdf"))
+    is_html = "html" in mime or b"<html" in sniff or sniff.startswith(b"<!doctype html")
+    if is_feed or ("xml" in mime and not is_html) or (not mime and sniff.startswith(b"<?xml") and not is_html):
+        yield from feed_to_articles(data, url)
+    elif "json" in mime or (suffix in JSON_SUFFIXES and mime in ("", "text/plain", "application/octet-stream")):
+        if any(t in mime for t in _JSON_LINES_TYPES) or suffix in {".jsonl", ".ndjson"}:
+            yield from jsonl_records(io.BytesIO(data), url)
+        else:
+            yield from json_records(decode_text(data), url)
+    elif is_html or not mime:
+        yield html_to_article(decode_page(data, got.charset), url, url=got.url)
+    elif mime.startswith("text/"):
+        yield text_to_article(decode_page(data, got.charset), url, "url:" + canonical_url(got.url),
+                              markdown="markdown" in mime or suffix in {".md", ".markdown"},
+                              url=strip_tracking(got.url))
+    else:
+        yield LoadError(url, f"the URL serves {mime}, not an article page (articles are read from HTML pages, "
+                        "RSS/Atom feeds, PDF, plain text and JSON)")
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+
+
+def decode_page(data: bytes, declared: str = "") -> str:
+    """A fetched page's bytes as text: in the charset the server ``declared``, else the one the page's
+    ``<meta charset>`` names, else read as a file is (:func:`decode_text`: UTF-8, else the code page it
+    reads as). A charset that does not decode the bytes is passed over; ISO-8859-1 is read as cp1252, as
+    browsers do; bytes that are valid UTF-8 with non-ASCII text are UTF-8 whatever single-byte charset is
+    declared (Latin-1 text is next to never valid UTF-8; a template's stale declaration often is wrong)."""
+    if not any(data.startswith(bom) for bom, _, _ in _BOMS):
+        match = None if declared else _META_CHARSET.search(data[:4096])
+        name = declared or (match[1].decode("ascii", errors="ignore") if match else "")
+        try:
+            encoding = codecs.lookup(name).name if name else ""
+        except LookupError:
+            encoding = ""
+        if encoding in ("latin-1", "iso8859-1", "ascii"):
+            encoding = "cp1252"
+        if encoding and encoding != "utf-8":
+            try:
+                data.decode("utf-8")
+                utf8 = not data.isascii()
+            except UnicodeDecodeError:
+                utf8 = False
+            if not utf8:
+                try:
+                    return data.decode(encoding)
+                except UnicodeDecodeError:
+                    pass
+    return decode_text(data)
 
 
 def is_url(source: str) -> bool:
@@ -1137,7 +1312,7 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
             elif file.suffix.lower() in SUPPORTED:
                 yield from iter_file(file)
             else:
-                yield LoadError(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
+                yield UnsupportedFile(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
                                 f"use one of {', '.join(sorted(SUPPORTED))}")
         return
     yield from iter_file(path)
@@ -1147,7 +1322,8 @@ def _folder_files(folder: Path) -> list[Path]:
     """Every entry of ``folder`` that is not a folder, recursively and sorted: linked subfolders are
     followed (each real folder once, so a link back up is no loop), hidden files and everything under
     hidden folders (.git, the default index .newsqa) are skipped. Broken links, pipes and sockets are
-    listed too: they are what the user put there, and are reported rather than skipped."""
+    listed too: they are what the user put there, and are reported rather than skipped. The "<stem>_files"
+    folder of a page saved complete (:func:`_saved_page_assets`) is skipped: its frames are ads, not articles."""
     seen: set[tuple[int, int]] = set()
     files: list[Path] = []
     for root, dirs, names in os.walk(folder, followlinks=True):
@@ -1160,9 +1336,21 @@ def _folder_files(folder: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add((info.st_dev, info.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _saved_page_assets(Path(root), d, names))
         files.extend(Path(root) / n for n in names if not n.startswith("."))
     return sorted(files)
+
+
+# The folder a browser's "Save Page As… (complete)" puts next to "<stem>.html": "<stem>_files" (Chrome,
+# Firefox, Edge, Safari), or its localised name in older Firefox and Internet Explorer.
+_ASSET_FOLDER = re.compile(r"^(?P<stem>.+?)(?:_files|-Dateien|_archivos|_fichiers|_arquivos|_bestanden|-filer|_file)$")
+
+
+def _saved_page_assets(root: Path, folder: str, files: list[str]) -> bool:
+    """Whether ``folder`` (in ``root``, beside ``files``) holds a saved page's scripts, styles, images and
+    frames: its name is "<stem>_files" and "<stem>.html" (or .htm, .xhtml) is beside it."""
+    match = _ASSET_FOLDER.match(folder)
+    return match is not None and any(f"{match['stem']}{suffix}" in files for suffix in HTML_SUFFIXES)
 
 
 def _link_problem(path: Path) -> str | None:
