@@ -200,7 +200,8 @@ def ids_from_path(path: str, fragment: str = "") -> set[str]:
     """The ids an article named by its file alone (no URL, no record id) gets from ``path`` read from
     here: a text or Markdown file, a PDF page (``fragment`` "page=N"), a JSON-lines record (``fragment``
     its line). `--sync` checks with it that a relative source recorded by an older version is the file it
-    names from this folder, not another of the same name."""
+    names from this folder, not another of the same name. (Records without an id or a link have been
+    keyed on their content since session 16; the line-keyed ids are those such old records carry.)"""
     resolved = Path(path).resolve()
     keys = [f"file:{resolved}"] + ([f"file:{resolved}#{fragment}", f"{resolved}#{fragment}"] if fragment else [])
     return {_article_id("", key) for key in keys}
@@ -293,13 +294,13 @@ def record_to_article(record: dict[str, Any], source: str) -> Article:
 
 
 def _plain(value: Any) -> str:
-    """A text field given as text, a list of texts (``["Dam", "opens"]``) or an object with a name:
-    its words, one line."""
+    """A text field given as text (kept as written, but for the spaces around it), a list of texts
+    (``["Dam", "opens"]``: "Dam opens", not "['Dam', 'opens']") or an object with a name."""
     if isinstance(value, (list, tuple)):
         return " ".join(filter(None, map(_plain, value)))
     if isinstance(value, dict):
         return _name(value)
-    return "" if value is None else " ".join(str(value).split())
+    return "" if value is None else str(value).strip()
 
 
 def _first_line(text: str) -> str:
@@ -1299,7 +1300,8 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
         return
     path = Path(source)
     if not path.exists():
-        yield LoadError(source, _link_problem(path) or "no such file or folder")
+        hint = " (a web address? give it with https://)" if re.match(r"^(www\.|[\w-]+(\.[\w-]+)+/)", source) else ""
+        yield LoadError(source, _link_problem(path) or f"no such file or folder{hint}")
         return
     path = recorded_path(source)
     if path.is_dir():

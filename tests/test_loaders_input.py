@@ -398,3 +398,10 @@ def test_front_matter_never_closed_is_named(tmp_path: Path) -> None:
     rule = tmp_path / "rule.md"
     rule.write_text("---\n\nA story that starts with a horizontal rule.\n")
     assert "horizontal rule" in only(rule).text
+
+
+def test_a_web_address_without_its_scheme_is_named_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    articles, errors = load("www.site.example/news/1")
+    assert articles == [] and errors[0].reason == "no such file or folder (a web address? give it with https://)"
+    assert load("missing/story.txt")[1][0].reason == "no such file or folder"
