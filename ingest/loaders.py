@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import errno
 import hashlib
+import io
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
 from retrieval.types import Article
@@ -34,7 +35,7 @@ MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by pag
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.
-__all__ = ["Article", "LoadError", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
+__all__ = ["Article", "LoadError", "UnsupportedFile", "canonical_url", "iter_source", "parse_date", "strip_tracking"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class LoadError:
 
     source: str
     reason: str
+
+
+@dataclass(frozen=True)
+class UnsupportedFile(LoadError):
+    """A file in a folder SOURCE of a type the loaders do not read (``.docx``, a ``Makefile``), as opposed to
+    a broken article file: a caller may count it as skipped rather than failed."""
 
 
 def canonical_url(url: str) -> str:
@@ -95,10 +102,7 @@ def parse_date(value: Any) -> str:
     if value is None or value == "" or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
-        try:
-            return datetime.fromtimestamp(float(value), tz=UTC).date().isoformat()
-        except (OverflowError, OSError, ValueError):
-            return ""
+        return _numeric_date(value)
     text = str(value).strip()
     if not text:
         return ""
@@ -121,6 +125,24 @@ def parse_date(value: Any) -> str:
     if parsed.hour or parsed.minute or parsed.second:
         return parsed.isoformat(timespec="seconds")
     return parsed.date().isoformat()
+
+
+def _numeric_date(value: float) -> str:
+    """A date given as a number: an 8-digit ``YYYYMMDD`` (GDELT's ``20260502``), epoch milliseconds
+    (JavaScript's ``Date.now()``, anything over 1e11: seconds would be past the year 5000), else epoch
+    seconds; "" when it names no day from 1950 to 2100."""
+    if value == int(value) and 19500101 <= value <= 21001231:
+        digits = str(int(value))
+        try:
+            return datetime(int(digits[:4]), int(digits[4:6]), int(digits[6:])).date().isoformat()
+        except ValueError:
+            return ""
+    seconds = float(value) / 1000 if abs(value) > 1e11 else float(value)
+    try:
+        day = datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return day.date().isoformat() if 1950 <= day.year <= 2100 else ""
 
 
 def _full_date(text: str) -> datetime | None:
@@ -150,11 +172,36 @@ def _article_id(url: str, fallback_key: str) -> str:
     return "src:" + hashlib.sha1(fallback_key.encode()).hexdigest()[:16]
 
 
+def _content_id(title: str, published: str, text: str) -> str:
+    """The id of a record that names neither an id nor a link (a JSON record, a feed entry): its title,
+    date and the start of its text, so it keeps its id wherever it moves in its file (a newest-first dump
+    gains a line on top each day) and two records are one article only when they say the same."""
+    start = " ".join(text.split())[:500]
+    return _article_id("", "record:" + "\x1f".join((" ".join(title.split()), published, start)))
+
+
+def web_link(value: Any, base: str = "") -> str:
+    """``value`` as an http(s) address an article can be cited by and keyed on, read against ``base`` when
+    relative ("/news/1" in a feed of https://site.example/); "" when it is none ("/news/1" with no base,
+    "tag:wire,4", a number). A bare host and path ("site.example/news/1") is taken as https."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    link = value.strip()
+    if re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)+/", link, re.I) and not re.match(r"^[a-z][a-z0-9+.-]*:", link, re.I):
+        link = "https://" + link
+    if base and _is_web(base):
+        link = urljoin(base, link)
+    elif link.startswith("//"):
+        link = "https:" + link
+    return link if _is_web(link) else ""
+
+
 def ids_from_path(path: str, fragment: str = "") -> set[str]:
     """The ids an article named by its file alone (no URL, no record id) gets from ``path`` read from
     here: a text or Markdown file, a PDF page (``fragment`` "page=N"), a JSON-lines record (``fragment``
     its line). `--sync` checks with it that a relative source recorded by an older version is the file it
-    names from this folder, not another of the same name."""
+    names from this folder, not another of the same name. (Records without an id or a link have been
+    keyed on their content since session 16; the line-keyed ids are those such old records carry.)"""
     resolved = Path(path).resolve()
     keys = [f"file:{resolved}"] + ([f"file:{resolved}#{fragment}", f"{resolved}#{fragment}"] if fragment else [])
     return {_article_id("", key) for key in keys}
@@ -166,6 +213,8 @@ def _authors(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         names = (a.strip().strip("\"'").strip() for a in re.split(r",| and ", value))
         return tuple(a for a in names if a)
+    if isinstance(value, dict):  # {"name": "Jane Roe"}
+        value = [value]
     if isinstance(value, (list, tuple)):
         out = []
         for item in value:
@@ -209,9 +258,10 @@ def _name(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
+def record_to_article(record: dict[str, Any], source: str) -> Article:
     """A JSON article record (fields of shared/eval: id, url, title, published, authors, text; also the
-    NewsAPI shape: publishedAt, source {"name"}, content or description)."""
+    NewsAPI shape: publishedAt, source {"name"}, content or description). Its id: the record's ``id``,
+    else its http(s) ``url``, else its content (:func:`_content_id`), never its place in the file."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     text = record.get("text") or record.get("body") or record.get("content") or record.get("description") or ""
@@ -220,19 +270,37 @@ def record_to_article(record: dict[str, Any], source: str, key: str) -> Article:
     text = _TRUNCATION_MARK.sub("", text)
     if not text.strip():
         raise ValueError("the record has no text")
-    url = str(record.get("url") or record.get("link") or "")
+    if len(text) > MAX_BYTES:
+        raise ValueError(f"its text is {len(text) / 1e6:.0f} million characters; articles over "
+                         f"{MAX_BYTES / 1e6:.0f} MB are refused (split it into several records)")
+    url = web_link(record.get("url")) or web_link(record.get("link"))
+    title = _plain(record.get("title"))
+    published = parse_date(_field(record, PUBLISHED_FIELDS))
     rid = record.get("id")
-    article_id = str(rid) if rid not in (None, "") else _article_id(url, key)
+    if rid not in (None, ""):
+        article_id = str(rid)
+    else:
+        article_id = canonical_url(url) if url else _content_id(title, published, text)
     return Article(
         id=article_id,
-        title=str(record.get("title") or "").strip() or _first_line(text),
+        title=title or _first_line(text),
         text=text,
         url=url,
-        published=parse_date(_field(record, PUBLISHED_FIELDS)),
+        published=published,
         outlet=_name(_field(record, OUTLET_FIELDS)) or outlet_from_url(url),
         authors=_authors(record.get("authors") or record.get("author")),
         source=source,
     )
+
+
+def _plain(value: Any) -> str:
+    """A text field given as text (kept as written, but for the spaces around it), a list of texts
+    (``["Dam", "opens"]``: "Dam opens", not "['Dam', 'opens']") or an object with a name."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(filter(None, map(_plain, value)))
+    if isinstance(value, dict):
+        return _name(value)
+    return "" if value is None else str(value).strip()
 
 
 def _first_line(text: str) -> str:
@@ -308,6 +376,11 @@ def decode_text(data: bytes) -> str:
                     "re-save the file as UTF-8"
                 ) from exc
             break
+    if text is None and b"\x00" in data and (utf16 := _utf16_without_bom(data)):
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError:
+            text = None
     if text is None:
         if b"\x00" in data:  # anywhere: a text file holds none (UTF-16 does, and is read above)
             raise ValueError(_BINARY)
@@ -353,7 +426,14 @@ def _mostly_utf8(data: bytes) -> bool:
 
 
 def _decode_legacy(data: bytes) -> str | None:
-    """Text that is not UTF-8, in the legacy code page it reads as; None when that is unclear.
+    """Text that is not UTF-8, in the legacy code page it reads as (:func:`_legacy_encoding`); None when
+    that is unclear."""
+    encoding = _legacy_encoding(data)
+    return data.decode(encoding) if encoding else None
+
+
+def _legacy_encoding(data: bytes) -> str | None:
+    """The legacy code page text that is not UTF-8 reads as; None when that is unclear.
 
     Taking cp1252 whenever it decodes (it decodes almost anything) turns KOI8-R or GBK into mojibake,
     so a charset detector ranks the code pages of :data:`LEGACY_ENCODINGS` by how the text reads. cp1252
@@ -384,12 +464,12 @@ def _decode_legacy(data: bytes) -> str | None:
             else:
                 sure = best.coherence >= 0.1  # its letters fit a language of that alphabet
             if text and sure:
-                return text
+                return encoding
     try:
         western = data.decode("cp1252")
     except UnicodeDecodeError:
         return None
-    return None if _GARBLED_WESTERN.search(western) else western
+    return None if _GARBLED_WESTERN.search(western) else "cp1252"
 
 
 def _unquoted(value: str) -> str:
@@ -400,14 +480,26 @@ def _unquoted(value: str) -> str:
     return value
 
 
-_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+_TOML_FRONT = re.compile(r"\A\+\+\+\s*\n(.*?)\n\+\+\+\s*(?:\n|\Z)", re.S)
+_UNCLOSED_FRONT = re.compile(r"\A(---|\+\+\+)[ \t]*\r?\n\s*[A-Za-z_][\w -]*\s*[:=]")
 
 
-def _front_matter(text: str) -> tuple[dict[str, str], str]:
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The metadata block a text file starts with — YAML between ``---`` lines (Jekyll, Hugo, Obsidian) or
+    TOML between ``+++`` lines (Hugo) — as fields (keys in lower case), and the text after it. A block
+    opened and never closed is a ValueError, not text with the metadata in it."""
+    toml = _TOML_FRONT.match(text)
+    if toml:
+        return _toml_fields(toml.group(1)), text[toml.end():]
     match = _FRONT.match(text)
     if not match:
+        opened = _UNCLOSED_FRONT.match(text)
+        if opened:
+            raise ValueError(f"its front matter opened by {opened[1]!r} on line 1 is never closed: add a "
+                             f"{opened[1]!r} line after the metadata")
         return {}, text
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     key = ""
     for line in match.group(1).splitlines():
         stripped = line.strip()
@@ -421,23 +513,58 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end():]
 
 
+def _toml_fields(block: str) -> dict[str, Any]:
+    """TOML front matter's fields: text, lists of text, dates as ISO 8601. A block TOML cannot read is
+    read line by line (``key = "value"``)."""
+    import tomllib
+
+    data: dict[str, Any]
+    try:
+        data = tomllib.loads(block)
+    except tomllib.TOMLDecodeError:
+        data = {}
+        for line in block.splitlines():
+            key, sep, text = line.partition("=")
+            if sep and key.strip():
+                data[key.strip()] = _unquoted(text.strip())
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif isinstance(value, (list, tuple)):
+            value = [str(v) for v in value]
+        elif not isinstance(value, dict):
+            value = str(value)
+        fields[str(name).strip().lower()] = value
+    return fields
+
+
 def load_text_file(path: Path) -> Article:
-    raw = _read_text(path)
+    return text_to_article(_read_text(path), str(path), f"file:{path.resolve()}",
+                           markdown=path.suffix.lower() in {".md", ".markdown"})
+
+
+def text_to_article(raw: str, source: str, key: str, markdown: bool = False, url: str = "") -> Article:
+    """A text or Markdown article (front matter read: :func:`_front_matter`); its id is the front matter's
+    ``url``, else ``url`` (where it was fetched), else ``key``. A Markdown file's first-line title drops its
+    heading marks ("# Zinc mine strike ends")."""
     fields, body = _front_matter(raw)
     if not body.strip():
         raise ValueError("the file has no article text")
-    title = fields.get("title") or _first_line(body)
-    url = fields.get("url", "")
-    authors = fields.get("authors", "").strip("[]")
+    title = _plain(fields.get("title")) or _first_line(body)
+    if markdown and not fields.get("title"):
+        title = re.sub(r"^#{1,6}\s+|\s+#+\s*$", "", title).strip() or title
+    link = web_link(fields.get("url")) or url
+    authors = fields.get("authors", "")
     return Article(
-        id=_article_id(url, f"file:{path.resolve()}"),
+        id=_article_id(link, key),
         title=title,
         text=body,
-        url=url,
+        url=link,
         published=parse_date(fields.get("published") or fields.get("date")),
-        outlet=fields.get("outlet") or outlet_from_url(url),
-        authors=_authors(authors),
-        source=str(path),
+        outlet=_plain(fields.get("outlet")) or outlet_from_url(link),
+        authors=_authors(authors.strip("[]") if isinstance(authors, str) else authors),
+        source=source,
     )
 
 
@@ -470,17 +597,36 @@ def _page_canonical(html: str, url: str) -> str:
         return ""
     for href in (parser.canonical, parser.og_url):
         absolute = urljoin(url, href) if href and url else href
-        parsed = urlparse(absolute)
-        if parsed.scheme.lower() in ("http", "https") and parsed.netloc:
+        if _own_address(absolute, url):
             return strip_tracking(absolute)
     return ""
 
 
+def _is_web(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme.lower() in ("http", "https") and bool(parsed.netloc)
+
+
+def _own_address(candidate: str, fetched: str) -> bool:
+    """Whether ``candidate``, an address a page names as its own, can be its id: an http(s) URL that is
+    not the site's home page, unless the page was fetched from its home page. Many CMSs put the home page
+    in every page's canonical or og:url; taken as the id, every story of the site would be one article."""
+    if not _is_web(candidate):
+        return False
+    if urlparse(candidate).path.strip("/"):
+        return True
+    return bool(fetched) and _is_web(fetched) and not urlparse(fetched).path.strip("/")
+
+
 def html_to_article(html: str, source: str, url: str = "") -> Article:
     import trafilatura
+    from trafilatura.settings import set_date_params
 
+    # Not htmldate's extensive search: it dates a page from any year in it ("Copyright 2026", "Last
+    # updated: March 2026" → 1 January), where an undated article is what parse_date promises.
     extracted = trafilatura.bare_extraction(
-        html, url=url or None, include_comments=False, include_tables=False, with_metadata=True
+        html, url=url or None, include_comments=False, include_tables=False, with_metadata=True,
+        date_extraction_params=set_date_params(extensive=False),
     )
     if extracted is None:
         raise ValueError("no article text found in the HTML")
@@ -488,7 +634,8 @@ def html_to_article(html: str, source: str, url: str = "") -> Article:
     text = (data.get("text") or "").strip()
     if not text:
         raise ValueError("no article text found in the HTML")
-    page_url = _page_canonical(html, url) or strip_tracking(url or data.get("url") or "")
+    named = str(data.get("url") or "")  # trafilatura's reading of the page's own address
+    page_url = _page_canonical(html, url) or strip_tracking(url or (named if _own_address(named, "") else ""))
     return Article(
         id=_article_id(page_url, f"file:{source}"),
         title=(data.get("title") or _first_line(text)).strip(),
@@ -508,23 +655,139 @@ def load_html_file(path: Path) -> Article:
 _TOO_DEEP = "JSON nested too deeply to read (hundreds of levels of [ or {): not an article record"
 
 
+MAX_LINE_BYTES = 4 * MAX_BYTES  # a JSON-lines line longer than this is refused unread (its text would be too)
+_SAMPLE_BYTES = 1_000_000  # of a JSON-lines file's non-UTF-8 lines, to work out their encoding from
+
+
 def iter_jsonl(path: Path) -> Iterator[Article | LoadError]:
-    """One article record per line; a bad line is named by its number and the other lines still load."""
-    where = str(path)
-    lines = 0
     with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
+        yield from jsonl_records(handle, str(path))
+
+
+def jsonl_records(handle: BinaryIO, where: str) -> Iterator[Article | LoadError]:
+    """One article record per line of a JSON-lines file open in ``handle`` (seekable), with the source
+    "<where>#<line>"; a bad line is named by its number and the other lines still load. The file's encoding
+    is worked out once for all its lines (:func:`_jsonl_encoding`): a byte order mark, UTF-16, a legacy
+    code page are read as in any other text file."""
+    try:
+        encoding = _jsonl_encoding(handle)
+    except ValueError as exc:
+        yield LoadError(where, str(exc))
+        return
+    lines = 0
+    for lineno, line in _numbered_lines(handle, encoding):
+        if isinstance(line, LoadError):
+            yield LoadError(where, line.reason)
             lines += 1
-            yield _one_record(where, f"line {lineno}",
-                              partial(_jsonl_article, raw, f"{path}#{lineno}", f"{path.resolve()}#{lineno}"))
+            continue
+        if not line.strip():
+            continue
+        lines += 1
+        yield _one_record(where, f"line {lineno}", partial(_jsonl_article, line, encoding, f"{where}#{lineno}"))
     if not lines:
         yield LoadError(where, "the file is empty")
 
 
-def _jsonl_article(raw: bytes, source: str, key: str) -> Article:
-    return record_to_article(json.loads(raw.decode("utf-8")), source, key)
+def _jsonl_encoding(handle: BinaryIO) -> str:
+    """How a JSON-lines file's lines are decoded: the codec its byte order mark names, "utf-16-le"/"-be"
+    for UTF-16 without one, "utf-8" (after a UTF-8 byte order mark too, which is skipped), "utf-8+cp1252"
+    for UTF-8 with a few stray cp1252 bytes (:func:`_mostly_utf8`), else the legacy code page the lines
+    that are not UTF-8 read as (:func:`_legacy_encoding`), "" when none reads them with confidence.
+    ValueError for a binary file. Leaves ``handle`` where its first line starts."""
+    head = handle.read(4)
+    handle.seek(0)
+    for bom, encoding, _ in _BOMS:
+        if head.startswith(bom):
+            if encoding == "utf-8-sig":
+                handle.seek(len(bom))
+                break
+            return encoding  # Python's utf-16 and utf-32 codecs read the mark
+    start = handle.tell()
+    sample = handle.read(_SAMPLE_BYTES)
+    handle.seek(start)
+    if b"\x00" in sample:
+        encoding = _utf16_without_bom(sample)
+        if not encoding:
+            raise ValueError(_BINARY)
+        return encoding
+    failing = bytearray()
+    for line in iter(partial(handle.readline, MAX_LINE_BYTES), b""):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            failing += line
+            if len(failing) >= _SAMPLE_BYTES:
+                break
+    handle.seek(start)
+    if not failing:
+        return "utf-8"
+    if _mostly_utf8(bytes(failing)):
+        return "utf-8+cp1252"
+    return _legacy_encoding(bytes(failing)) or ""
+
+
+def _utf16_without_bom(data: bytes) -> str:
+    """"utf-16-le" or "utf-16-be" for UTF-16 text without a byte order mark (every other byte NUL, as
+    ASCII text in it is), "" for bytes that are not."""
+    pairs = data[: len(data) // 2 * 2][:8192]
+    if len(pairs) < 4:
+        return ""
+    odd, even = pairs[1::2].count(0), pairs[0::2].count(0)
+    half = len(pairs) // 2
+    if odd >= 0.7 * half and even <= 0.05 * half:
+        return "utf-16-le"
+    if even >= 0.7 * half and odd <= 0.05 * half:
+        return "utf-16-be"
+    return ""
+
+
+def _numbered_lines(handle: BinaryIO, encoding: str) -> Iterator[tuple[int, bytes | str | LoadError]]:
+    """The lines of ``handle`` with their numbers: bytes, or text for UTF-16/32 (whose newlines are two or
+    four bytes); a line over :data:`MAX_LINE_BYTES` is a LoadError, skipped unread."""
+    source: IO[Any] = handle
+    if encoding.startswith(("utf-16", "utf-32")):
+        source = io.TextIOWrapper(handle, encoding=encoding, newline="\n")
+    lineno = 0
+    while True:
+        try:
+            line = source.readline(MAX_LINE_BYTES)
+        except UnicodeDecodeError as exc:
+            yield lineno + 1, LoadError("", f"line {lineno + 1} and after: not readable as {encoding.upper()} "
+                                        f"({exc.reason}): re-save the file as UTF-8")
+            return
+        if not line:
+            return
+        lineno += 1
+        if len(line) >= MAX_LINE_BYTES and line[-1:] not in (b"\n", "\n"):
+            while (rest := source.readline(MAX_LINE_BYTES)) and rest[-1:] not in (b"\n", "\n"):
+                pass
+            yield lineno, LoadError("", f"line {lineno}: over {MAX_LINE_BYTES / 1e6:.0f} MB, a record longer than "
+                                    f"articles may be ({MAX_BYTES / 1e6:.0f} MB; split it into several records)")
+            continue
+        yield lineno, line
+
+
+def _decode_line(line: bytes | str, encoding: str) -> str:
+    """One JSON-lines line as text, in its file's encoding (:func:`_jsonl_encoding`)."""
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if encoding == "utf-8+cp1252":
+            return _utf8_with_cp1252_bytes(line)
+        if encoding in ("", "utf-8"):
+            raise ValueError(f"invalid UTF-8 at byte {exc.start}, and no other text encoding reads the file's "
+                             "lines with confidence: re-save the file as UTF-8") from exc
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError as again:
+            raise ValueError(f"invalid {encoding} at byte {again.start} (the encoding the file's other lines are "
+                             "read in): re-save the file as UTF-8") from again
+
+
+def _jsonl_article(line: bytes | str, encoding: str, source: str) -> Article:
+    return record_to_article(json.loads(_decode_line(line, encoding)), source)
 
 
 def _one_record(where: str, label: str, read: Callable[[], Article]) -> Article | LoadError:
@@ -532,8 +795,6 @@ def _one_record(where: str, label: str, read: Callable[[], Article]) -> Article 
     ("line 3", "record 0"): a bad record never stops the others."""
     try:
         return read()
-    except UnicodeDecodeError as exc:
-        return LoadError(where, f"{label}: invalid UTF-8 at byte {exc.start}")
     except json.JSONDecodeError as exc:
         return LoadError(where, f"{label}: broken JSON ({exc.msg}, column {exc.colno})")
     except ValueError as exc:
@@ -574,18 +835,22 @@ def _json_records(data: Any) -> list[Any]:
 
 
 def iter_json(path: Path) -> Iterator[Article | LoadError]:
-    """The article records of a .json file; a bad record is named by its index and the others load."""
+    yield from json_records(_read_text(path), str(path))
+
+
+def json_records(text: str, where: str) -> Iterator[Article | LoadError]:
+    """The article records of a .json file's ``text`` (source "<where>#<index>"); a bad record is named by
+    its index and the others load."""
     try:
-        records = _json_records(json.loads(_read_text(path)))
+        records = _json_records(json.loads(text))
     except json.JSONDecodeError as exc:
-        yield LoadError(str(path), f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        yield LoadError(where, f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
         return
     except RecursionError:
-        yield LoadError(str(path), _TOO_DEEP)
+        yield LoadError(where, _TOO_DEEP)
         return
     for index, record in enumerate(records):
-        yield _one_record(str(path), f"record {index}",
-                          partial(record_to_article, record, f"{path}#{index}", f"{path.resolve()}#{index}"))
+        yield _one_record(where, f"record {index}", partial(record_to_article, record, f"{where}#{index}"))
 
 
 # Words of a feed's host that name no outlet ("feeds.reuters.com", "rss.example.co.uk").
@@ -616,15 +881,30 @@ def feed_outlet(title: str, link: str, source: str) -> str:
 
 
 def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | LoadError]:
+    """The entries of an RSS or Atom feed (``source`` a file or the feed's URL). An item's link, when
+    relative ("/news/1"), is read against the site the feed names (its ``<link>``), else the feed's URL;
+    one that is still no http(s) address (a relative link in a feed file that names no site, a ``tag:``
+    guid) is neither cited nor the id, which then comes from the item's guid, else its content."""
     import feedparser
 
     parsed = feedparser.parse(content)
     if parsed.bozo and not parsed.entries:
         yield LoadError(source, f"not a readable RSS/Atom feed ({parsed.get('bozo_exception', 'parse error')})")
         return
-    outlet = feed_outlet(str(parsed.feed.get("title") or ""), str(parsed.feed.get("link") or ""), source)
+    if not parsed.get("version") and not parsed.entries:
+        yield LoadError(source, f"not an RSS/Atom feed: XML of another kind{_xml_root(content)}, which is not "
+                        "read (convert the articles to .txt, .html or .jsonl records)")
+        return
+    site = str(parsed.feed.get("link") or "")
+    base = urljoin(source, site) if is_url(source) else site
+    base = base if _is_web(base) else source if is_url(source) else ""
+    outlet = feed_outlet(str(parsed.feed.get("title") or ""), site if _is_web(site) else base, source)
     for index, entry in enumerate(parsed.entries):
-        link = strip_tracking(str(entry.get("link") or ""))  # the id drops them too (canonical_url)
+        guid = str(entry.get("id") or "")
+        given = str(entry.get("link") or "")
+        # feedparser copies a guid without isPermaLink="false" into the link: "55" is no path on the site
+        from_guid = bool(entry.get("guidislink")) and given == guid
+        link = strip_tracking(web_link(given) if from_guid else web_link(given, base))  # the id drops them too
         item_source = entry.get("source")
         item_outlet = feed_outlet(str(item_source.get("title") or ""), str(item_source.get("href") or ""), "") \
             if isinstance(item_source, dict) else ""
@@ -636,16 +916,34 @@ def feed_to_articles(content: bytes | str, source: str) -> Iterator[Article | Lo
         if not text.strip():
             yield LoadError(f"{source}#{index}", "feed entry has no text")
             continue
+        title = str(entry.get("title", "")).strip()
+        published = parse_date(entry.get("published") or entry.get("updated"))
+        if link:
+            article_id = canonical_url(link)
+        elif guid and from_guid and re.match(r"^[a-z][a-z0-9+.-]*:", guid, re.I):
+            article_id = guid  # a guid that is a URI of its own ("tag:wire,2026:4"): one id in every feed
+        elif guid:
+            article_id = _article_id("", f"{source}#{guid}")
+        else:
+            article_id = _content_id(title, published, text)
         yield Article(
-            id=_article_id(link, f"{source}#{entry.get('id', index)}"),
-            title=str(entry.get("title", "")).strip() or _first_line(text),
+            id=article_id,
+            title=title or _first_line(text),
             text=text,
             url=link,
-            published=parse_date(entry.get("published") or entry.get("updated")),
+            published=published,
             outlet=item_outlet or outlet,
             authors=_authors(entry.get("authors") or entry.get("author")),
             source=f"{source}#{index}",
         )
+
+
+def _xml_root(content: bytes | str) -> str:
+    """" (root element <article>)" for an XML document, "" when none is found."""
+    head = content[:4096] if isinstance(content, str) else content[:4096].decode("utf-8", errors="replace")
+    head = re.sub(r"(?s)<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", "", head)
+    match = re.search(r"<([A-Za-z_][\w:.-]*)", head)
+    return f" (root element <{match[1]}>)" if match else ""
 
 
 def _html_fragment_text(fragment: str) -> str:
@@ -756,12 +1054,18 @@ def _pdf_title(meta_title: Any, text: str) -> str:
 
 
 def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
-    """Each page of a PDF that has text as one ``Article`` (see above); a PDF without a text layer,
+    """Each page of a PDF file that has text as one ``Article`` (see above); a PDF without a text layer,
     a damaged or a password-protected one is a named ``LoadError``."""
+    yield from pdf_articles(str(path), str(path), f"file:{path.resolve()}")
+
+
+def pdf_articles(pdf: str | IO[bytes], where: str, key: str, url: str = "") -> Iterator[Article | LoadError]:
+    """The pages of the PDF ``pdf`` (a path or a binary stream) as articles with sources "<where>#page=N",
+    ids from ``key`` and the page; cited as ``url``#page=N when the PDF came from ``url``."""
     try:
         import pypdf
     except ImportError:  # pragma: no cover - part of the default install
-        yield LoadError(str(path), "reading PDFs needs pypdf: pip install 'pypdf>=5'")
+        yield LoadError(where, "reading PDFs needs pypdf: pip install 'pypdf>=5'")
         return
     import warnings
 
@@ -774,7 +1078,7 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                reader = pypdf.PdfReader(str(path), strict=False)
+                reader = pypdf.PdfReader(pdf, strict=False)
                 if reader.is_encrypted:
                     try:
                         unlocked = bool(reader.decrypt(""))
@@ -783,25 +1087,25 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
                     else:
                         why = ""
                     if not unlocked:
-                        yield LoadError(str(path), f"encrypted PDF{why}: save a copy without a password or "
+                        yield LoadError(where, f"encrypted PDF{why}: save a copy without a password or "
                                         "encryption and ingest that")
                         return
                 meta = reader.metadata
                 meta_title, meta_author = (meta.title, meta.author) if meta else (None, None)
                 pages = list(reader.pages)
             except Exception as exc:  # pypdf raises many types on a damaged file
-                yield LoadError(str(path), f"not a readable PDF ({type(exc).__name__}: {exc}): the file is "
+                yield LoadError(where, f"not a readable PDF ({type(exc).__name__}: {exc}): the file is "
                                 "damaged or not a PDF")
                 return
             if not pages:
-                yield LoadError(str(path), "the PDF has no pages (damaged?)")
+                yield LoadError(where, "the PDF has no pages (damaged?)")
                 return
             for number, page in enumerate(pages, start=1):
                 try:
                     texts.append((page.extract_text() or "").replace("\xad", ""))
                 except Exception as exc:
                     texts.append("")
-                    errors.append(LoadError(f"{path}#page={number}",
+                    errors.append(LoadError(f"{where}#page={number}",
                                             f"page {number} could not be read ({type(exc).__name__}: {exc})"))
     finally:
         logger.setLevel(level)
@@ -814,12 +1118,11 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
     ]
     if sum(ch.isalpha() for text in cleaned for ch in text) < 20:
         if not errors:
-            yield LoadError(str(path), NO_TEXT_LAYER)
+            yield LoadError(where, NO_TEXT_LAYER)
         return
     cleaned = _carry_over(cleaned)
     title = _pdf_title(meta_title, next((t for t in cleaned if t.strip()), ""))
     authors = _authors(str(meta_author)) if meta_author else ()
-    key = f"file:{path.resolve()}"
     for number, text in enumerate(cleaned, start=1):
         if not re.search(r"[^\W\d_]{2}", text):
             continue  # a page without words: a figure, a blank page
@@ -828,37 +1131,154 @@ def iter_pdf(path: Path) -> Iterator[Article | LoadError]:
             title=f"{title} (p. {number})",
             text=text,
             authors=authors,
-            source=f"{path}#page={number}",
+            url=f"{url}#page={number}" if url else "",
+            outlet=outlet_from_url(url),
+            source=f"{where}#page={number}",
         )
 
 
-def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
-    """A page or a feed over HTTP(S); feeds are recognised by content type or content."""
+class _Refused(Exception):
+    """A download stopped, and why (the whole reason for a LoadError)."""
+
+
+@dataclass
+class _Download:
+    body: IO[bytes]  # the bytes, spooled to disk past MAX_BYTES (a PDF may be larger)
+    size: int
+    mime: str  # "text/html", "" when the server gives none
+    charset: str  # the header's, "" when it gives none
+    url: str  # where it came from, after redirects
+
+
+def _download(url: str, timeout: float) -> _Download:
+    """GET ``url`` within ``timeout`` seconds in all (httpx's own timeout is per read: a server sending a
+    byte a second would never time out) and at most MAX_BYTES (MAX_PDF_BYTES for a PDF), by its
+    Content-Length first, then counted as it arrives."""
+    import tempfile
+    import time
+
     import httpx
 
+    deadline = time.monotonic() + timeout
+    too_slow = f"timed out after {timeout:g}s (raise NEWSQA_REQUEST_TIMEOUT or retry later)"
     try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=True,
-                             headers={"User-Agent": "newsqa/0.1 (+ingest)"})
-        response.raise_for_status()
-    except httpx.TimeoutException:
-        yield LoadError(url, f"timed out after {timeout:g}s (raise NEWSQA_REQUEST_TIMEOUT or retry later)")
-        return
-    except httpx.HTTPStatusError as exc:
-        yield LoadError(url, f"HTTP {exc.response.status_code}")
-        return
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "newsqa/0.1 (+ingest)"}) as response:
+            if response.is_error:
+                raise _Refused(f"HTTP {response.status_code}")
+            ctype = response.headers.get("content-type", "")
+            mime = ctype.split(";")[0].strip().lower()
+            charset = response.charset_encoding or ""
+            limit = MAX_PDF_BYTES if mime == "application/pdf" else MAX_BYTES
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise _Refused(_too_big(int(length), limit))
+            body = tempfile.SpooledTemporaryFile(max_size=MAX_BYTES)  # noqa: SIM115 - the caller closes it
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    body.close()
+                    raise _Refused(_too_big(size, limit, more=True))
+                if time.monotonic() > deadline:
+                    body.close()
+                    raise _Refused(f"{too_slow}: the download was still running")
+                body.write(chunk)
+            body.seek(0)
+            return _Download(body, size, mime, charset, str(response.url))
+    except httpx.TimeoutException as exc:
+        raise _Refused(too_slow) from exc
     except httpx.HTTPError as exc:
-        yield LoadError(url, f"could not fetch: {exc.__class__.__name__}: {exc}")
-        return
-    ctype = response.headers.get("content-type", "").lower()
-    head = response.content[:600].lstrip().lower()
-    looks_like_feed = head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head
-    if any(t in ctype for t in ("rss", "atom", "xml")) or looks_like_feed:
-        yield from feed_to_articles(response.content, url)
-        return
+        raise _Refused(f"could not fetch: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _too_big(size: int, limit: int, more: bool = False) -> str:
+    return (f"the page is {'over ' if more else ''}{size / 1e6:.0f} MB; articles over {limit / 1e6:.0f} MB are "
+            "refused (download it and split it, or save it as .jsonl records)")
+
+
+_FEED_TYPES = ("rss", "atom", "rdf")
+_JSON_LINES_TYPES = ("ndjson", "jsonl", "jsonlines", "json-seq")
+
+
+def load_url(url: str, timeout: float) -> Iterator[Article | LoadError]:
+    """A page, a feed, a PDF, a text or a JSON file over HTTP(S), told apart by content type and content;
+    anything else (an image, a zip) is named as what it is."""
     try:
-        yield html_to_article(response.text, url, url=str(response.url))
-    except ValueError as exc:
+        got = _download(url, timeout)
+    except _Refused as exc:
         yield LoadError(url, str(exc))
+        return
+    with got.body:
+        try:
+            yield from _url_articles(url, got)
+        except (OSError, ValueError) as exc:
+            yield LoadError(url, str(exc))
+
+
+def _url_articles(url: str, got: _Download) -> Iterator[Article | LoadError]:
+    head = got.body.read(600)
+    got.body.seek(0)
+    sniff = head.lstrip().lower()
+    mime = got.mime
+    suffix = Path(urlparse(got.url).path).suffix.lower()
+    if mime == "application/pdf" or head.startswith(b"%PDF-"):
+        yield from pdf_articles(got.body, url, "url:" + canonical_url(got.url), url=strip_tracking(got.url))
+        return
+    if got.size > MAX_BYTES:  # only a PDF may be larger
+        yield LoadError(url, _too_big(got.size, MAX_BYTES))
+        return
+    data = got.body.read()
+    is_feed = any(t in mime for t in _FEED_TYPES) or any(t in sniff for t in (b"<rss", b"<feed", b"<rdf:rdf"))
+    is_html = "html" in mime or b"<html" in sniff or sniff.startswith(b"<!doctype html")
+    if is_feed or ("xml" in mime and not is_html) or (not mime and sniff.startswith(b"<?xml") and not is_html):
+        yield from feed_to_articles(data, url)
+    elif "json" in mime or (suffix in JSON_SUFFIXES and mime in ("", "text/plain", "application/octet-stream")):
+        if any(t in mime for t in _JSON_LINES_TYPES) or suffix in {".jsonl", ".ndjson"}:
+            yield from jsonl_records(io.BytesIO(data), url)
+        else:
+            yield from json_records(decode_text(data), url)
+    elif is_html or not mime:
+        yield html_to_article(decode_page(data, got.charset), url, url=got.url)
+    elif mime.startswith("text/"):
+        yield text_to_article(decode_page(data, got.charset), url, "url:" + canonical_url(got.url),
+                              markdown="markdown" in mime or suffix in {".md", ".markdown"},
+                              url=strip_tracking(got.url))
+    else:
+        yield LoadError(url, f"the URL serves {mime}, not an article page (articles are read from HTML pages, "
+                        "RSS/Atom feeds, PDF, plain text and JSON)")
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+
+
+def decode_page(data: bytes, declared: str = "") -> str:
+    """A fetched page's bytes as text: in the charset the server ``declared``, else the one the page's
+    ``<meta charset>`` names, else read as a file is (:func:`decode_text`: UTF-8, else the code page it
+    reads as). A charset that does not decode the bytes is passed over; ISO-8859-1 is read as cp1252, as
+    browsers do; bytes that are valid UTF-8 with non-ASCII text are UTF-8 whatever single-byte charset is
+    declared (Latin-1 text is next to never valid UTF-8; a template's stale declaration often is wrong)."""
+    if not any(data.startswith(bom) for bom, _, _ in _BOMS):
+        match = None if declared else _META_CHARSET.search(data[:4096])
+        name = declared or (match[1].decode("ascii", errors="ignore") if match else "")
+        try:
+            encoding = codecs.lookup(name).name if name else ""
+        except LookupError:
+            encoding = ""
+        if encoding in ("latin-1", "iso8859-1", "ascii"):
+            encoding = "cp1252"
+        if encoding and encoding != "utf-8":
+            try:
+                data.decode("utf-8")
+                utf8 = not data.isascii()
+            except UnicodeDecodeError:
+                utf8 = False
+            if not utf8:
+                try:
+                    return data.decode(encoding)
+                except UnicodeDecodeError:
+                    pass
+    return decode_text(data)
 
 
 def is_url(source: str) -> bool:
@@ -880,7 +1300,8 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
         return
     path = Path(source)
     if not path.exists():
-        yield LoadError(source, _link_problem(path) or "no such file or folder")
+        hint = " (a web address? give it with https://)" if re.match(r"^(www\.|[\w-]+(\.[\w-]+)+/)", source) else ""
+        yield LoadError(source, _link_problem(path) or f"no such file or folder{hint}")
         return
     path = recorded_path(source)
     if path.is_dir():
@@ -893,7 +1314,7 @@ def iter_source(source: str, timeout: float = 30.0) -> Iterator[Article | LoadEr
             elif file.suffix.lower() in SUPPORTED:
                 yield from iter_file(file)
             else:
-                yield LoadError(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
+                yield UnsupportedFile(str(file), f"unsupported file type {file.suffix or '(none)'!r}: "
                                 f"use one of {', '.join(sorted(SUPPORTED))}")
         return
     yield from iter_file(path)
@@ -903,7 +1324,8 @@ def _folder_files(folder: Path) -> list[Path]:
     """Every entry of ``folder`` that is not a folder, recursively and sorted: linked subfolders are
     followed (each real folder once, so a link back up is no loop), hidden files and everything under
     hidden folders (.git, the default index .newsqa) are skipped. Broken links, pipes and sockets are
-    listed too: they are what the user put there, and are reported rather than skipped."""
+    listed too: they are what the user put there, and are reported rather than skipped. The "<stem>_files"
+    folder of a page saved complete (:func:`_saved_page_assets`) is skipped: its frames are ads, not articles."""
     seen: set[tuple[int, int]] = set()
     files: list[Path] = []
     for root, dirs, names in os.walk(folder, followlinks=True):
@@ -916,9 +1338,21 @@ def _folder_files(folder: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add((info.st_dev, info.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _saved_page_assets(Path(root), d, names))
         files.extend(Path(root) / n for n in names if not n.startswith("."))
     return sorted(files)
+
+
+# The folder a browser's "Save Page As… (complete)" puts next to "<stem>.html": "<stem>_files" (Chrome,
+# Firefox, Edge, Safari), or its localised name in older Firefox and Internet Explorer.
+_ASSET_FOLDER = re.compile(r"^(?P<stem>.+?)(?:_files|-Dateien|_archivos|_fichiers|_arquivos|_bestanden|-filer|_file)$")
+
+
+def _saved_page_assets(root: Path, folder: str, files: list[str]) -> bool:
+    """Whether ``folder`` (in ``root``, beside ``files``) holds a saved page's scripts, styles, images and
+    frames: its name is "<stem>_files" and "<stem>.html" (or .htm, .xhtml) is beside it."""
+    match = _ASSET_FOLDER.match(folder)
+    return match is not None and any(f"{match['stem']}{suffix}" in files for suffix in HTML_SUFFIXES)
 
 
 def _link_problem(path: Path) -> str | None:

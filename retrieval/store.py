@@ -660,19 +660,18 @@ class Store:
     ) -> list[tuple[str, float, np.ndarray]]:
         """(chunk id, cosine similarity, vector) of the nearest chunks."""
 
+        # No count() first to cap ``limit``: Chroma 1.x returns what it has (nothing from an empty
+        # collection), and a count cost as much as the query itself (5-9 ms of ~8 ms at 37 k chunks).
         def query(collection: Any) -> Any:
-            count = collection.count()
-            if count == 0:
-                return None
             return collection.query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=min(limit, count),
+                n_results=limit,
                 where=where or None,
                 include=["distances", "embeddings"],
             )
 
         result = self._read(query)
-        if result is None:
+        if not result["ids"] or not result["ids"][0]:
             return []
         ids = result["ids"][0]
         distances = result["distances"][0]

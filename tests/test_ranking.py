@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from indexes import build_index
@@ -307,3 +308,28 @@ def test_places_after_the_first_lean_on_whole_article_evidence(ranked_index: Pat
             [p.chunk_id for p in passages(mode, tail_passage_weight=1)]
     fused_order = lambda _query, found: [p.score for p in found]  # noqa: E731
     assert [p.chunk_id for p in passages(reranker=fused_order, tail_passage_weight=0.4)] == [p.chunk_id for p in off]
+
+
+
+def test_dense_search_asks_chroma_for_more_than_it_holds_without_counting_first(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nearest-chunk query is not capped by a count first (a count cost as much as the query): an empty
+    index, a limit above the number of chunks and a filter that matches nothing all answer plainly."""
+    from tests.conftest import write_articles
+
+    vector = np.asarray(fake_store.embedder.embed_query("harbour ferry crossings"), dtype=np.float32)
+    assert fake_store.dense_search(vector, 50) == []  # nothing ingested yet
+    write_articles(tmp_path / "news", 3, paragraphs=12)
+    ingest([str(tmp_path / "news")], fake_store.settings, store=fake_store)
+    with closing(sqlite3.connect(fake_store.settings.catalog_path)) as db:
+        chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    counted: list[int] = []
+    collection = type(fake_store.collection)
+    original = collection.count
+    monkeypatch.setattr(collection, "count", lambda self: counted.append(1) or original(self))
+    found = fake_store.dense_search(vector, 500)
+    assert counted == []
+    assert chunks > 3 and len({chunk_id for chunk_id, _, _ in found}) == len(found) == chunks
+    assert [s for _, s, _ in found] == sorted((s for _, s, _ in found), reverse=True)
+    assert fake_store.dense_search(vector, 500, where={"outlet": {"$in": ["No Such Outlet"]}}) == []
