@@ -33,7 +33,15 @@ from typing import IO, Any
 import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
-from ingest.loaders import FEED_SUFFIXES, LoadError, ids_from_path, is_url, iter_source, recorded_path
+from ingest.loaders import (
+    FEED_SUFFIXES,
+    LoadError,
+    UnsupportedFile,
+    ids_from_path,
+    is_url,
+    iter_source,
+    recorded_path,
+)
 from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -414,7 +422,7 @@ def _ingest(
             if root:
                 read_roots.add(root)
             if isinstance(item, LoadError):
-                if item.reason.startswith("unsupported file type") and Path(item.source).is_file():
+                if isinstance(item, UnsupportedFile):
                     report.skipped.append(item)  # a folder's .css, .js, .png: no article, nothing failed
                     continue
                 report.failed.append(item)
