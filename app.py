@@ -681,7 +681,8 @@ def render_ingest_report() -> None:
         return
     counts = (
         f"added {report['added']} · updated {report['updated']} · unchanged {report['unchanged']} · "
-        f"failed {len(report['failed'])}"
+        + (f"deleted {report['deleted']} · " if report.get("deleted") else "")  # records gone from a re-upload
+        + f"failed {len(report['failed'])}"
     )
     files = md_inline(", ".join(report.get("files", [])))
     if report["failed"]:

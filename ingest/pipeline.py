@@ -1,7 +1,19 @@
 """``ingest(sources, settings) -> IngestReport``: load, clean, chunk, embed and write, incrementally.
 
 An article is re-embedded only when its cleaned text, metadata or the chunking settings changed
-(a content hash per article id, kept in the catalog); ``sync`` deletes articles whose source is gone.
+(a content hash per article id, kept in the catalog). What a run may replace or delete:
+
+- a file read whole (no error): its articles this run did not see are deleted (a page cut from a PDF,
+  a record removed from a dump), with or without ``sync``;
+- a new id with the content of an article whose file is gone: a rename (the old id is deleted);
+- an unchanged article read from another source: its new source is recorded (``sync`` of the old
+  folder then keeps it);
+- a feed entry never replaces an article read from its page or a file with a longer text (it only
+  fills in missing metadata);
+- an article read from a file the page saved for an upload (``data_dir/uploads/``, one folder per owner)
+  replaces only articles recorded from that same folder: never the operator's, nor another user's;
+- ``sync``: also the articles of the SOURCES' files or records that are gone;
+- ``rebuild``: everything, but only once the SOURCES were read (none missing, something read).
 """
 
 from __future__ import annotations
@@ -21,7 +33,15 @@ from typing import IO, Any
 import numpy as np
 
 from ingest.chunking import Headings, chunk_article, clean_article
-from ingest.loaders import LoadError, ids_from_path, is_url, iter_source, recorded_path
+from ingest.loaders import (
+    FEED_SUFFIXES,
+    LoadError,
+    UnsupportedFile,
+    ids_from_path,
+    is_url,
+    iter_source,
+    recorded_path,
+)
 from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -42,15 +62,21 @@ class IngestReport:
     deleted: int = 0
     failed: list[LoadError] = field(default_factory=list)
     duplicates: int = 0  # records repeating an id already seen in this run (first one kept)
+    # (source, id, the source that gave the id first) of each of them
+    duplicate_sources: list[tuple[str, str, str]] = field(default_factory=list)
+    skipped: list[LoadError] = field(default_factory=list)  # files of a folder of a type no loader reads
+    renamed: int = 0  # articles found again under a new file name (their old id deleted, not doubled)
+    gone: dict[str, int] = field(default_factory=dict)  # without sync: folder -> its articles whose file is gone
     kept_on_failure: int = 0  # with sync: articles not deleted because their source failed to load
     chunks: int = 0  # chunks embedded in this run
     seconds: float = 0.0
     dry_run: bool = False
     chroma: str = ""  # the Chroma server written to ("" for embedded Chroma in the data dir)
+    stopped: str = ""  # why the run changed nothing at all (a --rebuild refused); "" when it ran
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.stopped
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` shape of DESIGN.md (counts of articles) plus a few extra keys."""
@@ -61,12 +87,16 @@ class IngestReport:
             "deleted": self.deleted,
             "failed": [asdict(f) for f in self.failed],
             "duplicates": self.duplicates,
+            "duplicate_sources": [{"source": s, "id": i, "first": f} for s, i, f in self.duplicate_sources],
+            "skipped": [asdict(f) for f in self.skipped],
+            "renamed": self.renamed,
+            "gone": dict(self.gone),
             "kept_on_failure": self.kept_on_failure,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,
             "chroma": self.chroma,
-        }
+        } | ({"error": self.stopped} if self.stopped else {})
 
 
 def content_hash(article: Article, settings: Settings) -> str:
@@ -209,6 +239,38 @@ class _Spool:
             self._file = None
 
 
+def _is_feed_entry(source: str) -> bool:
+    """Whether an article's recorded source names a feed entry (``loaders.feed_to_articles``: the feed's
+    URL or file, "#", the entry's position), as opposed to a page, a file, a PDF page or a dump record."""
+    root, _, fragment = source.partition("#")
+    return fragment.isdigit() and (is_url(root) or Path(root).suffix.lower() in FEED_SUFFIXES)
+
+
+def _with_feed_metadata(stored: Any, entry: Article) -> Article | None:
+    """The article as stored (a catalog row: read from its page or a file), with the metadata it lacks
+    taken from a feed entry of it (date, outlet, authors); None when the entry adds nothing."""
+    fills: dict[str, Any] = {}
+    if not stored["published"] and entry.published:
+        fills["published"] = entry.published
+    if not stored["outlet"] and entry.outlet:
+        fills["outlet"] = entry.outlet
+    authors = tuple(json.loads(stored["authors"] or "[]"))
+    if not authors and entry.authors:
+        fills["authors"] = entry.authors
+    if not fills:
+        return None
+    return Article(**{"id": stored["id"], "title": stored["title"], "text": stored["text"], "url": stored["url"],
+                      "published": stored["published"], "outlet": stored["outlet"], "authors": authors,
+                      "source": stored["source"], **fills})
+
+
+def _file_root(source: str) -> str | None:
+    """The file an article was recorded from (absolute, as recorded since session 13), or None for a URL,
+    a source recorded relative by older code, or none."""
+    root = _source_root(source)
+    return root if root and not is_url(root) and os.path.isabs(root) else None
+
+
 def ingest(
     sources: Iterable[str],
     settings: Settings,
@@ -225,10 +287,15 @@ def ingest(
     Writers take turns (``Store.write_lock``): while another ingest (another process, or the page's
     upload) holds the index, this one waits and says so through ``on_wait`` (default: ``progress``).
     A dry run writes nothing and does not wait.
+
+    An upload (a file in the data dir's ``uploads/`` folder, or in an owner's folder in it, where the
+    page saves them) never replaces nor renames an article recorded from anywhere but that same folder:
+    one that differs is reported as failed ("already indexed from …; not replaced").
     """
     store = store or Store(settings)
     if on_wait is None and progress is not None:
         on_wait = partial(progress, 0, 0)
+    sources = list(sources)
     # The spool is closed (its temporary file deleted) however the run ends: an error while reading or
     # writing leaves no file behind, not only a run that reached the embedding step.
     if dry_run:
@@ -240,7 +307,7 @@ def ingest(
 
 def _ingest(
     todo: _Spool,
-    sources: Iterable[str],
+    sources: list[str],
     settings: Settings,
     store: Store,
     sync: bool,
@@ -250,81 +317,182 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(dry_run=dry_run, chroma=store.chroma_url or "")
-    if rebuild and not dry_run:
-        store.reset()
-    if not dry_run:
+    rebuild = rebuild and not dry_run
+    if not dry_run and not rebuild:  # a rebuild claims the index for this model once it has reset it
         store.check_model()
+    if rebuild:  # a Chroma server that is down stops the run now, before the reading and before any drop
+        store.client.heartbeat()
     # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
     fresh = dry_run and not settings.catalog_path.exists()
-    known = {} if rebuild or fresh else store.catalog.states()
+    indexed = {} if fresh else store.catalog.states()
+    known = {} if rebuild else indexed  # a rebuild writes everything again
     # Redone even when unchanged: written with no chunk by older code, or without their vectors in the
     # collection now in use (a switch to a Chroma server or back; a collection dropped).
     redo = (store.catalog.chunkless() | store.unembedded()) if known else set()
     relative = _RelativeSources(known)
     resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
-    renamed: set[str] = set()  # ids of articles read again under another id (see _RelativeSources)
+    renamed: set[str] = set()  # ids of articles read again under another id (_RelativeSources, a renamed file)
+
+    uploads = recorded_path(str(settings.data_dir / "uploads"))
+
+    def upload_folder(root: str | None) -> Path | None:
+        """The owner's folder of an uploaded file (``app.upload_folder``), None for any other file or a URL."""
+        parent = Path(root).parent if root else None
+        return parent if parent is not None and uploads in (parent, parent.parent) else None
+
+    def may_replace(folder: Path | None, source: str) -> bool:
+        """Whether an article read from ``folder``'s uploads (None: not an upload) may replace one recorded
+        from ``source``: an upload only its owner's earlier uploads."""
+        root = _file_root(source)
+        return folder is None or (root is not None and Path(root).parent == folder)
 
     # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
     # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
-    seen: set[str] = set()
+    # Feed entries are decided last: a page (or file) of this run gives the article, its feed's teaser
+    # is then a duplicate, whatever the order of SOURCES.
+    seen: dict[str, str] = {}  # article id -> the source that gave it first in this run
+    digests: dict[str, Path | None] = {}  # content hash of each article read -> its upload folder, if any
+    unread: list[str] = []  # SOURCES that gave no article at all
+    read_roots: set[str] = set()  # files read in this run (absolute)
     failed_roots: set[str] = set()
     missing_source = False  # a SOURCE path that does not exist: what it held is unknown
+    entries: list[Article] = []  # feed entries (short), decided after everything else
+
+    def decide(item: Article) -> None:
+        root = _file_root(item.source)
+        if item.id in seen:
+            report.duplicates += 1
+            report.duplicate_sources.append((item.source, item.id, seen[item.id]))
+            return
+        cleaned, headings = clean_article(item)
+        if not cleaned.text.strip():
+            report.failed.append(LoadError(item.source, "no article text left after cleaning"))
+            failed_roots.add(_absolute(_source_root(item.source)))
+            return
+        seen[item.id] = item.source
+        digest = content_hash(cleaned, settings)
+        folder = upload_folder(root)
+        digests[digest] = None if folder is None else digests.get(digest, folder)
+        # 2. Decide: unchanged, added, updated.
+        previous = known.get(item.id)
+        if previous is not None and not may_replace(folder, previous[2]):
+            if previous[0] != digest:  # another user's, or the operator's: an upload never replaces it
+                where = previous[2] if is_url(previous[2]) else Path(_source_root(previous[2])).name
+                report.failed.append(LoadError(item.source, f"already indexed from {where}; not replaced "
+                                               "(an upload replaces only your own uploads)"))
+            else:
+                report.unchanged += 1
+            return
+        if (previous is not None and previous[0] != digest and previous[1] == "done" and previous[2]
+                and _is_feed_entry(item.source) and not _is_feed_entry(previous[2])):
+            # The feed's teaser of an article read from its page (or a file): the longer text stays.
+            stored = store.catalog.article(item.id)
+            if stored is not None and len(stored["text"]) > len(cleaned.text):
+                filled = _with_feed_metadata(stored, cleaned)
+                if filled is None:
+                    report.unchanged += 1
+                    return
+                cleaned, headings = clean_article(filled)
+                digest = content_hash(cleaned, settings)
+        old_id = relative.old_id(item.source)
+        if old_id == item.id:
+            resourced[item.id] = item.source
+        elif old_id is not None and known[old_id][0] == digest:
+            renamed.add(old_id)  # the same content under the id its relative path gave it
+        if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
+            if previous[2] != cleaned.source:  # read from another file or dump now: recorded there
+                resourced[item.id] = cleaned.source
+            report.unchanged += 1
+            return
+        existed = (previous is not None and previous[0] is not None) or old_id in renamed
+        if dry_run:
+            report.updated += 1 if existed else 0
+            report.added += 0 if existed else 1
+        else:
+            todo.append((cleaned, headings, digest, existed))
+
     for source in sources:
         if not is_url(source) and not Path(source).exists():
             missing_source = True
         if progress:
             progress(0, 0, f"reading {source}")
+        before = len(seen) + report.duplicates + len(entries)
         for item in iter_source(source, timeout=settings.request_timeout):
+            root = _file_root(item.source)
+            if root:
+                read_roots.add(root)
             if isinstance(item, LoadError):
+                if isinstance(item, UnsupportedFile):
+                    report.skipped.append(item)  # a folder's .css, .js, .png: no article, nothing failed
+                    continue
                 report.failed.append(item)
                 failed_roots.add(_absolute(_source_root(item.source)))
-                continue
-            if item.id in seen:
-                report.duplicates += 1
-                continue
-            cleaned, headings = clean_article(item)
-            if not cleaned.text.strip():
-                report.failed.append(LoadError(item.source, "no article text left after cleaning"))
-                failed_roots.add(_absolute(_source_root(item.source)))
-                continue
-            seen.add(item.id)
-            digest = content_hash(cleaned, settings)
-            # 2. Decide: unchanged, added, updated.
-            previous = known.get(item.id)
-            old_id = relative.old_id(item.source)
-            if old_id == item.id:
-                resourced[item.id] = item.source
-            elif old_id is not None and known[old_id][0] == digest:
-                renamed.add(old_id)  # the same content under the id its relative path gave it
-            if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
-                report.unchanged += 1
-                continue
-            existed = (previous is not None and previous[0] is not None) or old_id in renamed
-            if dry_run:
-                report.updated += 1 if existed else 0
-                report.added += 0 if existed else 1
+            elif _is_feed_entry(item.source):
+                entries.append(item)
             else:
-                todo.append((cleaned, headings, digest, existed))
+                decide(item)
+        if len(seen) + report.duplicates + len(entries) == before:
+            unread.append(source)
+    for entry in entries:
+        decide(entry)
 
-    # 3. Deletions (sync): known articles not seen, unless their source failed to load. A SOURCE
-    # that does not exist at all (a typo, an unmounted disk) stops every deletion, as rsync does.
-    to_delete: list[str] = []
+    if rebuild and unread:  # a typo, an unmounted disk, a feed that is down: its articles would be lost
+        report.stopped = (f"--rebuild refused: no article could be read from {', '.join(unread)}; the index was "
+                          f"left as it was ({len(indexed)} articles, nothing dropped). Fix or leave out that "
+                          "SOURCE and run again.")
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # 3. Deletions. A file read whole (no error) keeps only the articles this run read from it: a page cut
+    # from a PDF, a record removed from a dump. Feeds are left out: their entries scroll off, they are not
+    # retracted. An article whose file is gone and whose content this run read under another id (a new
+    # file name gave it a new id) was renamed: its old id is deleted, not left as a second copy. With
+    # sync, also the known articles of SOURCES not seen, unless their source failed to load; a SOURCE
+    # that does not exist at all (a typo, an unmounted disk) stops every sync deletion, as rsync does.
+    to_delete: dict[str, None] = {}
+    unseen = [aid for aid in known if aid not in seen and aid not in renamed]
+    for article_id in unseen:  # set lookups first: every article of the index may be unseen
+        known_hash, _, source = known[article_id]
+        root = _source_root(source)
+        if root in read_roots:  # files only (absolute)
+            if root not in failed_roots and Path(root).suffix.lower() not in FEED_SUFFIXES:
+                to_delete[article_id] = None
+        elif (known_hash in digests and _file_root(source) and may_replace(digests[known_hash], source)
+              and not os.path.lexists(root)):
+            renamed.add(article_id)
+            report.renamed += 1
+    unseen = [aid for aid in unseen if aid not in renamed]
     if sync:
         given = _SyncScope(sources)
-        for article_id, (_, _, source) in known.items():
-            if article_id in seen or not given.holds(source, article_id):
+        for article_id in unseen:
+            source = known[article_id][2]
+            if article_id in to_delete or not given.holds(source, article_id):
                 continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
-            if article_id in renamed - seen:
-                continue  # read again under its new id: replaced below, not deleted
             if missing_source or _absolute(_source_root(source)) in failed_roots:
                 report.kept_on_failure += 1
                 continue
-            to_delete.append(article_id)
+            to_delete[article_id] = None
+    elif not missing_source:  # said, not done: files gone from a folder SOURCE (sync deletes their articles)
+        folders = {os.path.join(str(recorded_path(s)), ""): s for s in sources if not is_url(s) and Path(s).is_dir()}
+        for article_id in unseen if folders else ():
+            root = _source_root(known[article_id][2])
+            if root in read_roots:
+                continue
+            for prefix, typed in folders.items():  # absolute: no URL, nor a source recorded relative
+                # Under the folder, not in a hidden folder a folder source never reads (.newsqa/uploads).
+                if root.startswith(prefix) and not any(p.startswith(".") for p in Path(root[len(prefix):]).parts):
+                    report.gone[typed] = report.gone.get(typed, 0) + 1
+                    break
+    if rebuild:  # what was indexed and is not written again
+        report.deleted = sum(1 for aid in indexed if aid not in seen)
 
     if dry_run:
         report.deleted = len(to_delete)
         report.seconds = time.perf_counter() - started
         return report
+    if rebuild:
+        store.reset()
+        store.check_model()
     store.catalog.set_sources(resourced)
 
     # 4. Embed and write, in batches of whole articles.
@@ -371,7 +539,7 @@ def _ingest(
             flush()
     flush()
 
-    for article_id in renamed - seen:  # after its new id is written: a run killed between redoes this
+    for article_id in renamed - seen.keys():  # after its new id is written: a run killed between redoes this
         store.delete_article(article_id)
     for article_id in to_delete:
         store.delete_article(article_id)

@@ -54,6 +54,7 @@ def test_help_documents_every_option_with_examples() -> None:
     assert "Examples:" in text
     assert "python -m ingest corpus/" in text and "--sync" in text and "--json" in text
     assert "Exit code 0" in text or "exit code 0" in text.lower()
+    assert "4 when the ingest stopped" in " ".join(text.split())
     assert invoke("-h").output == text
 
 
@@ -133,13 +134,15 @@ def test_bad_input_is_named_and_the_rest_ingested(
     check_shape(report)
     assert report["added"] == len(good) + 2
     reasons = {Path(f["source"]).name: f["reason"] for f in report["failed"]}  # type: ignore[union-attr]
-    assert set(reasons) == {"empty.txt", "binary.txt", "mangled.md", "huge.txt", "dump.jsonl", "slides.pptx"}
+    assert set(reasons) == {"empty.txt", "binary.txt", "mangled.md", "huge.txt", "dump.jsonl"}
     assert reasons["empty.txt"] == "the file is empty"
     assert reasons["binary.txt"].startswith("binary file")
     assert reasons["mangled.md"].startswith("invalid UTF-8 at byte 26")
     assert "25 MB" in reasons["huge.txt"] and "refused" in reasons["huge.txt"]
     assert reasons["dump.jsonl"].startswith("line 2: broken JSON")
-    assert reasons["slides.pptx"].startswith("unsupported file type '.pptx'")
+    skipped = {Path(f["source"]).name: f["reason"] for f in report["skipped"]}  # type: ignore[attr-defined]
+    assert list(skipped) == ["slides.pptx"]  # a type no loader reads: skipped, not failed
+    assert skipped["slides.pptx"].startswith("unsupported file type '.pptx'")
 
     settings = Settings()
     from retrieval.store import Store
@@ -197,7 +200,7 @@ def test_index_of_another_model_is_a_clean_error(
 
     cli_embedder(OtherModel())
     result = CliRunner().invoke(main, [str(tmp_path / "news")])
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # the ingest stopped (not "some sources failed")
     assert "Error: The index in" in result.output and "--rebuild" in result.output
     assert "Traceback" not in result.output
     assert invoke(tmp_path / "news", "--rebuild", "--json").exit_code == 0

@@ -459,7 +459,7 @@ def test_rebuild_starts_over(fake_store: Store, fake_embedder: FakeEmbedder, tmp
     run(fake_store, tmp_path / "a", tmp_path / "b")
     fake_embedder.encoded.clear()
     report = run(fake_store, tmp_path / "b", rebuild=True)
-    assert (report.added, report.unchanged, report.deleted) == (2, 0, 0)
+    assert (report.added, report.unchanged, report.deleted) == (2, 0, 2)  # a's two articles dropped
     assert len(fake_embedder.encoded) == report.chunks > 0  # everything embedded again
     by_article = check_index(fake_store)
     assert len(by_article) == 2
