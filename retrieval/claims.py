@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.names import WORD_INITIALISMS
 from retrieval.names import forms as name_forms
+from retrieval.names import key as name_key
 from retrieval.text import keyword_terms, split_sentences
 
 if TYPE_CHECKING:
@@ -1369,11 +1370,11 @@ def _other_kind(own: set[str], kinds: frozenset[str]) -> bool:
 
 def _same_name(text: str, answer: str) -> bool:
     """Whether an entity's ``text`` and a bare ``answer`` name the same thing: one holds the other's
-    words ("Bern, Switzerland" and "Switzerland")."""
+    words ("Bern, Switzerland" and "Switzerland"), or is another form of it ("Britain" for "UK")."""
     a, b = fold(text), fold(answer)
     if not a or not b:
         return False
-    return _holds_phrase(b, a) or _holds_phrase(a, b)
+    return _holds_phrase(b, a) or _holds_phrase(a, b) or name_key(text) in name_forms(answer).keys
 
 
 def _holds_phrase(text: str, phrase: str) -> bool:
@@ -1395,7 +1396,8 @@ def naming_sentences(
     answer: str, spans: Sequence[tuple[int, int, str]]
 ) -> tuple[list[tuple[int, int, str]], bool]:
     """The (start, end, text) sentences of ``spans`` that name all the words and figures of a bare
-    ``answer`` (its choice label already removed), and whether an instruction sentence named it."""
+    ``answer`` (its choice label already removed) or, for a name, another form of it ("Britain" for "the
+    UK"), and whether an instruction sentence named it."""
     figures = quantities(answer)
     rest = answer
     for q in figures:
@@ -1406,9 +1408,11 @@ def naming_sentences(
     planted = False
     if not terms and not figures:
         return naming, planted
+    other = name_forms(rest.strip()) if terms and not figures else None  # "Britain" names "the UK"
     for s, e, text in spans:
         words = set(keyword_terms(text))
-        if terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms):
+        if (terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms)
+                and not (other is not None and other.found(text))):
             continue
         facts = quantities(text)
         if not all(any(_same(q, f) for f in facts) for q in figures):

@@ -558,13 +558,13 @@ def forms(name: str, context: str = "", *, seats: bool = False) -> Forms:
         for full, short in definitions(context):
             if full in keys or key(short) in keys:
                 written |= {full, short}
-        compact = own.replace(" ", "")
-        runs = _runs(context)
-        if (len(compact) >= 3 and compact.isalnum() and " " not in own and compact not in WORD_INITIALISMS
-                and compact in runs and re.search(_cased_pattern(compact.upper()), context)):
-            written |= runs[compact]  # "CSIS" asked, the text writes it and "Canada Security Intelligence Service"
+        # "CSIS" asked, and the text writes it and "Canada Security Intelligence Service"
+        if 3 <= len(own) <= 6 and own.isalnum() and own not in WORD_INITIALISMS and re.search(
+                _cased_pattern(own.upper()), context):
+            written |= _runs(context).get(own, frozenset())
+        # the full name asked, and the text writes it and its initialism
         initials = _initials(own.split()) if len(own.split()) >= 3 else ""
-        if (len(initials) >= 3 and initials not in WORD_INITIALISMS and own in runs.get(initials, ())
-                and re.search(_cased_pattern(initials.upper()), context)):
-            written.add(initials.upper())  # the full name asked, the text writes it and its initialism
+        if len(initials) >= 3 and initials not in WORD_INITIALISMS and re.search(
+                _cased_pattern(initials.upper()), context) and own in _runs(context).get(initials, ()):
+            written.add(initials.upper())
     return _forms_of(written, own)

@@ -12,7 +12,7 @@ import pytest
 from indexes import build_index
 
 from retrieval.answer import Assistant, coverage, followup_search, on_topic, question_ask
-from retrieval.claims import check_claim
+from retrieval.claims import check_bare, check_claim
 from retrieval.conversations import answer_to_record
 from retrieval.names import definitions, forms, table_forms
 from retrieval.search import Filters
@@ -188,3 +188,10 @@ def test_an_initialism_the_passage_defines_stands_for_its_name(assistant: Assist
 def test_the_claim_checker_reads_other_forms_but_not_other_names(claim: str, passage: str, supported: bool) -> None:
     verdict = check_claim(claim, passage)
     assert verdict.supported is supported, verdict.reason
+
+
+def test_a_bare_answer_is_named_in_another_form() -> None:
+    passage = "Leaders met in Lisbon on Monday. Britain will host the next summit in June."
+    question = "Which country will host the next summit?"
+    assert check_bare("C) United Kingdom", passage, question=question).supported
+    assert not check_bare("C) Germany", passage, question=question).supported
