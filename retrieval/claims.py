@@ -15,6 +15,7 @@ cached. The answer flow (``Assistant.verify``) lives in ``retrieval/answer.py`` 
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -22,6 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from retrieval.names import WORD_INITIALISMS
+from retrieval.names import forms as name_forms
+from retrieval.names import key as name_key
 from retrieval.text import keyword_terms, split_sentences
 
 if TYPE_CHECKING:
@@ -412,31 +416,8 @@ def _years(q: Quantity) -> bool:
 
 
 # --- names ---------------------------------------------------------------------------------------
-_ALIASES = [
-    {"us", "usa", "united states", "united states of america", "america", "american", "americans", "washington"},
-    {"uk", "united kingdom", "britain", "great britain", "british", "england", "london"},
-    {"eu", "european union", "brussels"},
-    {"un", "united nations"},
-    {"uae", "united arab emirates", "emirates"},
-    {"drc", "democratic republic of congo", "democratic republic of the congo", "congo"},
-    {"nato", "north atlantic treaty organization", "alliance"},
-    {"russia", "russian", "russians", "moscow", "kremlin"},
-    {"china", "chinese", "beijing"},
-    {"ukraine", "ukrainian", "ukrainians", "kyiv", "kiev"},
-    {"france", "french", "paris"},
-    {"netherlands", "dutch", "holland"},
-    {"spain", "spanish", "madrid"},
-    {"switzerland", "swiss"},
-    {"denmark", "danish", "danes"},
-    {"germany", "german", "germans", "berlin"},
-    {"israel", "israeli", "israelis"},
-    {"white house", "trump administration", "administration"},
-    {"pentagon", "defense department", "department of defense", "defence ministry", "war department",
-     "department of war"},
-    {"fed", "federal reserve"},
-    {"gop", "republican", "republicans"},
-]
-_ALIAS_OF = {name: frozenset(group) for group in _ALIASES for name in group}
+# Other names of a claim's name (aliases, demonyms, initialisms, the capital that speaks for a country:
+# "Washington", "the Kremlin") come from ``retrieval.names`` (``seats=True``).
 _HONORIFICS = frozenset({
     "mr", "mrs", "ms", "dr", "prof", "sir", "dame", "president", "vice", "prime", "minister", "secretary", "senator",
     "sen", "rep", "representative", "gov", "governor", "mayor", "gen", "general", "judge", "justice", "king",
@@ -486,6 +467,7 @@ class _Hay:
     def __init__(self, texts: Iterable[str]) -> None:
         texts = [t for t in texts if t]
         folded = " ".join(fold(t) for t in texts)
+        self.raw = "\n".join(texts)  # as written: initialisms are matched in capitals ("US", not "us")
         self.text = f" {folded} "
         self.words = set(folded.split())
         self.acronyms = set().union(*(_acronyms(t) for t in texts)) if texts else set()
@@ -503,26 +485,34 @@ class _Hay:
         return False
 
 
+def _aliased(name: str, near: _Hay, passage: _Hay) -> bool:
+    """Whether ``near`` names another form of ``name`` (``retrieval.names``: "British" for "UK", "G-7"
+    for "Group of Seven", the capital speaking for its country, an initialism ``passage`` defines)."""
+    return name_forms(name, passage.raw, seats=True).found(near.raw, near.text)
+
+
 def name_in(name: str, near: _Hay, passage: _Hay) -> bool:
     """Whether ``name`` (as written in a claim) is named ``near`` the span (aliases, surnames,
-    acronyms), its other words anywhere in the passage."""
+    acronyms), its other words anywhere in the passage. An initialism that is also a word ("US", "WHO",
+    "IT") must be written so: "let us" is not the US."""
     folded = fold(name)
     if not folded:
         return True
-    for form in {folded} | _ALIAS_OF.get(folded, frozenset()) | _ALIAS_OF.get(folded.removeprefix("the "), frozenset()):
-        if near.has(form):
-            return True
+    bare = name.strip(" .,'’")
+    if bare.replace(".", "").replace(" ", "").isupper() and folded.removeprefix("the ") in WORD_INITIALISMS:
+        return bool(re.search(rf"(?<![\w.]){re.escape(bare)}(?![\w])", near.raw)) or _aliased(name, near, passage)
+    if near.has(folded) or near.has(folded.removeprefix("the ")) or _aliased(name, near, passage):
+        return True
     words = [w for w in folded.split() if w not in _HONORIFICS]
     if not words:
         return True
     if len(words) == 1:
-        w = words[0]
-        return near.has_word_like(w) or any(near.has(a) for a in _ALIAS_OF.get(w, ()))
+        return near.has_word_like(words[0]) or _aliased(words[0], near, passage)
     acronym = "".join(w[0] for w in words)
     if len(words) >= 3 and (acronym in near.words or acronym in near.acronyms):
         return True
     last = words[-1]
-    if not (near.has_word_like(last) or any(near.has(a) for a in _ALIAS_OF.get(last, ()))):
+    if not (near.has_word_like(last) or _aliased(last, near, passage)):
         return False
     return all(passage.has_word_like(w) or w in near.words for w in words)
 
@@ -663,12 +653,22 @@ def _stem(word: str) -> str:
     return word[:5] if len(word) >= 5 else word
 
 
+_NAME_JOINERS = frozenset({"of", "the", "de", "and"})
+
+
 def _subject_names(verb: Token) -> tuple[str, bool]:
     """Folded names in the subject of ``verb`` ("" when it has none) and whether it is a pronoun."""
     for child in verb.children:
         if child.dep_ == "nsubj":
             tokens = [t for t in child.subtree if t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS]
-            return " ".join(t.text for t in tokens), child.pos_ == "PRON"
+            words: list[str] = []  # "Group of Seven": the small words between two of a name's words kept
+            for a, b in itertools.pairwise(tokens):
+                words.append(a.text)
+                between = [t.text for t in a.doc[a.i + 1:b.i]]
+                if 0 < len(between) <= 2 and all(w.lower() in _NAME_JOINERS for w in between):
+                    words += between
+            words += [t.text for t in tokens[-1:]]
+            return " ".join(words), child.pos_ == "PRON"
     return "", False
 
 
@@ -1370,11 +1370,11 @@ def _other_kind(own: set[str], kinds: frozenset[str]) -> bool:
 
 def _same_name(text: str, answer: str) -> bool:
     """Whether an entity's ``text`` and a bare ``answer`` name the same thing: one holds the other's
-    words ("Bern, Switzerland" and "Switzerland")."""
+    words ("Bern, Switzerland" and "Switzerland"), or is another form of it ("Britain" for "UK")."""
     a, b = fold(text), fold(answer)
     if not a or not b:
         return False
-    return _holds_phrase(b, a) or _holds_phrase(a, b)
+    return _holds_phrase(b, a) or _holds_phrase(a, b) or name_key(text) in name_forms(answer).keys
 
 
 def _holds_phrase(text: str, phrase: str) -> bool:
@@ -1396,7 +1396,8 @@ def naming_sentences(
     answer: str, spans: Sequence[tuple[int, int, str]]
 ) -> tuple[list[tuple[int, int, str]], bool]:
     """The (start, end, text) sentences of ``spans`` that name all the words and figures of a bare
-    ``answer`` (its choice label already removed), and whether an instruction sentence named it."""
+    ``answer`` (its choice label already removed) or, for a name, another form of it ("Britain" for "the
+    UK"), and whether an instruction sentence named it."""
     figures = quantities(answer)
     rest = answer
     for q in figures:
@@ -1407,9 +1408,11 @@ def naming_sentences(
     planted = False
     if not terms and not figures:
         return naming, planted
+    other = name_forms(rest.strip()) if terms and not figures else None  # "Britain" names "the UK"
     for s, e, text in spans:
         words = set(keyword_terms(text))
-        if terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms):
+        if (terms and not terms <= words and not all(_stem(t) in {_stem(w) for w in words} for t in terms)
+                and not (other is not None and other.found(text))):
             continue
         facts = quantities(text)
         if not all(any(_same(q, f) for f in facts) for q in figures):
