@@ -34,7 +34,7 @@ ARTICLES = {
         "Europe weighs its answer to Zorbian steel tariffs", "2026-05-04", "steel",
         "Zorbia imposed tariffs of 25 percent on European steel on Monday. German Chancellor Lena Kraus said "
         "the Zorbian steel tariffs were a grave mistake and that Berlin would answer them firmly. The tariffs "
-        "are expected to hit French steelworks in Lorraine hardest, analysts said. French steel exports to "
+        "are expected to hit steelworks in Lorraine, France, hardest, analysts said. French steel exports to "
         "Zorbia reached 2 billion euros last year."),
     # Ines Varga speaks as "she", then in a quotation of three sentences; the board by "according to".
     "ferry.md": _article(
@@ -78,8 +78,10 @@ def test_a_say_question_is_not_answered_with_someone_elses_words(make_assistant:
     assert "Kraus" not in france.text and "analysts" not in france.text
     kraus = assistant.answer("What did Lena Kraus say about the Zorbian steel tariffs?")
     assert not kraus.refused and "grave mistake" in _quotes(kraus), kraus.text
+    assert "analysts" not in kraus.text and "Zorbia imposed" not in kraus.text  # her words only
     reacted = assistant.answer("How did Lena Kraus react to the Zorbian steel tariffs?")
     assert not reacted.refused and "grave mistake" in _quotes(reacted), reacted.text
+    assert "analysts" not in reacted.text
 
 
 def test_a_speaker_by_pronoun_according_to_or_a_long_quotation_answers(
@@ -91,13 +93,13 @@ def test_a_speaker_by_pronoun_according_to_or_a_long_quotation_answers(
     assistant = make_assistant()
     varga = assistant.answer("What did Ines Varga say about the ferry cuts?")
     assert not varga.refused, varga.text
-    assert "two boats a day" in _quotes(varga) or "strand the island" in _quotes(varga), varga.text
-    assert "fuel costs" not in varga.text  # the board's words, not hers
+    assert "two boats a day" in _quotes(varga) and "strand the island" in _quotes(varga), varga.text
+    assert "fuel costs" not in varga.text and "operator will cut" not in varga.text  # not what she said
     school = assistant.answer("What did Varga say would happen to children?")
     assert not school.refused and "Children will miss school" in school.text, school.text
     board = assistant.answer("What did the Marrow Harbour Board say about the ferry cuts?")
     assert not board.refused and "fuel costs" in _quotes(board), board.text
-    assert "two boats" not in board.text and "strand" not in board.text
+    assert "two boats" not in board.text and "strand" not in board.text and "operator will cut" not in board.text
 
 
 def test_the_bundled_articles_uk_statement_answers_and_hughes_does_not_answer_for_the_uk(
@@ -108,10 +110,10 @@ def test_the_bundled_articles_uk_statement_answers_and_hughes_does_not_answer_fo
     assistant = make_assistant()
     uk = assistant.answer("What did the UK say about intelligence sharing with the US?")
     assert not uk.refused and "closest ally" in _quotes(uk), uk.text
-    assert "unrivaled" not in uk.text
+    assert "unrivaled" not in uk.text and "Five Eyes nations" not in uk.text and "Your extensive" not in uk.text
     hughes = assistant.answer("What did Brian Hughes say about intelligence sharing?")
     assert not hughes.refused and "unrivaled" in _quotes(hughes), hughes.text
-    assert "closest ally" not in hughes.text
+    assert "closest ally" not in hughes.text and "Dr. Reed" not in hughes.text
 
 
 # --- a model's draft -----------------------------------------------------------------------------------
@@ -158,23 +160,18 @@ def test_a_model_quoting_the_white_house_for_the_uk_is_not_verified(
     assert "closest ally" in _quotes(answer), answer.text
 
 
-def test_a_model_quoting_the_uk_for_the_uk_is_verified(make_assistant: Callable[..., Assistant]) -> None:
-    """The same conversation, the model drafting the British spokesperson's words: verified, no fallback."""
-    reply = _drafting(lambda n: f"A British government spokesperson said the US is the UK's closest ally [{n}].")
-    answer = make_assistant(reply).answer("What did the UK say about it?", HISTORY)
-    assert not answer.refused and not answer.note and not answer.unsupported, answer.text
-    assert "closest ally" in _quotes(answer)
-
-
-def test_a_draft_with_nobody_else_speaking_is_refused_when_the_speaker_never_speaks(
-    make_assistant: Callable[..., Assistant],
-) -> None:
-    """France never speaks in the steel article; a model citing the analysts' sentence for it is not
+def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant: Callable[..., Assistant]) -> None:
+    """The same conversation, the model drafting the British spokesperson's words: verified, no fallback.
+    France never speaks in the steel article: a model citing the analysts' sentence for it is not
     verified, and nothing France said can be extracted instead: refused."""
-    reply = _drafting(lambda n: f"The tariffs are expected to hit French steelworks in Lorraine hardest [{n}].",
+    reply = _drafting(lambda n: f"A British government spokesperson said the US is the UK's closest ally [{n}].")
+    uk = make_assistant(reply).answer("What did the UK say about it?", HISTORY)
+    assert not uk.refused and not uk.note and not uk.unsupported, uk.text
+    assert "closest ally" in _quotes(uk)
+    reply = _drafting(lambda n: f"The tariffs are expected to hit steelworks in Lorraine, France, hardest [{n}].",
                       needle="Lorraine")
-    answer = make_assistant(reply).answer("What did France say about the Zorbian steel tariffs?")
-    assert answer.refused, answer.text
+    france = make_assistant(reply).answer("What did France say about the Zorbian steel tariffs?")
+    assert france.refused, france.text
 
 
 # --- the parts: who is asked about, who speaks ---------------------------------------------------------
