@@ -1076,8 +1076,8 @@ class Assistant:
     def _spoken_flags(self, speaker: str, passage: Passage) -> list[tuple[int, int, str, bool]]:
         """Each sentence of ``passage`` — (start, end, text on one line, whether it answers what
         ``speaker`` said: :func:`retrieval.speakers.spoken_by`)."""
-        spans = [(s, e, flat(t)) for s, e, t in self._passage_sentences(passage)] or [(0, len(passage.text),
-                                                                                      flat(passage.text))]
+        spans = [(s, e, flat(t)) for s, e, t in self._passage_sentences(passage)]
+        spans = spans or [(0, len(passage.text), flat(passage.text))]
         speech = self._speech([passage.title, *(t for _, _, t in spans)])
         flags = spoken_by(speaker, [t for _, _, t in spans], speech[1:], speech[0], f"{passage.title}\n{passage.text}")
         return [(s, e, t, ok) for (s, e, t), ok in zip(spans, flags, strict=True)]

@@ -224,13 +224,15 @@ def asked_speaker(question: str) -> str | None:
     "What did Sony say it will no longer produce?", "What was China's reaction?". None for a question
     that asks for the speaker ("Which company announced …?"), names none ("What did officials say?"),
     asks about a document ("What did the report say?") or asks a fact the speech verb only frames ("The
-    UK announced a ban for people born after which year?"). A rewritten follow-up's "(following up on: …)"
-    is not read."""
+    UK announced a ban for people born after which year?"). Only a question is read (a sentence with a
+    question mark, or opening with "what", "how" …); a rewritten follow-up's "(following up on: …)" not."""
     bare = _FOLLOWING.sub("", question).strip()
     if not bare:
         return None
     doc = default_checker().nlp(bare)
     for sent in doc.sents:
+        if "?" not in sent.text and sent[0].lower_ not in _WH:
+            continue  # a statement ("The Air Force did not say how …"), not a question
         for t in sent:
             subj: Token | None = None
             if (t.pos_ == "VERB" or t.dep_ == "ROOT") and t.lemma_.lower() in SAY_VERBS:  # "announce": a NOUN ROOT

@@ -192,6 +192,8 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("The UK government announced a new smoking ban for people born after which year?", None),
     ("The author of Booker Prize winner Flesh has denied cribbing the plot from which film?", None),
     ("What did Pete Hegseth reportedly order?", None),
+    ("what did the UK say about it", "UK"),  # typed without a question mark
+    ("The Air Force also didn't say how the problem was discovered.", None),  # a statement, not a question
 ])
 def test_the_asked_speaker(question: str, speaker: str | None) -> None:
     assert asked_speaker(question) == speaker
