@@ -31,7 +31,7 @@ from retrieval.dedup import conflicting
 from retrieval.errors import EmptyQuestionError
 from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
-from retrieval.speakers import Speech, asked_speaker, read_speech, spoken_by
+from retrieval.speakers import Asked, Speech, asked_speaker, read_speech, spoken_by
 from retrieval.store import Store
 from retrieval.text import flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
@@ -1073,7 +1073,7 @@ class Assistant:
         """Who speaks in each sentence (:func:`retrieval.speakers.read_speech`: spaCy's parse and entities)."""
         return self._parsed(sentences, self._speech_cache, read_speech)
 
-    def _spoken_flags(self, speaker: str, passage: Passage) -> list[tuple[int, int, str, bool]]:
+    def _spoken_flags(self, speaker: Asked, passage: Passage) -> list[tuple[int, int, str, bool]]:
         """Each sentence of ``passage`` — (start, end, text on one line, whether it answers what
         ``speaker`` said: :func:`retrieval.speakers.spoken_by`)."""
         spans = [(s, e, flat(t)) for s, e, t in self._passage_sentences(passage)]
@@ -1097,7 +1097,7 @@ class Assistant:
                 found[i] = said
         return found
 
-    def _says(self, speaker: str, passage: Passage, verdict: Verdict, claim: str) -> bool:
+    def _says(self, speaker: Asked, passage: Passage, verdict: Verdict, claim: str) -> bool:
         """Whether the passage sentence a verified ``claim`` rests on (of the verdict's span, the one
         sharing most of its words) answers what ``speaker`` said."""
         terms = {_stem(t) for t in keyword_terms(claim)}
@@ -1747,7 +1747,7 @@ class Assistant:
             if good and speaker is not None:
                 good = [i for i in good if self._says(speaker, passages[i], verdicts[i], claim)]
                 if not good:
-                    unsupported.append(Unsupported(claim, f"the passage does not have {speaker} say this"))
+                    unsupported.append(Unsupported(claim, f"the passage does not have {speaker.name} say this"))
                     out_sentences.append(claim)
                     continue
             if not good:

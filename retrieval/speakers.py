@@ -42,6 +42,8 @@ SAY_VERBS = frozenset({
 # announced …" asks for the speaker instead, and "X announced a ban for people born after which year?"
 # asks a fact (see :func:`asked_speaker`).
 _WH = frozenset({"what", "how", "which", "whom"})
+# What a question asks of its speaker when what that one did answers too.
+_ACTS = frozenset({"respond", "react", "reaction", "response"})
 # Nouns for what a speaker said ("What was China's reaction?").
 _REACTION_NOUNS = frozenset({"reaction", "response", "statement", "stance", "position", "message", "comment",
                              "view", "answer", "reply", "verdict", "warning", "explanation", "announcement"})
@@ -80,16 +82,25 @@ SPEAKER_NOUNS = frozenset({
     "author", "writer", "artist", "rapper", "band", "host",
 })
 _SPEAKER_PREFIX = re.compile(r"^\s*((?:[A-Z][\w.’'-]*\s?){1,4}):\s")
+_OWNING = frozenset({"of", "for", "at", "from", "with"})  # "spokesman for X", "an official at X"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 _QUOTES = "\"“”"
 # Words inside quotation marks, at least, for a quotation with no speech verb to be someone's statement
 # ("X issued a statement: “…”") rather than a phrase in scare quotes ("its “America First” policy").
-QUOTE_WORDS = 5
+QUOTE_WORDS = 6
 # Sentences before a "he said" / "the ministry said" searched for a named speaker.
 ANTECEDENT_SENTENCES = 3
 # The rewritten question a follow-up is answered with ("… (following up on: …)"): the speaker is the
 # follow-up's own.
 _FOLLOWING = re.compile(r"\s*\(following up on:.*$", re.S)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Whom a question asks about what they said: "What did the UK say about it?" → UK."""
+
+    name: str  # as the question names it ("UK", "Brian Hughes", "British")
+    acts: bool = False  # "How did China respond?": what China did answers too ("China imposed tariffs")
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class Speech:
     speakers: tuple[str, ...] = ()  # named speakers' phrases ("A British government spokesperson")
     nameless: bool = False  # a speaker with no name that is nobody in particular ("analysts said")
     anaphoric: str = ""  # "he said" ("person"), "the ministry said" ("any"): who, the sentences before tell
-    subject: str = ""  # the named subject of its main verb, when nobody speaks ("China imposed …")
+    subject: str = ""  # the named subject of its main verb ("China imposed …"): for "How did X respond?"
     names: tuple[tuple[str, str], ...] = ()  # (name, spaCy label) outside quotation marks: antecedents
     interview: bool = False  # it starts with its speaker's name and a colon ("Dr. Reed: …")
 
@@ -113,12 +124,30 @@ def _named(tok: Token) -> bool:
 
 
 def _phrase(tok: Token) -> list[Token]:
-    """The words of ``tok``'s subtree, less relative clauses ("X, who met UK officials, said")."""
-    skip: set[int] = set()
-    for t in tok.subtree:
-        if t is not tok and t.dep_ in ("relcl", "acl", "advcl") and t.i not in skip:
-            skip.update(x.i for x in t.subtree)
-    return [t for t in tok.subtree if t.i not in skip]
+    """The words of the noun phrase ``tok`` heads that say who it is: its modifiers, appositions ("Brian
+    Hughes, spokesman for the White House") and "of/for/at/from" phrases, not relative clauses ("X, who
+    met UK officials, said") nor "like/including/in …" ("Regular shootings, like the one in Las Vegas")."""
+    out = [tok]
+    for c in tok.children:
+        if c.dep_ in ("relcl", "acl", "advcl") or (c.dep_ == "prep" and c.lower_ not in _OWNING):
+            continue
+        out += _phrase(c)
+    return sorted(out, key=lambda t: t.i)
+
+
+def _who(subj: Token) -> list[Token] | None:
+    """The phrase naming who speaks as ``subj`` (:func:`_phrase`), when it names someone: a name ("Hughes"),
+    a speaker or a group with a name in it ("A British government spokesperson", "Sony analysts", "One
+    of Trump's lawyers, Jay Sekulow"); None otherwise ("Regular shootings, like … in Las Vegas, have
+    sparked calls for change")."""
+    words = _phrase(subj)
+    if not any(_named(w) for w in words):
+        return None
+    lemma = subj.lemma_.lower()
+    if _named(subj) or lemma in SPEAKER_NOUNS or lemma in _CROWDS or any(
+            c.dep_ == "appos" and _named(c) for c in subj.children):
+        return words
+    return None
 
 
 def _subject(verb: Token) -> Token | None:
@@ -149,6 +178,18 @@ def _inside_quotes(doc: Doc | Span) -> set[int]:
     return inside
 
 
+def _longest_quote(doc: Doc | Span, inside: set[int]) -> int:
+    """Words of the longest quotation in ``doc`` (a title in quotation marks is short)."""
+    longest = run = 0
+    for t in doc:
+        if t.i in inside:
+            run += t.is_alpha
+            longest = max(longest, run)
+        else:
+            run = 0
+    return longest
+
+
 def read_speech(doc: Doc | Span) -> Speech:
     """Who speaks in a parsed sentence (see :class:`Speech`)."""
     inside = _inside_quotes(doc)
@@ -161,9 +202,11 @@ def read_speech(doc: Doc | Span) -> Speech:
         subj = _subject(t)
         if subj is None:
             continue
-        words = _phrase(subj)
-        if any(_named(w) for w in words):
+        words = _who(subj)
+        if words:
             speakers.append(" ".join(w.text for w in words))
+        elif any(_named(w) for w in _phrase(subj)):
+            continue  # a thing named after someone does not speak ("a Las Vegas festival")
         elif subj.lower_ in ("he", "she"):
             anaphoric = anaphoric or "person"
         elif subj.lower_ in ("it", "they") or (
@@ -178,7 +221,7 @@ def read_speech(doc: Doc | Span) -> Speech:
         if t.lower_ == "according" and t.i + 1 < len(doc) and t.doc[t.i + 1].lower_ == "to":
             for obj in (c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"):
                 words = _phrase(obj)
-                if any(_named(w) for w in words):
+                if any(_named(w) for w in words):  # "according to a Palm Beach County marriage license" too
                     speakers.append(" ".join(w.text for w in words))
                 elif obj.pos_ == "PRON" or (obj.lemma_.lower() in SPEAKER_NOUNS and any(
                         c.lower_ in ("the", "its", "his", "her", "their") for c in obj.children)):
@@ -193,7 +236,7 @@ def read_speech(doc: Doc | Span) -> Speech:
         elif run:
             names.append((" ".join(w.text for w in run), next((w.ent_type_ for w in run if w.ent_type_), "")))
             run = []
-    if not (speakers or nameless or anaphoric) and sum(1 for t in doc if t.i in inside and t.is_alpha) >= QUOTE_WORDS:
+    if not (speakers or nameless or anaphoric) and _longest_quote(doc, inside) >= QUOTE_WORDS:
         speakers.extend(n for n, _ in names)  # "X issued a statement: “…”": the names outside the quotation speak
     prefix = _SPEAKER_PREFIX.match(doc.text)
     if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
@@ -218,9 +261,10 @@ def _actor(subj: Token) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def asked_speaker(question: str) -> str | None:
+def asked_speaker(question: str) -> Asked | None:
     """The speaker ``question`` asks about, as named in it ("UK", "Brian Hughes", "China"), when it asks
-    what that one said or how it reacted: "What did the UK say about it?", "How did China respond?",
+    what that one said or how it reacted: "What did the UK say about it?", "How did China respond?" (what
+    China did answers that one too: ``acts``),
     "What did Sony say it will no longer produce?", "What was China's reaction?". None for a question
     that asks for the speaker ("Which company announced …?"), names none ("What did officials say?"),
     asks about a document ("What did the report say?") or asks a fact the speech verb only frames ("The
@@ -235,6 +279,7 @@ def asked_speaker(question: str) -> str | None:
             continue  # a statement ("The Air Force did not say how …"), not a question
         for t in sent:
             subj: Token | None = None
+            acts = t.lemma_.lower() in _ACTS
             if (t.pos_ == "VERB" or t.dep_ == "ROOT") and t.lemma_.lower() in SAY_VERBS:  # "announce": a NOUN ROOT
                 asks = any(
                     (c.dep_ in ("dobj", "attr", "dative", "oprd") and c.lower_ in _WH)
@@ -253,7 +298,8 @@ def asked_speaker(question: str) -> str | None:
                 return None  # the speaker is what is asked
             if subj.lemma_.lower() in _DOCUMENT_NOUNS:
                 return None
-            return _actor(subj) or None  # "the UK", "China's foreign ministry"; not "the author of “Flesh”"
+            name = _actor(subj)  # "the UK", "China's foreign ministry"; not "the author of “Flesh”"
+            return Asked(name, acts) if name else None
     return None
 
 
@@ -265,12 +311,13 @@ def same_speaker(asked: str, speaker: str, context: str = "") -> bool:
     return name_in(asked, near, _Hay([speaker, context]))
 
 
-def spoken_by(asked: str, sentences: Sequence[str], speech: Sequence[Speech], title: Speech | None = None,
+def spoken_by(asked: Asked, sentences: Sequence[str], speech: Sequence[Speech], title: Speech | None = None,
               context: str = "") -> list[bool]:
     """For each of a passage's ``sentences`` (``speech``: :func:`read_speech` of each), whether it
     answers what ``asked`` said: ``asked`` speaks in it (itself, by "according to", as the "he"/"the
-    ministry" of a sentence before, or in a quotation going on), or nobody speaks and ``asked`` is its
-    subject. ``title``: the passage's title's, for a "the company said" with no name before it."""
+    ministry" of a sentence before, or in a quotation going on), or — for "How did X respond?" — nobody
+    speaks and X is its subject. ``title``: the passage's title's, for a "the company said" with no name
+    before it."""
     who: list[list[str] | None] = []  # each sentence's speakers after resolution (None: nobody speaks)
     open_quote = interview = False
     for j, (text, s) in enumerate(zip(sentences, speech, strict=True)):
@@ -289,9 +336,9 @@ def spoken_by(asked: str, sentences: Sequence[str], speech: Sequence[Speech], ti
     out = []
     for s, said_by in zip(speech, who, strict=True):
         if said_by is None:
-            out.append(bool(s.subject) and same_speaker(asked, s.subject, context))
+            out.append(asked.acts and bool(s.subject) and same_speaker(asked.name, s.subject, context))
         else:
-            out.append(any(same_speaker(asked, sp, context) for sp in said_by))
+            out.append(any(same_speaker(asked.name, sp, context) for sp in said_by))
     return out
 
 

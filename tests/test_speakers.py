@@ -18,7 +18,7 @@ from scripted import ScriptedChat
 from retrieval.answer import FALLBACK_NOTE, Assistant
 from retrieval.claims import default_checker
 from retrieval.settings import Settings
-from retrieval.speakers import asked_speaker, read_speech, same_speaker, spoken_by
+from retrieval.speakers import Asked, asked_speaker, read_speech, same_speaker, spoken_by
 from retrieval.store import Store
 from retrieval.text import flat, split_sentences
 from retrieval.types import Answer
@@ -176,13 +176,13 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
 
 # --- the parts: who is asked about, who speaks ---------------------------------------------------------
 @pytest.mark.parametrize(("question", "speaker"), [
-    ("What did the UK say about it?", "UK"),
-    ("How did China respond to the tariffs?", "China"),
-    ("What did Brian Hughes say?", "Brian Hughes"),
-    ("What was China's reaction to the tariffs?", "China"),
-    ("What did Sony say it will no longer produce for the PlayStation?", "Sony"),
-    ("What did the British government announce?", "British"),
-    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)", "UK"),
+    ("What did the UK say about it?", Asked("UK")),
+    ("How did China respond to the tariffs?", Asked("China", acts=True)),  # what China did answers too
+    ("What did Brian Hughes say?", Asked("Brian Hughes")),
+    ("What was China's reaction to the tariffs?", Asked("China", acts=True)),
+    ("What did Sony say it will no longer produce for the PlayStation?", Asked("Sony")),
+    ("What did the British government announce?", Asked("British")),
+    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)", Asked("UK")),
     # No speaker to hold to: none named, a document, the speaker asked for, a fact the verb only frames.
     ("What did officials say?", None),
     ("What did the report say about inflation?", None),
@@ -192,14 +192,14 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("The UK government announced a new smoking ban for people born after which year?", None),
     ("The author of Booker Prize winner Flesh has denied cribbing the plot from which film?", None),
     ("What did Pete Hegseth reportedly order?", None),
-    ("what did the UK say about it", "UK"),  # typed without a question mark
+    ("what did the UK say about it", Asked("UK")),  # typed without a question mark
     ("The Air Force also didn't say how the problem was discovered.", None),  # a statement, not a question
 ])
-def test_the_asked_speaker(question: str, speaker: str | None) -> None:
+def test_the_asked_speaker(question: str, speaker: Asked | None) -> None:
     assert asked_speaker(question) == speaker
 
 
-def _spoken(asked: str, text: str, title: str = "") -> list[tuple[str, bool]]:
+def _spoken(asked: Asked, text: str, title: str = "") -> list[tuple[str, bool]]:
     nlp = default_checker().nlp
     sentences = [flat(text[s:e]) for s, e in split_sentences(text)]
     speech = [read_speech(doc) for doc in nlp.pipe(sentences)]
@@ -207,30 +207,39 @@ def _spoken(asked: str, text: str, title: str = "") -> list[tuple[str, bool]]:
     return list(zip(sentences, flags, strict=True))
 
 
+SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
+
+
 @pytest.mark.parametrize(("asked", "text", "expected"), [
-    ("Hughes", "Brian Hughes told reporters the deal was dead. Markets fell.", [True, False]),
-    ("Hughes", "Brian Hughes wrote on social media that the deal was dead.", [True]),
-    ("Hughes", "In a statement, Brian Hughes said the deal was dead.", [True]),
-    ("Hughes", "\u201cThe deal is dead,\u201d said Brian Hughes.", [True]),
-    ("Sony", "Sony's spokesman said the console would be discontinued.", [True]),
-    ("Sony", "The console will be discontinued, according to Sony.", [True]),
-    ("Sony", "The console will be discontinued, according to sources.", [False]),
-    ("Sony", "Sony met its suppliers on Monday. The company said the console would be discontinued.", [True, True]),
-    ("Sony", "Sony met its suppliers on Monday. Analysts said the console would be discontinued.", [True, False]),
-    ("Sony", "Sony's shares fell. Brian Hughes met the board. He said the console was dead.", [False, False, False]),
-    ("Hughes", "Hughes said: \u201cThe deal is dead. We will walk away. Nobody wins.\u201d Markets fell.",
+    (HUGHES, "Brian Hughes told reporters the deal was dead. Markets fell.", [True, False]),
+    (HUGHES, "Brian Hughes wrote on social media that the deal was dead.", [True]),
+    (HUGHES, "In a statement, Brian Hughes said the deal was dead.", [True]),
+    (HUGHES, "\u201cThe deal is dead,\u201d said Brian Hughes.", [True]),
+    (SONY, "Sony's spokesman said the console would be discontinued.", [True]),
+    (SONY, "The console will be discontinued, according to Sony.", [True]),
+    (SONY, "The console will be discontinued, according to sources.", [False]),
+    (SONY, "Sony met its suppliers on Monday. The company said the console would be discontinued.", [False, True]),
+    (SONY, "Sony met its suppliers on Monday. Analysts said the console would be discontinued.", [False, False]),
+    (SONY, "Sony's shares fell. Brian Hughes met the board. He said the console was dead.", [False, False, False]),
+    (HUGHES, "Hughes said: \u201cThe deal is dead. We will walk away. Nobody wins.\u201d Markets fell.",
      [True, False]),  # the splitter keeps a quotation whole
-    ("Hughes", "Hughes met the board. \u201cThe deal is dead. We will walk away.\u201d Markets fell.",
-     [True, False, False]),  # his act, then a quotation nobody is said to speak
-    ("Hughes", "\u201cThe deal is dead,\u201d Hughes said. \u201cWe will walk away.\u201d Markets fell.",
+    (HUGHES, "Hughes met the board. \u201cThe deal is dead. We will walk away.\u201d Markets fell.",
+     [False, False, False]),  # a quotation nobody is said to speak
+    (HUGHES, "\u201cThe deal is dead,\u201d Hughes said. \u201cWe will walk away.\u201d Markets fell.",
      [True, True, False]),  # the next paragraph's quotation goes on
-    ("UK", "A British government spokesperson stated: \u201cWe stand by our ally.\u201d", [True]),
-    ("UK", "British Airways said flights would resume.", [True]),  # a variant's false friend: left to names
-    ("Hughes", "Dr. Reed: Hughes is wrong about the deal.", [False]),
-    ("China", "China imposed tariffs on US soybeans.", [True]),
-    ("Saudi Arabia", "Several allies, including Saudi Arabia, are reconsidering intelligence sharing.", [False]),
+    (UK, "A British government spokesperson stated: \u201cWe stand by our ally.\u201d", [True]),
+    (UK, "British Airways said flights would resume.", [True]),  # a variant's false friend: left to names
+    (HUGHES, "Dr. Reed: Hughes is wrong about the deal.", [False]),
+    (Asked("Las Vegas"), "Regular shootings, like the one at a Las Vegas festival, have sparked calls for change.",
+     [False]),  # a thing named after a place does not speak
+    (Asked("MTV"), 'Once a cast member on MTV\'s "The Real World," he served in Congress.', [False]),  # a title
+    # What X did answers "How did X respond?", not "What did X say?".
+    (Asked("China", acts=True), "China imposed tariffs on US soybeans.", [True]),
+    (Asked("China"), "China imposed tariffs on US soybeans.", [False]),
+    (Asked("Saudi Arabia", acts=True), "Several allies, including Saudi Arabia, are reconsidering intelligence "
+                                       "sharing.", [False]),
 ])
-def test_who_speaks_in_a_passage(asked: str, text: str, expected: list[bool]) -> None:
+def test_who_speaks_in_a_passage(asked: Asked, text: str, expected: list[bool]) -> None:
     assert [ok for _, ok in _spoken(asked, text)] == expected
 
 
