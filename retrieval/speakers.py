@@ -236,12 +236,19 @@ def read_speech(doc: Doc | Span) -> Speech:
         elif run:
             names.append((" ".join(w.text for w in run), next((w.ent_type_ for w in run if w.ent_type_), "")))
             run = []
+    root = doc.root if hasattr(doc, "root") else next(iter(doc.sents)).root
     if not (speakers or nameless or anaphoric) and _longest_quote(doc, inside) >= QUOTE_WORDS:
-        speakers.extend(n for n, _ in names)  # "X issued a statement: “…”": the names outside the quotation speak
+        # "X issued a statement: “…”": the main verb's subject speaks (not any name in the sentence: "The
+        # agency issued a warning for northern California: “…”" is not California's)
+        subj = next((c for c in root.children if c.dep_ == "nsubj" and c.i not in inside), None)
+        words = _who(subj) if subj is not None else None
+        if words:
+            speakers.append(" ".join(w.text for w in words))
+        elif subj is not None and (subj.lower_ in ("he", "she", "it", "they") or subj.lemma_.lower() in SPEAKER_NOUNS):
+            anaphoric = "person" if subj.lower_ in ("he", "she") else "any"
     prefix = _SPEAKER_PREFIX.match(doc.text)
     if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
         speakers, nameless, anaphoric = [prefix.group(1)], False, ""
-    root = doc.root if hasattr(doc, "root") else next(iter(doc.sents)).root
     subject = next((_actor(c) for c in root.children if c.dep_ == "nsubj"), "")
     return Speech(tuple(speakers), nameless, anaphoric, subject, tuple(names), bool(prefix))
 

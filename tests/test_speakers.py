@@ -233,6 +233,10 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (Asked("Las Vegas"), "Regular shootings, like the one at a Las Vegas festival, have sparked calls for change.",
      [False]),  # a thing named after a place does not speak
     (Asked("MTV"), 'Once a cast member on MTV\'s "The Real World," he served in Congress.', [False]),  # a title
+    (Asked("California"), 'The agency issued a warning for northern California: "critical fire weather conditions '
+                          'are occurring now."', [False]),  # the agency speaks, not California
+    (Asked("Canada"), 'The Canada Security Intelligence Service issued a statement: "Canada deeply values its '
+                      'partnership with the United States."', [True]),
     # What X did answers "How did X respond?", not "What did X say?".
     (Asked("China", acts=True), "China imposed tariffs on US soybeans.", [True]),
     (Asked("China"), "China imposed tariffs on US soybeans.", [False]),
