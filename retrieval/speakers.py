@@ -247,6 +247,8 @@ def read_speech(doc: Doc | Span) -> Speech:
         elif subj is not None and (subj.lower_ in ("he", "she", "it", "they") or subj.lemma_.lower() in SPEAKER_NOUNS):
             anaphoric = "person" if subj.lower_ in ("he", "she") else "any"
     prefix = _SPEAKER_PREFIX.match(doc.text)
+    if prefix and any(t.ent_type_ in ("GPE", "LOC") for t in doc if t.idx < prefix.end(1)):
+        prefix = None  # a dateline ("Atlanta: A fundraising bash …"), not a speaker
     if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
         speakers, nameless, anaphoric = [prefix.group(1)], False, ""
     subject = next((_actor(c) for c in root.children if c.dep_ == "nsubj"), "")

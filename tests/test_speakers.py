@@ -230,6 +230,7 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (UK, "A British government spokesperson stated: \u201cWe stand by our ally.\u201d", [True]),
     (UK, "British Airways said flights would resume.", [True]),  # a variant's false friend: left to names
     (HUGHES, "Dr. Reed: Hughes is wrong about the deal.", [False]),
+    (Asked("Atlanta"), "Atlanta: A fundraising bash has raised more than $117 million for charities.", [False]),
     (Asked("Las Vegas"), "Regular shootings, like the one at a Las Vegas festival, have sparked calls for change.",
      [False]),  # a thing named after a place does not speak
     (Asked("MTV"), 'Once a cast member on MTV\'s "The Real World," he served in Congress.', [False]),  # a title
