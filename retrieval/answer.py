@@ -32,6 +32,7 @@ from retrieval.errors import EmptyQuestionError
 from retrieval.names import forms as _name_forms
 from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
+from retrieval.speakers import Asked, Speech, asked_speaker, read_speech, spoken_by
 from retrieval.store import Store
 from retrieval.text import flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
@@ -987,6 +988,7 @@ class Assistant:
         self._sentence_cache: dict[str, np.ndarray] = {}
         self._entity_cache: dict[str, list[tuple[str, str]]] = {}
         self._lemma_cache: dict[str, list[tuple[str, str, str]]] = {}
+        self._speech_cache: dict[str, Speech] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -1088,6 +1090,42 @@ class Assistant:
             disable=("parser", "ner"),
         )
 
+    def _speech(self, sentences: Sequence[str]) -> list[Speech]:
+        """Who speaks in each sentence (:func:`retrieval.speakers.read_speech`: spaCy's parse and entities)."""
+        return self._parsed(sentences, self._speech_cache, read_speech)
+
+    def _spoken_flags(self, speaker: Asked, passage: Passage) -> list[tuple[int, int, str, bool]]:
+        """Each sentence of ``passage`` — (start, end, text on one line, whether it answers what
+        ``speaker`` said: :func:`retrieval.speakers.spoken_by`)."""
+        spans = [(s, e, flat(t)) for s, e, t in self._passage_sentences(passage)]
+        spans = spans or [(0, len(passage.text), flat(passage.text))]
+        speech = self._speech([passage.title, *(t for _, _, t in spans)])
+        flags = spoken_by(speaker, [t for _, _, t in spans], speech[1:], speech[0], f"{passage.title}\n{passage.text}")
+        return [(s, e, t, ok) for (s, e, t), ok in zip(spans, flags, strict=True)]
+
+    def spoken(self, question: str, passages: Sequence[Passage]) -> dict[int, set[str]] | None:
+        """For a question about what someone said or how they reacted (:func:`asked_speaker`: "What did
+        the UK say about it?"), the passage sentences that answer it — that one speaks in them, or does
+        what they state — by passage index (sentences as one line, unmarked); None for other questions.
+        A quote of someone else near the name is no answer, however well it matches the question."""
+        speaker = asked_speaker(_CHOICES_TAIL.sub("", question))
+        if speaker is None:
+            return None
+        found: dict[int, set[str]] = {}
+        for i, p in enumerate(passages):
+            said = {unmarked(t) for _, _, t, ok in self._spoken_flags(speaker, p) if ok}
+            if said:
+                found[i] = said
+        return found
+
+    def _says(self, speaker: Asked, passage: Passage, verdict: Verdict, claim: str) -> bool:
+        """Whether the passage sentence a verified ``claim`` rests on (of the verdict's span, the one
+        sharing most of its words) answers what ``speaker`` said."""
+        terms = {_stem(t) for t in keyword_terms(claim)}
+        inside = [(len(terms & {_stem(t) for t in keyword_terms(text)}), ok)
+                  for s, e, text, ok in self._spoken_flags(speaker, passage) if s < verdict.end and e > verdict.start]
+        return bool(inside) and max(inside, key=lambda x: x[0])[1]
+
     def _close_words(self, relation: Relation, lemmas: set[str]) -> set[str]:
         """Of ``lemmas``, those the embedder puts within ``RELATION_SIMILARITY`` of a relation's lemma."""
         words = sorted(w for w in lemmas if len(w) >= 3 and w.isalpha() and w not in _LIGHT_VERBS)
@@ -1104,10 +1142,13 @@ class Assistant:
         neighbourhood (``RELATION_NEIGHBOURS`` sentences either side, and the title) names at least one of
         the question's names (``RELATION_NAMES_NEEDED`` of them) and every name qualifying the relation
         ("in Mexico"); for "how many" a number in that sentence, for "when" a date. None when the
-        question names no relation (``holds_answer`` then asks only for the names and key terms)."""
+        question names no relation (``holds_answer`` then asks only for the names and key terms).
+        A question about what someone said is answered only by that one's sentences (:meth:`spoken`):
+        with no relation, those are the support."""
         relation = question_relation(question)
+        spoken = self.spoken(question, passages)
         if relation is None:
-            return None
+            return spoken
         texts = [f"{p.title}\n{p.text}" for p in passages]
         waived = ask.qualifiers if ask.qualifiers and _rest_held(ask, texts) else frozenset()
         names = [n for n in ask.names if n.removeprefix("the ") not in _EVERYWHERE and n not in waived]
@@ -1132,6 +1173,8 @@ class Assistant:
                 if sum(_name_in(n, folded, stems, around, context) for n in names) < needed:
                     continue
                 if not all(_name_in(n, folded, stems, around, context) for n in bound):
+                    continue
+                if spoken is not None and unmarked(sentence) not in spoken.get(i, ()):
                     continue
                 found.setdefault(i, set()).add(unmarked(sentence))
         return found
@@ -1625,6 +1668,7 @@ class Assistant:
         at most ``limit``, no two saying nearly the same (``benchmarks/model_reading_lab.py`` reads more)."""
         ask = ask or question_ask(question)
         stating = support or {}
+        spoken = self.spoken(question, passages)  # a question about what someone said: their sentences only
         sentences = [
             [
                 unmarked(flat(s)) for _, _, s in self._passage_sentences(p)
@@ -1638,6 +1682,8 @@ class Assistant:
             for sentence, (relevance, score) in zip(group, scored, strict=True):
                 # Relevance decides whether a sentence may answer at all; the bonuses only order the
                 # relevant ones (a name of the asked kind must not carry an off-topic sentence in).
+                if spoken is not None and sentence not in spoken.get(n - 1, ()):
+                    continue
                 if relevance >= self.settings.refusal_threshold:
                     if sentence in stating.get(n - 1, ()):
                         score += EXTRACT_RELATION_WEIGHT
@@ -1674,6 +1720,8 @@ class Assistant:
         text = _WORDED_MARKER.sub(r"[\1]", text)
         text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
         threshold = self.settings.support_threshold
+        # "What did the UK say?": a sentence resting on someone else's words does not answer it.
+        speaker = asked_speaker(_CHOICES_TAIL.sub("", question))
         # One citation per quoted span, not per passage: two sentences resting on two sentences of one
         # passage get two numbers, so each [n] opens the very words its sentence rests on.
         citations: dict[tuple[int, int, int], Citation] = {}  # (passage index, span) -> citation
@@ -1718,6 +1766,12 @@ class Assistant:
             if not good and words >= 3:
                 # The cited passage does not state it: point at the one that does, if any.
                 good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1, verdicts)
+            if good and speaker is not None:
+                good = [i for i in good if self._says(speaker, passages[i], verdicts[i], claim)]
+                if not good:
+                    unsupported.append(Unsupported(claim, f"the passage does not have {speaker.name} say this"))
+                    out_sentences.append(claim)
+                    continue
             if not good:
                 unsupported.append(Unsupported(claim, _why(cited, valid, verdicts)))
                 out_sentences.append(claim)
