@@ -16,8 +16,12 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import ingest
+from retrieval.answer import Assistant
+from retrieval.conversations import answer_to_record
+from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
+from retrieval.types import Answer
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "corpus" / "us-allies-intelligence-sharing-trump-russia.txt"
@@ -56,3 +60,26 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     return env | {"NEWSQA_DATA_DIR": str(data_dir), "NEWSQA_BACKEND": "extractive", "HF_HUB_OFFLINE": "1",
                   "PYTHONPATH": str(ROOT), **extra}
+
+
+def md_article(title: str, outlet: str, published: str, url: str, text: str) -> str:
+    """An article file's text: front matter (title, outlet, published, url), then the text."""
+    return f"---\ntitle: {title}\noutlet: {outlet}\npublished: {published}\nurl: {url}\n---\n{text}\n"
+
+
+def converse(assistant: Assistant, questions: list[str], filters: Filters) -> list[Answer]:
+    """Ask ``questions`` in turn with the history the page keeps (role, content, citations)."""
+    history: list[dict[str, Any]] = []
+    answers = []
+    for question in questions:
+        answer = assistant.answer(question, history, filters)
+        answers.append(answer)
+        record = answer_to_record(answer)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer.text, "citations": record.get("citations", [])}]
+    return answers
+
+
+def cited(answer: Answer) -> list[str]:
+    """The file names (without .md) of the articles ``answer`` cites."""
+    return [c.article_id.removesuffix(".md").rsplit("/", 1)[-1] for c in answer.citations]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from indexes import build_index, cli_env
+from indexes import build_index, cited, cli_env, converse, md_article
 
 from retrieval.answer import (
     Assistant,
@@ -27,7 +27,6 @@ from retrieval.answer import (
     on_topic,
     topic_day,
 )
-from retrieval.conversations import answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -36,93 +35,89 @@ from retrieval.types import Answer, Citation, Passage
 AS_OF = Filters(as_of="2026-11-30")
 
 
-def _article(title: str, outlet: str, published: str, url: str, text: str) -> str:
-    return f"---\ntitle: {title}\noutlet: {outlet}\npublished: {published}\nurl: {url}\n---\n{text}\n"
-
-
 ARTICLES = {
-    'br1.md': _article(
+    'br1.md': md_article(
         'Kessel Harbor Bridge to close for repairs', 'Reuters', '2026-03-10', 'https://reuters.example/br1',
         'The Kessel Harbor Bridge will close for repairs for six weeks starting Monday, city officials '
         'said. The closure will divert about 40,000 vehicles a day onto the ring road, the transport '
         'department said. Engineers found corrosion in two support cables during an inspection in '
         'February.'),
-    'br2.md': _article(
+    'br2.md': md_article(
         'Kessel Harbor Bridge closure extended', 'Reuters', '2026-03-24', 'https://reuters.example/br2',
         'The closure of the Kessel Harbor Bridge has been extended to ten weeks, city officials said on '
         'Tuesday. Engineers found more corrosion in the support cables than expected, the transport '
         'department said. Commuters have complained about long delays on the ring road.'),
-    'br3.md': _article(
+    'br3.md': md_article(
         'Kessel Harbor Bridge reopens early', 'BBC', '2026-04-15', 'https://bbc.example/br3',
         'The Kessel Harbor Bridge reopened on Wednesday after repairs finished ahead of schedule, city '
         'officials said. The bridge had been closed for five weeks while engineers replaced two corroded '
         'support cables. Traffic on the ring road returned to normal within hours, the transport '
         'department said.'),
-    'td1.md': _article(
+    'td1.md': md_article(
         'Veltrania and Ostrovia sign trade deal', 'Reuters', '2026-11-24', 'https://reuters.example/td1',
         'Veltrania and Ostrovia signed a sweeping trade deal in Medra on Tuesday, cutting tariffs on '
         'grain and steel. The British Foreign Office said the deal would strengthen stability in the '
         'region and welcomed the tariff cuts. France said it would study the terms of the agreement '
         "before commenting further. Ostrovian farmers' unions said the grain provisions would hurt small "
         'producers.'),
-    'td2.md': _article(
+    'td2.md': md_article(
         'Protests in Medra a day after trade deal', 'AP', '2026-11-25', 'https://ap.example/td2',
         'A day after the Veltrania-Ostrovia trade deal was signed, thousands of farmers protested in '
         'Medra on Wednesday. Police said about 8,000 people marched to the parliament building. The '
         'British government said it would send two trade observers to Medra next month.'),
-    'uk1.md': _article(
+    'uk1.md': md_article(
         'UK says it will raise fuel duty', 'BBC', '2026-11-27', 'https://bbc.example/uk1',
         'The UK said on Friday it would raise fuel duty by three pence a litre from January. Chancellor '
         'Mira Dunmore said the money would fund road repairs across the country. Motoring groups said the'
         ' rise would hit rural drivers hardest.'),
-    'mar1.md': _article(
+    'mar1.md': md_article(
         'Amara Toure wins Lisbon marathon', 'AP', '2026-11-22', 'https://ap.example/mar1',
         'Kenyan runner Amara Toure won the Lisbon marathon on Sunday in two hours and five minutes. Toure'
         ' beat the defending champion by forty seconds in cool and windy conditions. About 30,000 runners'
         ' took part in the race, organisers said.'),
-    'may1.md': _article(
+    'may1.md': md_article(
         'Kessel mayor resigns', 'Reuters', '2025-06-02', 'https://reuters.example/may1',
         'The mayor of Kessel, Jonas Brandt, resigned yesterday after an audit found irregularities in the'
         " city's housing fund, the council said. Brandt denied any wrongdoing and said he was stepping "
         "down to protect the city's reputation. Deputy mayor Lena Hoff will lead the city until an "
         'election in the autumn.'),
-    'cc1.md': _article(
+    'cc1.md': md_article(
         'Kessel council votes on budget', 'Reuters', '2026-03-12', 'https://reuters.example/cc1',
         'The Kessel city council voted on Thursday to approve a budget of 120 million euros for next '
         'year. The council also decided to freeze parking fees in the old town.'),
-    'cc2.md': _article(
+    'cc2.md': md_article(
         'Kessel council bans cars from old town', 'BBC', '2026-05-14', 'https://bbc.example/cc2',
         'The Kessel city council decided on Thursday to ban private cars from the old town from '
         'September. Shop owners said the decision would drive customers away.'),
-    'y1.md': _article(
+    'y1.md': md_article(
         'Storm Brisa hits Kessel coast', 'AP', '2026-11-29', 'https://ap.example/y1',
         'Storm Brisa brought winds of 130 kilometres an hour to the Kessel coast on Sunday, cutting power'
         ' to 20,000 homes. Ferries between Kessel and the islands were cancelled for the day.'),
-    'fut1.md': _article(
+    'fut1.md': md_article(
         'Kessel election result', 'Reuters', '2027-02-10', 'https://reuters.example/fut1',
         'Lena Hoff won the Kessel mayoral election yesterday with 54 percent of the vote, officials said.'
         ' Hoff promised to reopen the housing fund inquiry.'),
-    'el1.md': _article(
+    'el1.md': md_article(
         'Kessel mayoral race tightens before election', 'BBC', '2026-10-01', 'https://bbc.example/el1',
         'Polls show Lena Hoff and Piet Vos tied before the Kessel mayoral election on October 18. Vos '
         'promised to build 5,000 new homes if elected.'),
-    'el2.md': _article(
+    'el2.md': md_article(
         'Piet Vos wins Kessel mayoral election', 'BBC', '2026-10-19', 'https://bbc.example/el2',
         'Piet Vos won the Kessel mayoral election on Sunday with 51 percent of the vote, officials said. '
         'Vos said his first act would be a review of the housing fund.'),
-    'tp1.md': _article(
+    'tp1.md': md_article(
         'Teachers protest over pay in Kessel', 'AP', '2026-11-28', 'https://ap.example/tp1',
         "About 2,000 teachers protested in Kessel on Friday over pay, the teachers' union said. The union"
         ' said it would strike in January if the city did not raise salaries.'),
-    'wp1.md': _article(
+    'wp1.md': md_article(
         'Kessel water price rises', 'Reuters', '2026-06-01', 'https://reuters.example/wp1',
         'The Kessel water price rises to 2 euros per cubic metre from July, the Kessel water utility said'
         ' on Monday. The utility said the Kessel water price had not changed for five years.'),
-    'wp2.md': _article(
+    'wp2.md': md_article(
         'Utility raises tariff again', 'BBC', '2026-09-14', 'https://bbc.example/wp2',
         'The Kessel utility raised its tariff again on Monday, to 2.40 euros per cubic metre, citing the '
         'cost of new pipes. Households will see the new rate on their October bills.'),
-    't0.md': _article(
+    't0.md': md_article(
         'Kessel ferries resume', 'AP', '2026-11-30', 'https://ap.example/t0',
         'Ferries between Kessel and the islands resumed on Monday morning after Storm Brisa passed, the '
         'port authority said. Power was restored to most homes overnight.'),
@@ -139,22 +134,6 @@ def assistant(index_dir: Path, embedder: Any) -> Assistant:
     settings = Settings(data_dir=index_dir, backend="extractive")
     return Assistant(settings, store=Store(settings, embedder=embedder))
 
-
-def converse(assistant: Assistant, questions: list[str], filters: Filters = AS_OF) -> list[Answer]:
-    """Ask ``questions`` in turn with the history the page keeps (role, content, citations)."""
-    history: list[dict[str, Any]] = []
-    answers = []
-    for question in questions:
-        answer = assistant.answer(question, history, filters)
-        answers.append(answer)
-        record = answer_to_record(answer)
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": answer.text, "citations": record.get("citations", [])}]
-    return answers
-
-
-def cited(answer: Answer) -> list[str]:
-    return [c.article_id.removesuffix(".md").rsplit("/", 1)[-1] for c in answer.citations]
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -177,17 +156,19 @@ def test_a_follow_up_passes_the_check_a_question_alone_does(assistant: Assistant
     alone = assistant.answer("How many people died in Storm Brisa?", filters=AS_OF)
     assert alone.refused  # the storm cut power to 20,000 homes: no one is said to have died
     follow = converse(assistant, ["What did Storm Brisa do to the Kessel coast?",
-                                  "How many people died in that storm?"])
+                                  "How many people died in that storm?"], AS_OF)
     assert not follow[0].refused and follow[1].refused, follow[1].text
-    explicit = converse(assistant, ["Who won the Lisbon marathon?", "How many people died in Storm Brisa this week?"])
+    explicit = converse(assistant, ["Who won the Lisbon marathon?", "How many people died in Storm Brisa this week?"],
+                        AS_OF)
     assert explicit[1].refused and "runners" not in explicit[1].text, explicit[1].text
 
 
 def test_a_follow_up_is_answered_from_its_story_or_refused(assistant: Assistant) -> None:
     after_refusal = converse(assistant, ["What did the Zorbian parliament decide about fishing quotas?",
-                                         "What did the UK say about it?"])
+                                         "What did the UK say about it?"], AS_OF)
     assert after_refusal[0].refused and after_refusal[1].refused, after_refusal[1].text  # not the UK's fuel duty
-    deal = converse(assistant, ["What is in the Veltrania Ostrovia trade deal?", "What did the UK say about it?"])
+    deal = converse(assistant, ["What is in the Veltrania Ostrovia trade deal?", "What did the UK say about it?"],
+                    AS_OF)
     assert "uk1" not in cited(deal[1]) and "fuel duty" not in deal[1].text, deal[1].text
 
 
@@ -196,13 +177,13 @@ def test_the_topic_survives_a_chain_of_follow_ups(assistant: Assistant) -> None:
                  "And the farmers?", "How many people protested?"]
     search = followup_search(questions[-1], [("user", q) for q in questions[:-1]])
     assert search is not None and "veltrania" in search.query.lower()
-    last = converse(assistant, questions)[-1]
+    last = converse(assistant, questions, AS_OF)[-1]
     assert "tp1" not in cited(last), last.text  # not the teachers' protest in Kessel
     assert not last.refused and cited(last)[0] == "td2", last.text  # "thousands of farmers protested in Medra"
 
 
 def test_a_day_question_mid_conversation_reads_that_day(assistant: Assistant) -> None:
-    answers = converse(assistant, ["Who won the Lisbon marathon?", "What happened yesterday?"])
+    answers = converse(assistant, ["Who won the Lisbon marathon?", "What happened yesterday?"], AS_OF)
     days = {c.published[:10] for c in answers[1].citations}
     assert days == {"2026-11-29"}, answers[1].text
 
@@ -236,7 +217,7 @@ def test_a_topic_on_a_day_reads_that_day_first(assistant: Assistant) -> None:
 def test_what_happened_next_is_not_the_last_answer_again(assistant: Assistant) -> None:
     for first, then in (("Why did the mayor of Kessel resign?", "What happened next?"),
                         ("What did Storm Brisa do to the Kessel coast?", "And the day before?")):
-        a, b = converse(assistant, [first, then])
+        a, b = converse(assistant, [first, then], AS_OF)
         assert not a.refused
         assert b.refused or (b.text != a.text and not set(cited(b)) & set(cited(a))), b.text
     search = followup_search("What happened next?", [

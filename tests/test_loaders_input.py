@@ -16,25 +16,11 @@ from pathlib import Path
 import pytest
 from conftest import LocalWeb, Page
 from pdfs import make_pdf
+from test_loaders import load, only
 
-from ingest.loaders import MAX_BYTES, LoadError, UnsupportedFile, iter_source, parse_date
+from ingest.loaders import MAX_BYTES, UnsupportedFile, parse_date
 from ingest.pipeline import ingest
 from retrieval.store import Store
-from retrieval.types import Article
-
-
-def load(source: str | Path, timeout: float = 10.0) -> tuple[list[Article], list[LoadError]]:
-    articles: list[Article] = []
-    errors: list[LoadError] = []
-    for item in iter_source(str(source), timeout=timeout):
-        (errors if isinstance(item, LoadError) else articles).append(item)  # type: ignore[arg-type]
-    return articles, errors
-
-
-def only(source: str | Path) -> Article:
-    articles, errors = load(source)
-    assert errors == [] and len(articles) == 1, (articles, errors)
-    return articles[0]
 
 
 # --- feeds: relative links, guids, non-feed XML ---------------------------------------------------------

@@ -9,44 +9,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from indexes import build_index
+from indexes import build_index, cited, converse, md_article
 
 from retrieval.answer import Assistant, coverage, followup_search, on_topic, question_ask
 from retrieval.claims import check_bare, check_claim
-from retrieval.conversations import answer_to_record
 from retrieval.names import definitions, forms, table_forms
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
-from retrieval.types import Answer
 
 AS_OF = Filters(as_of="2026-11-30")
 
 
-def _article(title: str, outlet: str, published: str, url: str, text: str) -> str:
-    return f"---\ntitle: {title}\noutlet: {outlet}\npublished: {published}\nurl: {url}\n---\n{text}\n"
-
-
 ARTICLES = {
-    'td1.md': _article(
+    'td1.md': md_article(
         'Veltrania and Ostrovia sign trade deal', 'Reuters', '2026-11-24', 'https://reuters.example/td1',
         'Veltrania and Ostrovia signed a sweeping trade deal in Medra on Tuesday, cutting tariffs on '
         'grain and steel. Ostrovian farmers said the grain provisions would hurt small producers. '
         'The British government said it would send two trade observers to Medra to monitor the deal.'),
-    'uk1.md': _article(
+    'uk1.md': md_article(
         'UK says it will raise fuel duty', 'BBC', '2026-11-27', 'https://bbc.example/uk1',
         'The UK said on Friday it would raise fuel duty by three pence a litre from January. Chancellor '
         'Mira Dunmore said the money would fund road repairs across the country.'),
-    'g7.md': _article(
+    'g7.md': md_article(
         'Leaders meet in Lake Orvana for G-7 summit', 'AP', '2026-11-26', 'https://ap.example/g7',
         'Leaders of the G-7 gathered in Lake Orvana, Castelia, on Thursday for a two-day summit on '
         'shipping and energy. Prime Minister Aldo Ferran of Castelia hosted the meeting at a lakeside '
         'resort. Chancellor Ines Kovar said the G-7 would set up a fund to protect undersea cables.'),
-    'kv1.md': _article(
+    'kv1.md': md_article(
         'Kovar defends pension reform', 'Reuters', '2026-11-25', 'https://reuters.example/kv1',
         'Chancellor Ines Kovar said on Wednesday the pension reform would go ahead despite strikes. '
         'Unions said they would hold more protests next month.'),
-    'zma.md': _article(
+    'zma.md': md_article(
         'Tanker held off Port Selka', 'Reuters', '2026-11-20', 'https://reuters.example/zma',
         'The Zorbian Maritime Authority (ZMA) was set up in 1990 to police the strait. Its patrol boats '
         'are based in Port Selka. The strait carries a fifth of the region\'s oil. Traffic has doubled '
@@ -64,22 +58,6 @@ def assistant(index_dir: Path, embedder: Any) -> Assistant:
     settings = Settings(data_dir=index_dir, backend="extractive")
     return Assistant(settings, store=Store(settings, embedder=embedder))
 
-
-def converse(assistant: Assistant, questions: list[str]) -> list[Answer]:
-    """Ask ``questions`` in turn with the history the page keeps (role, content, citations)."""
-    history: list[dict[str, Any]] = []
-    answers = []
-    for question in questions:
-        answer = assistant.answer(question, history, AS_OF)
-        answers.append(answer)
-        record = answer_to_record(answer)
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": answer.text, "citations": record.get("citations", [])}]
-    return answers
-
-
-def cited(answer: Answer) -> list[str]:
-    return [c.article_id.removesuffix(".md").rsplit("/", 1)[-1] for c in answer.citations]
 
 
 # --- the table and the text's own definitions ------------------------------------------------------
@@ -152,7 +130,8 @@ def test_the_evidence_check_reads_the_other_forms() -> None:
 
 
 def test_a_follow_up_on_the_uk_is_answered_by_the_british_government(assistant: Assistant) -> None:
-    deal = converse(assistant, ["What is in the Veltrania Ostrovia trade deal?", "What did the UK say about it?"])
+    deal = converse(assistant, ["What is in the Veltrania Ostrovia trade deal?", "What did the UK say about it?"],
+                    AS_OF)
     assert not deal[1].refused, deal[1].text
     assert set(cited(deal[1])) == {"td1"} and "British government" in deal[1].text, deal[1].text  # not the fuel duty
 
@@ -166,7 +145,7 @@ def test_the_g7_story_is_found_under_group_of_7(assistant: Assistant) -> None:
     tied = {p.article_id.removesuffix(".md").rsplit("/", 1)[-1]: on
             for p, on in zip(passages, on_topic(follow_up, follow, passages, (), assistant._article_text), strict=True)}
     assert tied.get("g7") is True and tied.get("kv1") is False, tied
-    answers = converse(assistant, [topic, follow_up])
+    answers = converse(assistant, [topic, follow_up], AS_OF)
     assert not answers[1].refused and set(cited(answers[1])) == {"g7"}, answers[1].text  # not the pension reform
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from indexes import build_index, cli_env
+from indexes import build_index, cli_env, md_article
 from streamlit.testing.v1 import AppTest
 
 from retrieval.answer import Assistant
@@ -35,23 +35,19 @@ WIRE = ("DETROIT (Reuters) - Halvorsen Motors is recalling about 120,000 Tundra 
 UPDATE = WIRE.replace("120,000", "180,000")
 
 
-def _article(title: str, outlet: str, published: str, url: str, text: str) -> str:
-    return f"---\ntitle: {title}\noutlet: {outlet}\npublished: {published}\nurl: {url}\n---\n{text}\n"
-
-
 ARTICLES = {
-    "reuters.md": _article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Reuters", "2026-11-24",
-                           "https://wire.example/halvorsen-recall", WIRE),
-    "yahoo.md": _article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Yahoo Finance", "2026-11-24",
-                         "https://finance.example/halvorsen-recall", WIRE),
-    "star.md": _article("Brake hose fault: Halvorsen calls back SUVs", "Toronto Star", "2026-11-25",
-                        "https://star.example/halvorsen", WIRE),
-    "update.md": _article("UPDATE 1-Halvorsen expands recall", "Reuters", "2026-11-26",
-                          "https://wire.example/halvorsen-recall-update", UPDATE),
-    "garden.md": _article("Allotment holders win water rights", "Valley Times", "2026-10-02",
-                          "https://valley.example/allotments",
-                          "Allotment holders in the valley won the right to draw water from the old canal, the "
-                          "council said, ending a dispute that had lasted three summers."),
+    "reuters.md": md_article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Reuters", "2026-11-24",
+                             "https://wire.example/halvorsen-recall", WIRE),
+    "yahoo.md": md_article("Halvorsen recalls Tundra Fox SUVs over brake hoses", "Yahoo Finance", "2026-11-24",
+                           "https://finance.example/halvorsen-recall", WIRE),
+    "star.md": md_article("Brake hose fault: Halvorsen calls back SUVs", "Toronto Star", "2026-11-25",
+                          "https://star.example/halvorsen", WIRE),
+    "update.md": md_article("UPDATE 1-Halvorsen expands recall", "Reuters", "2026-11-26",
+                            "https://wire.example/halvorsen-recall-update", UPDATE),
+    "garden.md": md_article("Allotment holders win water rights", "Valley Times", "2026-10-02",
+                            "https://valley.example/allotments",
+                            "Allotment holders in the valley won the right to draw water from the old canal, the "
+                            "council said, ending a dispute that had lasted three summers."),
 }
 QUESTION = "How many Tundra Fox vehicles is Halvorsen Motors recalling?"
 
@@ -186,12 +182,12 @@ STRIKE = ("ROTTERDAM (Reuters) - Dockworkers at the port of Veldhaven will strik
           "pay talks with the port authority broke down, the union said on Monday, halting container traffic at "
           "one of Europe's busiest harbours. The authority said it regretted the walkout and would keep talking.")
 RERUNS = {
-    "reuters.md": _article("Veldhaven dockworkers to strike for 48 hours", "Reuters", "2026-11-24",
-                           "https://wire.example/veldhaven-strike", STRIKE),
-    "yahoo.md": _article("Veldhaven dockworkers to strike for 48 hours", "Yahoo Finance", "2026-11-25",
-                         "https://finance.example/veldhaven-strike", STRIKE),
-    "star.md": _article("Port strike: Veldhaven dockworkers walk out", "Toronto Star", "2026-11-26",
-                        "https://star.example/veldhaven", STRIKE),
+    "reuters.md": md_article("Veldhaven dockworkers to strike for 48 hours", "Reuters", "2026-11-24",
+                             "https://wire.example/veldhaven-strike", STRIKE),
+    "yahoo.md": md_article("Veldhaven dockworkers to strike for 48 hours", "Yahoo Finance", "2026-11-25",
+                           "https://finance.example/veldhaven-strike", STRIKE),
+    "star.md": md_article("Port strike: Veldhaven dockworkers walk out", "Toronto Star", "2026-11-26",
+                          "https://star.example/veldhaven", STRIKE),
     "digest.md": f"---\ntitle: Veldhaven strike\noutlet: Harbour Digest\nurl: https://digest.example/v\n---\n{STRIKE}\n",
     "garden.md": ARTICLES["garden.md"],
 }
