@@ -367,6 +367,12 @@ class Ask:
 _CHOICES_TAIL = re.compile(r"\s*(?:(?:choose|pick|select) one of:?\s*)?\(?\b[A-J]\)\s.*\b[B-J]\)\s.*$", re.I | re.S)
 
 
+def question_speaker(question: str) -> Asked | None:
+    """Whom ``question`` asks about as a speaker ("What did the UK say about it?": :func:`asked_speaker`),
+    its listed choices left out; None when it asks about no one's words."""
+    return asked_speaker(_CHOICES_TAIL.sub("", question))
+
+
 def question_ask(question: str, ignore: Sequence[str] = ()) -> Ask:
     """The names and key terms of ``question``; names in ``ignore`` (e.g. outlet names: "a BBC report
     on …" asks about the report's topic, not the BBC) are left out."""
@@ -1108,7 +1114,7 @@ class Assistant:
         the UK say about it?"), the passage sentences that answer it — that one speaks in them, or does
         what they state — by passage index (sentences as one line, unmarked); None for other questions.
         A quote of someone else near the name is no answer, however well it matches the question."""
-        speaker = asked_speaker(_CHOICES_TAIL.sub("", question))
+        speaker = question_speaker(question)
         if speaker is None:
             return None
         found: dict[int, set[str]] = {}
@@ -1721,7 +1727,7 @@ class Assistant:
         text = _TRAILING_MARKERS.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
         threshold = self.settings.support_threshold
         # "What did the UK say?": a sentence resting on someone else's words does not answer it.
-        speaker = asked_speaker(_CHOICES_TAIL.sub("", question))
+        speaker = question_speaker(question)
         # One citation per quoted span, not per passage: two sentences resting on two sentences of one
         # passage get two numbers, so each [n] opens the very words its sentence rests on.
         citations: dict[tuple[int, int, int], Citation] = {}  # (passage index, span) -> citation
