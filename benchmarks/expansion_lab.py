@@ -356,15 +356,26 @@ def rm3_run(lab: Lab, base: list[Result], base_orders: list[list[str]], fused: l
     check = tantivy_search(lab, "passages", [(t, 1.0) for t in keyword_terms(lab.questions[0].question)], lab.fetch)
     if check != [c for c, _ in lab.pools[0].keyword[:lab.fetch]]:
         print("warning: the lab's tantivy query differs from the product's keyword search", file=sys.stderr)
+    v = lab.vec
+    lead_of = {a: c for c, a, o in zip(v["ids"], v["article"], v["ord"], strict=True) if int(o) == 0}
     for top in lab.args.top:
         for n_terms in lab.args.terms:
             for lam in lab.args.lam:
-                key = (top, n_terms, lam)
+                key = (top, n_terms, lam) if lab.args.source == "passages" else (top, n_terms, lam, lab.args.source)
                 if key not in cache:
                     got = []
                     for i, q in enumerate(lab.questions):
                         order = base_orders[i]
-                        scores = [fused[i][c] for c in order[:top]]
+                        if lab.args.source == "leads":  # the first chunk of each of the first articles
+                            firsts: dict[str, str] = {}
+                            for c in order:
+                                firsts.setdefault(lab.rows[c]["article_id"], c)
+                            picked = list(firsts.items())[:top]
+                            scores = [fused[i][c] for _, c in picked]
+                            order = [lead_of[a] for a, _ in picked]
+                            lab.need_rows(set(order))
+                        else:
+                            scores = [fused[i][c] for c in order[:top]]
                         share = [x / sum(scores) for x in scores]
                         terms = rm3_terms(lab, i, order, share, top, n_terms, df, n_rows)
                         query = [(t, 1.0) for t in keyword_terms(q.question)] + [(t, lam * w) for t, w in terms]
@@ -385,8 +396,12 @@ def rm3_run(lab: Lab, base: list[Result], base_orders: list[list[str]], fused: l
                             order = lab.order(i, dense, keyword, art2)
                         else:
                             order = lab.order(i, dense, kw2, art2)
+                        if lab.args.first_only:  # the expanded search picks the first place only
+                            order = [order[0], *(c for c in base_orders[i] if c != order[0])]
                         new.append(lab.score(i, lab.shown(order, dense)))
-                    lab.report(f"rm3 top {top} terms {n_terms} λ {lam} replace {mode}", new, base)
+                    first = " first-only" if lab.args.first_only else ""
+                    name = f"rm3{first} {lab.args.source} top {top} terms {n_terms} λ {lam} replace {mode}"
+                    lab.report(name, new, base)
                     if lab.args.show:
                         for i in range(lab.args.show):
                             print("   ", lab.questions[i].question, "→", [t for t, _ in got[i][0]])
@@ -557,6 +572,10 @@ def main() -> None:
     p.add_argument("--mode", nargs="+", default=["both", "passages", "articles"],
                    choices=["both", "passages", "articles"])
     p.add_argument("--show", type=int, default=0, help="print the feedback terms of the first N questions")
+    p.add_argument("--first-only", action="store_true",
+                   help="the expanded search's first passage first, then today's order (the places after it unchanged)")
+    p.add_argument("--source", choices=["passages", "leads"], default="passages",
+                   help="feedback from the first passages, or from the title and first chunk of the first articles")
     p = sub.add_parser("queries")
     p.add_argument("--variant", nargs="+", default=["statement", "split", "terms"],
                    choices=["statement", "split", "terms"])
