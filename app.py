@@ -49,6 +49,7 @@ CLOSEST_PASSAGES = 4  # passages offered with a refusal
 CONVERSATIONS_LISTED = 30
 SIDEBAR_TITLE_CHARS = 30  # longer conversation titles are cut (the full title is the tooltip)
 INDEX_WATCH_SECONDS = 5  # how often the sidebar's corpus facts look for an ingest from elsewhere
+SHOW_REPEATS = 10  # repeated records named in an upload report
 
 # --- safe markdown ---------------------------------------------------------------------------------
 # Every character with a meaning in CommonMark/GFM, Streamlit's directives (:red[...], :material/...:),
@@ -682,17 +683,30 @@ def render_ingest_report() -> None:
     counts = (
         f"added {report['added']} · updated {report['updated']} · unchanged {report['unchanged']} · "
         + (f"deleted {report['deleted']} · " if report.get("deleted") else "")  # records gone from a re-upload
+        + (f"renamed {report['renamed']} · " if report.get("renamed") else "")
+        + (f"repeated {report['duplicates']} · " if report.get("duplicates") else "")
         + f"failed {len(report['failed'])}"
     )
     files = md_inline(", ".join(report.get("files", [])))
+    # Records that repeat an article id already read (the first is kept): said, as the CLI says them.
+    repeats = [
+        f"- {md_inline(_file_name(d['source']))}: repeats article {md_inline(d['id'])} of "
+        f"{md_inline(_file_name(d['first']))}; the first was kept"
+        for d in report.get("duplicate_sources", [])[:SHOW_REPEATS]
+    ]
+    if report.get("duplicates", 0) > SHOW_REPEATS:
+        repeats.append(f"- … and {report['duplicates'] - SHOW_REPEATS} more")
+    notes = "\n".join(repeats)
     if report["failed"]:
         reasons = "\n".join(
             f"- {md_inline(_file_name(f['source']))}: {md_inline(f['reason'])}" for f in report["failed"]
         )
-        st.warning(f"Uploaded {files}: {counts}\n\n{reasons}", icon=":material/warning:")
+        st.warning(f"Uploaded {files}: {counts}\n\n{reasons}" + (f"\n{notes}" if notes else ""),
+                   icon=":material/warning:")
     else:
         st.success(
-            f"Uploaded {files}: {counts} ({report['chunks']} chunks in {report['seconds']:.1f} s)",
+            f"Uploaded {files}: {counts} ({report['chunks']} chunks in {report['seconds']:.1f} s)"
+            + (f"\n\n{notes}" if notes else ""),
             icon=":material/check_circle:",
         )
 

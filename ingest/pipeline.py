@@ -315,67 +315,123 @@ def _ingest(
     rebuild: bool,
     progress: Progress | None,
 ) -> IngestReport:
+    """One run in its three steps: read and decide (nothing written), plan the deletions, embed and write."""
     started = time.perf_counter()
-    report = IngestReport(dry_run=dry_run, chroma=store.chroma_url or "")
-    rebuild = rebuild and not dry_run
-    if not dry_run and not rebuild:  # a rebuild claims the index for this model once it has reset it
-        store.check_model()
-    if rebuild:  # a Chroma server that is down stops the run now, before the reading and before any drop
-        store.client.heartbeat()
-    # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
-    fresh = dry_run and not settings.catalog_path.exists()
-    indexed = {} if fresh else store.catalog.states()
-    known = {} if rebuild else indexed  # a rebuild writes everything again
-    # Redone even when unchanged: written with no chunk by older code, or without their vectors in the
-    # collection now in use (a switch to a Chroma server or back; a collection dropped).
-    redo = (store.catalog.chunkless() | store.unembedded()) if known else set()
-    relative = _RelativeSources(known)
-    resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
-    renamed: set[str] = set()  # ids of articles read again under another id (_RelativeSources, a renamed file)
+    run = _Run(todo, settings, store, dry_run=dry_run, rebuild=rebuild and not dry_run, progress=progress)
+    report = run.report
+    run.read(sources)
+    if run.rebuild and run.unread:  # a typo, an unmounted disk, a feed that is down: its articles would be lost
+        report.stopped = (f"--rebuild refused: no article could be read from {', '.join(run.unread)}; the index "
+                          f"was left as it was ({len(run.indexed)} articles, nothing dropped). Fix or leave out "
+                          "that SOURCE and run again.")
+    else:
+        to_delete = run.deletions(sources, sync)
+        if dry_run:
+            report.deleted = len(to_delete)
+        else:
+            run.write(to_delete)
+    report.seconds = time.perf_counter() - started
+    return report
 
-    uploads = recorded_path(str(settings.data_dir / "uploads"))
 
-    def upload_folder(root: str | None) -> Path | None:
+class _Run:
+    """The state of one ingest run: what the index holds, what this run read, and what it decided.
+
+    ``read`` decides each article at once (unchanged, or spooled to embed) and writes nothing; ``deletions``
+    says what the run may delete; ``write`` embeds, writes, then deletes. A run killed at any point leaves
+    the index consistent: nothing is deleted before what replaces it is written.
+    """
+
+    def __init__(self, todo: _Spool, settings: Settings, store: Store, *, dry_run: bool, rebuild: bool,
+                 progress: Progress | None) -> None:
+        self.todo, self.settings, self.store = todo, settings, store
+        self.dry_run, self.rebuild, self.progress = dry_run, rebuild, progress
+        self.report = IngestReport(dry_run=dry_run, chroma=store.chroma_url or "")
+        if not dry_run and not rebuild:  # a rebuild claims the index for this model once it has reset it
+            store.check_model()
+        if rebuild:  # a Chroma server that is down stops the run now, before the reading and before any drop
+            store.client.heartbeat()
+        # A dry run against a data dir that does not exist yet must not create it (nor the catalog).
+        fresh = dry_run and not settings.catalog_path.exists()
+        self.indexed = {} if fresh else store.catalog.states()
+        self.known = {} if rebuild else self.indexed  # a rebuild writes everything again
+        # Redone even when unchanged: written with no chunk by older code, or without their vectors in the
+        # collection now in use (a switch to a Chroma server or back; a collection dropped).
+        self.redo = (store.catalog.chunkless() | store.unembedded()) if self.known else set()
+        self.relative = _RelativeSources(self.known)
+        self.resourced: dict[str, str] = {}  # article id -> its source, recorded absolute from now on
+        self.renamed: set[str] = set()  # ids read again under another id (_RelativeSources, a renamed file)
+        self.uploads = recorded_path(str(settings.data_dir / "uploads"))
+        self.seen: dict[str, str] = {}  # article id -> the source that gave it first in this run
+        self.digests: dict[str, Path | None] = {}  # content hash of each article read -> its upload folder
+        self.unread: list[str] = []  # SOURCES that gave no article at all
+        self.read_roots: set[str] = set()  # files read in this run (absolute)
+        self.failed_roots: set[str] = set()
+        self.missing_source = False  # a SOURCE path that does not exist: what it held is unknown
+
+    def upload_folder(self, root: str | None) -> Path | None:
         """The owner's folder of an uploaded file (``app.upload_folder``), None for any other file or a URL."""
         parent = Path(root).parent if root else None
-        return parent if parent is not None and uploads in (parent, parent.parent) else None
+        return parent if parent is not None and self.uploads in (parent, parent.parent) else None
 
+    @staticmethod
     def may_replace(folder: Path | None, source: str) -> bool:
         """Whether an article read from ``folder``'s uploads (None: not an upload) may replace one recorded
         from ``source``: an upload only its owner's earlier uploads."""
         root = _file_root(source)
         return folder is None or (root is not None and Path(root).parent == folder)
 
-    # 1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
-    # unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
-    # Feed entries are decided last: a page (or file) of this run gives the article, its feed's teaser
-    # is then a duplicate, whatever the order of SOURCES.
-    seen: dict[str, str] = {}  # article id -> the source that gave it first in this run
-    digests: dict[str, Path | None] = {}  # content hash of each article read -> its upload folder, if any
-    unread: list[str] = []  # SOURCES that gave no article at all
-    read_roots: set[str] = set()  # files read in this run (absolute)
-    failed_roots: set[str] = set()
-    missing_source = False  # a SOURCE path that does not exist: what it held is unknown
-    entries: list[Article] = []  # feed entries (short), decided after everything else
+    def read(self, sources: list[str]) -> None:
+        """1. Read everything (cheap next to embedding) so the progress bar has a total, and decide at once:
+        unchanged (only its id is kept, for sync), or to embed (spooled: memory holds one batch at a time).
+        Feed entries are decided last: a page (or file) of this run gives the article, its feed's teaser is
+        then a duplicate, whatever the order of SOURCES."""
+        report = self.report
+        entries: list[Article] = []  # feed entries (short), decided after everything else
+        for source in sources:
+            if not is_url(source) and not Path(source).exists():
+                self.missing_source = True
+            if self.progress:
+                self.progress(0, 0, f"reading {source}")
+            before = len(self.seen) + report.duplicates + len(entries)
+            for item in iter_source(source, timeout=self.settings.request_timeout):
+                root = _file_root(item.source)
+                if root:
+                    self.read_roots.add(root)
+                if isinstance(item, LoadError):
+                    if isinstance(item, UnsupportedFile):
+                        report.skipped.append(item)  # a folder's .css, .js, .png: no article, nothing failed
+                        continue
+                    report.failed.append(item)
+                    self.failed_roots.add(_absolute(_source_root(item.source)))
+                elif _is_feed_entry(item.source):
+                    entries.append(item)
+                else:
+                    self.decide(item)
+            if len(self.seen) + report.duplicates + len(entries) == before:
+                self.unread.append(source)
+        for entry in entries:
+            self.decide(entry)
 
-    def decide(item: Article) -> None:
+    def decide(self, item: Article) -> None:
+        """2. Decide one article read: a duplicate of this run, refused, unchanged, or spooled to embed."""
+        report, known = self.report, self.known
         root = _file_root(item.source)
-        if item.id in seen:
+        if item.id in self.seen:
             report.duplicates += 1
-            report.duplicate_sources.append((item.source, item.id, seen[item.id]))
+            report.duplicate_sources.append((item.source, item.id, self.seen[item.id]))
             return
         cleaned, headings = clean_article(item)
         if not cleaned.text.strip():
             report.failed.append(LoadError(item.source, "no article text left after cleaning"))
-            failed_roots.add(_absolute(_source_root(item.source)))
+            self.failed_roots.add(_absolute(_source_root(item.source)))
             return
-        seen[item.id] = item.source
-        digest = content_hash(cleaned, settings)
-        folder = upload_folder(root)
-        digests[digest] = None if folder is None else digests.get(digest, folder)
-        # 2. Decide: unchanged, added, updated.
+        self.seen[item.id] = item.source
+        digest = content_hash(cleaned, self.settings)
+        folder = self.upload_folder(root)
+        self.digests[digest] = None if folder is None else self.digests.get(digest, folder)
         previous = known.get(item.id)
-        if previous is not None and not may_replace(folder, previous[2]):
+        if previous is not None and not self.may_replace(folder, previous[2]):
             if previous[0] != digest:  # another user's, or the operator's: an upload never replaces it
                 where = previous[2] if is_url(previous[2]) else Path(_source_root(previous[2])).name
                 report.failed.append(LoadError(item.source, f"already indexed from {where}; not replaced "
@@ -386,166 +442,139 @@ def _ingest(
         if (previous is not None and previous[0] != digest and previous[1] == "done" and previous[2]
                 and _is_feed_entry(item.source) and not _is_feed_entry(previous[2])):
             # The feed's teaser of an article read from its page (or a file): the longer text stays.
-            stored = store.catalog.article(item.id)
+            stored = self.store.catalog.article(item.id)
             if stored is not None and len(stored["text"]) > len(cleaned.text):
                 filled = _with_feed_metadata(stored, cleaned)
                 if filled is None:
                     report.unchanged += 1
                     return
                 cleaned, headings = clean_article(filled)
-                digest = content_hash(cleaned, settings)
-        old_id = relative.old_id(item.source)
+                digest = content_hash(cleaned, self.settings)
+        old_id = self.relative.old_id(item.source)
         if old_id == item.id:
-            resourced[item.id] = item.source
+            self.resourced[item.id] = item.source
         elif old_id is not None and known[old_id][0] == digest:
-            renamed.add(old_id)  # the same content under the id its relative path gave it
-        if previous and previous[0] == digest and previous[1] == "done" and item.id not in redo:
+            self.renamed.add(old_id)  # the same content under the id its relative path gave it
+        if previous and previous[0] == digest and previous[1] == "done" and item.id not in self.redo:
             if previous[2] != cleaned.source:  # read from another file or dump now: recorded there
-                resourced[item.id] = cleaned.source
+                self.resourced[item.id] = cleaned.source
             report.unchanged += 1
             return
-        existed = (previous is not None and previous[0] is not None) or old_id in renamed
-        if dry_run:
+        existed = (previous is not None and previous[0] is not None) or old_id in self.renamed
+        if self.dry_run:
             report.updated += 1 if existed else 0
             report.added += 0 if existed else 1
         else:
-            todo.append((cleaned, headings, digest, existed))
+            self.todo.append((cleaned, headings, digest, existed))
 
-    for source in sources:
-        if not is_url(source) and not Path(source).exists():
-            missing_source = True
-        if progress:
-            progress(0, 0, f"reading {source}")
-        before = len(seen) + report.duplicates + len(entries)
-        for item in iter_source(source, timeout=settings.request_timeout):
-            root = _file_root(item.source)
-            if root:
-                read_roots.add(root)
-            if isinstance(item, LoadError):
-                if isinstance(item, UnsupportedFile):
-                    report.skipped.append(item)  # a folder's .css, .js, .png: no article, nothing failed
+    def deletions(self, sources: list[str], sync: bool) -> dict[str, None]:
+        """3. The articles this run deletes (in order), and the renames it found; nothing is deleted yet.
+
+        A file read whole (no error) keeps only the articles this run read from it: a page cut from a PDF,
+        a record removed from a dump. Feeds are left out: their entries scroll off, they are not retracted.
+        An article whose file is gone and whose content this run read under another id (a new file name gave
+        it a new id) was renamed: its old id is deleted, not left as a second copy. With sync, also the known
+        articles of SOURCES not seen, unless their source failed to load; a SOURCE that does not exist at all
+        (a typo, an unmounted disk) stops every sync deletion, as rsync does.
+        """
+        report, known, seen, renamed = self.report, self.known, self.seen, self.renamed
+        to_delete: dict[str, None] = {}
+        unseen = [aid for aid in known if aid not in seen and aid not in renamed]
+        for article_id in unseen:  # set lookups first: every article of the index may be unseen
+            known_hash, _, source = known[article_id]
+            root = _source_root(source)
+            if root in self.read_roots:  # files only (absolute)
+                if root not in self.failed_roots and Path(root).suffix.lower() not in FEED_SUFFIXES:
+                    to_delete[article_id] = None
+            elif (known_hash in self.digests and _file_root(source)
+                  and self.may_replace(self.digests[known_hash], source) and not os.path.lexists(root)):
+                renamed.add(article_id)
+                report.renamed += 1
+        unseen = [aid for aid in unseen if aid not in renamed]
+        if sync:
+            given = _SyncScope(sources)
+            for article_id in unseen:
+                source = known[article_id][2]
+                if article_id in to_delete or not given.holds(source, article_id):
+                    continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
+                if self.missing_source or _absolute(_source_root(source)) in self.failed_roots:
+                    report.kept_on_failure += 1
                     continue
-                report.failed.append(item)
-                failed_roots.add(_absolute(_source_root(item.source)))
-            elif _is_feed_entry(item.source):
-                entries.append(item)
-            else:
-                decide(item)
-        if len(seen) + report.duplicates + len(entries) == before:
-            unread.append(source)
-    for entry in entries:
-        decide(entry)
-
-    if rebuild and unread:  # a typo, an unmounted disk, a feed that is down: its articles would be lost
-        report.stopped = (f"--rebuild refused: no article could be read from {', '.join(unread)}; the index was "
-                          f"left as it was ({len(indexed)} articles, nothing dropped). Fix or leave out that "
-                          "SOURCE and run again.")
-        report.seconds = time.perf_counter() - started
-        return report
-
-    # 3. Deletions. A file read whole (no error) keeps only the articles this run read from it: a page cut
-    # from a PDF, a record removed from a dump. Feeds are left out: their entries scroll off, they are not
-    # retracted. An article whose file is gone and whose content this run read under another id (a new
-    # file name gave it a new id) was renamed: its old id is deleted, not left as a second copy. With
-    # sync, also the known articles of SOURCES not seen, unless their source failed to load; a SOURCE
-    # that does not exist at all (a typo, an unmounted disk) stops every sync deletion, as rsync does.
-    to_delete: dict[str, None] = {}
-    unseen = [aid for aid in known if aid not in seen and aid not in renamed]
-    for article_id in unseen:  # set lookups first: every article of the index may be unseen
-        known_hash, _, source = known[article_id]
-        root = _source_root(source)
-        if root in read_roots:  # files only (absolute)
-            if root not in failed_roots and Path(root).suffix.lower() not in FEED_SUFFIXES:
                 to_delete[article_id] = None
-        elif (known_hash in digests and _file_root(source) and may_replace(digests[known_hash], source)
-              and not os.path.lexists(root)):
-            renamed.add(article_id)
-            report.renamed += 1
-    unseen = [aid for aid in unseen if aid not in renamed]
-    if sync:
-        given = _SyncScope(sources)
-        for article_id in unseen:
-            source = known[article_id][2]
-            if article_id in to_delete or not given.holds(source, article_id):
-                continue  # still there, or from elsewhere (another folder, the page's uploads): not ours
-            if missing_source or _absolute(_source_root(source)) in failed_roots:
-                report.kept_on_failure += 1
-                continue
-            to_delete[article_id] = None
-    elif not missing_source:  # said, not done: files gone from a folder SOURCE (sync deletes their articles)
+        elif not self.missing_source:
+            self._count_gone(sources, unseen)
+        if self.rebuild:  # what was indexed and is not written again
+            report.deleted = sum(1 for aid in self.indexed if aid not in seen)
+        return to_delete
+
+    def _count_gone(self, sources: list[str], unseen: list[str]) -> None:
+        """Said, not done: files gone from a folder SOURCE (``sync`` deletes their articles)."""
         folders = {os.path.join(str(recorded_path(s)), ""): s for s in sources if not is_url(s) and Path(s).is_dir()}
         for article_id in unseen if folders else ():
-            root = _source_root(known[article_id][2])
-            if root in read_roots:
+            root = _source_root(self.known[article_id][2])
+            if root in self.read_roots:
                 continue
             for prefix, typed in folders.items():  # absolute: no URL, nor a source recorded relative
                 # Under the folder, not in a hidden folder a folder source never reads (.newsqa/uploads).
                 if root.startswith(prefix) and not any(p.startswith(".") for p in Path(root[len(prefix):]).parts):
-                    report.gone[typed] = report.gone.get(typed, 0) + 1
+                    self.report.gone[typed] = self.report.gone.get(typed, 0) + 1
                     break
-    if rebuild:  # what was indexed and is not written again
-        report.deleted = sum(1 for aid in indexed if aid not in seen)
 
-    if dry_run:
-        report.deleted = len(to_delete)
-        report.seconds = time.perf_counter() - started
-        return report
-    if rebuild:
-        store.reset()
-        store.check_model()
-    store.catalog.set_sources(resourced)
+    def write(self, to_delete: dict[str, None]) -> None:
+        """4. Embed and write, in batches of whole articles; then delete what was replaced or is gone."""
+        store, settings, report, progress = self.store, self.settings, self.report, self.progress
+        if self.rebuild:
+            store.reset()
+            store.check_model()
+        store.catalog.set_sources(self.resourced)
+        total = len(self.todo)
+        done = 0
+        embedder = store.embedder
+        batch: list[tuple[Article, list[Chunk], str, bool]] = []
+        batch_chunks = 0
 
-    # 4. Embed and write, in batches of whole articles.
-    total = len(todo)
-    done = 0
-    embedder = store.embedder
-    batch: list[tuple[Article, list[Chunk], str, bool]] = []
-    batch_chunks = 0
+        def flush() -> None:
+            nonlocal batch, batch_chunks, done
+            if not batch:
+                return
+            texts = [c.text for _, chunks, _, _ in batch for c in chunks]
+            vectors = embedder.encode(texts)
+            offset = 0
+            for article, chunks, digest, existed in batch:
+                vecs = vectors[offset:offset + len(chunks)]
+                offset += len(chunks)
+                chunks = mark_near_duplicates(chunks, vecs, settings.dedup_threshold)
+                store.write_article(article, chunks, vecs, digest)
+                report.chunks += len(chunks)
+                if existed:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                done += 1
+            if progress:
+                progress(done, total, f"{report.chunks} chunks embedded")
+            batch, batch_chunks = [], 0
 
-    def flush() -> None:
-        nonlocal batch, batch_chunks, done
-        if not batch:
-            return
-        texts = [c.text for _, chunks, _, _ in batch for c in chunks]
-        vectors = embedder.encode(texts)
-        offset = 0
-        for article, chunks, digest, existed in batch:
-            vecs = vectors[offset:offset + len(chunks)]
-            offset += len(chunks)
-            chunks = mark_near_duplicates(chunks, vecs, settings.dedup_threshold)
-            store.write_article(article, chunks, vecs, digest)
-            report.chunks += len(chunks)
-            if existed:
-                report.updated += 1
-            else:
-                report.added += 1
-            done += 1
         if progress:
-            progress(done, total, f"{report.chunks} chunks embedded")
-        batch, batch_chunks = [], 0
+            progress(0, total, "embedding")
+        for article, headings, digest, existed in self.todo:
+            chunks = chunk_article(
+                article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
+            )
+            if not chunks:  # nothing a search could find: reported, never counted as added
+                report.failed.append(LoadError(article.source, "no text to index (only headings) after cleaning"))
+                continue
+            batch.append((article, chunks, digest, existed))
+            batch_chunks += len(chunks)
+            if batch_chunks >= EMBED_BATCH_CHUNKS:
+                flush()
+        flush()
 
-    if progress:
-        progress(0, total, "embedding")
-    for article, headings, digest, existed in todo:
-        chunks = chunk_article(
-            article, headings, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_sentences
-        )
-        if not chunks:  # nothing a search could find: reported, never counted as added
-            report.failed.append(LoadError(article.source, "no text to index (only headings) after cleaning"))
-            continue
-        batch.append((article, chunks, digest, existed))
-        batch_chunks += len(chunks)
-        if batch_chunks >= EMBED_BATCH_CHUNKS:
-            flush()
-    flush()
-
-    for article_id in renamed - seen.keys():  # after its new id is written: a run killed between redoes this
-        store.delete_article(article_id)
-    for article_id in to_delete:
-        store.delete_article(article_id)
-        report.deleted += 1
-    # The keyword engine catches up with what was written (all of it, the first time; nothing when
-    # nothing changed): until then searches use the catalog's own keyword index.
-    store.sync_keywords(progress)
-    report.seconds = time.perf_counter() - started
-    return report
+        for article_id in self.renamed - self.seen.keys():  # after its new id is written: a kill redoes this
+            store.delete_article(article_id)
+        for article_id in to_delete:
+            store.delete_article(article_id)
+            report.deleted += 1
+        # The keyword engine catches up with what was written (all of it, the first time; nothing when
+        # nothing changed): until then searches use the catalog's own keyword index.
+        store.sync_keywords(progress)

@@ -3,6 +3,7 @@ extractive backend (a real answer path without an LLM)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -387,6 +388,20 @@ def test_upload_reports_failures_and_updates(data_dir: Path) -> None:
     report = [unescape(s.value) for s in at.success]
     assert report and "updated 1" in report[0], report
     assert at.sidebar.metric[0].value == "3"
+
+
+def test_upload_names_repeated_records(data_dir: Path) -> None:
+    """A JSON-lines upload whose records repeat an id: the page said "added 1 … failed 0" for three records
+    and nothing of the two dropped; now it counts and names them, as the CLI does."""
+    record = {"id": "harbour-1", "title": "Harbour fees", "text": "The harbour board raised mooring fees by 4 %."}
+    data = "\n".join(json.dumps(record | {"text": record["text"] + " " * n}) for n in range(3)).encode()
+    at = new_app()
+    at.file_uploader(key="upload-files-sidebar").set_value(("dump.jsonl", data, "application/jsonl"))
+    at.sidebar.form_submit_button[0].click().run()
+    assert not at.exception
+    report = [unescape(s.value) for s in at.success]
+    assert report and "added 1" in report[0] and "repeated 2" in report[0], report
+    assert report[0].count("repeats article harbour-1 of dump.jsonl") == 2, report
 
 
 def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
