@@ -1065,17 +1065,14 @@ class Assistant:
                 self._sentence_cache.update(fresh)
         return np.stack([found[s] for s in sentences])
 
-    def _parsed(self, sentences: Sequence[str], cache: dict[str, Any], read: Callable[[Any], Any],
-                disable: Sequence[str] = ()) -> list[Any]:
-        """``read(doc)`` of each sentence parsed by the claim checker's spaCy pipeline (loaded once per
-        process, ``disable``: components to skip), cached per sentence in ``cache`` like the vectors."""
+    def _parsed(self, sentences: Sequence[str], cache: dict[str, Any], read: Callable[[Any], Any]) -> list[Any]:
+        """``read(doc)`` of each sentence's parse — the claim checker's, which every reader of a sentence
+        shares (:meth:`ClaimChecker.docs`) — cached per sentence in ``cache`` like the vectors."""
         with self._cache_lock:
             found = {s: cache[s] for s in sentences if s in cache}
         todo = [s for s in dict.fromkeys(sentences) if s not in found]
         if todo:
-            nlp = default_checker().nlp
-            fresh = {s: read(doc) for s, doc in zip(todo, nlp.pipe(todo, batch_size=64, disable=list(disable)),
-                                                    strict=True)}
+            fresh = {s: read(doc) for s, doc in zip(todo, default_checker().docs(todo), strict=True)}
             found.update(fresh)
             with self._cache_lock:
                 if len(cache) + len(fresh) > 20_000:
@@ -1089,11 +1086,10 @@ class Assistant:
 
     def _lemmas(self, sentences: Sequence[str]) -> list[list[tuple[str, str, str]]]:
         """(lower-cased word, lemma, part of speech) of each token of each sentence (spaCy's tagger and
-        lemmatizer, no parse)."""
+        lemmatizer; the full parse is shared with the other readers of the sentence)."""
         return self._parsed(
             sentences, self._lemma_cache,
             lambda doc: [(t.lower_, t.lemma_.lower(), t.pos_) for t in doc if not t.is_punct],
-            disable=("parser", "ner"),
         )
 
     def _speech(self, sentences: Sequence[str]) -> list[Speech]:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from retrieval.names import WORD_INITIALISMS
 from retrieval.names import forms as name_forms
 from retrieval.names import key as name_key
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
     from retrieval.types import Passage
+
+_NO_TENSOR = np.zeros((0, 0))  # a cached parse keeps no tok2vec output
 
 # --- citation markers (moved here from answer.py) -------------------------------------------------
 MARKER = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
@@ -906,13 +910,17 @@ def load_nlp() -> Language:
 class ClaimChecker:
     """Checks claims against passages. Loads spaCy on first use (once) and caches parsed sentences."""
 
-    def __init__(self, loader: Callable[[], Language] = load_nlp, cache_size: int = 8192) -> None:
+    def __init__(self, loader: Callable[[], Language] = load_nlp, cache_size: int = 8192,
+                 doc_cache_size: int = 4096) -> None:
         self._loader = loader
         self._nlp: Language | None = None
         self._load_lock = threading.Lock()
         self._cache: OrderedDict[str, Sentence] = OrderedDict()
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_size = cache_size
+        self._doc_cache_size = doc_cache_size
+        self.parses = 0  # texts run through the pipeline (each parse costs ~5-20 ms of CPU)
 
     @property
     def nlp(self) -> Language:
@@ -929,13 +937,35 @@ class ClaimChecker:
             found = {k: self._cache[k] for k in keys if k in self._cache}
         todo = [k for k in dict.fromkeys(keys) if k not in found]
         if todo:
-            fresh = {k: analyse(doc, k) for k, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True)}
+            fresh = {k: analyse(doc, k) for k, doc in zip(todo, self.docs(todo), strict=True)}
             found.update(fresh)
             with self._cache_lock:
                 self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return [found[k] for k in keys]
+
+    def docs(self, texts: Sequence[str]) -> list[Doc]:
+        """spaCy's full parse of each text, the one parse every reader of a sentence shares (the claim
+        checker's analysis, the answer step's entities, lemmas and speakers): those not cached are parsed in
+        one batch; cached by exact text, the least recently used dropped. An answer used to parse each
+        passage sentence two or three times, once per reader."""
+        with self._cache_lock:
+            found = {t: self._docs[t] for t in texts if t in self._docs}
+            for t in found:
+                self._docs.move_to_end(t)
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
+        if todo:
+            fresh = dict(zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True))
+            for doc in fresh.values():  # tok2vec's output, ~10 KB a sentence: nothing reads it after the parse
+                doc.tensor = _NO_TENSOR
+            found.update(fresh)
+            with self._cache_lock:
+                self.parses += len(fresh)
+                self._docs.update(fresh)
+                while len(self._docs) > self._doc_cache_size:
+                    self._docs.popitem(last=False)
+        return [found[t] for t in texts]
 
     # --- the decision -----------------------------------------------------------------------------
     def check(
