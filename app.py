@@ -261,13 +261,16 @@ def _require_oidc(access: AccessPolicy) -> AccessPolicy:
     return access
 
 
-def backend_text(settings: Settings, backend: str) -> str:
+def backend_text(settings: Settings, backend: str, *, exposed: bool = False) -> str:
+    """The answer backend's label; on an ``exposed`` page without the answer server's address (the
+    operator's business, as in :func:`user_error`)."""
     try:
         from retrieval.backends import backend_label
 
-        return backend_label(settings, backend)
+        label = backend_label(settings, backend)
     except Exception:  # a label is never worth an error
         return backend
+    return label.replace(f" @ {settings.openai_base_url}", "") if exposed else label
 
 
 # --- session state ---------------------------------------------------------------------------------
@@ -753,10 +756,13 @@ def render_corpus(
     right.metric("Chunks", f"{stats.get('chunks', 0):,}")
     newest = _date(stats.get("newest_published") or "") or "unknown"
     chroma = str(stats.get("chroma") or "")
-    where = f"Chroma server {md_inline(chroma.split('://', 1)[-1])}" if chroma.startswith("http") else "embedded Chroma"
+    where = "embedded Chroma"
+    if chroma.startswith("http"):  # the server's address for the local operator only
+        where = "Chroma server" + ("" if access.exposed else f" {md_inline(chroma.split('://', 1)[-1])}")
+    backend = backend_text(settings, assistant.backend, exposed=access.exposed)
     st.caption(
         f"Newest article: {newest}  \nLast ingest: {_when(stats.get('last_ingest'))}  \n"
-        f"Answers: {md_inline(backend_text(settings, assistant.backend))} · vectors: {where}"
+        f"Answers: {md_inline(backend)} · vectors: {where}"
     )
     if stats.get("pending"):
         st.caption(

@@ -3,6 +3,8 @@ extractive backend (a real answer path without an LLM)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import re
@@ -93,10 +95,19 @@ def ask(at: AppTest, question: str) -> AppTest:
     return at
 
 
-def unescape(markdown: str) -> str:
-    import re
+@functools.cache
+def app_module() -> Any:
+    """app.py as a module (it does no work at import), for its helpers."""
+    spec = importlib.util.spec_from_file_location("newsqa_app_helpers", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace("\u2060", "")
+
+def unescape(markdown: str) -> str:
+    """The literal text of page markdown (the app's own ``md_unescape``)."""
+    return str(app_module().md_unescape(markdown))
 
 
 def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
@@ -584,13 +595,22 @@ ARTICLE_WORDS = ("Hegseth", "Cyber Command", "Tomato", "Gardening Weekly", "Inte
 
 
 def page_text(at: AppTest) -> str:
-    """Every string the page sends to the browser (element and block protos, main and sidebar)."""
+    """Every string the page sends to the browser (the string fields of the element and block protos, main
+    and sidebar), each as sent and as read (markdown escapes undone: "127\\.0\\.0\\.1" is "127.0.0.1")."""
     out: list[str] = []
+
+    def strings(message: Any) -> None:
+        for field, value in message.ListFields():
+            for item in value if field.is_repeated else [value]:
+                if isinstance(item, str):
+                    out.extend((item, unescape(item)))
+                elif hasattr(item, "ListFields"):
+                    strings(item)
 
     def walk(node: Any) -> None:
         proto = getattr(node, "proto", None)
         if proto is not None:
-            out.append(str(proto))
+            strings(proto)
         for child in getattr(node, "children", {}).values():
             walk(child)
 
@@ -813,4 +833,21 @@ def test_exposed_page_shows_no_server_details_in_errors(data_dir: Path, monkeypa
     assert not at.exception
     errors = [unescape(e.value) for e in at.error]
     assert errors == ["Could not answer. The details are in the server's log."], errors
+    # Not in the sidebar's corpus facts either (it said "Answers: openai · local-model @ http://127.0.0.1:9/v1").
+    assert any("Answers: openai" in unescape(c.value) for c in at.sidebar.caption)
     assert "127.0.0.1:9" not in page_text(at) and str(data_dir) not in page_text(at)
+
+
+def test_exposed_page_does_not_name_its_chroma_server(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidebar said "vectors: Chroma server 127.0.0.1:PORT" on an exposed page; a local page still does."""
+    from conftest import closed_port
+
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("NEWSQA_CHROMA_URL", f"http://{address}")
+    local = new_app()
+    assert any(f"vectors: Chroma server {address}" in unescape(c.value) for c in local.sidebar.caption)
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    assert any("vectors: Chroma server" in unescape(c.value) for c in exposed.sidebar.caption)
+    assert address not in page_text(exposed) and "NEWSQA_CHROMA_URL" not in page_text(exposed)
