@@ -32,7 +32,7 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.uploads import UPLOAD_TYPES, UploadLedger
+from ingest.uploads import UPLOAD_TYPES, UploadLedger, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
@@ -651,8 +651,7 @@ def render_upload(settings: Settings, assistant: Assistant, where: str, access: 
             key=f"upload-files-{where}",
             help="Text, Markdown (with optional front matter: title, url, published, outlet), HTML, "
             "JSON / JSON lines article records, or an RSS/Atom feed. Uploading a file with the same "
-            f"name again updates that article. Up to {settings.upload_max_mb} MB per file and "
-            f"{settings.upload_hour_mb} MB per hour.",
+            f"name again updates that article. {size_text(settings)}, and {settings.upload_hour_mb} MB per hour.",
         )
         submitted = st.form_submit_button("Ingest", icon=":material/upload:")
     if submitted:

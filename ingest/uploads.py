@@ -3,8 +3,9 @@
 
 A refused file is reported with its name and the reason and nothing else happens to it: it is not
 written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
-extension, size per file, compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a zip
-bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
+extension, size per file (NEWSQA_UPLOAD_MAX_MB, and the loaders' own limit per type:
+``ingest.loaders.size_limit``), compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a
+zip bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
 (NUL bytes, an unknown encoding: ``ingest.loaders.decode_text``), control characters, the longest line.
 """
 
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.loaders import size_limit, size_refusal
 from retrieval.settings import Settings
 from retrieval.sqlite import SQLiteDB
 
@@ -36,6 +38,15 @@ def _mb(n: float) -> str:
     return f"{n / MB:.1f} MB"
 
 
+def size_text(settings: Settings) -> str:
+    """The largest file an upload may be, in words for the upload form: NEWSQA_UPLOAD_MAX_MB, and the
+    loaders' own limit per kind of file where that is lower."""
+    cap = settings.upload_max_mb * MB
+    lower = [f"{kind} {limit // MB} MB" for kind, suffix in (("text, HTML and feed files", ".txt"), ("PDFs", ".pdf"))
+             if (limit := size_limit(suffix)) is not None and limit < cap]
+    return f"Up to {settings.upload_max_mb} MB per file" + (f" ({'; '.join(lower)})" if lower else "")
+
+
 def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
     """Why the uploaded file ``name`` with content ``data`` is refused, or None when it may be ingested."""
     suffix = Path(name).suffix.lower().lstrip(".")
@@ -44,6 +55,9 @@ def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
     limit = settings.upload_max_mb * MB
     if len(data) > limit:
         return f"it is {_mb(len(data))}; the limit per file is {settings.upload_max_mb} MB (NEWSQA_UPLOAD_MAX_MB)"
+    article_limit = size_limit("." + suffix)  # the loaders' own: a file they refuse is not saved or charged
+    if article_limit is not None and len(data) > article_limit:
+        return f"it is {_mb(len(data))}; {size_refusal(article_limit)}"
     head = data[:8]
     for magic, what in _MAGIC:
         if head.startswith(magic):

@@ -256,3 +256,39 @@ def test_hourly_budget_per_owner(tmp_path: Path) -> None:
     assert again.used("user:alice", now=now + 10) == len(part)
     accepted, refused = again.admit("user:alice", [("b.txt", part)], settings, now=now + 3601)
     assert len(accepted) == 1 and not refused
+
+
+def test_an_upload_the_loaders_would_refuse_for_size_is_refused_before_it_costs(tmp_path: Path) -> None:
+    """NEWSQA_UPLOAD_MAX_MB=50 admitted a 21 MB .txt that the loaders then refuse (their 20 MB): the file
+    was charged to the hourly budget and saved first. Now the upload check applies the loaders' own limit."""
+    from ingest.loaders import iter_file
+
+    settings = Settings(upload_max_mb=50, upload_hour_mb=100)
+    line = b"The council met on Monday and approved the harbour plan, officials said.\n"
+    data = line * (21_000_000 // len(line) + 1)
+    saved = tmp_path / "report.txt"
+    saved.write_bytes(data)
+    [loaded] = list(iter_file(saved))
+    said = "articles over 20 MB are refused (split it or save it as .jsonl records)"
+    assert said in getattr(loaded, "reason", ""), loaded
+    reason = check_upload("report.txt", data, settings)
+    assert reason == f"it is 21.0 MB; {said}", reason
+    ledger = UploadLedger(tmp_path / "uploads.sqlite3")
+    accepted, refused = ledger.admit("user:alice", [("report.txt", data)], settings)
+    assert not accepted and [r.reason for r in refused] == [reason]
+    assert ledger.used("user:alice") == 0  # nothing charged
+    # JSON lines are read record by record, whatever the file's size: the upload limit alone holds.
+    record = b'{"id": "r%d", "title": "Harbour plan", "text": "The council approved the harbour plan."}\n'
+    records = b"".join(record % i for i in range(21_000_000 // len(record) + 1))
+    assert check_upload("dump.jsonl", records, settings) is None
+    ledger.close()
+
+
+def test_the_upload_form_says_the_loaders_lower_limit() -> None:
+    from ingest.uploads import size_text
+
+    assert size_text(Settings(upload_max_mb=10)) == "Up to 10 MB per file"
+    assert size_text(Settings(upload_max_mb=50)) == "Up to 50 MB per file (text, HTML and feed files 20 MB)"
+    assert size_text(Settings(upload_max_mb=500)) == (
+        "Up to 500 MB per file (text, HTML and feed files 20 MB; PDFs 200 MB)"
+    )
