@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.loaders import size_limit, size_refusal
+from ingest.loaders import SUPPORTED, size_limit, size_refusal
 from retrieval.settings import Settings
 from retrieval.sqlite import SQLiteDB
 
-UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml", "pdf"]
+# Every type the loaders read, with its dot (Streamlit reads a bare "text" as any text/* file).
+UPLOAD_TYPES = sorted(SUPPORTED)
 HOUR_S = 3600.0
 MB = 1_000_000
 
@@ -49,20 +50,20 @@ def size_text(settings: Settings) -> str:
 
 def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
     """Why the uploaded file ``name`` with content ``data`` is refused, or None when it may be ingested."""
-    suffix = Path(name).suffix.lower().lstrip(".")
+    suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:
-        return f"the type {('.' + suffix) if suffix else '(none)'} is not an article format ({', '.join(UPLOAD_TYPES)})"
+        return f"the type {suffix or '(none)'} is not an article format ({', '.join(UPLOAD_TYPES)})"
     limit = settings.upload_max_mb * MB
     if len(data) > limit:
         return f"it is {_mb(len(data))}; the limit per file is {settings.upload_max_mb} MB (NEWSQA_UPLOAD_MAX_MB)"
-    article_limit = size_limit("." + suffix)  # the loaders' own: a file they refuse is not saved or charged
+    article_limit = size_limit(suffix)  # the loaders' own: a file they refuse is not saved or charged
     if article_limit is not None and len(data) > article_limit:
         return f"it is {_mb(len(data))}; {size_refusal(article_limit)}"
     head = data[:8]
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return f"it is {what}, not an article; upload the article files themselves"
-    if suffix == "pdf":
+    if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
             return "it has the .pdf extension but is not a PDF (no %PDF- header)"
         return None

@@ -292,3 +292,15 @@ def test_the_upload_form_says_the_loaders_lower_limit() -> None:
     assert size_text(Settings(upload_max_mb=500)) == (
         "Up to 500 MB per file (text, HTML and feed files 20 MB; PDFs 200 MB)"
     )
+
+
+def test_every_type_the_loaders_read_may_be_uploaded() -> None:
+    """The form offered "an RSS/Atom feed" but refused feed.rss (only .xml was on the upload list)."""
+    from ingest.loaders import SUPPORTED
+    from ingest.uploads import UPLOAD_TYPES
+
+    assert set(UPLOAD_TYPES) == SUPPORTED
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>Harbour plan</title>'
+            b"<description>The council approved the harbour plan.</description></item></channel></rss>")
+    for name in ("feed.rss", "feed.atom", "notes.markdown", "dump.ndjson", "page.xhtml", "feed.xml"):
+        assert check_upload(name, feed, Settings()) is None, name
