@@ -115,11 +115,13 @@ def source_line(title: str, outlet: str, published: str) -> str:
 
 # --- cached, shared resources ----------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def get_embedder(model_path: str, dtype: str, batch_size: int) -> Any:
-    """One embedding model per process, whatever the index (it is thread-safe)."""
-    from retrieval.store import Embedder
+def get_embedder(embedder_key: str, _settings: Settings) -> Any:
+    """One embedding model per process and embedder settings (``embedder_key``: the JSON of their
+    ``retrieval.store.EMBEDDER_FIELDS``), whatever the index (it is thread-safe); built as the CLI's
+    ``Store`` builds it (``embedder_for``: the same model cache folder)."""
+    from retrieval.store import embedder_for
 
-    return Embedder(model_path, dtype, batch_size)
+    return embedder_for(_settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -128,11 +130,10 @@ def get_assistant(settings_key: str, _settings: Settings) -> Assistant:
 
     Models then warm up in a background thread, so the first question does not wait for them.
     """
-    from retrieval.store import Store, packaged_model_path
+    from retrieval.store import EMBEDDER_FIELDS, Store
 
     settings = _settings
-    model_path = str(settings.embedding_model or packaged_model_path())
-    embedder = get_embedder(model_path, settings.embedding_dtype, settings.embedding_batch_size)
+    embedder = get_embedder(settings.model_dump_json(include=set(EMBEDDER_FIELDS)), settings)
     assistant = Assistant(settings, store=Store(settings, embedder=embedder))
     threading.Thread(target=_warm_up, args=(assistant,), name="newsqa-warm-up", daemon=True).start()
     return assistant

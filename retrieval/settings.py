@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["local", "extractive", "openai"]
+MODEL_CACHE = Path("~/.cache/newsqa")  # the model cache folder when NEWSQA_MODEL_CACHE_DIR is unset
 
 
 class Settings(BaseSettings):
@@ -256,4 +257,4 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        return (self.model_cache_dir or Path.home() / ".cache" / "newsqa").expanduser()
+        return (self.model_cache_dir or MODEL_CACHE).expanduser()
