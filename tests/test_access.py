@@ -17,7 +17,7 @@ import pytest
 
 from ingest.uploads import UploadLedger, check_upload
 from retrieval.access import AccessError, is_loopback, policy, read_password_file
-from retrieval.conversations import Conversations
+from retrieval.conversations import LOCAL_OWNER, Conversations
 from retrieval.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def test_two_owners_conversations_do_not_mix(tmp_path: Path) -> None:
 
     assert [c.title for c in store.list(owner="user:alice")] == ["Alice asks about tomatoes"]
     assert [c.title for c in store.list(owner="user:bob")] == ["Bob asks about ferries"]
-    assert store.list() == []  # the local user has none
+    assert store.list(owner=LOCAL_OWNER) == []  # the local user has none
     with pytest.raises(KeyError):
         store.load(alice, owner="user:bob")  # another's conversation is as unknown as a missing one
     with pytest.raises(KeyError):
@@ -155,15 +155,15 @@ def test_delete_removes_the_text_from_disk(tmp_path: Path) -> None:
     path = tmp_path / "conversations.sqlite3"
     store = Conversations(path)
     secret = "Zyxwv private question about my landlord"
-    keep = store.create()
-    store.append(keep, "user", "A question that stays")
-    gone = store.create()
-    store.append(gone, "user", secret)
-    store.append(gone, "assistant", "An answer quoting " + secret, {"text": secret})
-    assert store.delete(gone)
-    assert [c.id for c in store.list()] == [keep]
+    keep = store.create(owner=LOCAL_OWNER)
+    store.append(keep, "user", "A question that stays", owner=LOCAL_OWNER)
+    gone = store.create(owner=LOCAL_OWNER)
+    store.append(gone, "user", secret, owner=LOCAL_OWNER)
+    store.append(gone, "assistant", "An answer quoting " + secret, {"text": secret}, owner=LOCAL_OWNER)
+    assert store.delete(gone, owner=LOCAL_OWNER)
+    assert [c.id for c in store.list(owner=LOCAL_OWNER)] == [keep]
     with pytest.raises(KeyError):
-        store.load(gone)
+        store.load(gone, owner=LOCAL_OWNER)
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("conversations"))
     assert secret.encode() not in on_disk
     assert b"A question that stays" in on_disk
@@ -188,9 +188,9 @@ def test_old_database_is_migrated_to_the_local_owner(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = Conversations(path)
-    assert [c.id for c in store.list()] == ["old1"]  # the local user's
+    assert [c.id for c in store.list(owner=LOCAL_OWNER)] == ["old1"]  # the local user's
     assert store.list(owner="token") == []
-    assert [m.content for m in store.load("old1")] == ["Old q"]
+    assert [m.content for m in store.load("old1", owner=LOCAL_OWNER)] == ["Old q"]
     store.close()
     Conversations(path).close()  # a second open finds the column and leaves it
 
@@ -304,3 +304,24 @@ def test_every_type_the_loaders_read_may_be_uploaded() -> None:
             b"<description>The council approved the harbour plan.</description></item></channel></rss>")
     for name in ("feed.rss", "feed.atom", "notes.markdown", "dump.ndjson", "page.xhtml", "feed.xml"):
         assert check_upload(name, feed, Settings()) is None, name
+
+
+def test_every_conversation_call_names_its_owner(tmp_path: Path) -> None:
+    """``owner`` defaulted to the local user: a caller forgetting it on a signed-in page read and wrote the
+    operator's conversations. Now it is a required keyword."""
+    store = Conversations(tmp_path / "conversations.sqlite3")
+    cid = store.create(owner=LOCAL_OWNER)
+    calls = {
+        "create": lambda: store.create(),  # type: ignore[call-arg]
+        "append": lambda: store.append(cid, "user", "A question"),  # type: ignore[call-arg]
+        "rename": lambda: store.rename(cid, "A title"),  # type: ignore[call-arg]
+        "list": lambda: store.list(),  # type: ignore[call-arg]
+        "get": lambda: store.get(cid),  # type: ignore[call-arg]
+        "load": lambda: store.load(cid),  # type: ignore[call-arg]
+        "delete": lambda: store.delete(cid),  # type: ignore[call-arg]
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match="owner"):
+            call()
+        assert store.get(cid, owner=LOCAL_OWNER) is not None, name
+    store.close()

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from ingest.loaders import SUPPORTED
+from retrieval.conversations import LOCAL_OWNER
 from retrieval.settings import Settings
 from retrieval.store import Embedder
 
@@ -242,16 +243,16 @@ def test_a_conversation_deleted_in_another_tab_goes_on_as_a_new_one(data_dir: Pa
     at = new_app()
     ask(at, "What did Pete Hegseth reportedly order?")
     store = Conversations(data_dir / "conversations.sqlite3")
-    [first] = store.list()
-    store.delete(first.id)  # tab A
+    [first] = store.list(owner=LOCAL_OWNER)
+    store.delete(first.id, owner=LOCAL_OWNER)  # tab A
     ask(at, "And what did Canada say?")
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     assert any("deleted in another tab" in i.value for i in at.info)
-    [again] = store.list()
+    [again] = store.list(owner=LOCAL_OWNER)
     assert again.id != first.id
-    assert [m.role for m in store.load(again.id)] == ["user", "assistant", "user", "assistant"]
+    assert [m.role for m in store.load(again.id, owner=LOCAL_OWNER)] == ["user", "assistant", "user", "assistant"]
     ask(at, "What did the UK say?")  # and the next question is saved there too
-    assert not at.warning and len(store.load(again.id)) == 6
+    assert not at.warning and len(store.load(again.id, owner=LOCAL_OWNER)) == 6
 
 
 def test_a_saved_citation_says_when_its_article_has_changed(data_dir: Path) -> None:
@@ -500,22 +501,23 @@ def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
 
     path = tmp_path / "conversations.sqlite3"
     store = Conversations(path)
-    first = store.create()
-    assert store.list() == []  # empty conversations are not listed
-    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?")
+    first = store.create(owner=LOCAL_OWNER)
+    assert store.list(owner=LOCAL_OWNER) == []  # empty conversations are not listed
+    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?",
+                 owner=LOCAL_OWNER)
     answer = Answer(
         text="He ordered a pause [1].",
         citations=[Citation(1, "a1", "T", "https://x.example/a", "2025-01-02", "O", "quote", 3, 8)],
         passages=[Passage("c1", "a1", "passage text", 0, 12, title="T", similarity=0.5)],
         timings={"total": 1.5},
     )
-    store.append(first, "assistant", answer.text, answer_to_record(answer))
+    store.append(first, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
 
     def worker(n: int) -> None:
-        cid = store.create()
+        cid = store.create(owner=LOCAL_OWNER)
         for i in range(5):
-            store.append(cid, "user", f"question {n}-{i}")
-            store.append(cid, "assistant", f"answer {n}-{i}")
+            store.append(cid, "user", f"question {n}-{i}", owner=LOCAL_OWNER)
+            store.append(cid, "assistant", f"answer {n}-{i}", owner=LOCAL_OWNER)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for t in threads:
@@ -525,24 +527,24 @@ def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
     store.close()
 
     reopened = Conversations(path)  # as after a restart
-    listed = reopened.list()
+    listed = reopened.list(owner=LOCAL_OWNER)
     assert len(listed) == 9
     assert all(c.messages == 10 for c in listed if c.id != first)
     mine = next(c for c in listed if c.id == first)
     assert mine.title.startswith("What did Pete Hegseth reportedly order") and mine.title.endswith("…")
     assert len(mine.title) <= 61
-    messages = reopened.load(first)
+    messages = reopened.load(first, owner=LOCAL_OWNER)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].answer is not None
     restored = answer_from_record(messages[1].answer)
     assert restored.citations == answer.citations and restored.passages == answer.passages
     assert restored.timings == {"total": 1.5}
-    reopened.rename(first, "Hegseth")
-    assert reopened.get(first).title == "Hegseth"  # type: ignore[union-attr]
+    reopened.rename(first, "Hegseth", owner=LOCAL_OWNER)
+    assert reopened.get(first, owner=LOCAL_OWNER).title == "Hegseth"  # type: ignore[union-attr]
     with pytest.raises(KeyError):
-        reopened.load("nope")
+        reopened.load("nope", owner=LOCAL_OWNER)
     with pytest.raises(ValueError):
-        reopened.append(first, "system", "x")
+        reopened.append(first, "system", "x", owner=LOCAL_OWNER)
     journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert journal == "wal"
 
@@ -568,9 +570,9 @@ def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None
         timings={"retrieve": 0.1, "first_token": 0.5, "total": 1.0},
     )
     store = Conversations(settings.conversations_path)
-    cid = store.create()
-    store.append(cid, "user", "What did Hegseth order?")
-    store.append(cid, "assistant", answer.text, answer_to_record(answer))
+    cid = store.create(owner=LOCAL_OWNER)
+    store.append(cid, "user", "What did Hegseth order?", owner=LOCAL_OWNER)
+    store.append(cid, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
     store.close()
 
     at = new_app()
@@ -729,8 +731,8 @@ def test_two_users_conversations_do_not_mix(
     from retrieval.conversations import Conversations
 
     local = Conversations(data_dir / "conversations.sqlite3")
-    cid = local.create()
-    local.append(cid, "user", "A local question about my landlord")
+    cid = local.create(owner=LOCAL_OWNER)
+    local.append(cid, "user", "A local question about my landlord", owner=LOCAL_OWNER)
     local.close()
 
     users = tmp_path / "users.txt"
@@ -773,7 +775,7 @@ def test_two_users_conversations_do_not_mix(
     store = Conversations(data_dir / "conversations.sqlite3")
     assert store.list(owner="user:alice") == []
     assert [c.title for c in store.list(owner="user:bob")] == ["What did Canada say about intelligence sharing?"]
-    assert [c.title for c in store.list()] == ["A local question about my landlord"]
+    assert [c.title for c in store.list(owner=LOCAL_OWNER)] == ["A local question about my landlord"]
     store.close()
 
 
