@@ -20,7 +20,6 @@ cookies (``st.context.cookies``) but not set them, and ``st.login`` covers the O
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 import threading
@@ -32,7 +31,7 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.uploads import UPLOAD_TYPES, UploadLedger, size_text
+from ingest.uploads import UPLOAD_TYPES, UploadLedger, save_uploads, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
@@ -591,26 +590,10 @@ def ask(
 
 
 # --- uploads ---------------------------------------------------------------------------------------
-def _upload_name(name: str) -> str:
-    base = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(" .") or "upload"
-    return base[:150]
-
-
-def upload_folder(settings: Settings, who: str) -> Path:
-    """``data_dir/uploads`` for the local user, ``data_dir/uploads/<owner>`` for each other owner (so one
-    user's ``notes.md`` never replaces another's)."""
-    folder = settings.data_dir / "uploads"
-    if who != "local":  # a readable name, and a hash so that two owners never share a folder
-        digest = hashlib.sha256(who.encode()).hexdigest()[:10]
-        readable = re.sub(r"[^\w.@-]", "_", who)[:60]
-        folder = folder / f"{readable}-{digest}"
-    return folder
-
-
 def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
     """Check uploaded files (``ingest.uploads``: type, size, content, the owner's hourly budget), save the
-    accepted ones into :func:`upload_folder` and ingest them like ``python -m ingest``. A refused file is
-    reported as failed with its reason and touches nothing."""
+    accepted ones into the owner's upload folder (``save_uploads``) and ingest them like ``python -m
+    ingest``. A refused file is reported as failed with its reason and touches nothing."""
     from ingest.pipeline import ingest
 
     ledger = get_upload_ledger(str(settings.upload_ledger_path))
@@ -620,13 +603,7 @@ def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> di
     if not accepted:
         return {"added": 0, "updated": 0, "unchanged": 0, "failed": failed, "files": names, "chunks": 0,
                 "seconds": 0.0}
-    folder = upload_folder(settings, owner())
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in accepted:
-        path = folder / _upload_name(name)
-        path.write_bytes(data)
-        paths.append(str(path))
+    paths = [str(path) for path in save_uploads(settings, owner(), accepted)]
     bar = st.progress(0.0, text="Reading the files…")
 
     def progress(done: int, total: int, message: str) -> None:

@@ -1,5 +1,6 @@
 """What a browser upload must pass before it is saved or ingested: :func:`check_upload` (one file) and
-:class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``).
+:class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``);
+and where an accepted one is saved (:func:`save_uploads`: a folder per owner).
 
 A refused file is reported with its name and the reason and nothing else happens to it: it is not
 written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
@@ -11,11 +12,14 @@ zip bomb never reaches a decompressor), PDF magic, then for text formats: text t
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.loaders import SUPPORTED, size_limit, size_refusal
+from retrieval.access import LOCAL_OWNER
 from retrieval.settings import Settings
 from retrieval.sqlite import SQLiteDB
 
@@ -86,6 +90,38 @@ def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
             "(NEWSQA_UPLOAD_MAX_LINE_CHARS)"
         )
     return None
+
+
+def _upload_name(name: str) -> str:
+    """The file name an upload is saved under: the browser's name without any folder, unusual characters
+    replaced (a name is never a path)."""
+    base = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(" .") or "upload"
+    return base[:150]
+
+
+def upload_folder(settings: Settings, owner: str) -> Path:
+    """``data_dir/uploads`` for the local user, ``data_dir/uploads/<readable owner>-<hash>`` for each other
+    owner (so one user's ``notes.md`` never replaces another's)."""
+    folder = settings.data_dir / "uploads"
+    if owner != LOCAL_OWNER:  # a readable name, and a hash so that two owners never share a folder
+        digest = hashlib.sha256(owner.encode()).hexdigest()[:10]
+        readable = re.sub(r"[^\w.@-]", "_", owner)[:60]
+        folder = folder / f"{readable}-{digest}"
+    return folder
+
+
+def save_uploads(settings: Settings, owner: str, accepted: list[tuple[str, bytes]]) -> list[Path]:
+    """Write the ``accepted`` uploads ((name, content), as :meth:`UploadLedger.admit` gives them) into
+    ``owner``'s :func:`upload_folder`; their paths, to ingest. A file of the same name replaces the owner's
+    earlier one, so its article is updated."""
+    folder = upload_folder(settings, owner)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in accepted:
+        path = folder / _upload_name(name)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
 
 
 @dataclass(frozen=True)

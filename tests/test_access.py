@@ -325,3 +325,22 @@ def test_every_conversation_call_names_its_owner(tmp_path: Path) -> None:
             call()
         assert store.get(cid, owner=LOCAL_OWNER) is not None, name
     store.close()
+
+
+def test_uploads_are_saved_in_a_folder_per_owner(tmp_path: Path) -> None:
+    """``save_uploads`` (it was the page's own code): the local user's files in ``uploads/``, each other
+    owner's in ``uploads/<readable name>-<hash>/``; a browser's file name is never a path."""
+    from ingest.uploads import save_uploads
+
+    settings = Settings(data_dir=tmp_path / "data")
+    uploads = settings.data_dir / "uploads"
+    mine = save_uploads(settings, LOCAL_OWNER, [("notes.md", b"mine"), ("../../escape.txt", b"up")])
+    assert mine == [uploads / "notes.md", uploads / "escape.txt"]
+    alice = save_uploads(settings, "user:alice", [("notes.md", b"alice's")])
+    evil = save_uploads(settings, "user:alice/../..", [("notes.md", b"not alice's")])
+    assert alice[0].parent.parent == evil[0].parent.parent == uploads
+    assert alice[0].parent.name.startswith("user_alice-") and alice[0].parent != evil[0].parent
+    assert [p.read_bytes() for p in (mine[0], alice[0], evil[0])] == [b"mine", b"alice's", b"not alice's"]
+    assert save_uploads(settings, LOCAL_OWNER, [("...", b"x"), ("a<b>:c?.md", b"y")]) == [
+        uploads / "upload", uploads / "a_b__c_.md"
+    ]
