@@ -20,7 +20,6 @@ cookies (``st.context.cookies``) but not set them, and ``st.login`` covers the O
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 import threading
@@ -32,7 +31,7 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.uploads import UPLOAD_TYPES, UploadLedger
+from ingest.uploads import UPLOAD_TYPES, UploadLedger, save_uploads, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, answer_from_record, answer_to_record
@@ -115,11 +114,13 @@ def source_line(title: str, outlet: str, published: str) -> str:
 
 # --- cached, shared resources ----------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def get_embedder(model_path: str, dtype: str, batch_size: int) -> Any:
-    """One embedding model per process, whatever the index (it is thread-safe)."""
-    from retrieval.store import Embedder
+def get_embedder(embedder_key: str, _settings: Settings) -> Any:
+    """One embedding model per process and embedder settings (``embedder_key``: the JSON of their
+    ``retrieval.store.EMBEDDER_FIELDS``), whatever the index (it is thread-safe); built as the CLI's
+    ``Store`` builds it (``embedder_for``: the same model cache folder)."""
+    from retrieval.store import embedder_for
 
-    return Embedder(model_path, dtype, batch_size)
+    return embedder_for(_settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -128,11 +129,10 @@ def get_assistant(settings_key: str, _settings: Settings) -> Assistant:
 
     Models then warm up in a background thread, so the first question does not wait for them.
     """
-    from retrieval.store import Store, packaged_model_path
+    from retrieval.store import EMBEDDER_FIELDS, Store
 
     settings = _settings
-    model_path = str(settings.embedding_model or packaged_model_path())
-    embedder = get_embedder(model_path, settings.embedding_dtype, settings.embedding_batch_size)
+    embedder = get_embedder(settings.model_dump_json(include=set(EMBEDDER_FIELDS)), settings)
     assistant = Assistant(settings, store=Store(settings, embedder=embedder))
     threading.Thread(target=_warm_up, args=(assistant,), name="newsqa-warm-up", daemon=True).start()
     return assistant
@@ -261,13 +261,16 @@ def _require_oidc(access: AccessPolicy) -> AccessPolicy:
     return access
 
 
-def backend_text(settings: Settings, backend: str) -> str:
+def backend_text(settings: Settings, backend: str, *, exposed: bool = False) -> str:
+    """The answer backend's label; on an ``exposed`` page without the answer server's address (the
+    operator's business, as in :func:`user_error`)."""
     try:
         from retrieval.backends import backend_label
 
-        return backend_label(settings, backend)
+        label = backend_label(settings, backend)
     except Exception:  # a label is never worth an error
         return backend
+    return label.replace(f" @ {settings.openai_base_url}", "") if exposed else label
 
 
 # --- session state ---------------------------------------------------------------------------------
@@ -587,26 +590,10 @@ def ask(
 
 
 # --- uploads ---------------------------------------------------------------------------------------
-def _upload_name(name: str) -> str:
-    base = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(" .") or "upload"
-    return base[:150]
-
-
-def upload_folder(settings: Settings, who: str) -> Path:
-    """``data_dir/uploads`` for the local user, ``data_dir/uploads/<owner>`` for each other owner (so one
-    user's ``notes.md`` never replaces another's)."""
-    folder = settings.data_dir / "uploads"
-    if who != "local":  # a readable name, and a hash so that two owners never share a folder
-        digest = hashlib.sha256(who.encode()).hexdigest()[:10]
-        readable = re.sub(r"[^\w.@-]", "_", who)[:60]
-        folder = folder / f"{readable}-{digest}"
-    return folder
-
-
 def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
     """Check uploaded files (``ingest.uploads``: type, size, content, the owner's hourly budget), save the
-    accepted ones into :func:`upload_folder` and ingest them like ``python -m ingest``. A refused file is
-    reported as failed with its reason and touches nothing."""
+    accepted ones into the owner's upload folder (``save_uploads``) and ingest them like ``python -m
+    ingest``. A refused file is reported as failed with its reason and touches nothing."""
     from ingest.pipeline import ingest
 
     ledger = get_upload_ledger(str(settings.upload_ledger_path))
@@ -616,13 +603,7 @@ def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> di
     if not accepted:
         return {"added": 0, "updated": 0, "unchanged": 0, "failed": failed, "files": names, "chunks": 0,
                 "seconds": 0.0}
-    folder = upload_folder(settings, owner())
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in accepted:
-        path = folder / _upload_name(name)
-        path.write_bytes(data)
-        paths.append(str(path))
+    paths = [str(path) for path in save_uploads(settings, owner(), accepted)]
     bar = st.progress(0.0, text="Reading the files…")
 
     def progress(done: int, total: int, message: str) -> None:
@@ -648,8 +629,7 @@ def render_upload(settings: Settings, assistant: Assistant, where: str, access: 
             key=f"upload-files-{where}",
             help="Text, Markdown (with optional front matter: title, url, published, outlet), HTML, "
             "JSON / JSON lines article records, or an RSS/Atom feed. Uploading a file with the same "
-            f"name again updates that article. Up to {settings.upload_max_mb} MB per file and "
-            f"{settings.upload_hour_mb} MB per hour.",
+            f"name again updates that article. {size_text(settings)}, and {settings.upload_hour_mb} MB per hour.",
         )
         submitted = st.form_submit_button("Ingest", icon=":material/upload:")
     if submitted:
@@ -753,10 +733,13 @@ def render_corpus(
     right.metric("Chunks", f"{stats.get('chunks', 0):,}")
     newest = _date(stats.get("newest_published") or "") or "unknown"
     chroma = str(stats.get("chroma") or "")
-    where = f"Chroma server {md_inline(chroma.split('://', 1)[-1])}" if chroma.startswith("http") else "embedded Chroma"
+    where = "embedded Chroma"
+    if chroma.startswith("http"):  # the server's address for the local operator only
+        where = "Chroma server" + ("" if access.exposed else f" {md_inline(chroma.split('://', 1)[-1])}")
+    backend = backend_text(settings, assistant.backend, exposed=access.exposed)
     st.caption(
         f"Newest article: {newest}  \nLast ingest: {_when(stats.get('last_ingest'))}  \n"
-        f"Answers: {md_inline(backend_text(settings, assistant.backend))} · vectors: {where}"
+        f"Answers: {md_inline(backend)} · vectors: {where}"
     )
     if stats.get("pending"):
         st.caption(

@@ -1371,6 +1371,21 @@ def _link_problem(path: Path) -> str | None:
     return None
 
 
+def size_limit(suffix: str) -> int | None:
+    """The largest file of type ``suffix`` (".txt", any case) :func:`iter_file` reads, in bytes: MAX_BYTES, or
+    MAX_PDF_BYTES for a PDF; None for JSON and JSON lines, whose records are held to MAX_BYTES one by one.
+    Browser uploads are held to it as well (``ingest.uploads.check_upload``), before they are saved."""
+    suffix = suffix.lower()
+    if suffix in JSON_SUFFIXES:
+        return None
+    return MAX_PDF_BYTES if suffix in PDF_SUFFIXES else MAX_BYTES
+
+
+def size_refusal(limit: int) -> str:
+    """Why a file over :func:`size_limit` is refused, and the way out."""
+    return f"articles over {limit / 1e6:.0f} MB are refused (split it or save it as .jsonl records)"
+
+
 def iter_file(path: Path) -> Iterator[Article | LoadError]:
     suffix = path.suffix.lower()
     if path.exists() and not path.is_file():  # reading a pipe would wait forever for a writer
@@ -1378,10 +1393,9 @@ def iter_file(path: Path) -> Iterator[Article | LoadError]:
         return
     try:
         size = path.stat().st_size
-        limit = MAX_PDF_BYTES if suffix in PDF_SUFFIXES else MAX_BYTES
-        if suffix not in JSON_SUFFIXES and size > limit:
-            yield LoadError(str(path), f"file is {size / 1e6:.0f} MB; articles over {limit / 1e6:.0f} MB are "
-                            "refused (split it or save it as .jsonl records)")
+        limit = size_limit(suffix)
+        if limit is not None and size > limit:
+            yield LoadError(str(path), f"file is {size / 1e6:.0f} MB; {size_refusal(limit)}")
             return
         if suffix in PDF_SUFFIXES:
             yield from iter_pdf(path)

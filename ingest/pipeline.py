@@ -370,7 +370,8 @@ class _Run:
         self.missing_source = False  # a SOURCE path that does not exist: what it held is unknown
 
     def upload_folder(self, root: str | None) -> Path | None:
-        """The owner's folder of an uploaded file (``app.upload_folder``), None for any other file or a URL."""
+        """The owner's folder of an uploaded file (``ingest.uploads.upload_folder``), None for any other file or
+        a URL."""
         parent = Path(root).parent if root else None
         return parent if parent is not None and self.uploads in (parent, parent.parent) else None
 

@@ -1,23 +1,30 @@
 """What a browser upload must pass before it is saved or ingested: :func:`check_upload` (one file) and
-:class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``).
+:class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``);
+and where an accepted one is saved (:func:`save_uploads`: a folder per owner).
 
 A refused file is reported with its name and the reason and nothing else happens to it: it is not
 written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
-extension, size per file, compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a zip
-bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
+extension, size per file (NEWSQA_UPLOAD_MAX_MB, and the loaders' own limit per type:
+``ingest.loaders.size_limit``), compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a
+zip bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
 (NUL bytes, an unknown encoding: ``ingest.loaders.decode_text``), control characters, the longest line.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.loaders import SUPPORTED, size_limit, size_refusal
+from retrieval.access import LOCAL_OWNER
 from retrieval.settings import Settings
 from retrieval.sqlite import SQLiteDB
 
-UPLOAD_TYPES = ["txt", "md", "html", "htm", "json", "jsonl", "xml", "pdf"]
+# Every type the loaders read, with its dot (Streamlit reads a bare "text" as any text/* file).
+UPLOAD_TYPES = sorted(SUPPORTED)
 HOUR_S = 3600.0
 MB = 1_000_000
 
@@ -36,19 +43,31 @@ def _mb(n: float) -> str:
     return f"{n / MB:.1f} MB"
 
 
+def size_text(settings: Settings) -> str:
+    """The largest file an upload may be, in words for the upload form: NEWSQA_UPLOAD_MAX_MB, and the
+    loaders' own limit per kind of file where that is lower."""
+    cap = settings.upload_max_mb * MB
+    lower = [f"{kind} {limit // MB} MB" for kind, suffix in (("text, HTML and feed files", ".txt"), ("PDFs", ".pdf"))
+             if (limit := size_limit(suffix)) is not None and limit < cap]
+    return f"Up to {settings.upload_max_mb} MB per file" + (f" ({'; '.join(lower)})" if lower else "")
+
+
 def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
     """Why the uploaded file ``name`` with content ``data`` is refused, or None when it may be ingested."""
-    suffix = Path(name).suffix.lower().lstrip(".")
+    suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_TYPES:
-        return f"the type {('.' + suffix) if suffix else '(none)'} is not an article format ({', '.join(UPLOAD_TYPES)})"
+        return f"the type {suffix or '(none)'} is not an article format ({', '.join(UPLOAD_TYPES)})"
     limit = settings.upload_max_mb * MB
     if len(data) > limit:
         return f"it is {_mb(len(data))}; the limit per file is {settings.upload_max_mb} MB (NEWSQA_UPLOAD_MAX_MB)"
+    article_limit = size_limit(suffix)  # the loaders' own: a file they refuse is not saved or charged
+    if article_limit is not None and len(data) > article_limit:
+        return f"it is {_mb(len(data))}; {size_refusal(article_limit)}"
     head = data[:8]
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return f"it is {what}, not an article; upload the article files themselves"
-    if suffix == "pdf":
+    if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
             return "it has the .pdf extension but is not a PDF (no %PDF- header)"
         return None
@@ -71,6 +90,38 @@ def check_upload(name: str, data: bytes, settings: Settings) -> str | None:
             "(NEWSQA_UPLOAD_MAX_LINE_CHARS)"
         )
     return None
+
+
+def _upload_name(name: str) -> str:
+    """The file name an upload is saved under: the browser's name without any folder, unusual characters
+    replaced (a name is never a path)."""
+    base = re.sub(r"[^\w.\- ]", "_", Path(name).name).strip(" .") or "upload"
+    return base[:150]
+
+
+def upload_folder(settings: Settings, owner: str) -> Path:
+    """``data_dir/uploads`` for the local user, ``data_dir/uploads/<readable owner>-<hash>`` for each other
+    owner (so one user's ``notes.md`` never replaces another's)."""
+    folder = settings.data_dir / "uploads"
+    if owner != LOCAL_OWNER:  # a readable name, and a hash so that two owners never share a folder
+        digest = hashlib.sha256(owner.encode()).hexdigest()[:10]
+        readable = re.sub(r"[^\w.@-]", "_", owner)[:60]
+        folder = folder / f"{readable}-{digest}"
+    return folder
+
+
+def save_uploads(settings: Settings, owner: str, accepted: list[tuple[str, bytes]]) -> list[Path]:
+    """Write the ``accepted`` uploads ((name, content), as :meth:`UploadLedger.admit` gives them) into
+    ``owner``'s :func:`upload_folder`; their paths, to ingest. A file of the same name replaces the owner's
+    earlier one, so its article is updated."""
+    folder = upload_folder(settings, owner)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in accepted:
+        path = folder / _upload_name(name)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
 
 
 @dataclass(frozen=True)

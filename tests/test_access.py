@@ -17,7 +17,7 @@ import pytest
 
 from ingest.uploads import UploadLedger, check_upload
 from retrieval.access import AccessError, is_loopback, policy, read_password_file
-from retrieval.conversations import Conversations
+from retrieval.conversations import LOCAL_OWNER, Conversations
 from retrieval.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def test_two_owners_conversations_do_not_mix(tmp_path: Path) -> None:
 
     assert [c.title for c in store.list(owner="user:alice")] == ["Alice asks about tomatoes"]
     assert [c.title for c in store.list(owner="user:bob")] == ["Bob asks about ferries"]
-    assert store.list() == []  # the local user has none
+    assert store.list(owner=LOCAL_OWNER) == []  # the local user has none
     with pytest.raises(KeyError):
         store.load(alice, owner="user:bob")  # another's conversation is as unknown as a missing one
     with pytest.raises(KeyError):
@@ -155,15 +155,15 @@ def test_delete_removes_the_text_from_disk(tmp_path: Path) -> None:
     path = tmp_path / "conversations.sqlite3"
     store = Conversations(path)
     secret = "Zyxwv private question about my landlord"
-    keep = store.create()
-    store.append(keep, "user", "A question that stays")
-    gone = store.create()
-    store.append(gone, "user", secret)
-    store.append(gone, "assistant", "An answer quoting " + secret, {"text": secret})
-    assert store.delete(gone)
-    assert [c.id for c in store.list()] == [keep]
+    keep = store.create(owner=LOCAL_OWNER)
+    store.append(keep, "user", "A question that stays", owner=LOCAL_OWNER)
+    gone = store.create(owner=LOCAL_OWNER)
+    store.append(gone, "user", secret, owner=LOCAL_OWNER)
+    store.append(gone, "assistant", "An answer quoting " + secret, {"text": secret}, owner=LOCAL_OWNER)
+    assert store.delete(gone, owner=LOCAL_OWNER)
+    assert [c.id for c in store.list(owner=LOCAL_OWNER)] == [keep]
     with pytest.raises(KeyError):
-        store.load(gone)
+        store.load(gone, owner=LOCAL_OWNER)
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("conversations"))
     assert secret.encode() not in on_disk
     assert b"A question that stays" in on_disk
@@ -188,9 +188,9 @@ def test_old_database_is_migrated_to_the_local_owner(tmp_path: Path) -> None:
     db.commit()
     db.close()
     store = Conversations(path)
-    assert [c.id for c in store.list()] == ["old1"]  # the local user's
+    assert [c.id for c in store.list(owner=LOCAL_OWNER)] == ["old1"]  # the local user's
     assert store.list(owner="token") == []
-    assert [m.content for m in store.load("old1")] == ["Old q"]
+    assert [m.content for m in store.load("old1", owner=LOCAL_OWNER)] == ["Old q"]
     store.close()
     Conversations(path).close()  # a second open finds the column and leaves it
 
@@ -256,3 +256,91 @@ def test_hourly_budget_per_owner(tmp_path: Path) -> None:
     assert again.used("user:alice", now=now + 10) == len(part)
     accepted, refused = again.admit("user:alice", [("b.txt", part)], settings, now=now + 3601)
     assert len(accepted) == 1 and not refused
+
+
+def test_an_upload_the_loaders_would_refuse_for_size_is_refused_before_it_costs(tmp_path: Path) -> None:
+    """NEWSQA_UPLOAD_MAX_MB=50 admitted a 21 MB .txt that the loaders then refuse (their 20 MB): the file
+    was charged to the hourly budget and saved first. Now the upload check applies the loaders' own limit."""
+    from ingest.loaders import iter_file
+
+    settings = Settings(upload_max_mb=50, upload_hour_mb=100)
+    line = b"The council met on Monday and approved the harbour plan, officials said.\n"
+    data = line * (21_000_000 // len(line) + 1)
+    saved = tmp_path / "report.txt"
+    saved.write_bytes(data)
+    [loaded] = list(iter_file(saved))
+    said = "articles over 20 MB are refused (split it or save it as .jsonl records)"
+    assert said in getattr(loaded, "reason", ""), loaded
+    reason = check_upload("report.txt", data, settings)
+    assert reason == f"it is 21.0 MB; {said}", reason
+    ledger = UploadLedger(tmp_path / "uploads.sqlite3")
+    accepted, refused = ledger.admit("user:alice", [("report.txt", data)], settings)
+    assert not accepted and [r.reason for r in refused] == [reason]
+    assert ledger.used("user:alice") == 0  # nothing charged
+    # JSON lines are read record by record, whatever the file's size: the upload limit alone holds.
+    record = b'{"id": "r%d", "title": "Harbour plan", "text": "The council approved the harbour plan."}\n'
+    records = b"".join(record % i for i in range(21_000_000 // len(record) + 1))
+    assert check_upload("dump.jsonl", records, settings) is None
+    ledger.close()
+
+
+def test_the_upload_form_says_the_loaders_lower_limit() -> None:
+    from ingest.uploads import size_text
+
+    assert size_text(Settings(upload_max_mb=10)) == "Up to 10 MB per file"
+    assert size_text(Settings(upload_max_mb=50)) == "Up to 50 MB per file (text, HTML and feed files 20 MB)"
+    assert size_text(Settings(upload_max_mb=500)) == (
+        "Up to 500 MB per file (text, HTML and feed files 20 MB; PDFs 200 MB)"
+    )
+
+
+def test_every_type_the_loaders_read_may_be_uploaded() -> None:
+    """The form offered "an RSS/Atom feed" but refused feed.rss (only .xml was on the upload list)."""
+    from ingest.loaders import SUPPORTED
+    from ingest.uploads import UPLOAD_TYPES
+
+    assert set(UPLOAD_TYPES) == SUPPORTED
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>Harbour plan</title>'
+            b"<description>The council approved the harbour plan.</description></item></channel></rss>")
+    for name in ("feed.rss", "feed.atom", "notes.markdown", "dump.ndjson", "page.xhtml", "feed.xml"):
+        assert check_upload(name, feed, Settings()) is None, name
+
+
+def test_every_conversation_call_names_its_owner(tmp_path: Path) -> None:
+    """``owner`` defaulted to the local user: a caller forgetting it on a signed-in page read and wrote the
+    operator's conversations. Now it is a required keyword."""
+    store = Conversations(tmp_path / "conversations.sqlite3")
+    cid = store.create(owner=LOCAL_OWNER)
+    calls = {
+        "create": lambda: store.create(),  # type: ignore[call-arg]
+        "append": lambda: store.append(cid, "user", "A question"),  # type: ignore[call-arg]
+        "rename": lambda: store.rename(cid, "A title"),  # type: ignore[call-arg]
+        "list": lambda: store.list(),  # type: ignore[call-arg]
+        "get": lambda: store.get(cid),  # type: ignore[call-arg]
+        "load": lambda: store.load(cid),  # type: ignore[call-arg]
+        "delete": lambda: store.delete(cid),  # type: ignore[call-arg]
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match="owner"):
+            call()
+        assert store.get(cid, owner=LOCAL_OWNER) is not None, name
+    store.close()
+
+
+def test_uploads_are_saved_in_a_folder_per_owner(tmp_path: Path) -> None:
+    """``save_uploads`` (it was the page's own code): the local user's files in ``uploads/``, each other
+    owner's in ``uploads/<readable name>-<hash>/``; a browser's file name is never a path."""
+    from ingest.uploads import save_uploads
+
+    settings = Settings(data_dir=tmp_path / "data")
+    uploads = settings.data_dir / "uploads"
+    mine = save_uploads(settings, LOCAL_OWNER, [("notes.md", b"mine"), ("../../escape.txt", b"up")])
+    assert mine == [uploads / "notes.md", uploads / "escape.txt"]
+    alice = save_uploads(settings, "user:alice", [("notes.md", b"alice's")])
+    evil = save_uploads(settings, "user:alice/../..", [("notes.md", b"not alice's")])
+    assert alice[0].parent.parent == evil[0].parent.parent == uploads
+    assert alice[0].parent.name.startswith("user_alice-") and alice[0].parent != evil[0].parent
+    assert [p.read_bytes() for p in (mine[0], alice[0], evil[0])] == [b"mine", b"alice's", b"not alice's"]
+    assert save_uploads(settings, LOCAL_OWNER, [("...", b"x"), ("a<b>:c?.md", b"y")]) == [
+        uploads / "upload", uploads / "a_b__c_.md"
+    ]

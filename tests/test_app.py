@@ -3,6 +3,8 @@ extractive backend (a real answer path without an LLM)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import re
@@ -15,6 +17,8 @@ from indexes import build_index
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
+from ingest.loaders import SUPPORTED
+from retrieval.conversations import LOCAL_OWNER
 from retrieval.settings import Settings
 from retrieval.store import Embedder
 
@@ -93,10 +97,19 @@ def ask(at: AppTest, question: str) -> AppTest:
     return at
 
 
-def unescape(markdown: str) -> str:
-    import re
+@functools.cache
+def app_module() -> Any:
+    """app.py as a module (it does no work at import), for its helpers."""
+    spec = importlib.util.spec_from_file_location("newsqa_app_helpers", APP)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace("\u2060", "")
+
+def unescape(markdown: str) -> str:
+    """The literal text of page markdown (the app's own ``md_unescape``)."""
+    return str(app_module().md_unescape(markdown))
 
 
 def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
@@ -230,16 +243,16 @@ def test_a_conversation_deleted_in_another_tab_goes_on_as_a_new_one(data_dir: Pa
     at = new_app()
     ask(at, "What did Pete Hegseth reportedly order?")
     store = Conversations(data_dir / "conversations.sqlite3")
-    [first] = store.list()
-    store.delete(first.id)  # tab A
+    [first] = store.list(owner=LOCAL_OWNER)
+    store.delete(first.id, owner=LOCAL_OWNER)  # tab A
     ask(at, "And what did Canada say?")
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     assert any("deleted in another tab" in i.value for i in at.info)
-    [again] = store.list()
+    [again] = store.list(owner=LOCAL_OWNER)
     assert again.id != first.id
-    assert [m.role for m in store.load(again.id)] == ["user", "assistant", "user", "assistant"]
+    assert [m.role for m in store.load(again.id, owner=LOCAL_OWNER)] == ["user", "assistant", "user", "assistant"]
     ask(at, "What did the UK say?")  # and the next question is saved there too
-    assert not at.warning and len(store.load(again.id)) == 6
+    assert not at.warning and len(store.load(again.id, owner=LOCAL_OWNER)) == 6
 
 
 def test_a_saved_citation_says_when_its_article_has_changed(data_dir: Path) -> None:
@@ -310,7 +323,7 @@ def test_empty_index_shows_how_to_ingest(tmp_path: Path, monkeypatch: pytest.Mon
 def test_upload_ingests_and_hostile_text_stays_literal(data_dir: Path) -> None:
     at = new_app()
     uploader = at.file_uploader(key="upload-files-sidebar")
-    assert set(uploader.allowed_type) >= {".txt", ".md", ".html", ".json", ".jsonl", ".xml"}
+    assert set(uploader.allowed_type) == SUPPORTED  # every type the loaders read (.rss and .markdown too)
     uploader.set_value(("zorblax.md", HOSTILE.encode(), "text/markdown"))
     at.sidebar.form_submit_button[0].click().run()
     assert not at.exception
@@ -488,22 +501,23 @@ def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
 
     path = tmp_path / "conversations.sqlite3"
     store = Conversations(path)
-    first = store.create()
-    assert store.list() == []  # empty conversations are not listed
-    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?")
+    first = store.create(owner=LOCAL_OWNER)
+    assert store.list(owner=LOCAL_OWNER) == []  # empty conversations are not listed
+    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?",
+                 owner=LOCAL_OWNER)
     answer = Answer(
         text="He ordered a pause [1].",
         citations=[Citation(1, "a1", "T", "https://x.example/a", "2025-01-02", "O", "quote", 3, 8)],
         passages=[Passage("c1", "a1", "passage text", 0, 12, title="T", similarity=0.5)],
         timings={"total": 1.5},
     )
-    store.append(first, "assistant", answer.text, answer_to_record(answer))
+    store.append(first, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
 
     def worker(n: int) -> None:
-        cid = store.create()
+        cid = store.create(owner=LOCAL_OWNER)
         for i in range(5):
-            store.append(cid, "user", f"question {n}-{i}")
-            store.append(cid, "assistant", f"answer {n}-{i}")
+            store.append(cid, "user", f"question {n}-{i}", owner=LOCAL_OWNER)
+            store.append(cid, "assistant", f"answer {n}-{i}", owner=LOCAL_OWNER)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for t in threads:
@@ -513,24 +527,24 @@ def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
     store.close()
 
     reopened = Conversations(path)  # as after a restart
-    listed = reopened.list()
+    listed = reopened.list(owner=LOCAL_OWNER)
     assert len(listed) == 9
     assert all(c.messages == 10 for c in listed if c.id != first)
     mine = next(c for c in listed if c.id == first)
     assert mine.title.startswith("What did Pete Hegseth reportedly order") and mine.title.endswith("…")
     assert len(mine.title) <= 61
-    messages = reopened.load(first)
+    messages = reopened.load(first, owner=LOCAL_OWNER)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].answer is not None
     restored = answer_from_record(messages[1].answer)
     assert restored.citations == answer.citations and restored.passages == answer.passages
     assert restored.timings == {"total": 1.5}
-    reopened.rename(first, "Hegseth")
-    assert reopened.get(first).title == "Hegseth"  # type: ignore[union-attr]
+    reopened.rename(first, "Hegseth", owner=LOCAL_OWNER)
+    assert reopened.get(first, owner=LOCAL_OWNER).title == "Hegseth"  # type: ignore[union-attr]
     with pytest.raises(KeyError):
-        reopened.load("nope")
+        reopened.load("nope", owner=LOCAL_OWNER)
     with pytest.raises(ValueError):
-        reopened.append(first, "system", "x")
+        reopened.append(first, "system", "x", owner=LOCAL_OWNER)
     journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert journal == "wal"
 
@@ -556,9 +570,9 @@ def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None
         timings={"retrieve": 0.1, "first_token": 0.5, "total": 1.0},
     )
     store = Conversations(settings.conversations_path)
-    cid = store.create()
-    store.append(cid, "user", "What did Hegseth order?")
-    store.append(cid, "assistant", answer.text, answer_to_record(answer))
+    cid = store.create(owner=LOCAL_OWNER)
+    store.append(cid, "user", "What did Hegseth order?", owner=LOCAL_OWNER)
+    store.append(cid, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
     store.close()
 
     at = new_app()
@@ -584,13 +598,22 @@ ARTICLE_WORDS = ("Hegseth", "Cyber Command", "Tomato", "Gardening Weekly", "Inte
 
 
 def page_text(at: AppTest) -> str:
-    """Every string the page sends to the browser (element and block protos, main and sidebar)."""
+    """Every string the page sends to the browser (the string fields of the element and block protos, main
+    and sidebar), each as sent and as read (markdown escapes undone: "127\\.0\\.0\\.1" is "127.0.0.1")."""
     out: list[str] = []
+
+    def strings(message: Any) -> None:
+        for field, value in message.ListFields():
+            for item in value if field.is_repeated else [value]:
+                if isinstance(item, str):
+                    out.extend((item, unescape(item)))
+                elif hasattr(item, "ListFields"):
+                    strings(item)
 
     def walk(node: Any) -> None:
         proto = getattr(node, "proto", None)
         if proto is not None:
-            out.append(str(proto))
+            strings(proto)
         for child in getattr(node, "children", {}).values():
             walk(child)
 
@@ -708,8 +731,8 @@ def test_two_users_conversations_do_not_mix(
     from retrieval.conversations import Conversations
 
     local = Conversations(data_dir / "conversations.sqlite3")
-    cid = local.create()
-    local.append(cid, "user", "A local question about my landlord")
+    cid = local.create(owner=LOCAL_OWNER)
+    local.append(cid, "user", "A local question about my landlord", owner=LOCAL_OWNER)
     local.close()
 
     users = tmp_path / "users.txt"
@@ -752,7 +775,7 @@ def test_two_users_conversations_do_not_mix(
     store = Conversations(data_dir / "conversations.sqlite3")
     assert store.list(owner="user:alice") == []
     assert [c.title for c in store.list(owner="user:bob")] == ["What did Canada say about intelligence sharing?"]
-    assert [c.title for c in store.list()] == ["A local question about my landlord"]
+    assert [c.title for c in store.list(owner=LOCAL_OWNER)] == ["A local question about my landlord"]
     store.close()
 
 
@@ -813,4 +836,21 @@ def test_exposed_page_shows_no_server_details_in_errors(data_dir: Path, monkeypa
     assert not at.exception
     errors = [unescape(e.value) for e in at.error]
     assert errors == ["Could not answer. The details are in the server's log."], errors
+    # Not in the sidebar's corpus facts either (it said "Answers: openai · local-model @ http://127.0.0.1:9/v1").
+    assert any("Answers: openai" in unescape(c.value) for c in at.sidebar.caption)
     assert "127.0.0.1:9" not in page_text(at) and str(data_dir) not in page_text(at)
+
+
+def test_exposed_page_does_not_name_its_chroma_server(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidebar said "vectors: Chroma server 127.0.0.1:PORT" on an exposed page; a local page still does."""
+    from conftest import closed_port
+
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("NEWSQA_CHROMA_URL", f"http://{address}")
+    local = new_app()
+    assert any(f"vectors: Chroma server {address}" in unescape(c.value) for c in local.sidebar.caption)
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    assert any("vectors: Chroma server" in unescape(c.value) for c in exposed.sidebar.caption)
+    assert address not in page_text(exposed) and "NEWSQA_CHROMA_URL" not in page_text(exposed)

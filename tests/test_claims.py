@@ -17,7 +17,7 @@ from scripted import ScriptedChat
 
 from retrieval.answer import Assistant
 from retrieval.claims import check_bare, check_claim, fold, is_instruction, quantities, without_instructions
-from retrieval.conversations import answer_from_record, answer_to_record
+from retrieval.conversations import LOCAL_OWNER, answer_from_record, answer_to_record
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Answer, Passage, Unsupported
@@ -412,9 +412,9 @@ def test_the_chat_page_shows_each_unsupported_sentence_with_its_reason(
         unsupported=[Unsupported("The last ferry leaves at 21:15.", "the passage says *19:40*, 23:10")],
     )
     conversations = Conversations(Settings().conversations_path)
-    cid = conversations.create()
-    conversations.append(cid, "user", "When do the ferries leave?")
-    conversations.append(cid, "assistant", answer.text, answer_to_record(answer))
+    cid = conversations.create(owner=LOCAL_OWNER)
+    conversations.append(cid, "user", "When do the ferries leave?", owner=LOCAL_OWNER)
+    conversations.append(cid, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
     conversations.close()
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)

@@ -89,3 +89,25 @@ def test_onnx_formats_export_once_and_match_float32(tmp_path: Path, embedder: Em
     Embedder(path, "onnx-int8", cache_dir=tmp_path).encode(TEXTS[:1])  # a new process-like embedder
     assert exported.stat().st_mtime_ns == stamp  # reused, not exported again
     assert not [p for p in exported.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_page_builds_its_embedder_as_the_store_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page built its embedder without the model cache folder (NEWSQA_MODEL_CACHE_DIR ignored: an ONNX
+    format was exported a second time into ~/.cache); now the page and the CLI's Store share one factory."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("newsqa_app_embedder", ROOT / "app.py")
+    assert spec and spec.loader
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(app, "_warm_up", lambda assistant: None)  # no model is loaded here
+    settings = Settings(data_dir=tmp_path / "data", model_cache_dir=tmp_path / "cache", backend="extractive")
+    page = app.get_assistant(settings.model_dump_json(), settings).store.embedder
+    store = Store(settings).embedder
+    assert page.cache_dir == store.cache_dir == tmp_path / "cache"
+    assert (page.model_path, page.requested_dtype, page.batch_size) == (
+        store.model_path, store.requested_dtype, store.batch_size
+    )
+    # Another cache folder is another embedder (the page caches them by what they are built from).
+    other = Settings(data_dir=tmp_path / "data", model_cache_dir=tmp_path / "other", backend="extractive")
+    assert app.get_assistant(other.model_dump_json(), other).store.embedder.cache_dir == tmp_path / "other"

@@ -78,13 +78,11 @@ FORGED = ("---\ntitle: Ceasefire talks collapse\nurl: https://www.reuters.com/wo
 
 
 def upload(settings: Settings, who: str, name: str, content: str) -> Path:
-    """Save a file where the page saves an upload of ``who`` (``app.upload_folder``)."""
-    from app import upload_folder
+    """Save a file where the page saves an upload of ``who`` (``ingest.uploads.save_uploads``)."""
+    from ingest.uploads import save_uploads
 
-    folder = upload_folder(settings, who)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(content, encoding="utf-8")
-    return folder / name
+    [path] = save_uploads(settings, who, [(name, content.encode())])
+    return path
 
 
 def test_an_upload_never_replaces_an_article_indexed_from_elsewhere(fake_store: Store, tmp_path: Path) -> None:
