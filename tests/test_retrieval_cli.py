@@ -168,6 +168,66 @@ def test_an_endless_reply_is_read_only_up_to_the_token_limit(index_dir: Path, mo
     assert 1 <= len(data["unsupported"]) <= 20
 
 
+def test_a_trickling_or_silent_model_server_is_bounded_by_the_request_timeout(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSQA_REQUEST_TIMEOUT bounded each read only: a server sending one character every 0.5 s kept `ask`
+    for ~20 minutes, a silent one cost twice the timeout. It bounds the whole reply now: what came in time
+    is the answer, cut off; nothing at all is an error naming the setting."""
+    import time
+
+    monkeypatch.setenv("NEWSQA_REQUEST_TIMEOUT", "3")
+    question = ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai", "--data-dir", str(index_dir)]
+    with chat_endpoint(TRUE_AND_FALSE, drip_s=0.25) as url:  # ~50 s for the whole reply
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, [*question, "--json"])
+        took = time.monotonic() - started
+    assert took < 20, took
+    assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
+    assert "Canada ordered" not in json.loads(result.output)["answer"]  # the reply's end never came
+    with chat_endpoint(TRUE_AND_FALSE, delay_s=30) as url:  # accepts, says nothing
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, question)
+        from retrieval.backends import get_chat_model
+        from retrieval.settings import Settings
+
+        model = get_chat_model(Settings(backend="openai"))
+        assert model is not None
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            list(model.stream([("user", "Hi")]))
+        took = time.monotonic() - started
+    assert took < 4.5, took  # one timeout, not a retry's second one
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "sent no answer within 3 s (NEWSQA_REQUEST_TIMEOUT)" in result.output, result.output
+
+
+@pytest.mark.parametrize("drip_s", [0.0, 0.001])
+def test_a_reasoning_models_think_block_is_not_the_answer(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch, drip_s: float
+) -> None:
+    """deepseek-r1 / qwen3 send "<think>…</think>" first: it was shown as the answer, each reasoning sentence
+    listed as unsupported. Left out, whole or streamed a character at a time."""
+    true = TRUE_AND_FALSE.split(" Canada")[0]
+    reply = f"<think>\nThe user asks about Hegseth. Passage 1 says he ordered it. I should cite it.\n</think>\n\n{true}"
+    with chat_endpoint(reply, drip_s=drip_s) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                          "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"] == true and data["unsupported"] == [], data
+
+
+def test_without_thinking_takes_out_a_leading_block_only() -> None:
+    from retrieval.backends import without_thinking
+
+    assert without_thinking("<think>hmm</think>\n\nAnswer [1].") == "Answer [1]."
+    assert without_thinking("  <think>ran out of tokens while thinking") == ""
+    assert without_thinking("Answer <think>x</think> [1].") == "Answer <think>x</think> [1]."
+
+
 def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
     index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
