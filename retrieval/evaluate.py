@@ -179,11 +179,23 @@ def fully_supported(answer: Answer) -> bool:
     return bool(answer.citations) and not answer.unsupported
 
 
+def verified_text(answer: Answer) -> str:
+    """What the reader is shown as verified: the answer without the sentences it flags as unsupported and
+    without its note (e.g. the fallback's "The model's answer could not be checked …")."""
+    text = answer.text.replace(answer.note, " ", 1) if answer.note else answer.text
+    for sentence in answer.unsupported:
+        text = text.replace(sentence, " ", 1)
+    return text
+
+
 def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: bool,
                      details: dict[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
-    """answer_contains_gold (overall and per type), mc_accuracy, citation_supported_rate, refusal_rate."""
+    """answer_contains_gold (overall and per type; gold in the verified sentences only), mc_accuracy,
+    citation_supported_rate, refusal_rate; answer_contains_gold_any_text: gold anywhere in the answer, the
+    sentences flagged as unsupported included (what answer_contains_gold counted before session 17)."""
     similarity = _cosines(assistant)
     contains_gold: list[bool] = []
+    contains_gold_any: list[bool] = []
     by_type: dict[str, list[bool]] = defaultdict(list)
     mc: list[bool] = []
     supported: list[bool] = []
@@ -203,12 +215,15 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
             if q.is_null:
                 null_refused.append(answer.refused)
             else:
-                ok = not answer.refused and mentions(answer.text, q.answer)
+                ok = not answer.refused and mentions(verified_text(answer), q.answer)
+                anywhere = not answer.refused and mentions(answer.text, q.answer)
                 contains_gold.append(ok)
+                contains_gold_any.append(anywhere)
                 refused_answerable.append(answer.refused)
                 if q.type:
                     by_type[q.type].append(ok)
                 detail["contains_gold"] = ok
+                detail["contains_gold_any_text"] = anywhere
             if not answer.refused:
                 supported.append(fully_supported(answer))
             if q.choices and q.answer_index is not None:
@@ -221,6 +236,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
     counts: dict[str, int] = {"answers": len(questions)}
     if contains_gold:
         metrics["answer_contains_gold"] = sum(contains_gold) / len(contains_gold)
+        metrics["answer_contains_gold_any_text"] = sum(contains_gold_any) / len(contains_gold_any)
         metrics["answer_refusal_rate_answerable"] = sum(refused_answerable) / len(refused_answerable)
         counts["answers_answerable"] = len(contains_gold)
     for qtype, oks in sorted(by_type.items()):
