@@ -457,6 +457,26 @@ def print_report(report: dict[str, Any]) -> None:
 # =================================================================================================
 
 
+def _reachable_or_exit(settings: Settings) -> None:
+    """Stop before the run when nothing listens at NEWSQA_OPENAI_BASE_URL (a server that is down): the run
+    would end at its first answer, after the ingest and the retrieval metrics."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = settings.openai_base_url
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        if not host:
+            raise OSError("no host in the address")
+        socket.create_connection((host, port), timeout=min(settings.request_timeout, 10.0)).close()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"cannot reach the answer model at {url or '(empty)'} ({exc}): check NEWSQA_OPENAI_BASE_URL and that "
+            "the server is running (or use --backend extractive)."
+        ) from exc
+
+
 @click.command(name="evaluate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: metrics, counts, settings, timings.")
@@ -507,6 +527,18 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
         raise click.UsageError("--skip-ingest needs --data-dir: a temporary index starts empty.")
     if no_retrieval and not with_answers:
         raise click.UsageError("--no-retrieval leaves nothing to do: add --answers.")
+    if details is not None:  # before the run, not after it: a lost hour for a typo in a folder name
+        if not details.parent.is_dir():
+            raise click.BadParameter(f"the folder {str(details.parent)!r} does not exist: create it first.",
+                                     param_hint="'--details'")
+        try:
+            details.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {str(details)!r} ({exc.strerror or exc}).",
+                                     param_hint="'--details'") from exc
+    settings = settings_from_flags(data_dir, backend)
+    if with_answers and settings.backend == "openai":
+        _reachable_or_exit(settings)
     try:
         report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, half=half,
                                 answers=with_answers,
@@ -518,6 +550,12 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
         raise click.ClickException(f"{exc}\n(try --backend extractive)") from exc
     except NewsqaError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (click.ClickException, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # e.g. the model's server went down mid-run: one line, not a traceback
+        from retrieval.errors import explain
+
+        raise click.ClickException(explain(exc, settings, settings.chroma_url)) from exc
     if as_json:
         # The flat metrics at the top level (report["answer_hits@10"]), beside the other parts.
         flat = report["metrics"] | {key: value for key, value in report.items() if key != "metrics"}

@@ -277,6 +277,26 @@ def test_gold_only_in_a_sentence_flagged_unsupported_is_not_a_right_answer(
     assert report["answer_contains_gold"] == 0 and report["answer_contains_gold_any_text"] > 0
 
 
+def test_a_details_folder_missing_or_a_model_server_down_stops_the_run_before_it_starts(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ended a whole run (an hour on rtqa with a model) in a traceback, the report lost."""
+    from conftest import closed_port
+
+    runner = CliRunner()
+    missing = tmp_path / "no-such-folder" / "details.jsonl"
+    result = runner.invoke(cli, ["evaluate", str(dataset), "--json", "--details", str(missing)])
+    assert result.exit_code == 2 and "does not exist" in result.output and "--details" in result.output, result.output
+    assert not missing.parent.exists()
+    model = f"http://127.0.0.1:{closed_port()}/v1"
+    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", model)
+    result = runner.invoke(cli, ["evaluate", str(dataset), "--answers", "--backend", "openai", "--no-retrieval",
+                                 "--json"])
+    assert result.exit_code == 1 and not result.stdout, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot reach the answer model at {model}" in result.output and "NEWSQA_OPENAI_BASE_URL" in result.output
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["evaluate", str(tmp_path)])
