@@ -118,10 +118,19 @@ def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(resolved))
 
 
+def failed(message: str, as_json: bool = False) -> click.ClickException:
+    """The error to raise for a failure (exit 1); under ``--json`` ``{"error": message, "refused": null}`` is
+    printed on stdout first, as ``ingest --json`` does, so a script reading stdout gets JSON."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "refused": None}, ensure_ascii=False))
+    return click.ClickException(message)
+
+
 @contextmanager
-def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
+def failures_explained(settings: Settings, store: Store, as_json: bool = False) -> Iterator[None]:
     """Any failure reading the index or asking the model becomes one line saying what and where
-    (``retrieval.errors.explain``), not a traceback; usage errors pass as they are."""
+    (``retrieval.errors.explain``), not a traceback (under ``as_json`` also ``{"error": …}`` on stdout);
+    usage errors pass as they are."""
     from retrieval.errors import explain
 
     try:
@@ -129,7 +138,7 @@ def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
     except click.ClickException:
         raise
     except Exception as exc:
-        raise click.ClickException(explain(exc, settings, store.server_address())) from exc
+        raise failed(explain(exc, settings, store.server_address()), as_json) from exc
 
 
 @cli.command()
@@ -158,8 +167,8 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     """Answer QUESTION from the ingested articles, with cited passages.
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal; under filters
-    it says so), 1 on errors, 2 on usage errors (an empty question, a bad date, a reversed date range,
-    an outlet the index does not hold).
+    it says so), 1 on errors (with --json, {"error": "…", "refused": null} on stdout), 2 on usage errors
+    (an empty question, a bad date, a reversed date range, an outlet the index does not hold).
     """
     from retrieval.answer import Assistant, answer
     from retrieval.search import Filters
@@ -173,11 +182,12 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         )
     settings = settings_from_flags(data_dir, backend)
     assistant = Assistant(settings)
-    with failures_explained(settings, assistant.store):
+    with failures_explained(settings, assistant.store, as_json):
         facts = assistant.store.facts()
     if facts["articles"] == 0:
-        raise click.ClickException(
-            f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
+        raise failed(
+            f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`.",
+            as_json,
         )
     filters = Filters(resolve_outlets(outlets, facts.get("outlets") or []), date_from, date_to, as_of)
     streamed: list[str] = []
@@ -186,7 +196,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         click.echo(printable(text), nl=False)
         streamed.append(text)
 
-    with failures_explained(settings, assistant.store):  # e.g. the model's server is down, the disk full
+    with failures_explained(settings, assistant.store, as_json):  # e.g. the model's server is down, the disk full
         history = [("user", q.strip()) for q in earlier if q.strip()]
         final = answer(question, history, filters, assistant=assistant,
                        on_token=show if not as_json and sys.stdout.isatty() else None)

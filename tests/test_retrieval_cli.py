@@ -101,6 +101,9 @@ def test_ask_on_an_empty_index_explains_how_to_ingest(tmp_path: Path) -> None:
                                       str(tmp_path / "empty")])
     assert result.exit_code == 1
     assert "python -m ingest" in result.output
+    result = CliRunner().invoke(cli, ["ask", "anything?", "--backend", "extractive", "--data-dir",
+                                      str(tmp_path / "empty"), "--json"])
+    assert result.exit_code == 1 and "python -m ingest" in json.loads(result.stdout)["error"]
 
 
 def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
@@ -240,6 +243,12 @@ def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
                                       "--data-dir", str(index_dir)])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"cannot reach the answer model at {model}" in result.output and "NEWSQA_OPENAI_BASE_URL" in result.output
+    # Under --json a script reading stdout gets JSON, as from `ingest --json`.
+    result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                      "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["refused"] is None and f"cannot reach the answer model at {model}" in data["error"]
 
     server = f"http://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("NEWSQA_CHROMA_URL", server)
