@@ -252,7 +252,22 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return
     for key, value in facts.items():
-        click.echo(f"{key:>18}: {value}")
+        click.echo(f"{key:>18}: {stat_shown(key, value)}")
+
+
+def stat_shown(key: str, value: object) -> str:
+    """One ``stats`` value for people: the last ingest as a UTC time (not Unix seconds), outlets joined (the
+    first ``OUTLETS_SHOWN``), "none" for a blank. ``--json`` keeps the values as they are."""
+    from datetime import UTC, datetime
+
+    if value is None or value == "" or value == []:
+        return "none"
+    if key == "last_ingest" and isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if isinstance(value, list):
+        more = f" and {len(value) - OUTLETS_SHOWN} more" if len(value) > OUTLETS_SHOWN else ""
+        return ", ".join(str(v) for v in value[:OUTLETS_SHOWN]) + more
+    return str(value)
 
 
 @cli.command()

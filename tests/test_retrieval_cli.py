@@ -120,6 +120,15 @@ def test_stats_json(index_dir: Path) -> None:
     assert facts["keyword_engine"] == "tantivy"  # the ingest built the keyword engine's files
 
 
+def test_stats_text_shows_times_and_outlets_for_people(index_dir: Path) -> None:
+    """"last_ingest: 1796090672.0077727" and "outlets: ['usatoday.com']" were internals."""
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    lines = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in result.output.splitlines())}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines["last_ingest"]), lines
+    assert "[" not in lines["outlets"] and lines["outlets"], lines
+
+
 # One true and one false sentence (Hegseth gave the order, not Canada).
 TRUE_AND_FALSE = ("Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber operations against "
                   "Russia [1]. Canada ordered US Cyber Command to halt offensive cyber operations against Russia [1].")
