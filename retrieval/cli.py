@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from retrieval.cli_common import BACKENDS, settings_from_flags
+from retrieval.cli_common import BACKENDS, no_index, settings_from_flags
 from retrieval.evaluate import evaluate_command
 
 if TYPE_CHECKING:
@@ -181,6 +181,9 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
             f"--since {date_from} is after --until {date_to}: no article can be in that range (swap them?)."
         )
     settings = settings_from_flags(data_dir, backend)
+    missing = no_index(settings)
+    if missing:  # reading it would create an empty index at a mistyped path
+        raise failed(missing, as_json)
     assistant = Assistant(settings)
     with failures_explained(settings, assistant.store, as_json):
         facts = assistant.store.facts()
@@ -245,6 +248,12 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
     from retrieval.store import Store
 
     settings = settings_from_flags(data_dir)
+    missing = no_index(settings)
+    if missing:  # reading it would create an empty index at a mistyped path (scripts/run.sh reads articles: 0)
+        if as_json:
+            click.echo(json.dumps({"error": missing, "exists": False, "articles": 0,
+                                   "data_dir": str(settings.data_dir)}, ensure_ascii=False))
+        raise click.ClickException(missing)
     store = Store(settings)
     with failures_explained(settings, store):
         facts = store.stats()

@@ -32,6 +32,16 @@ def settings_from_flags(data_dir: Path | None = None, backend: str | None = None
     return Settings(**overrides)
 
 
+def no_index(settings: Settings) -> str | None:
+    """What a reading command (``ask``, ``stats``, ``evaluate --skip-ingest``) says when ``settings.data_dir``
+    holds no index (a mistyped path: reading it used to create an empty index there); None when it holds one."""
+    if settings.catalog_path.is_file():
+        return None
+    where = settings.data_dir.expanduser().resolve()
+    return (f"No index at {where}: ingest into it first (e.g. `python -m ingest corpus/ --data-dir {where}`), "
+            "or point --data-dir / NEWSQA_DATA_DIR at an existing index.")
+
+
 @contextmanager
 def progress_bar(enabled: bool = True, console: Console | None = None) -> Iterator[Progress]:
     """A transient bar on stderr: ``stage`` (a task field), bar, done/total, time left, description."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from retrieval.cli_common import BACKENDS, progress_bar, progress_callback, settings_from_flags
+from retrieval.cli_common import BACKENDS, no_index, progress_bar, progress_callback, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
 from retrieval.eval_data import HALVES, NULL_TYPE, WEEK_SPLIT, Dataset, Question, half_of, load_dataset
 from retrieval.eval_metrics import (
@@ -537,6 +537,9 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
             raise click.BadParameter(f"cannot write {str(details)!r} ({exc.strerror or exc}).",
                                      param_hint="'--details'") from exc
     settings = settings_from_flags(data_dir, backend)
+    missing = no_index(settings) if skip_ingest else None
+    if missing:
+        raise click.ClickException(f"{missing} (or drop --skip-ingest to build it)")
     if with_answers and settings.backend == "openai":
         _reachable_or_exit(settings)
     try:

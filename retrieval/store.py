@@ -528,6 +528,11 @@ class Store:
         current = self.embedder.name
         if stored is None and claim:
             self.catalog.set_meta("embedding_model", current)
+        elif stored is None:  # a reader, on a catalog nothing was ever ingested into
+            raise IndexMismatchError(
+                f"The index in {self.settings.data_dir} is empty (nothing was ever ingested into it): ingest "
+                "into it first."
+            )
         elif stored != current:
             raise IndexMismatchError(
                 f"The index in {self.settings.data_dir} was built with embedding model {stored!r} but "

@@ -106,6 +106,22 @@ def test_ask_on_an_empty_index_explains_how_to_ingest(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "python -m ingest" in json.loads(result.stdout)["error"]
 
 
+def test_reading_commands_on_a_mistyped_data_dir_say_so_and_create_nothing(tmp_path: Path) -> None:
+    """`stats` / `ask` created an empty index at a mistyped path ("articles: 0"; scripts/run.sh would then
+    ingest corpus/ there), `evaluate --skip-ingest` blamed "embedding model None"."""
+    typo = tmp_path / "typo"
+    runner = CliRunner()
+    for args in (["stats"], ["ask", "What did Canada say?", "--backend", "extractive"],
+                 ["evaluate", str(tmp_path), "--skip-ingest"]):
+        result = runner.invoke(cli, [*args, "--data-dir", str(typo)])
+        assert result.exit_code == 1 and f"No index at {typo.resolve()}" in result.output, (args, result.output)
+        assert "embedding model None" not in result.output and "Traceback" not in result.output
+        assert not typo.exists(), args
+    result = runner.invoke(cli, ["stats", "--json", "--data-dir", str(typo)])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["exists"] is False and data["articles"] == 0 and "No index" in data["error"]
+
+
 def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive", "--since",
                                       "yesterday", "--data-dir", str(index_dir)])
