@@ -172,6 +172,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     """
     from retrieval.answer import Assistant, answer
     from retrieval.search import Filters
+    from retrieval.store import IndexMismatchError
     from retrieval.text import printable
 
     if not question.strip():
@@ -187,6 +188,11 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     assistant = Assistant(settings)
     with failures_explained(settings, assistant.store, as_json):
         facts = assistant.store.facts()
+        if facts["articles"]:  # searching with another model's (or format's) vectors finds noise, silently
+            try:
+                assistant.store.check_model(claim=False)
+            except IndexMismatchError as exc:
+                raise failed(str(exc), as_json) from exc
     if facts["articles"] == 0:
         raise failed(
             f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`.",

@@ -122,6 +122,18 @@ def test_reading_commands_on_a_mistyped_data_dir_say_so_and_create_nothing(tmp_p
     assert result.exit_code == 1 and data["exists"] is False and data["articles"] == 0 and "No index" in data["error"]
 
 
+def test_ask_refuses_an_index_of_another_embedding_format_naming_the_setting(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest` refused it; `ask` searched with int8 vectors against float ones, silently."""
+    monkeypatch.setenv("NEWSQA_EMBEDDING_DTYPE", "onnx-int8")
+    result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive",
+                                      "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert "--rebuild" in error and "set NEWSQA_EMBEDDING_DTYPE back" in error, error
+
+
 def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive", "--since",
                                       "yesterday", "--data-dir", str(index_dir)])
