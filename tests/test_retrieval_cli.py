@@ -134,6 +134,54 @@ def test_ask_refuses_an_index_of_another_embedding_format_naming_the_setting(
     assert "--rebuild" in error and "set NEWSQA_EMBEDDING_DTYPE back" in error, error
 
 
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("NEWSQA_K", "abc", "NEWSQA_K='abc': Input should be a valid integer"),
+    ("NEWSQA_K", "0", "NEWSQA_K='0': Input should be greater than or equal to 1 (default: 6)"),
+    ("NEWSQA_UPLOADS", "yes", "NEWSQA_UPLOADS='yes'"),
+    ("NEWSQA_DATA_DIR", "", "NEWSQA_DATA_DIR='': is empty"),
+    ("NEWSQA_MODEL_CACHE_DIR", "", "NEWSQA_MODEL_CACHE_DIR='': is empty"),
+    ("NEWSQA_COLLECTION", "x", "NEWSQA_COLLECTION='x': must be 3-512"),
+    ("NEWSQA_EMBEDDING_MODEL", "/no/such/model", "NEWSQA_EMBEDDING_MODEL='/no/such/model': no such folder"),
+])
+def test_a_bad_setting_is_named_as_its_variable_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    """A wrong NEWSQA_* value ended every command in a pydantic traceback naming the field ("k"); an empty
+    path made the current folder the index (or the model cache); bad names and paths gave bare Python errors."""
+    from ingest.cli import main as ingest_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    (tmp_path / "ds").mkdir()
+    for command, args in ((cli, ["stats"]), (cli, ["ask", "What did Canada say?", "--backend", "extractive"]),
+                          (cli, ["evaluate", str(tmp_path / "ds")]), (ingest_main, [str(BUNDLED)])):
+        result = CliRunner().invoke(command, args)
+        assert result.exit_code == 2 and says in result.output, (args, result.output)
+        assert "Traceback" not in result.output and "errors.pydantic.dev" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # nothing written in the current folder
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(afile)])
+    assert result.exit_code == 2 and "NEWSQA_DATA_DIR" in result.output and "is a file, not a folder" in result.output
+    monkeypatch.setenv("NEWSQA_MODEL_CACHE_DIR", str(afile / "cache"))
+    result = CliRunner().invoke(cli, ["prepare"])
+    assert result.exit_code == 2 and "NEWSQA_MODEL_CACHE_DIR" in result.output, result.output
+
+
+def test_a_misspelt_setting_is_warned_about_with_the_close_name(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_DATA_DRI", "/my/index")
+    monkeypatch.setenv("NEWSQA_WHEEL_CACHE", "/tmp/wheels")  # scripts/setup.sh's: no warning
+    result = CliRunner().invoke(cli, ["stats", "--json", "--data-dir", str(index_dir)])
+    assert result.exit_code == 0
+    assert "NEWSQA_DATA_DRI is no newsqa setting" in result.stderr and "did you mean NEWSQA_DATA_DIR?" in result.stderr
+    assert "WHEEL" not in result.stderr and json.loads(result.stdout)["articles"] == 1
+
+
 def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive", "--since",
                                       "yesterday", "--data-dir", str(index_dir)])
