@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
+
 from retrieval.errors import NewsqaError
-from retrieval.settings import Settings
+from retrieval.settings import Settings, describe_invalid
 
 __all__ = [
     "LOCAL_OWNER",
@@ -192,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         checked = policy(settings)
-    except Exception as exc:  # a bad NEWSQA_* value or an unsafe combination
+    except ValidationError as exc:  # a bad NEWSQA_* value: named as the variable, not the field
+        print(f"newsqa refuses to start: {describe_invalid(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an unsafe combination
         print(f"newsqa refuses to start: {exc}", file=sys.stderr)
         return 2
     print(settings.host, settings.port, settings.upload_max_mb)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from retrieval.cli_common import BACKENDS, settings_from_flags
+from retrieval.cli_common import BACKENDS, no_index, settings_from_flags
 from retrieval.evaluate import evaluate_command
 
 if TYPE_CHECKING:
@@ -118,10 +118,19 @@ def resolve_outlets(asked: Sequence[str], known: Sequence[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(resolved))
 
 
+def failed(message: str, as_json: bool = False) -> click.ClickException:
+    """The error to raise for a failure (exit 1); under ``--json`` ``{"error": message, "refused": null}`` is
+    printed on stdout first, as ``ingest --json`` does, so a script reading stdout gets JSON."""
+    if as_json:
+        click.echo(json.dumps({"error": message, "refused": None}, ensure_ascii=False))
+    return click.ClickException(message)
+
+
 @contextmanager
-def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
+def failures_explained(settings: Settings, store: Store, as_json: bool = False) -> Iterator[None]:
     """Any failure reading the index or asking the model becomes one line saying what and where
-    (``retrieval.errors.explain``), not a traceback; usage errors pass as they are."""
+    (``retrieval.errors.explain``), not a traceback (under ``as_json`` also ``{"error": …}`` on stdout);
+    usage errors pass as they are."""
     from retrieval.errors import explain
 
     try:
@@ -129,7 +138,7 @@ def failures_explained(settings: Settings, store: Store) -> Iterator[None]:
     except click.ClickException:
         raise
     except Exception as exc:
-        raise click.ClickException(explain(exc, settings, store.server_address())) from exc
+        raise failed(explain(exc, settings, store.server_address()), as_json) from exc
 
 
 @cli.command()
@@ -158,11 +167,12 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
     """Answer QUESTION from the ingested articles, with cited passages.
 
     Exit code 0 for an answer, 3 when the articles don't cover the question (refusal; under filters
-    it says so), 1 on errors, 2 on usage errors (an empty question, a bad date, a reversed date range,
-    an outlet the index does not hold).
+    it says so), 1 on errors (with --json, {"error": "…", "refused": null} on stdout), 2 on usage errors
+    (an empty question, a bad date, a reversed date range, an outlet the index does not hold).
     """
     from retrieval.answer import Assistant, answer
     from retrieval.search import Filters
+    from retrieval.store import IndexMismatchError
     from retrieval.text import printable
 
     if not question.strip():
@@ -172,12 +182,21 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
             f"--since {date_from} is after --until {date_to}: no article can be in that range (swap them?)."
         )
     settings = settings_from_flags(data_dir, backend)
+    missing = no_index(settings)
+    if missing:  # reading it would create an empty index at a mistyped path
+        raise failed(missing, as_json)
     assistant = Assistant(settings)
-    with failures_explained(settings, assistant.store):
+    with failures_explained(settings, assistant.store, as_json):
         facts = assistant.store.facts()
+        if facts["articles"]:  # searching with another model's (or format's) vectors finds noise, silently
+            try:
+                assistant.store.check_model(claim=False)
+            except IndexMismatchError as exc:
+                raise failed(str(exc), as_json) from exc
     if facts["articles"] == 0:
-        raise click.ClickException(
-            f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`."
+        raise failed(
+            f"The index in {settings.data_dir} is empty: ingest articles first, e.g. `python -m ingest corpus/`.",
+            as_json,
         )
     filters = Filters(resolve_outlets(outlets, facts.get("outlets") or []), date_from, date_to, as_of)
     streamed: list[str] = []
@@ -186,7 +205,7 @@ def ask(question: str, data_dir: Path | None, backend: str | None, outlets: tupl
         click.echo(printable(text), nl=False)
         streamed.append(text)
 
-    with failures_explained(settings, assistant.store):  # e.g. the model's server is down, the disk full
+    with failures_explained(settings, assistant.store, as_json):  # e.g. the model's server is down, the disk full
         history = [("user", q.strip()) for q in earlier if q.strip()]
         final = answer(question, history, filters, assistant=assistant,
                        on_token=show if not as_json and sys.stdout.isatty() else None)
@@ -235,6 +254,12 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
     from retrieval.store import Store
 
     settings = settings_from_flags(data_dir)
+    missing = no_index(settings)
+    if missing:  # reading it would create an empty index at a mistyped path (scripts/run.sh reads articles: 0)
+        if as_json:
+            click.echo(json.dumps({"error": missing, "exists": False, "articles": 0,
+                                   "data_dir": str(settings.data_dir)}, ensure_ascii=False))
+        raise click.ClickException(missing)
     store = Store(settings)
     with failures_explained(settings, store):
         facts = store.stats()
@@ -242,7 +267,22 @@ def stats(data_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return
     for key, value in facts.items():
-        click.echo(f"{key:>18}: {value}")
+        click.echo(f"{key:>18}: {stat_shown(key, value)}")
+
+
+def stat_shown(key: str, value: object) -> str:
+    """One ``stats`` value for people: the last ingest as a UTC time (not Unix seconds), outlets joined (the
+    first ``OUTLETS_SHOWN``), "none" for a blank. ``--json`` keeps the values as they are."""
+    from datetime import UTC, datetime
+
+    if value is None or value == "" or value == []:
+        return "none"
+    if key == "last_ingest" and isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if isinstance(value, list):
+        more = f" and {len(value) - OUTLETS_SHOWN} more" if len(value) > OUTLETS_SHOWN else ""
+        return ", ".join(str(v) for v in value[:OUTLETS_SHOWN]) + more
+    return str(value)
 
 
 @cli.command()

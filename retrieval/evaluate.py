@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from retrieval.cli_common import BACKENDS, progress_bar, progress_callback, settings_from_flags
+from retrieval.cli_common import BACKENDS, no_index, progress_bar, progress_callback, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
 from retrieval.eval_data import HALVES, NULL_TYPE, WEEK_SPLIT, Dataset, Question, half_of, load_dataset
 from retrieval.eval_metrics import (
@@ -179,11 +179,23 @@ def fully_supported(answer: Answer) -> bool:
     return bool(answer.citations) and not answer.unsupported
 
 
+def verified_text(answer: Answer) -> str:
+    """What the reader is shown as verified: the answer without the sentences it flags as unsupported and
+    without its note (e.g. the fallback's "The model's answer could not be checked …")."""
+    text = answer.text.replace(answer.note, " ", 1) if answer.note else answer.text
+    for sentence in answer.unsupported:
+        text = text.replace(sentence, " ", 1)
+    return text
+
+
 def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: bool,
                      details: dict[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
-    """answer_contains_gold (overall and per type), mc_accuracy, citation_supported_rate, refusal_rate."""
+    """answer_contains_gold (overall and per type; gold in the verified sentences only), mc_accuracy,
+    citation_supported_rate, refusal_rate; answer_contains_gold_any_text: gold anywhere in the answer, the
+    sentences flagged as unsupported included (what answer_contains_gold counted before session 17)."""
     similarity = _cosines(assistant)
     contains_gold: list[bool] = []
+    contains_gold_any: list[bool] = []
     by_type: dict[str, list[bool]] = defaultdict(list)
     mc: list[bool] = []
     supported: list[bool] = []
@@ -203,12 +215,15 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
             if q.is_null:
                 null_refused.append(answer.refused)
             else:
-                ok = not answer.refused and mentions(answer.text, q.answer)
+                ok = not answer.refused and mentions(verified_text(answer), q.answer)
+                anywhere = not answer.refused and mentions(answer.text, q.answer)
                 contains_gold.append(ok)
+                contains_gold_any.append(anywhere)
                 refused_answerable.append(answer.refused)
                 if q.type:
                     by_type[q.type].append(ok)
                 detail["contains_gold"] = ok
+                detail["contains_gold_any_text"] = anywhere
             if not answer.refused:
                 supported.append(fully_supported(answer))
             if q.choices and q.answer_index is not None:
@@ -221,6 +236,7 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
     counts: dict[str, int] = {"answers": len(questions)}
     if contains_gold:
         metrics["answer_contains_gold"] = sum(contains_gold) / len(contains_gold)
+        metrics["answer_contains_gold_any_text"] = sum(contains_gold_any) / len(contains_gold_any)
         metrics["answer_refusal_rate_answerable"] = sum(refused_answerable) / len(refused_answerable)
         counts["answers_answerable"] = len(contains_gold)
     for qtype, oks in sorted(by_type.items()):
@@ -441,6 +457,26 @@ def print_report(report: dict[str, Any]) -> None:
 # =================================================================================================
 
 
+def _reachable_or_exit(settings: Settings) -> None:
+    """Stop before the run when nothing listens at NEWSQA_OPENAI_BASE_URL (a server that is down): the run
+    would end at its first answer, after the ingest and the retrieval metrics."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = settings.openai_base_url
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        if not host:
+            raise OSError("no host in the address")
+        socket.create_connection((host, port), timeout=min(settings.request_timeout, 10.0)).close()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"cannot reach the answer model at {url or '(empty)'} ({exc}): check NEWSQA_OPENAI_BASE_URL and that "
+            "the server is running (or use --backend extractive)."
+        ) from exc
+
+
 @click.command(name="evaluate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: metrics, counts, settings, timings.")
@@ -491,6 +527,21 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
         raise click.UsageError("--skip-ingest needs --data-dir: a temporary index starts empty.")
     if no_retrieval and not with_answers:
         raise click.UsageError("--no-retrieval leaves nothing to do: add --answers.")
+    if details is not None:  # before the run, not after it: a lost hour for a typo in a folder name
+        if not details.parent.is_dir():
+            raise click.BadParameter(f"the folder {str(details.parent)!r} does not exist: create it first.",
+                                     param_hint="'--details'")
+        try:
+            details.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {str(details)!r} ({exc.strerror or exc}).",
+                                     param_hint="'--details'") from exc
+    settings = settings_from_flags(data_dir, backend)
+    missing = no_index(settings) if skip_ingest else None
+    if missing:
+        raise click.ClickException(f"{missing} (or drop --skip-ingest to build it)")
+    if with_answers and settings.backend == "openai":
+        _reachable_or_exit(settings)
     try:
         report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, half=half,
                                 answers=with_answers,
@@ -502,6 +553,12 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
         raise click.ClickException(f"{exc}\n(try --backend extractive)") from exc
     except NewsqaError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (click.ClickException, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # e.g. the model's server went down mid-run: one line, not a traceback
+        from retrieval.errors import explain
+
+        raise click.ClickException(explain(exc, settings, settings.chroma_url)) from exc
     if as_json:
         # The flat metrics at the top level (report["answer_hits@10"]), beside the other parts.
         flat = report["metrics"] | {key: value for key, value in report.items() if key != "metrics"}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["local", "extractive", "openai"]
@@ -229,10 +230,44 @@ class Settings(BaseSettings):
         description="Longest line an uploaded text file may hold (a minified JSON or HTML file is one line).",
     )
 
-    @field_validator("data_dir", mode="after")
+    @field_validator("data_dir", "model_cache_dir", "llm_model_path", "password_file", mode="before")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _not_empty(cls, value: Any) -> Any:
+        # pydantic reads "" as Path("."): `NEWSQA_DATA_DIR=$DIR` with DIR unset put the index in the current folder.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give a path, or unset the variable for the default")
+        return value
+
+    @field_validator("data_dir", "model_cache_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        for folder in (value, *value.parents):  # the nearest part that exists must be a folder
+            if folder.exists():
+                if not folder.is_dir():
+                    raise ValueError(f"{folder} is a file, not a folder: give a folder's path")
+                break
+        return value
+
+    @field_validator("collection")
+    @classmethod
+    def _chroma_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]", value) or ".." in value:
+            raise ValueError("must be 3-512 letters, digits, '.', '_' or '-', starting and ending with a letter or "
+                             "digit, without '..' (Chroma's rule for collection names)")
+        return value
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _model_folder(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: give a model folder, or unset the variable for the packaged model")
+        if value and value.startswith(("/", "~", ".")) and not Path(value).expanduser().is_dir():
+            raise ValueError("no such folder: give a sentence-transformers model folder, or unset the variable "
+                             "for the packaged model")
+        return value
 
     # --- derived paths -------------------------------------------------------------------------
     @property
@@ -258,3 +293,18 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         return (self.model_cache_dir or MODEL_CACHE).expanduser()
+
+
+def describe_invalid(exc: ValidationError, flags: dict[str, str] | None = None) -> str:
+    """One line per bad value of ``exc`` naming the variable (``NEWSQA_K``, or the command-line flag in
+    ``flags`` that gave it), the value, what is wrong and the default: not pydantic's traceback text."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        name = flags.get(field, f"NEWSQA_{field.upper()}") if flags else f"NEWSQA_{field.upper()}"
+        info = Settings.model_fields.get(field)
+        default = info.get_default(call_default_factory=True) if info is not None else None
+        why = str(error.get("msg", "")).removeprefix("Value error, ")
+        shown = repr(str(error.get("input")))[:200]
+        lines.append(f"{name}={shown}: {why} (default: {default if default is not None else 'unset'}).")
+    return "\n".join(lines)

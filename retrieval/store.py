@@ -535,10 +535,19 @@ class Store:
         current = self.embedder.name
         if stored is None and claim:
             self.catalog.set_meta("embedding_model", current)
+        elif stored is None:  # a reader, on a catalog nothing was ever ingested into
+            raise IndexMismatchError(
+                f"The index in {self.settings.data_dir} is empty (nothing was ever ingested into it): ingest "
+                "into it first."
+            )
         elif stored != current:
+            # The model's folder and the vectors' format, as the index records them: name the setting that differs.
+            setting = ("NEWSQA_EMBEDDING_DTYPE" if stored.partition("+")[0] == current.partition("+")[0]
+                       else "NEWSQA_EMBEDDING_MODEL")
             raise IndexMismatchError(
                 f"The index in {self.settings.data_dir} was built with embedding model {stored!r} but "
-                f"{current!r} is configured: re-ingest with --rebuild, or set NEWSQA_EMBEDDING_MODEL back."
+                f"{current!r} is configured ({self.embedder.model_path}, format {self.embedder.dtype}): "
+                f"re-ingest with --rebuild, or set {setting} back."
             )
         if not claim:
             self._check_owner()

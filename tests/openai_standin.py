@@ -19,10 +19,12 @@ REWRITE_MARK = "Standalone question"
 
 
 @contextmanager
-def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "", finish: str | None = "stop") -> Iterator[str]:
+def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "", finish: str | None = "stop",
+                  drip_s: float = 0.0) -> Iterator[str]:
     """Serve ``reply`` (after ``delay_s``) on 127.0.0.1; yields the base URL (``…/v1``). A rewrite request
     gets ``rewrite`` (default: the reply) without delay. A stream ends with ``finish`` as its finish reason
-    ("length": cut at the token limit), or with None just stops (a dropped connection: no reason, no [DONE])."""
+    ("length": cut at the token limit), or with None just stops (a dropped connection: no reason, no [DONE]).
+    ``drip_s``: stream one character every ``drip_s`` seconds (a server that trickles)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -41,12 +43,17 @@ def chat_endpoint(reply: str, delay_s: float = 0.0, rewrite: str = "", finish: s
             half = len(reply) // 2
             events: list[tuple[dict[str, str], str | None]] = [({"content": reply[:half]}, None),
                                                                 ({"content": reply[half:]}, None)]
+            if drip_s:
+                events = [({"content": c}, None) for c in reply]
             if finish is not None:
                 events.append(({}, finish))
             for delta, reason in events:
                 chunk = {"id": "s", "object": "chat.completion.chunk", "created": 0, "model": "standin",
                          "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                if drip_s:
+                    self.wfile.flush()
+                    time.sleep(drip_s)
             if finish is not None:
                 self.wfile.write(b"data: [DONE]\n\n")
 

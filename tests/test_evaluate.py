@@ -254,6 +254,49 @@ def test_evidence_only_dataset_builds_its_own_index(tmp_path: Path) -> None:
     assert 0 <= report["refusal_rate"] <= 1 and report["counts"]["answers.null_query"] == 1
 
 
+@pytest.mark.slow
+@cli_test
+def test_gold_only_in_a_sentence_flagged_unsupported_is_not_a_right_answer(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply citing one true sentence and adding the gold figure uncited (flagged "not supported" to the
+    reader) counted as containing the gold answer: only the verified sentences count now; the old figure
+    stays as answer_contains_gold_any_text."""
+    from openai_standin import chat_endpoint
+
+    reply = ("Researchers on the Vessbreen glacier used drones and stakes drilled into the ice [1]. "
+             "The glacier retreated 212 meters and the comet was named Marigold.")
+    details = tmp_path / "details.jsonl"
+    with chat_endpoint(reply) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        report = _run([str(dataset), "--data-dir", str(tmp_path / "idx"), "--answers", "--backend", "openai",
+                       "--no-retrieval", "--limit", "2", "--json", "--details", str(details)])
+    rows = {row["id"]: row for row in map(json.loads, details.read_text().splitlines())}
+    assert "212 meters" in rows["q2"]["answer"] and rows["q2"]["contains_gold_any_text"] is True
+    assert rows["q2"]["contains_gold"] is False, rows["q2"]
+    assert report["answer_contains_gold"] == 0 and report["answer_contains_gold_any_text"] > 0
+
+
+def test_a_details_folder_missing_or_a_model_server_down_stops_the_run_before_it_starts(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ended a whole run (an hour on rtqa with a model) in a traceback, the report lost."""
+    from conftest import closed_port
+
+    runner = CliRunner()
+    missing = tmp_path / "no-such-folder" / "details.jsonl"
+    result = runner.invoke(cli, ["evaluate", str(dataset), "--json", "--details", str(missing)])
+    assert result.exit_code == 2 and "does not exist" in result.output and "--details" in result.output, result.output
+    assert not missing.parent.exists()
+    model = f"http://127.0.0.1:{closed_port()}/v1"
+    monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", model)
+    result = runner.invoke(cli, ["evaluate", str(dataset), "--answers", "--backend", "openai", "--no-retrieval",
+                                 "--json"])
+    assert result.exit_code == 1 and not result.stdout, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot reach the answer model at {model}" in result.output and "NEWSQA_OPENAI_BASE_URL" in result.output
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["evaluate", str(tmp_path)])

@@ -101,6 +101,85 @@ def test_ask_on_an_empty_index_explains_how_to_ingest(tmp_path: Path) -> None:
                                       str(tmp_path / "empty")])
     assert result.exit_code == 1
     assert "python -m ingest" in result.output
+    result = CliRunner().invoke(cli, ["ask", "anything?", "--backend", "extractive", "--data-dir",
+                                      str(tmp_path / "empty"), "--json"])
+    assert result.exit_code == 1 and "python -m ingest" in json.loads(result.stdout)["error"]
+
+
+def test_reading_commands_on_a_mistyped_data_dir_say_so_and_create_nothing(tmp_path: Path) -> None:
+    """`stats` / `ask` created an empty index at a mistyped path ("articles: 0"; scripts/run.sh would then
+    ingest corpus/ there), `evaluate --skip-ingest` blamed "embedding model None"."""
+    typo = tmp_path / "typo"
+    runner = CliRunner()
+    for args in (["stats"], ["ask", "What did Canada say?", "--backend", "extractive"],
+                 ["evaluate", str(tmp_path), "--skip-ingest"]):
+        result = runner.invoke(cli, [*args, "--data-dir", str(typo)])
+        assert result.exit_code == 1 and f"No index at {typo.resolve()}" in result.output, (args, result.output)
+        assert "embedding model None" not in result.output and "Traceback" not in result.output
+        assert not typo.exists(), args
+    result = runner.invoke(cli, ["stats", "--json", "--data-dir", str(typo)])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["exists"] is False and data["articles"] == 0 and "No index" in data["error"]
+
+
+def test_ask_refuses_an_index_of_another_embedding_format_naming_the_setting(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest` refused it; `ask` searched with int8 vectors against float ones, silently."""
+    monkeypatch.setenv("NEWSQA_EMBEDDING_DTYPE", "onnx-int8")
+    result = CliRunner().invoke(cli, ["ask", "What did Canada say?", "--backend", "extractive",
+                                      "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert "--rebuild" in error and "set NEWSQA_EMBEDDING_DTYPE back" in error, error
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("NEWSQA_K", "abc", "NEWSQA_K='abc': Input should be a valid integer"),
+    ("NEWSQA_K", "0", "NEWSQA_K='0': Input should be greater than or equal to 1 (default: 6)"),
+    ("NEWSQA_UPLOADS", "yes", "NEWSQA_UPLOADS='yes'"),
+    ("NEWSQA_DATA_DIR", "", "NEWSQA_DATA_DIR='': is empty"),
+    ("NEWSQA_MODEL_CACHE_DIR", "", "NEWSQA_MODEL_CACHE_DIR='': is empty"),
+    ("NEWSQA_COLLECTION", "x", "NEWSQA_COLLECTION='x': must be 3-512"),
+    ("NEWSQA_EMBEDDING_MODEL", "/no/such/model", "NEWSQA_EMBEDDING_MODEL='/no/such/model': no such folder"),
+])
+def test_a_bad_setting_is_named_as_its_variable_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    """A wrong NEWSQA_* value ended every command in a pydantic traceback naming the field ("k"); an empty
+    path made the current folder the index (or the model cache); bad names and paths gave bare Python errors."""
+    from ingest.cli import main as ingest_main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    (tmp_path / "ds").mkdir()
+    for command, args in ((cli, ["stats"]), (cli, ["ask", "What did Canada say?", "--backend", "extractive"]),
+                          (cli, ["evaluate", str(tmp_path / "ds")]), (ingest_main, [str(BUNDLED)])):
+        result = CliRunner().invoke(command, args)
+        assert result.exit_code == 2 and says in result.output, (args, result.output)
+        assert "Traceback" not in result.output and "errors.pydantic.dev" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # nothing written in the current folder
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(afile)])
+    assert result.exit_code == 2 and "NEWSQA_DATA_DIR" in result.output and "is a file, not a folder" in result.output
+    monkeypatch.setenv("NEWSQA_MODEL_CACHE_DIR", str(afile / "cache"))
+    result = CliRunner().invoke(cli, ["prepare"])
+    assert result.exit_code == 2 and "NEWSQA_MODEL_CACHE_DIR" in result.output, result.output
+
+
+def test_a_misspelt_setting_is_warned_about_with_the_close_name(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSQA_DATA_DRI", "/my/index")
+    monkeypatch.setenv("NEWSQA_WHEEL_CACHE", "/tmp/wheels")  # scripts/setup.sh's: no warning
+    result = CliRunner().invoke(cli, ["stats", "--json", "--data-dir", str(index_dir)])
+    assert result.exit_code == 0
+    assert "NEWSQA_DATA_DRI is no newsqa setting" in result.stderr and "did you mean NEWSQA_DATA_DIR?" in result.stderr
+    assert "WHEEL" not in result.stderr and json.loads(result.stdout)["articles"] == 1
 
 
 def test_bad_date_is_a_usage_error(index_dir: Path) -> None:
@@ -115,6 +194,15 @@ def test_stats_json(index_dir: Path) -> None:
     facts = json.loads(result.output)
     assert facts["articles"] == 1 and facts["chunks"] == facts["vectors"] > 10
     assert facts["keyword_engine"] == "tantivy"  # the ingest built the keyword engine's files
+
+
+def test_stats_text_shows_times_and_outlets_for_people(index_dir: Path) -> None:
+    """"last_ingest: 1796090672.0077727" and "outlets: ['usatoday.com']" were internals."""
+    result = CliRunner().invoke(cli, ["stats", "--data-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    lines = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in result.output.splitlines())}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines["last_ingest"]), lines
+    assert "[" not in lines["outlets"] and lines["outlets"], lines
 
 
 # One true and one false sentence (Hegseth gave the order, not Canada).
@@ -168,6 +256,66 @@ def test_an_endless_reply_is_read_only_up_to_the_token_limit(index_dir: Path, mo
     assert 1 <= len(data["unsupported"]) <= 20
 
 
+def test_a_trickling_or_silent_model_server_is_bounded_by_the_request_timeout(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSQA_REQUEST_TIMEOUT bounded each read only: a server sending one character every 0.5 s kept `ask`
+    for ~20 minutes, a silent one cost twice the timeout. It bounds the whole reply now: what came in time
+    is the answer, cut off; nothing at all is an error naming the setting."""
+    import time
+
+    monkeypatch.setenv("NEWSQA_REQUEST_TIMEOUT", "3")
+    question = ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai", "--data-dir", str(index_dir)]
+    with chat_endpoint(TRUE_AND_FALSE, drip_s=0.25) as url:  # ~50 s for the whole reply
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, [*question, "--json"])
+        took = time.monotonic() - started
+    assert took < 20, took
+    assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
+    assert "Canada ordered" not in json.loads(result.output)["answer"]  # the reply's end never came
+    with chat_endpoint(TRUE_AND_FALSE, delay_s=30) as url:  # accepts, says nothing
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, question)
+        from retrieval.backends import get_chat_model
+        from retrieval.settings import Settings
+
+        model = get_chat_model(Settings(backend="openai"))
+        assert model is not None
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            list(model.stream([("user", "Hi")]))
+        took = time.monotonic() - started
+    assert took < 4.5, took  # one timeout, not a retry's second one
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "sent no answer within 3 s (NEWSQA_REQUEST_TIMEOUT)" in result.output, result.output
+
+
+@pytest.mark.parametrize("drip_s", [0.0, 0.001])
+def test_a_reasoning_models_think_block_is_not_the_answer(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch, drip_s: float
+) -> None:
+    """deepseek-r1 / qwen3 send "<think>…</think>" first: it was shown as the answer, each reasoning sentence
+    listed as unsupported. Left out, whole or streamed a character at a time."""
+    true = TRUE_AND_FALSE.split(" Canada")[0]
+    reply = f"<think>\nThe user asks about Hegseth. Passage 1 says he ordered it. I should cite it.\n</think>\n\n{true}"
+    with chat_endpoint(reply, drip_s=drip_s) as url:
+        monkeypatch.setenv("NEWSQA_OPENAI_BASE_URL", url)
+        result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                          "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answer"] == true and data["unsupported"] == [], data
+
+
+def test_without_thinking_takes_out_a_leading_block_only() -> None:
+    from retrieval.backends import without_thinking
+
+    assert without_thinking("<think>hmm</think>\n\nAnswer [1].") == "Answer [1]."
+    assert without_thinking("  <think>ran out of tokens while thinking") == ""
+    assert without_thinking("Answer <think>x</think> [1].") == "Answer <think>x</think> [1]."
+
+
 def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
     index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +328,12 @@ def test_a_model_server_or_chroma_server_that_is_down_is_named_not_a_traceback(
                                       "--data-dir", str(index_dir)])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"cannot reach the answer model at {model}" in result.output and "NEWSQA_OPENAI_BASE_URL" in result.output
+    # Under --json a script reading stdout gets JSON, as from `ingest --json`.
+    result = CliRunner().invoke(cli, ["ask", "What did Pete Hegseth reportedly order?", "--backend", "openai",
+                                      "--data-dir", str(index_dir), "--json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["refused"] is None and f"cannot reach the answer model at {model}" in data["error"]
 
     server = f"http://127.0.0.1:{closed_port()}"
     monkeypatch.setenv("NEWSQA_CHROMA_URL", server)
