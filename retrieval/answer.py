@@ -322,6 +322,23 @@ _NAME_STOP = frozenset({
 })
 
 
+# Markdown / HTML emphasis a question may carry when pasted or typed out of habit ("What did **Putin**
+# say?", "<b>…</b>", "> quoted", "# heading"): spaCy reads "**Putin**" as no name, so every check of the
+# question (the speaker asked about, its names) is done on the plain words.
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_EMPHASIS = re.compile(r"(?<![\w*_`~])[*_`~]{1,3}(?=[^\s*_`~])|(?<=[^\s*_`~])[*_`~]{1,3}(?![\w*_`~])")
+_LINE_MARK = re.compile(r"^\s*(?:#{1,6}|>+|[-*+]\s)\s*", re.M)
+
+
+def plain_question(question: str) -> str:
+    """``question`` without Markdown emphasis or code marks, HTML tags and heading / quote / bullet marks:
+    "What did **Putin** say?" is "What did Putin say?"."""
+    text = _HTML_TAG.sub(" ", question)
+    text = _LINE_MARK.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    return " ".join(text.split())
+
+
 def _fold(text: str) -> str:
     """Lower case without accents, dots or possessives: "U.S." ~ "US", "Nicolás" ~ "Nicolas"."""
     text = unicodedata.normalize("NFKD", text)
@@ -1389,7 +1406,7 @@ class Assistant:
         """Events: ``Retrieved`` (sources, before any token), ``Status``, ``Token`` (as generated), ``Final``."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        question = question.strip()
+        question = plain_question(question)
         if not question:
             raise EmptyQuestionError("the question is empty: ask something about the ingested articles")
 

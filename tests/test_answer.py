@@ -768,3 +768,21 @@ def test_an_agent_noun_holds_its_verb() -> None:
     assert coverage(question_ask("Who organized the Zorblat festival?"), passage) == (1.0, 1.0)
     assert coverage(question_ask("Who was murdered in the attack?"), "The murder shocked the town.")[1] == 0.5
     assert coverage(question_ask("Who answered the reporters?"), "Her answer to reporters was brief.")[1] == 1.0
+
+
+def test_markdown_in_a_question_is_read_as_plain_words(make_assistant: Callable[..., Assistant]) -> None:
+    """"What did **Putin** say?" was answered with sentences about him while the plain question is refused
+    (nobody quotes him): the speaker check read no name in "**Putin**" (audit s17 #4)."""
+    from retrieval.answer import plain_question
+
+    assert plain_question("What did **Putin** say?") == "What did Putin say?"
+    assert plain_question("<b>What did *Saudi Arabia* say?</b>") == "What did Saudi Arabia say?"
+    assert plain_question("# What did `Israel` say?") == "What did Israel say?"
+    assert plain_question("Is 3 * 4 in snake_case?") == "Is 3 * 4 in snake_case?"
+    assistant = make_assistant()
+    plain = assistant.answer("What did Putin say?")
+    assert plain.refused, plain.text
+    for marked in ("What did **Putin** say?", "What did _Putin_ say?", "<em>What did Putin say?</em>"):
+        answer = assistant.answer(marked)
+        assert answer.refused, (marked, answer.text)
+        assert answer.question == "What did Putin say?"

@@ -14,7 +14,13 @@ from indexes import build_index
 from scripted import ScriptedChat
 
 from retrieval import prompts
-from retrieval.answer import FALLBACK_NOTE, Assistant, asked_days, question_ask, question_relation
+from retrieval.answer import (
+    FALLBACK_NOTE,
+    Assistant,
+    asked_days,
+    question_ask,
+    question_relation,
+)
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
