@@ -384,6 +384,20 @@ class Ask:
 _CHOICES_TAIL = re.compile(r"\s*(?:(?:choose|pick|select) one of:?\s*)?\(?\b[A-J]\)\s.*\b[B-J]\)\s.*$", re.I | re.S)
 
 
+# Words that make a question name nothing when they are all it holds besides wh-words: "Is it *true*?",
+# "Tell me *everything*", "*Summarize* the articles".
+_VAGUE = frozenset(_stem(w) for w in (
+    "true", "false", "right", "wrong", "correct", "real", "really", "everything", "anything", "something",
+    "all", "more", "else", "other", "details", "detail", "summary", "summarize", "summarise", "overview",
+    "going", "story", "stories", "topic", "topics", "sure", "exactly", "mean", "meant", "matter", "important",
+))
+
+
+def names_nothing(ask: Ask) -> bool:
+    """Whether a question asks about nothing it names: no name, and no key term but vague ones."""
+    return not ask.names and ask.terms <= _VAGUE
+
+
 def question_speaker(question: str) -> Asked | None:
     """Whom ``question`` asks about as a speaker ("What did the UK say about it?": :func:`asked_speaker`),
     its listed choices left out; None when it asks about no one's words."""
@@ -581,6 +595,10 @@ CUT_REASON = "the model's answer was cut off here"
 # over it comes from an endpoint that ignores max_tokens).
 REPLY_CHARS_PER_TOKEN = 8
 FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
+# Said to a question that names nothing to look up ("Why?", "Is it true?", "Who said that?" outside a
+# conversation): any passage's sentence would be shown as its cited answer.
+NAMES_NOTHING = ("Ask about something the articles may cover: name a person, place, organisation or event "
+                 "(this question names nothing to look up; to follow up on an answer, ask in the same chat).")
 # The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
 EXTRACT_SENTENCES = 3
 EXTRACT_TERM_WEIGHT = 0.3
@@ -1454,6 +1472,13 @@ class Assistant:
         if follow is not None:  # a follow-up is answered from its story, or refused
             passages = self.of_story(question, follow, passages)
         ask = self.ask_of(question, follow, passages)
+        if follow is None and days is None and names_nothing(ask) and not asks_latest(question):
+            # "Why?", "Is it true?" with no conversation to refer to: the nearest sentences would be shown
+            # as its verified answer.
+            timings["total"] = time.perf_counter() - started
+            yield Final(Answer(text=NAMES_NOTHING, refused=True, passages=list(passages), question=standalone,
+                               timings=timings))
+            return
         # What the question asks of its names, stated near them — a follow-up's too ("How many died in that
         # storm?" needs a sentence saying who died, as the same question asked alone does).
         support = self.relation_support(question, ask, passages) if not ask.empty else None

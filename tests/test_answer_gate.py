@@ -16,6 +16,7 @@ from scripted import ScriptedChat
 from retrieval import prompts
 from retrieval.answer import (
     FALLBACK_NOTE,
+    NAMES_NOTHING,
     Assistant,
     asked_days,
     question_ask,
@@ -177,3 +178,14 @@ def test_an_old_articles_yesterday_is_dated(make_assistant: Callable[..., Assist
     assert "resigned yesterday" in answer.text and "(published 2023-05-02)" in answer.text, answer.text
     fresh = make_assistant().answer("How much did Pellworth shares fall?", filters=Filters(as_of="2026-03-10"))
     assert "(published" not in fresh.text
+
+
+@pytest.mark.parametrize("question", ["Why?", "Is it true?", "Who said that?", "Tell me everything."])
+def test_a_question_that_names_nothing_is_asked_what_about(
+    make_assistant: Callable[..., Assistant], question: str,
+) -> None:
+    """Outside a conversation, "Why?" or "Is it true?" was answered with the nearest sentence, cited and
+    verified (audit s17 #2): the user is asked to name what the question is about."""
+    answer = make_assistant().answer(question, filters=AS_OF)
+    assert answer.refused and not answer.citations, answer.text
+    assert answer.text == NAMES_NOTHING
