@@ -34,7 +34,7 @@ from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
 from retrieval.speakers import Asked, Speech, asked_speaker, read_speech, spoken_by
 from retrieval.store import Store
-from retrieval.text import flat, keyword_terms, split_sentences
+from retrieval.text import STOPWORDS, flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
 
 if TYPE_CHECKING:
@@ -398,6 +398,37 @@ def names_nothing(ask: Ask) -> bool:
     return not ask.names and ask.terms <= _VAGUE
 
 
+# Function words of Spanish, French, German, Italian and Portuguese that are no English word a question
+# would use ("die", "war", "son", "come" and the like are left out): a question made of them is not English.
+_FOREIGN_WORDS = frozenset(_fold(w) for w in (
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "que", "qué", "de", "del", "y", "o", "en", "con", "por",
+    "para", "sobre", "se", "su", "sus", "al", "lo", "como", "cómo", "cuál", "cuáles", "quién", "quiénes", "dónde",
+    "cuándo", "cuánto", "cuántos", "cuántas", "es", "está", "están", "fue", "fueron", "ha", "han", "dijo", "dice",
+    "pero", "más", "muy", "entre", "según", "también", "este", "esta", "estos", "estas", "ese", "esa", "porque",
+    "ni", "le", "les", "une", "des", "du", "et", "ou", "qui", "quoi", "quel", "quelle", "quels", "quelles", "est",
+    "sont", "dans", "avec", "pour", "sur", "par", "pas", "ne", "au", "aux", "ce", "cette", "ces", "il", "elle",
+    "ils", "elles", "leur", "comment", "pourquoi", "où", "quand", "combien", "été", "selon", "dit", "der", "das",
+    "den", "dem", "ein", "eine", "einen", "einem", "und", "oder", "ist", "sind", "wer", "wie", "wo", "warum",
+    "wann", "welche", "welcher", "welches", "haben", "mit", "von", "zu", "zum", "zur", "im", "auf", "für", "über",
+    "nicht", "sich", "auch", "bei", "aus", "dass", "gesagt", "hat", "gli", "di", "della", "dei", "delle", "degli",
+    "che", "chi", "cosa", "dove", "perché", "quale", "quali", "quanti", "quante", "è", "sono", "hanno", "nel",
+    "nella", "nei", "alla", "detto", "os", "um", "uma", "do", "da", "dos", "em", "no", "na", "nos", "quem", "qual",
+    "onde", "são", "foi", "disse", "ao", "não"
+)) - {"a", "in", "die", "war", "son", "come", "hat", "also", "do", "no", "on", "me", "sin", "dove",
+    "chi", "has", "am", "is"}
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def not_english(question: str) -> bool:
+    """Whether ``question`` reads as another language: at least two function words of Spanish, French,
+    German, Italian or Portuguese, and more of them than English stopwords ("What did the mayor of Ciudad
+    de México say about El Niño?" is English)."""
+    words = [_fold(w) for w in _WORDS.findall(question)]
+    foreign = sum(w in _FOREIGN_WORDS for w in words)
+    english = sum(w in STOPWORDS or w in _NAME_STOP for w in words)
+    return foreign >= 2 and foreign > english
+
+
 def question_speaker(question: str) -> Asked | None:
     """Whom ``question`` asks about as a speaker ("What did the UK say about it?": :func:`asked_speaker`),
     its listed choices left out; None when it asks about no one's words."""
@@ -599,6 +630,9 @@ FALLBACK_NOTE = "(The model could not answer from the passages; these are the pa
 # conversation): any passage's sentence would be shown as its cited answer.
 NAMES_NOTHING = ("Ask about something the articles may cover: name a person, place, organisation or event "
                  "(this question names nothing to look up; to follow up on an answer, ask in the same chat).")
+# Said to a question in another language: its function words would pass the evidence check.
+NOT_ENGLISH = ("Please ask in English: the articles are searched, and the answers checked, in English "
+               "(this question reads as another language).")
 # The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
 EXTRACT_SENTENCES = 3
 EXTRACT_TERM_WEIGHT = 0.3
@@ -1427,6 +1461,12 @@ class Assistant:
         question = plain_question(question)
         if not question:
             raise EmptyQuestionError("the question is empty: ask something about the ingested articles")
+
+        if not_english(question):
+            yield Retrieved(question, [])
+            yield Final(Answer(text=NOT_ENGLISH, refused=True, question=question,
+                               timings={"total": time.perf_counter() - started}))
+            return
 
         t = time.perf_counter()
         follow = followup_search(question, history)

@@ -17,8 +17,10 @@ from retrieval import prompts
 from retrieval.answer import (
     FALLBACK_NOTE,
     NAMES_NOTHING,
+    NOT_ENGLISH,
     Assistant,
     asked_days,
+    not_english,
     question_ask,
     question_relation,
 )
@@ -189,3 +191,31 @@ def test_a_question_that_names_nothing_is_asked_what_about(
     answer = make_assistant().answer(question, filters=AS_OF)
     assert answer.refused and not answer.citations, answer.text
     assert answer.text == NAMES_NOTHING
+
+
+SPANISH = _article(
+    "El Super Bowl 60 comienza esta noche en Santa Clara", "Noticias Hoy", "2026-03-08",
+    "Está previsto que el Super Bowl 60 comience a las 18:30 h ET en Santa Clara, con el himno nacional de "
+    "Estados Unidos antes del saque inicial.",
+    "Miles de aficionados de Canadá y de Estados Unidos viajaron a California para ver el partido, que se "
+    "transmitirá en más de 180 países.",
+)
+
+
+def test_a_question_in_another_language_is_not_answered_on_its_function_words(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+) -> None:
+    """"¿Qué dijo el gobierno británico?" passed the evidence check on "el", "que", "de" and "Qué" (a
+    capitalised word) and was answered with a Spanish article's Super Bowl sentences (audit s17 #5): it is
+    refused, saying the articles are searched in English; an English question naming "El Niño" is not."""
+    assert not_english("¿Qué dijo Canadá sobre el intercambio de inteligencia con Estados Unidos?")
+    assert not_english("Qu'est-ce que le gouvernement a dit?")
+    assert not not_english("What did the mayor of Ciudad de México say about El Niño?")
+    assert not not_english("Who won the Copa del Rey final in La Liga?")
+    index = build_index(tmp_path_factory, embedder, {"es.md": SPANISH, "storm.md": STORM})
+    settings = Settings(data_dir=index, backend="extractive")
+    assistant = Assistant(settings, store=Store(settings, embedder=embedder))
+    answer = assistant.answer("¿Qué dijo el gobierno de Canadá sobre el partido?", filters=AS_OF)
+    assert answer.refused and not answer.citations, answer.text
+    assert answer.text == NOT_ENGLISH
+    assert not assistant.answer("How many homes did the ice storm cut power to?", filters=AS_OF).refused
