@@ -281,6 +281,20 @@ def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignor
     return tied
 
 
+def rewrite_keeps(question: str, rewritten: str, history: History) -> bool:
+    """Whether a model's standalone ``rewritten`` of the follow-up ``question`` may stand for it: it keeps
+    every name the user typed (in any of its forms: "British" for "UK") and names nothing new that neither
+    the question nor the conversation named. A rewrite that drops or swaps a name ("What did the UK say
+    about it?" rewritten "What did Canada say …?") answers another question."""
+    folded, stems = _fold(rewritten), _stems(rewritten)
+    if not all(_name_in(name, folded, stems, rewritten) for name in question_ask(question).names):
+        return False
+    said = "\n".join([*(content for _, content in _history_pairs(history)), question])
+    said_folded, said_stems = _fold(said), _stems(said)
+    return all(name.removeprefix("the ") in _EVERYWHERE or _name_in(name, said_folded, said_stems, said)
+               for name in question_ask(rewritten).names)
+
+
 def _as_of(store: Store) -> str:
     newest = store.facts().get("newest_published") or ""
     return f" (newest article: {newest[:10]})" if newest else ""
@@ -1112,7 +1126,8 @@ class Assistant:
                 )
                 text = str(getattr(reply, "content", reply)).strip().splitlines()
                 rewritten = text[0].strip().strip('"') if text else ""
-                if 3 <= len(rewritten) <= 300 and prompts.NOT_IN_ARTICLES not in rewritten:
+                if (3 <= len(rewritten) <= 300 and prompts.NOT_IN_ARTICLES not in rewritten
+                        and rewrite_keeps(question, rewritten, pairs)):
                     return rewritten
             except Exception:
                 pass

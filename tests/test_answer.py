@@ -770,6 +770,28 @@ def test_an_agent_noun_holds_its_verb() -> None:
     assert coverage(question_ask("Who answered the reporters?"), "Her answer to reporters was brief.")[1] == 1.0
 
 
+def test_a_rewrite_that_swaps_the_name_typed_is_not_trusted(make_assistant: Callable[..., Assistant]) -> None:
+    """The model's rewrite of "What did the UK say about it?" as a question about Canada answered another
+    question, cited and verified (audit s17 #3): a rewrite must keep the names the user typed and add
+    none the conversation did not name; else the follow-up is searched as typed, with its subject."""
+    from retrieval.answer import rewrite_keeps
+
+    def reply(messages: list[BaseMessage]) -> str:
+        text = str(messages[-1].content)
+        if "Follow-up question" in text:
+            return "What did Canada say about intelligence sharing with the United States?"
+        n = next((i for i in range(1, 10)
+                  if f'n="{i}"' in text and "Canada deeply" in text.split(f'n="{i}"')[1][:800]), 1)
+        return f"Canada deeply values its partnership with the United States [{n}]."
+
+    history = [("user", HEGSETH), ("assistant", "Hegseth ordered Cyber Command to halt operations on Russia [1].")]
+    answer = make_assistant(reply).answer("What did the UK say about it?", history)
+    assert answer.question.startswith("What did the UK say about it? (following up on"), answer.question
+    assert not any("Canada deeply" in c.quote for c in answer.citations), answer.text
+    assert rewrite_keeps("What did the UK say about it?", "What did Britain say about Hegseth's order?", history)
+    assert not rewrite_keeps("What did they say?", "What did Canada say about it?", history)
+
+
 def test_markdown_in_a_question_is_read_as_plain_words(make_assistant: Callable[..., Assistant]) -> None:
     """"What did **Putin** say?" was answered with sentences about him while the plain question is refused
     (nobody quotes him): the speaker check read no name in "**Putin**" (audit s17 #4)."""
