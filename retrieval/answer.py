@@ -1827,7 +1827,7 @@ class Assistant:
         order: list[tuple[int, int, int]] = []
         out_sentences: list[str] = []
         unsupported: list[Unsupported] = []
-        spans = split_sentences(text) or [(0, len(text))]
+        spans = _verdicts_apart(text, split_sentences(text) or [(0, len(text))])
         for s, e in spans:
             sentence = " ".join(text[s:e].split())
             cited = [n for m in _MARKER.finditer(sentence) for n in _parse_markers(m.group(1))]
@@ -1841,11 +1841,31 @@ class Assistant:
                 # About the passages, not the news ("This can be found in passage [6]."): small models
                 # add such sentences, cited or not; they claim nothing, so they are neither shown nor checked.
                 continue
-            if words < 3 and not (valid and keyword_terms(bare)):  # nothing to check ("-", "Yes, but")
-                if claim:
+            found: dict[int, Verdict] = {}  # a short claim's support, when a passage states it
+            if words < 3 and not (valid and keyword_terms(bare)):
+                said = _VERDICT.sub("", bare)
+                if said != bare and not set(keyword_terms(said)) - _CONNECTIVES:
+                    # A bare verdict ("No.", "Yes [1]."): no fact the claims checker compares, and a small
+                    # model's verdict may contradict the very sentence it cites: not shown, the sentences
+                    # after it answer.
+                    continue
+                if said != bare or set(keyword_terms(bare)) - _CONNECTIVES:
+                    # A short claim ("Hegseth resigned.", "Yes, permanently."): checked like any other,
+                    # uncited, it must be one a passage states.
+                    good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1,
+                                    found) if said == bare else []
+                    if not good:
+                        unsupported.append(Unsupported(claim, VERDICT_REASON if said != bare
+                                                       else _why(cited, valid, found)))
+                        out_sentences.append(claim)
+                        continue
+                    valid = good
+                elif claim:  # nothing to check ("-", "However,", "In short:")
                     out_sentences.append(claim)
-                continue
-            verdicts: dict[int, Verdict] = {}
+                    continue
+                else:
+                    continue
+            verdicts: dict[int, Verdict] = found
             if words >= 3:
                 verdicts.update({i: self._support(claim, passages[i]) for i in valid})
             good = [i for i in valid if i in verdicts and verdicts[i].supported]
@@ -1985,6 +2005,33 @@ def _repoint(passages: Sequence[Passage], cited: Sequence[int], check: Callable[
     best = max(held, key=lambda i: others[i].score)
     verdicts[best] = others[best]
     return [best]
+
+
+# A verdict opening a sentence ("No.", "Yes, permanently.", "Correct:"), and the words of a short sentence
+# that claim nothing ("However,", "In short:", "To sum up:").
+_VERDICT = re.compile(r"^(?:yes|no|nope|yeah|true|false|correct|incorrect|right|wrong|indeed|not really|"
+                      r"not quite|not exactly|absolutely|exactly|partly|partially)\b[\s.,;:!]*", re.I)
+_CONNECTIVES = frozenset({
+    "however", "short", "summary", "brief", "sum", "overall", "meanwhile", "additionally", "also", "still",
+    "notably", "first", "second", "third", "finally", "briefly", "note", "answer", "sources", "source",
+    "though", "although", "instead", "moreover", "furthermore", "conclusion", "update", "background",
+})
+VERDICT_REASON = "a yes/no verdict is no fact a passage can be checked against: read the cited sentences"
+# "No. Defense Secretary …": the splitter reads "No." as the abbreviation of "number" (not before a digit).
+_VERDICT_HEAD = re.compile(r"(?:Yes|No)[.!](?=\s+[A-Z])")
+
+
+def _verdicts_apart(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` with a leading "Yes." / "No." verdict split off the sentence it opens."""
+    out = []
+    for s, e in spans:
+        lead = len(text[s:e]) - len(text[s:e].lstrip())
+        head = _VERDICT_HEAD.match(text, s + lead, e)
+        if head and head.end() < e:
+            out += [(s, head.end()), (head.end(), e)]
+        else:
+            out.append((s, e))
+    return out
 
 
 def _why(cited: Sequence[int], valid: Sequence[int], verdicts: dict[int, Verdict]) -> str:

@@ -770,6 +770,42 @@ def test_an_agent_noun_holds_its_verb() -> None:
     assert coverage(question_ask("Who answered the reporters?"), "Her answer to reporters was brief.")[1] == 1.0
 
 
+HALT = ("Defense Secretary Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber "
+        "operations targeting Russia")
+
+
+@pytest.mark.parametrize(("question", "reply", "planted"), [
+    # "No." opens a sentence it contradicts: the splitter read it as "number" and glued the two.
+    ("Did Pete Hegseth order US Cyber Command to halt operations targeting Russia?", "No. {halt} [{n}].", "No"),
+    (HEGSETH, "{halt} [{n}]. Hegseth resigned.", "Hegseth resigned"),
+    (HEGSETH, "{halt} [{n}]. Yes, permanently.", "permanently"),
+])
+def test_a_sentence_of_one_or_two_words_is_checked_too(
+    make_assistant: Callable[..., Assistant], question: str, reply: str, planted: str,
+) -> None:
+    """A model's short sentence was shown unchecked (audit s17 #1): a bare verdict is not shown (the
+    sentence after it answers), any other short claim is checked like a long one and flagged when no
+    passage states it."""
+    n = passage_number(make_assistant(), HEGSETH, "Cyber Command")
+    text = reply.format(halt=HALT, n=n)
+    answer = make_assistant(lambda _m: text).answer(question)
+    assert not answer.refused and "Cyber Command" in answer.citations[0].quote
+    flagged = [u.sentence for u in answer.unsupported]
+    assert planted not in answer.text or any(planted in s for s in flagged), (answer.text, flagged)
+    assert answer.text.startswith("Defense Secretary"), answer.text
+
+
+def test_a_leading_verdict_is_split_off_its_sentence() -> None:
+    """"No." before a capitalised word is a verdict, not the abbreviation of "number" ("No. 10")."""
+    from retrieval.answer import _verdicts_apart
+    from retrieval.text import split_sentences
+
+    text = "No. Defense Secretary Pete Hegseth ordered it [1]. No. 10 Downing Street said nothing."
+    spans = _verdicts_apart(text, split_sentences(text))
+    assert [text[s:e].strip() for s, e in spans] == [
+        "No.", "Defense Secretary Pete Hegseth ordered it [1].", "No. 10 Downing Street said nothing."]
+
+
 def test_a_rewrite_that_swaps_the_name_typed_is_not_trusted(make_assistant: Callable[..., Assistant]) -> None:
     """The model's rewrite of "What did the UK say about it?" as a question about Canada answered another
     question, cited and verified (audit s17 #3): a rewrite must keep the names the user typed and add
