@@ -34,7 +34,7 @@ from retrieval.search import Filters, SearchResult, parse_day, search
 from retrieval.settings import Settings
 from retrieval.speakers import Asked, Speech, asked_speaker, read_speech, spoken_by
 from retrieval.store import Store
-from retrieval.text import flat, keyword_terms, split_sentences
+from retrieval.text import STOPWORDS, flat, keyword_terms, split_sentences
 from retrieval.types import Answer, Citation, Passage, Unsupported
 
 if TYPE_CHECKING:
@@ -281,6 +281,20 @@ def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignor
     return tied
 
 
+def rewrite_keeps(question: str, rewritten: str, history: History) -> bool:
+    """Whether a model's standalone ``rewritten`` of the follow-up ``question`` may stand for it: it keeps
+    every name the user typed (in any of its forms: "British" for "UK") and names nothing new that neither
+    the question nor the conversation named. A rewrite that drops or swaps a name ("What did the UK say
+    about it?" rewritten "What did Canada say …?") answers another question."""
+    folded, stems = _fold(rewritten), _stems(rewritten)
+    if not all(_name_in(name, folded, stems, rewritten) for name in question_ask(question).names):
+        return False
+    said = "\n".join([*(content for _, content in _history_pairs(history)), question])
+    said_folded, said_stems = _fold(said), _stems(said)
+    return all(name.removeprefix("the ") in _EVERYWHERE or _name_in(name, said_folded, said_stems, said)
+               for name in question_ask(rewritten).names)
+
+
 def _as_of(store: Store) -> str:
     newest = store.facts().get("newest_published") or ""
     return f" (newest article: {newest[:10]})" if newest else ""
@@ -320,6 +334,23 @@ _NAME_STOP = frozenset({
     "name", "describe", "explain", "summarize", "summarise", "both", "article", "articles",
     "report", "reports", "news", "yes", "no", "choose", "one",
 })
+
+
+# Markdown / HTML emphasis a question may carry when pasted or typed out of habit ("What did **Putin**
+# say?", "<b>…</b>", "> quoted", "# heading"): spaCy reads "**Putin**" as no name, so every check of the
+# question (the speaker asked about, its names) is done on the plain words.
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_EMPHASIS = re.compile(r"(?<![\w*_`~])[*_`~]{1,3}(?=[^\s*_`~])|(?<=[^\s*_`~])[*_`~]{1,3}(?![\w*_`~])")
+_LINE_MARK = re.compile(r"^\s*(?:#{1,6}|>+|[-*+]\s)\s*", re.M)
+
+
+def plain_question(question: str) -> str:
+    """``question`` without Markdown emphasis or code marks, HTML tags and heading / quote / bullet marks:
+    "What did **Putin** say?" is "What did Putin say?"."""
+    text = _HTML_TAG.sub(" ", question)
+    text = _LINE_MARK.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    return " ".join(text.split())
 
 
 def _fold(text: str) -> str:
@@ -365,6 +396,51 @@ class Ask:
 
 # The list of alternatives of a multiple-choice question: two or more "A)" labels to the end.
 _CHOICES_TAIL = re.compile(r"\s*(?:(?:choose|pick|select) one of:?\s*)?\(?\b[A-J]\)\s.*\b[B-J]\)\s.*$", re.I | re.S)
+
+
+# Words that make a question name nothing when they are all it holds besides wh-words: "Is it *true*?",
+# "Tell me *everything*", "*Summarize* the articles".
+_VAGUE = frozenset(_stem(w) for w in (
+    "true", "false", "right", "wrong", "correct", "real", "really", "everything", "anything", "something",
+    "all", "more", "else", "other", "details", "detail", "summary", "summarize", "summarise", "overview",
+    "going", "story", "stories", "topic", "topics", "sure", "exactly", "mean", "meant", "matter", "important",
+))
+
+
+def names_nothing(ask: Ask) -> bool:
+    """Whether a question asks about nothing it names: no name, and no key term but vague ones."""
+    return not ask.names and ask.terms <= _VAGUE
+
+
+# Function words of Spanish, French, German, Italian and Portuguese that are no English word a question
+# would use ("die", "war", "son", "come" and the like are left out): a question made of them is not English.
+_FOREIGN_WORDS = frozenset(_fold(w) for w in (
+    "el", "la", "los", "las", "un", "una", "unos", "unas", "que", "qué", "de", "del", "y", "o", "en", "con", "por",
+    "para", "sobre", "se", "su", "sus", "al", "lo", "como", "cómo", "cuál", "cuáles", "quién", "quiénes", "dónde",
+    "cuándo", "cuánto", "cuántos", "cuántas", "es", "está", "están", "fue", "fueron", "ha", "han", "dijo", "dice",
+    "pero", "más", "muy", "entre", "según", "también", "este", "esta", "estos", "estas", "ese", "esa", "porque",
+    "ni", "le", "les", "une", "des", "du", "et", "ou", "qui", "quoi", "quel", "quelle", "quels", "quelles", "est",
+    "sont", "dans", "avec", "pour", "sur", "par", "pas", "ne", "au", "aux", "ce", "cette", "ces", "il", "elle",
+    "ils", "elles", "leur", "comment", "pourquoi", "où", "quand", "combien", "été", "selon", "dit", "der", "das",
+    "den", "dem", "ein", "eine", "einen", "einem", "und", "oder", "ist", "sind", "wer", "wie", "wo", "warum",
+    "wann", "welche", "welcher", "welches", "haben", "mit", "von", "zu", "zum", "zur", "im", "auf", "für", "über",
+    "nicht", "sich", "auch", "bei", "aus", "dass", "gesagt", "hat", "gli", "di", "della", "dei", "delle", "degli",
+    "che", "chi", "cosa", "dove", "perché", "quale", "quali", "quanti", "quante", "è", "sono", "hanno", "nel",
+    "nella", "nei", "alla", "detto", "os", "um", "uma", "do", "da", "dos", "em", "no", "na", "nos", "quem", "qual",
+    "onde", "são", "foi", "disse", "ao", "não"
+)) - {"a", "in", "die", "war", "son", "come", "hat", "also", "do", "no", "on", "me", "sin", "dove",
+    "chi", "has", "am", "is"}
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def not_english(question: str) -> bool:
+    """Whether ``question`` reads as another language: at least two function words of Spanish, French,
+    German, Italian or Portuguese, and more of them than English stopwords ("What did the mayor of Ciudad
+    de México say about El Niño?" is English)."""
+    words = [_fold(w) for w in _WORDS.findall(question)]
+    foreign = sum(w in _FOREIGN_WORDS for w in words)
+    english = sum(w in STOPWORDS or w in _NAME_STOP for w in words)
+    return foreign >= 2 and foreign > english
 
 
 def question_speaker(question: str) -> Asked | None:
@@ -564,6 +640,13 @@ CUT_REASON = "the model's answer was cut off here"
 # over it comes from an endpoint that ignores max_tokens).
 REPLY_CHARS_PER_TOKEN = 8
 FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
+# Said to a question that names nothing to look up ("Why?", "Is it true?", "Who said that?" outside a
+# conversation): any passage's sentence would be shown as its cited answer.
+NAMES_NOTHING = ("Ask about something the articles may cover: name a person, place, organisation or event "
+                 "(this question names nothing to look up; to follow up on an answer, ask in the same chat).")
+# Said to a question in another language: its function words would pass the evidence check.
+NOT_ENGLISH = ("Please ask in English: the articles are searched, and the answers checked, in English "
+               "(this question reads as another language).")
 # The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
 EXTRACT_SENTENCES = 3
 EXTRACT_TERM_WEIGHT = 0.3
@@ -1043,7 +1126,8 @@ class Assistant:
                 )
                 text = str(getattr(reply, "content", reply)).strip().splitlines()
                 rewritten = text[0].strip().strip('"') if text else ""
-                if 3 <= len(rewritten) <= 300 and prompts.NOT_IN_ARTICLES not in rewritten:
+                if (3 <= len(rewritten) <= 300 and prompts.NOT_IN_ARTICLES not in rewritten
+                        and rewrite_keeps(question, rewritten, pairs)):
                     return rewritten
             except Exception:
                 pass
@@ -1389,9 +1473,15 @@ class Assistant:
         """Events: ``Retrieved`` (sources, before any token), ``Status``, ``Token`` (as generated), ``Final``."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        question = question.strip()
+        question = plain_question(question)
         if not question:
             raise EmptyQuestionError("the question is empty: ask something about the ingested articles")
+
+        if not_english(question):
+            yield Retrieved(question, [])
+            yield Final(Answer(text=NOT_ENGLISH, refused=True, question=question,
+                               timings={"total": time.perf_counter() - started}))
+            return
 
         t = time.perf_counter()
         follow = followup_search(question, history)
@@ -1437,6 +1527,13 @@ class Assistant:
         if follow is not None:  # a follow-up is answered from its story, or refused
             passages = self.of_story(question, follow, passages)
         ask = self.ask_of(question, follow, passages)
+        if follow is None and days is None and names_nothing(ask) and not asks_latest(question):
+            # "Why?", "Is it true?" with no conversation to refer to: the nearest sentences would be shown
+            # as its verified answer.
+            timings["total"] = time.perf_counter() - started
+            yield Final(Answer(text=NAMES_NOTHING, refused=True, passages=list(passages), question=standalone,
+                               timings=timings))
+            return
         # What the question asks of its names, stated near them — a follow-up's too ("How many died in that
         # storm?" needs a sentence saying who died, as the same question asked alone does).
         support = self.relation_support(question, ask, passages) if not ask.empty else None
@@ -1730,7 +1827,7 @@ class Assistant:
         order: list[tuple[int, int, int]] = []
         out_sentences: list[str] = []
         unsupported: list[Unsupported] = []
-        spans = split_sentences(text) or [(0, len(text))]
+        spans = _verdicts_apart(text, split_sentences(text) or [(0, len(text))])
         for s, e in spans:
             sentence = " ".join(text[s:e].split())
             cited = [n for m in _MARKER.finditer(sentence) for n in _parse_markers(m.group(1))]
@@ -1744,11 +1841,31 @@ class Assistant:
                 # About the passages, not the news ("This can be found in passage [6]."): small models
                 # add such sentences, cited or not; they claim nothing, so they are neither shown nor checked.
                 continue
-            if words < 3 and not (valid and keyword_terms(bare)):  # nothing to check ("-", "Yes, but")
-                if claim:
+            found: dict[int, Verdict] = {}  # a short claim's support, when a passage states it
+            if words < 3 and not (valid and keyword_terms(bare)):
+                said = _VERDICT.sub("", bare)
+                if said != bare and not set(keyword_terms(said)) - _CONNECTIVES:
+                    # A bare verdict ("No.", "Yes [1]."): no fact the claims checker compares, and a small
+                    # model's verdict may contradict the very sentence it cites: not shown, the sentences
+                    # after it answer.
+                    continue
+                if said != bare or set(keyword_terms(bare)) - _CONNECTIVES:
+                    # A short claim ("Hegseth resigned.", "Yes, permanently."): checked like any other,
+                    # uncited, it must be one a passage states.
+                    good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1,
+                                    found) if said == bare else []
+                    if not good:
+                        unsupported.append(Unsupported(claim, VERDICT_REASON if said != bare
+                                                       else _why(cited, valid, found)))
+                        out_sentences.append(claim)
+                        continue
+                    valid = good
+                elif claim:  # nothing to check ("-", "However,", "In short:")
                     out_sentences.append(claim)
-                continue
-            verdicts: dict[int, Verdict] = {}
+                    continue
+                else:
+                    continue
+            verdicts: dict[int, Verdict] = found
             if words >= 3:
                 verdicts.update({i: self._support(claim, passages[i]) for i in valid})
             good = [i for i in valid if i in verdicts and verdicts[i].supported]
@@ -1888,6 +2005,33 @@ def _repoint(passages: Sequence[Passage], cited: Sequence[int], check: Callable[
     best = max(held, key=lambda i: others[i].score)
     verdicts[best] = others[best]
     return [best]
+
+
+# A verdict opening a sentence ("No.", "Yes, permanently.", "Correct:"), and the words of a short sentence
+# that claim nothing ("However,", "In short:", "To sum up:").
+_VERDICT = re.compile(r"^(?:yes|no|nope|yeah|true|false|correct|incorrect|right|wrong|indeed|not really|"
+                      r"not quite|not exactly|absolutely|exactly|partly|partially)\b[\s.,;:!]*", re.I)
+_CONNECTIVES = frozenset({
+    "however", "short", "summary", "brief", "sum", "overall", "meanwhile", "additionally", "also", "still",
+    "notably", "first", "second", "third", "finally", "briefly", "note", "answer", "sources", "source",
+    "though", "although", "instead", "moreover", "furthermore", "conclusion", "update", "background",
+})
+VERDICT_REASON = "a yes/no verdict is no fact a passage can be checked against: read the cited sentences"
+# "No. Defense Secretary …": the splitter reads "No." as the abbreviation of "number" (not before a digit).
+_VERDICT_HEAD = re.compile(r"(?:Yes|No)[.!](?=\s+[A-Z])")
+
+
+def _verdicts_apart(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` with a leading "Yes." / "No." verdict split off the sentence it opens."""
+    out = []
+    for s, e in spans:
+        lead = len(text[s:e]) - len(text[s:e].lstrip())
+        head = _VERDICT_HEAD.match(text, s + lead, e)
+        if head and head.end() < e:
+            out += [(s, head.end()), (head.end(), e)]
+        else:
+            out.append((s, e))
+    return out
 
 
 def _why(cited: Sequence[int], valid: Sequence[int], verdicts: dict[int, Verdict]) -> str:

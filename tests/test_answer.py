@@ -803,3 +803,79 @@ def test_an_agent_noun_holds_its_verb() -> None:
     assert coverage(question_ask("Who organized the Zorblat festival?"), passage) == (1.0, 1.0)
     assert coverage(question_ask("Who was murdered in the attack?"), "The murder shocked the town.")[1] == 0.5
     assert coverage(question_ask("Who answered the reporters?"), "Her answer to reporters was brief.")[1] == 1.0
+
+
+HALT = ("Defense Secretary Pete Hegseth reportedly ordered US Cyber Command to halt offensive cyber "
+        "operations targeting Russia")
+
+
+@pytest.mark.parametrize(("question", "reply", "planted"), [
+    # "No." opens a sentence it contradicts: the splitter read it as "number" and glued the two.
+    ("Did Pete Hegseth order US Cyber Command to halt operations targeting Russia?", "No. {halt} [{n}].", "No"),
+    (HEGSETH, "{halt} [{n}]. Hegseth resigned.", "Hegseth resigned"),
+    (HEGSETH, "{halt} [{n}]. Yes, permanently.", "permanently"),
+])
+def test_a_sentence_of_one_or_two_words_is_checked_too(
+    make_assistant: Callable[..., Assistant], question: str, reply: str, planted: str,
+) -> None:
+    """A model's short sentence was shown unchecked (audit s17 #1): a bare verdict is not shown (the
+    sentence after it answers), any other short claim is checked like a long one and flagged when no
+    passage states it."""
+    n = passage_number(make_assistant(), HEGSETH, "Cyber Command")
+    text = reply.format(halt=HALT, n=n)
+    answer = make_assistant(lambda _m: text).answer(question)
+    assert not answer.refused and "Cyber Command" in answer.citations[0].quote
+    flagged = [u.sentence for u in answer.unsupported]
+    assert planted not in answer.text or any(planted in s for s in flagged), (answer.text, flagged)
+    assert answer.text.startswith("Defense Secretary"), answer.text
+
+
+def test_a_leading_verdict_is_split_off_its_sentence() -> None:
+    """"No." before a capitalised word is a verdict, not the abbreviation of "number" ("No. 10")."""
+    from retrieval.answer import _verdicts_apart
+    from retrieval.text import split_sentences
+
+    text = "No. Defense Secretary Pete Hegseth ordered it [1]. No. 10 Downing Street said nothing."
+    spans = _verdicts_apart(text, split_sentences(text))
+    assert [text[s:e].strip() for s, e in spans] == [
+        "No.", "Defense Secretary Pete Hegseth ordered it [1].", "No. 10 Downing Street said nothing."]
+
+
+def test_a_rewrite_that_swaps_the_name_typed_is_not_trusted(make_assistant: Callable[..., Assistant]) -> None:
+    """The model's rewrite of "What did the UK say about it?" as a question about Canada answered another
+    question, cited and verified (audit s17 #3): a rewrite must keep the names the user typed and add
+    none the conversation did not name; else the follow-up is searched as typed, with its subject."""
+    from retrieval.answer import rewrite_keeps
+
+    def reply(messages: list[BaseMessage]) -> str:
+        text = str(messages[-1].content)
+        if "Follow-up question" in text:
+            return "What did Canada say about intelligence sharing with the United States?"
+        n = next((i for i in range(1, 10)
+                  if f'n="{i}"' in text and "Canada deeply" in text.split(f'n="{i}"')[1][:800]), 1)
+        return f"Canada deeply values its partnership with the United States [{n}]."
+
+    history = [("user", HEGSETH), ("assistant", "Hegseth ordered Cyber Command to halt operations on Russia [1].")]
+    answer = make_assistant(reply).answer("What did the UK say about it?", history)
+    assert answer.question.startswith("What did the UK say about it? (following up on"), answer.question
+    assert not any("Canada deeply" in c.quote for c in answer.citations), answer.text
+    assert rewrite_keeps("What did the UK say about it?", "What did Britain say about Hegseth's order?", history)
+    assert not rewrite_keeps("What did they say?", "What did Canada say about it?", history)
+
+
+def test_markdown_in_a_question_is_read_as_plain_words(make_assistant: Callable[..., Assistant]) -> None:
+    """"What did **Putin** say?" was answered with sentences about him while the plain question is refused
+    (nobody quotes him): the speaker check read no name in "**Putin**" (audit s17 #4)."""
+    from retrieval.answer import plain_question
+
+    assert plain_question("What did **Putin** say?") == "What did Putin say?"
+    assert plain_question("<b>What did *Saudi Arabia* say?</b>") == "What did Saudi Arabia say?"
+    assert plain_question("# What did `Israel` say?") == "What did Israel say?"
+    assert plain_question("Is 3 * 4 in snake_case?") == "Is 3 * 4 in snake_case?"
+    assistant = make_assistant()
+    plain = assistant.answer("What did Putin say?")
+    assert plain.refused, plain.text
+    for marked in ("What did **Putin** say?", "What did _Putin_ say?", "<em>What did Putin say?</em>"):
+        answer = assistant.answer(marked)
+        assert answer.refused, (marked, answer.text)
+        assert answer.question == "What did Putin say?"

@@ -14,7 +14,16 @@ from indexes import build_index
 from scripted import ScriptedChat
 
 from retrieval import prompts
-from retrieval.answer import FALLBACK_NOTE, Assistant, asked_days, question_ask, question_relation
+from retrieval.answer import (
+    FALLBACK_NOTE,
+    NAMES_NOTHING,
+    NOT_ENGLISH,
+    Assistant,
+    asked_days,
+    not_english,
+    question_ask,
+    question_relation,
+)
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -171,3 +180,42 @@ def test_an_old_articles_yesterday_is_dated(make_assistant: Callable[..., Assist
     assert "resigned yesterday" in answer.text and "(published 2023-05-02)" in answer.text, answer.text
     fresh = make_assistant().answer("How much did Pellworth shares fall?", filters=Filters(as_of="2026-03-10"))
     assert "(published" not in fresh.text
+
+
+@pytest.mark.parametrize("question", ["Why?", "Is it true?", "Who said that?", "Tell me everything."])
+def test_a_question_that_names_nothing_is_asked_what_about(
+    make_assistant: Callable[..., Assistant], question: str,
+) -> None:
+    """Outside a conversation, "Why?" or "Is it true?" was answered with the nearest sentence, cited and
+    verified (audit s17 #2): the user is asked to name what the question is about."""
+    answer = make_assistant().answer(question, filters=AS_OF)
+    assert answer.refused and not answer.citations, answer.text
+    assert answer.text == NAMES_NOTHING
+
+
+SPANISH = _article(
+    "El Super Bowl 60 comienza esta noche en Santa Clara", "Noticias Hoy", "2026-03-08",
+    "Está previsto que el Super Bowl 60 comience a las 18:30 h ET en Santa Clara, con el himno nacional de "
+    "Estados Unidos antes del saque inicial.",
+    "Miles de aficionados de Canadá y de Estados Unidos viajaron a California para ver el partido, que se "
+    "transmitirá en más de 180 países.",
+)
+
+
+def test_a_question_in_another_language_is_not_answered_on_its_function_words(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any,
+) -> None:
+    """"¿Qué dijo el gobierno británico?" passed the evidence check on "el", "que", "de" and "Qué" (a
+    capitalised word) and was answered with a Spanish article's Super Bowl sentences (audit s17 #5): it is
+    refused, saying the articles are searched in English; an English question naming "El Niño" is not."""
+    assert not_english("¿Qué dijo Canadá sobre el intercambio de inteligencia con Estados Unidos?")
+    assert not_english("Qu'est-ce que le gouvernement a dit?")
+    assert not not_english("What did the mayor of Ciudad de México say about El Niño?")
+    assert not not_english("Who won the Copa del Rey final in La Liga?")
+    index = build_index(tmp_path_factory, embedder, {"es.md": SPANISH, "storm.md": STORM})
+    settings = Settings(data_dir=index, backend="extractive")
+    assistant = Assistant(settings, store=Store(settings, embedder=embedder))
+    answer = assistant.answer("¿Qué dijo el gobierno de Canadá sobre el partido?", filters=AS_OF)
+    assert answer.refused and not answer.citations, answer.text
+    assert answer.text == NOT_ENGLISH
+    assert not assistant.answer("How many homes did the ice storm cut power to?", filters=AS_OF).refused
