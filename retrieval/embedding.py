@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.machine import quiet_threads
+
 # Torch formats keep their names (the values NEWSQA_EMBEDDING_DTYPE always had).
 TORCH_FORMATS = ("float32", "bfloat16")
 ONNX_FORMATS = ("onnx-float32", "onnx-int8")
@@ -106,6 +108,7 @@ def export_onnx(model_path: str | Path, cache_dir: Path, fmt: str) -> Path:
 
 
 def _export_float32(model_path: Path, target: Path) -> None:
+    quiet_threads()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from sentence_transformers import SentenceTransformer

@@ -30,6 +30,7 @@ from pydantic import Field, PrivateAttr
 
 from retrieval.errors import BackendUnavailableError
 from retrieval.local_model import INSTALL_LOCAL_HINT
+from retrieval.machine import quiet_threads
 
 if TYPE_CHECKING:
     from langchain_core.language_models.base import LangSmithParams
@@ -56,6 +57,7 @@ def _to_llama_message(message: BaseMessage) -> dict[str, str]:
 
 
 def _import_llama_cpp() -> Any:
+    quiet_threads()  # before llama.cpp loads its OpenMP runtime
     try:
         import llama_cpp
     except ImportError as exc:  # not installed, or the native library fails to load

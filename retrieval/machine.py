@@ -1,5 +1,5 @@
 """The one CPU probe: what machine a measurement ran on (evaluate, benchmarks) and whether the CPU
-has native bf16 (the embedder's ``auto`` dtype)."""
+has native bf16 (the embedder's ``auto`` dtype); and how the native thread pools wait (``quiet_threads``)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def cpu_has_native_bf16() -> bool:
 def load_average() -> float | None:
     """The 1-minute load average, None where the OS has none."""
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def quiet_threads() -> None:
+    """Worker threads that sleep, not spin, while they wait for work: OpenMP's passive wait policy, set
+    before torch or llama.cpp load the OpenMP runtime (a value the user set is kept).
+
+    OpenMP threads spin between parallel regions by default. On a machine where anything else runs (a
+    Chroma server, an ingest, another session, the page's own threads) the spinning threads take the cores
+    the working ones need: on the shared 2-core machine (load ≈ 17) encoding one question took 330-530 ms
+    instead of 26-35 ms, and 60 sentences 3.5-4.9 s instead of 0.9-1.1 s (``docs/results.md``, session 17).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def machine_summary() -> dict[str, Any]:

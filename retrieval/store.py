@@ -52,7 +52,7 @@ from langchain_core.embeddings import Embeddings
 
 from retrieval.catalog import ArticleHit, Catalog, KeywordHit
 from retrieval.keyword_index import KeywordIndex, tantivy_failure
-from retrieval.machine import cpu_has_native_bf16
+from retrieval.machine import cpu_has_native_bf16, quiet_threads
 from retrieval.settings import MODEL_CACHE, Settings
 from retrieval.types import Article, Chunk
 
@@ -186,6 +186,7 @@ class Embedder(Embeddings):
     @cached_property
     def model(self) -> Any:
         """The ``SentenceTransformer`` (torch formats) or an ``OnnxEncoder`` with the same ``encode``."""
+        quiet_threads()  # before torch loads its OpenMP runtime
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import transformers
