@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.claims import _Hay, default_checker, name_in
+from retrieval.names import blank_longer
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -315,9 +316,12 @@ def asked_speaker(question: str) -> Asked | None:
 def same_speaker(asked: str, speaker: str, context: str = "") -> bool:
     """Whether ``speaker`` (a phrase naming who speaks: "A British government spokesperson", "Hughes")
     is ``asked`` (as a question names it: "UK", "Brian Hughes"): the name or an alias of it in the
-    phrase ("British" for the UK), or its surname, the rest of the name in ``context`` (the passage)."""
-    near = _Hay([speaker])
-    return name_in(asked, near, _Hay([speaker, context]))
+    phrase ("British" for the UK), or its surname, the rest of the name in ``context`` (the passage) —
+    not as part of a longer name, another speaker ("British Airways", "Dick Clark Productions", "Taipei
+    101": :func:`retrieval.names.blank_longer`)."""
+    shown = blank_longer(asked, speaker, seats=True)
+    near = _Hay([shown])
+    return bool(shown.strip()) and name_in(asked, near, _Hay([shown, context]))
 
 
 def spoken_by(asked: Asked, sentences: Sequence[str], speech: Sequence[Speech], title: Speech | None = None,

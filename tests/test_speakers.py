@@ -228,7 +228,19 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (HUGHES, "\u201cThe deal is dead,\u201d Hughes said. \u201cWe will walk away.\u201d Markets fell.",
      [True, True, False]),  # the next paragraph's quotation goes on
     (UK, "A British government spokesperson stated: \u201cWe stand by our ally.\u201d", [True]),
-    (UK, "British Airways said flights would resume.", [True]),  # a variant's false friend: left to names
+    # A longer name holding the asked one (or its other form) is another speaker; a body or an office of it is not.
+    (UK, "British Airways said flights would resume.", [False]),
+    (UK, "A British Airways spokesman said flights would resume.", [False]),
+    (Asked("Taipei"), "Taipei 101 said the fireworks would go ahead.", [False]),
+    (Asked("Dick Clark"), "Dick Clark Productions said the show would go on.", [False]),
+    (Asked("Las Vegas"), "Steve Grammas, president of the Las Vegas Police Protective Association, said the union "
+                         "would sue.", [False]),
+    (Asked("Jordan"), "Michael Jordan told reporters the team would be sold.", [False]),
+    (UK, "UK Prime Minister Keir Starmer said flights would resume.", [True]),
+    (Asked("China"), "The Chinese Foreign Ministry said the tariffs were unfair.", [True]),
+    (Asked("White House"), "The White House National Security Council said the deal was dead.", [True]),
+    (Asked("Dick Clark"), "Dick Clark said the show would go on.", [True]),
+    (HUGHES, "White House spokesman Brian Hughes said the deal was dead.", [True]),  # a surname after a first name
     (HUGHES, "Dr. Reed: Hughes is wrong about the deal.", [False]),
     (Asked("Atlanta"), "Atlanta: A fundraising bash has raised more than $117 million for charities.", [False]),
     (Asked("Las Vegas"), "Regular shootings, like the one at a Las Vegas festival, have sparked calls for change.",
