@@ -725,3 +725,41 @@ def blank_longer(name: str, text: str, *, seats: bool = False) -> str:
         if in_longer_name(text, s, e, phrase=True, before=place):
             out = out[:s] + " " * (e - s) + out[e:]
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def demonym_country(name: str) -> str | None:
+    """The country a demonym names ("Italian" -> "Italy", "British" -> "United Kingdom"), None for any other
+    name."""
+    entries = _table()["demonyms"].get(key(name), [])
+    return entries[0].names[0] if entries and entries[0].names else None
+
+
+
+# Who speaks for a country by its demonym, besides its offices and bodies ("Italian lawmakers").
+_VOICES = frozenset({"legislator", "negotiator", "regulator", "prosecutor", "diplomat", "spokesmen", "spokeswomen",
+                     "media", "broadcaster", "mission"})
+
+
+def voice(word: str) -> bool:
+    """Whether a word (lower case) after a demonym makes it a voice of the country: an office, a body,
+    "lawmakers" (singular or plural)."""
+    word = word.split("-")[0]
+    return any(w in OFFICE_WORDS or w in BODY_WORDS or w in _VOICES for w in (word, word.removesuffix("s")))
+
+
+def official(country: str, phrase: str) -> bool:
+    """Whether ``phrase`` (who speaks: "Italy's foreign minister", "The Italian carmaker") names ``country``
+    as one who speaks for it: by one of its names or seats ("Italy", "Rome"), or by its demonym before an
+    office or a body ("Italian officials", "the Italian government", "Italian Prime Minister Giorgia
+    Meloni") — not "the Italian carmaker" nor "Italian fans". A mention inside a longer name is none
+    (:func:`blank_longer`)."""
+    shown = blank_longer(country, phrase, seats=True)
+    entries = [e for k in _numbered(key(country)) for e in _table()["names"].get(k, ())]
+    named = _forms_of({country, *(n for e in entries for n in (*e.names, *e.seats))}, "")
+    if named.found(shown):
+        return True
+    mapped = fold(shown)
+    demonyms = sorted({key(d) for e in entries for d in e.demonyms})
+    return any(voice(m.group(1)) for d in demonyms
+               for m in re.finditer(_folded_pattern(d) + r"[\s-]+([a-z][\w-]*)", mapped))

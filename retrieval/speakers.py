@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.claims import _Hay, default_checker, name_in
-from retrieval.names import blank_longer
+from retrieval.names import blank_longer, demonym_country, official, voice
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -100,8 +100,9 @@ _FOLLOWING = re.compile(r"\s*\(following up on:.*$", re.S)
 class Asked:
     """Whom a question asks about what they said: "What did the UK say about it?" → UK."""
 
-    name: str  # as the question names it ("UK", "Brian Hughes", "British")
+    name: str  # as the question names it ("UK", "Brian Hughes"), a demonym's country ("Italy")
     acts: bool = False  # "How did China respond?": what China did answers too ("China imposed tariffs")
+    official: bool = False  # "Italian leaders": the country as its offices and bodies speak, not "the Italian carmaker"
 
 
 @dataclass(frozen=True)
@@ -252,14 +253,15 @@ def read_speech(doc: Doc | Span) -> Speech:
         prefix = None  # a dateline ("Atlanta: A fundraising bash …"), not a speaker
     if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
         speakers, nameless, anaphoric = [prefix.group(1)], False, ""
-    subject = next((_actor(c) for c in root.children if c.dep_ == "nsubj"), "")
+    subject = next((_actor(c, head=True) for c in root.children if c.dep_ == "nsubj"), "")
     return Speech(tuple(speakers), nameless, anaphoric, subject, tuple(names), bool(prefix))
 
 
-def _actor(subj: Token) -> str:
+def _actor(subj: Token, head: bool = False) -> str:
     """The name of who acts as the subject ``subj``: a name ("Saudi Arabia"), or a body named by its
-    modifiers ("the British government", "China's foreign ministry"); "" for anything else ("US allies,
-    including Saudi Arabia": not Saudi Arabia's act)."""
+    modifiers ("the British government", "China's foreign ministry": "British", "China", with ``head``
+    "British government", "China 's ministry"); "" for anything else ("US allies, including Saudi Arabia":
+    not Saudi Arabia's act)."""
     if _named(subj):
         words = [w for w in subj.subtree
                  if w.i <= subj.i and (w is subj or (w.dep_ in ("compound", "poss") and _named(w)))]
@@ -267,7 +269,7 @@ def _actor(subj: Token) -> str:
     if subj.lemma_.lower() not in SPEAKER_NOUNS:
         return ""
     named = [w for c in subj.children if c.dep_ in ("compound", "poss", "amod", "nmod") for w in c.subtree if _named(w)]
-    return " ".join(w.text for w in named)
+    return " ".join([*(w.text for w in named), *([subj.text] if head and named else [])])
 
 
 @functools.lru_cache(maxsize=256)
@@ -309,16 +311,22 @@ def asked_speaker(question: str) -> Asked | None:
             if subj.lemma_.lower() in _DOCUMENT_NOUNS:
                 return None
             name = _actor(subj)  # "the UK", "China's foreign ministry"; not "the author of “Flesh”"
+            country = demonym_country(name) if not _named(subj) and voice(subj.lower_) else None
+            if country:  # "Italian leaders": Italy as its offices speak, not any Italian
+                return Asked(country, acts, official=True)
             return Asked(name, acts) if name else None
     return None
 
 
-def same_speaker(asked: str, speaker: str, context: str = "") -> bool:
+def same_speaker(asked: str, speaker: str, context: str = "", official_only: bool = False) -> bool:
     """Whether ``speaker`` (a phrase naming who speaks: "A British government spokesperson", "Hughes")
     is ``asked`` (as a question names it: "UK", "Brian Hughes"): the name or an alias of it in the
     phrase ("British" for the UK), or its surname, the rest of the name in ``context`` (the passage) —
     not as part of a longer name, another speaker ("British Airways", "Dick Clark Productions", "Taipei
-    101": :func:`retrieval.names.blank_longer`)."""
+    101": :func:`retrieval.names.blank_longer`). ``official_only``: ``asked`` is a country as its offices and
+    bodies speak (:func:`retrieval.names.official`: "Italian officials", not "the Italian carmaker")."""
+    if official_only:
+        return official(asked, speaker)
     shown = blank_longer(asked, speaker, seats=True)
     near = _Hay([shown])
     return bool(shown.strip()) and name_in(asked, near, _Hay([shown, context]))
@@ -349,9 +357,9 @@ def spoken_by(asked: Asked, sentences: Sequence[str], speech: Sequence[Speech], 
     out = []
     for s, said_by in zip(speech, who, strict=True):
         if said_by is None:
-            out.append(asked.acts and bool(s.subject) and same_speaker(asked.name, s.subject, context))
+            out.append(asked.acts and bool(s.subject) and same_speaker(asked.name, s.subject, context, asked.official))
         else:
-            out.append(any(same_speaker(asked.name, sp, context) for sp in said_by))
+            out.append(any(same_speaker(asked.name, sp, context, asked.official) for sp in said_by))
     return out
 
 

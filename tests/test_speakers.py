@@ -45,6 +45,13 @@ ARTICLES = {
         "Varga later told reporters: \u201cThe ferry cuts will strand the island all winter. Children will "
         "miss school. Nurses will miss their shifts at the mainland hospital.\u201d "
         "The cuts follow a doubling of fuel costs since spring, according to the Marrow Harbour Board."),
+    # An Italian company speaks, then Italy's minister: "Italian leaders" are the minister.
+    "cars.md": _article(
+        "Veltrian car tariffs hit Italian exporters", "2026-05-07", "cars",
+        "Veltria raised its tariffs on imported cars to 40 percent on Thursday. The Italian carmaker Ferrosa "
+        "said the Veltrian car tariffs would cost it 300 million euros a year. Exports of Italian cars to "
+        "Veltria fell by half last year. Italy's industry minister Carla Rossi said on Friday the Veltrian "
+        "car tariffs broke world trade rules."),
 }
 
 
@@ -116,6 +123,16 @@ def test_the_bundled_articles_uk_statement_answers_and_hughes_does_not_answer_fo
     assert "closest ally" not in hughes.text and "Dr. Reed" not in hughes.text
 
 
+def test_a_demonym_and_a_group_ask_for_the_country_not_any_of_its_people(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """"Italian leaders" are Italy speaking through its offices: its minister's words answer, the Italian
+    carmaker's do not."""
+    leaders = make_assistant().answer("What did Italian leaders say about the Veltrian car tariffs?")
+    assert not leaders.refused and "world trade rules" in _quotes(leaders), leaders.text
+    assert "Ferrosa" not in leaders.text and "300 million" not in leaders.text, leaders.text
+
+
 # --- a model's draft -----------------------------------------------------------------------------------
 HEGSETH = "What did Pete Hegseth reportedly order?"
 HISTORY = [("user", HEGSETH),
@@ -181,7 +198,10 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("What did Brian Hughes say?", Asked("Brian Hughes")),
     ("What was China's reaction to the tariffs?", Asked("China", acts=True)),
     ("What did Sony say it will no longer produce for the PlayStation?", Asked("Sony")),
-    ("What did the British government announce?", Asked("British")),
+    ("What did the British government announce?", Asked("United Kingdom", official=True)),
+    ("What did Italian leaders say about the tariffs?", Asked("Italy", official=True)),  # a demonym and a group
+    ("How did Chinese lawmakers respond?", Asked("China", acts=True, official=True)),
+    ("What did the Italians say?", Asked("Italians")),
     ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)", Asked("UK")),
     # No speaker to hold to: none named, a document, the speaker asked for, a fact the verb only frames.
     ("What did officials say?", None),
@@ -250,6 +270,12 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
                           'are occurring now."', [False]),  # the agency speaks, not California
     (Asked("Canada"), 'The Canada Security Intelligence Service issued a statement: "Canada deeply values its '
                       'partnership with the United States."', [True]),
+    # A country as its offices and bodies speak ("What did Italian leaders say?"): not any of its people.
+    (Asked("Italy", official=True), "The Italian carmaker Ferrosa said costs would rise. Italian officials said "
+                                    "the tariffs were illegal.", [False, True]),
+    (Asked("Italy", official=True), "Italy's industry minister said the tariffs were illegal.", [True]),
+    (Asked("Italy", official=True), "Italian fans said the final was a disgrace.", [False]),
+    (Asked("United Kingdom", official=True), "A British government spokesperson said the ally was trusted.", [True]),
     # What X did answers "How did X respond?", not "What did X say?".
     (Asked("China", acts=True), "China imposed tariffs on US soybeans.", [True]),
     (Asked("China"), "China imposed tariffs on US soybeans.", [False]),
