@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from indexes import BUNDLED, build_index
 from langchain_core.messages import BaseMessage
-from scripted import ScriptedChat
+from scripted import ChoosingChat, ScriptedChat
 
 from retrieval.answer import FALLBACK_NOTE, Assistant
 from retrieval.claims import default_checker
@@ -52,6 +52,12 @@ ARTICLES = {
         "said the Veltrian car tariffs would cost it 300 million euros a year. Exports of Italian cars to "
         "Veltria fell by half last year. Italy's industry minister Carla Rossi said on Friday the Veltrian "
         "car tariffs broke world trade rules."),
+    # The analysts and the minister name the same figure; the analysts' sentence is closer to the question.
+    "jobs.md": _article(
+        "Ostrovia counts the cost of Zorbian tariffs", "2026-05-06", "jobs",
+        "Independent analysts said on Tuesday the Zorbian tariffs would cost the northern steel towns 3,000 jobs "
+        "by next year. Ostrovia's trade minister Pavel Dunn agreed with them on Wednesday. He told parliament "
+        "that 3,000 jobs could go. The steel towns of the north employ about 40,000 people."),
 }
 
 
@@ -131,6 +137,25 @@ def test_a_demonym_and_a_group_ask_for_the_country_not_any_of_its_people(
     leaders = make_assistant().answer("What did Italian leaders say about the Veltrian car tariffs?")
     assert not leaders.refused and "world trade rules" in _quotes(leaders), leaders.text
     assert "Ferrosa" not in leaders.text and "300 million" not in leaders.text, leaders.text
+
+
+def test_a_letter_is_supported_by_the_asked_speakers_sentence(index_dir: Path, embedder: Any) -> None:
+    """A question listing choices, a model that picks the right letter: the choice is cited with Dunn's own
+    sentence, not refused because the analysts' sentence naming the same figure is closer to the question
+    (and is no Dunn's); the letter another one said is not verified as his."""
+    question = ("What did Pavel Dunn say the Zorbian tariffs would cost the northern steel towns? "
+                "Choose one of: A) 3,000 jobs; B) 12,000 jobs.")
+    settings = Settings(data_dir=index_dir, backend="local")
+
+    def ask(letter: int) -> Answer:
+        model = ChoosingChat(reply=lambda _: "I cannot tell.", calls=[], letter=lambda *_: letter, chosen=[])
+        return Assistant(settings, store=Store(settings, embedder=embedder), chat_model=model).answer(question)
+
+    right = ask(0)
+    assert right.text.startswith("A) 3,000 jobs") and not right.note, right.text
+    assert "3,000 jobs could go" in _quotes(right) and "analysts" not in _quotes(right), right.text
+    wrong = ask(1)
+    assert not wrong.text.startswith("B)") and "12,000" not in _quotes(wrong), wrong.text
 
 
 # --- a model's draft -----------------------------------------------------------------------------------
