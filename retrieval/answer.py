@@ -995,6 +995,7 @@ class Assistant:
         self._entity_cache: dict[str, list[tuple[str, str]]] = {}
         self._lemma_cache: dict[str, list[tuple[str, str, str]]] = {}
         self._speech_cache: dict[str, Speech] = {}
+        self._spoken_cache: dict[tuple[Asked, str, str], list[tuple[int, int, str, bool]]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -1102,12 +1103,22 @@ class Assistant:
 
     def _spoken_flags(self, speaker: Asked, passage: Passage) -> list[tuple[int, int, str, bool]]:
         """Each sentence of ``passage`` — (start, end, text on one line, whether it answers what
-        ``speaker`` said: :func:`retrieval.speakers.spoken_by`)."""
+        ``speaker`` said: :func:`retrieval.speakers.spoken_by`), cached: the gate, the extractive choice
+        and the check of a draft each ask (the walk costs ~4 ms for six passages, once parsed)."""
+        cached = (speaker, passage.title, passage.text)
+        with self._cache_lock:
+            if cached in self._spoken_cache:
+                return self._spoken_cache[cached]
         spans = [(s, e, flat(t)) for s, e, t in self._passage_sentences(passage)]
         spans = spans or [(0, len(passage.text), flat(passage.text))]
         speech = self._speech([passage.title, *(t for _, _, t in spans)])
         flags = spoken_by(speaker, [t for _, _, t in spans], speech[1:], speech[0], f"{passage.title}\n{passage.text}")
-        return [(s, e, t, ok) for (s, e, t), ok in zip(spans, flags, strict=True)]
+        out = [(s, e, t, ok) for (s, e, t), ok in zip(spans, flags, strict=True)]
+        with self._cache_lock:
+            if len(self._spoken_cache) >= 2_000:
+                self._spoken_cache.clear()
+            self._spoken_cache[cached] = out
+        return out
 
     def spoken(self, question: str, passages: Sequence[Passage]) -> dict[int, set[str]] | None:
         """For a question about what someone said or how they reacted (:func:`asked_speaker`: "What did

@@ -37,7 +37,7 @@ SAY_VERBS = frozenset({
     "caution", "remark", "affirm", "reaffirm", "reiterate", "criticize", "criticise", "condemn", "denounce",
     "slam", "welcome", "praise", "dismiss", "reject", "call", "demand", "ask", "describe", "report", "signal",
     "indicate", "complain", "protest", "question", "counter", "rebuff", "retort", "decline", "refuse", "vote",
-    "propose", "recommend", "advise", "inform", "notify", "brief", "hail", "blast", "rebuke",
+    "propose", "recommend", "advise", "inform", "notify", "brief", "hail", "blast", "rebuke", "speak",
 })
 # A question's speaker is asked about only with these (what it said, how it responded); "Which company
 # announced …" asks for the speaker instead, and "X announced a ban for people born after which year?"
@@ -272,6 +272,20 @@ def _actor(subj: Token, head: bool = False) -> str:
     return " ".join([*(w.text for w in named), *([subj.text] if head and named else [])])
 
 
+# Forms of the speech verbs and reaction nouns no stem of theirs begins (spaCy's lemmatizer's exceptions).
+_IRREGULAR = ("said", "told", "wrote", "written", "spoke", "spoken")
+
+
+@functools.cache
+def _speech_word() -> re.Pattern[str]:
+    """Any word :func:`asked_speaker` can read as a speech verb or a reaction noun: a stem of one ("stat"
+    of "stated", "deni" of "denied", "call" of "called") or an irregular form ("said", "told")."""
+    stems = set(_IRREGULAR)
+    for word in SAY_VERBS | _REACTION_NOUNS:
+        stems |= {word, word[:-1] if word.endswith("e") else word, word[:-1] + "i" if word.endswith("y") else word}
+    return re.compile(rf"\b(?:{'|'.join(sorted(map(re.escape, stems)))})", re.I)
+
+
 @functools.lru_cache(maxsize=256)
 def asked_speaker(question: str) -> Asked | None:
     """The speaker ``question`` asks about, as named in it ("UK", "Brian Hughes", "China"), when it asks
@@ -283,8 +297,13 @@ def asked_speaker(question: str) -> Asked | None:
     UK announced a ban for people born after which year?"). Only a question is read (a sentence with a
     question mark, or opening with "what", "how" …); a rewritten follow-up's "(following up on: …)" not."""
     bare = _FOLLOWING.sub("", question).strip()
-    if not bare:
-        return None
+    if not bare or not _speech_word().search(bare):
+        return None  # no speech word: no parse (about 7 ms)
+    return _parsed_speaker(bare)
+
+
+def _parsed_speaker(bare: str) -> Asked | None:
+    """:func:`asked_speaker` of a question with its "(following up on: …)" left out, read from spaCy's parse."""
     doc = default_checker().nlp(bare)
     for sent in doc.sents:
         if "?" not in sent.text and sent[0].lower_ not in _WH:
@@ -298,8 +317,19 @@ def asked_speaker(question: str) -> Asked | None:
                     or (c.dep_ == "advmod" and c.lower_ == "how")
                     or (c.dep_ in ("ccomp", "xcomp") and any(x.lower_ in _WH and x.dep_ != "det" for x in c.subtree))
                     for c in t.children)
-                if asks:
-                    subj = next((c for c in t.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+                subj = next((c for c in t.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+                if not asks and subj is not None:
+                    # a question word fronted before "did X say" that the parse hangs elsewhere, asking
+                    # what X's words say ("How many jobs did Dunn say the tariffs would cost?") or what X
+                    # spoke about ("What did Hughes tell reporters about?"); not a fact X's act is about
+                    # ("Which type of animal did Vance add to his residence?": no clause said)
+                    aux = next((c for c in t.children if c.dep_ == "aux" and c.i < subj.i), None)
+                    wh = next((w for w in sent if aux is not None and w.i < aux.i and w.lower_ in _WH), None)
+                    asks = wh is not None and (
+                        any(c.dep_ in ("ccomp", "xcomp") for c in t.children)
+                        or (wh.dep_ == "pobj" and wh.head.head.i == t.i))
+                if not asks:
+                    subj = None
             elif t.lemma_.lower() in _REACTION_NOUNS and t.dep_ in ("nsubj", "attr") and t.head.lemma_ == "be" and any(
                     c.lower_ == "what" for c in t.head.children):
                 subj = next((c for c in t.children if c.dep_ == "poss"), None)  # "What was China's reaction?"

@@ -15,10 +15,11 @@ from indexes import BUNDLED, build_index
 from langchain_core.messages import BaseMessage
 from scripted import ChoosingChat, ScriptedChat
 
+from retrieval import answer as answer_module
 from retrieval.answer import FALLBACK_NOTE, Assistant
 from retrieval.claims import default_checker
 from retrieval.settings import Settings
-from retrieval.speakers import Asked, asked_speaker, read_speech, same_speaker, spoken_by
+from retrieval.speakers import Asked, _parsed_speaker, asked_speaker, read_speech, same_speaker, spoken_by
 from retrieval.store import Store
 from retrieval.text import flat, split_sentences
 from retrieval.types import Answer
@@ -242,6 +243,47 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
 ])
 def test_the_asked_speaker(question: str, speaker: Asked | None) -> None:
     assert asked_speaker(question) == speaker
+
+
+def test_a_question_without_a_speech_word_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speech-word filter before the parse (about 7 ms a question): "Where was Maduro captured?" has
+    none, so no parse; each irregular form is one ("told", "wrote", "written", "spoke", "said"), and the
+    filtered reading is the parse's (all rtqa and follow-up questions: results.md)."""
+    questions = ["What did Hughes tell reporters about the deal?", "What did Hughes write about the deal?",
+                 "What has Hughes written about the deal?", "What did Hughes speak about at the summit?",
+                 "What has Hughes said about it?", "What did Hughes deny?", "How did Hughes reply?",
+                 "What was Hughes's reaction?"]
+    expected = [_parsed_speaker(q) for q in questions]
+    assert all(e is not None and e.name == "Hughes" for e in expected), expected
+    asked_speaker.cache_clear()
+
+    def no_parse() -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr("retrieval.speakers.default_checker", no_parse)
+    assert asked_speaker("Where was ousted President Nicolás Maduro captured?") is None
+    assert asked_speaker("How many people died in the storm?") is None
+    monkeypatch.undo()
+    assert [asked_speaker(q) for q in questions] == expected
+
+
+def test_the_speaker_walk_is_done_once_per_passage(make_assistant: Callable[..., Assistant],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate and the extractive choice both ask who speaks in each passage: one walk each."""
+    walks: list[int] = []
+    real = answer_module.spoken_by
+
+    def counted(*args: Any, **kwargs: Any) -> list[bool]:
+        walks.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(answer_module, "spoken_by", counted)
+    assistant = make_assistant()
+    answer = assistant.answer("What did Lena Kraus say about the Zorbian steel tariffs?")
+    assert not answer.refused and "grave mistake" in _quotes(answer), answer.text
+    first = len(walks)
+    assistant.spoken("What did Lena Kraus say about the Zorbian steel tariffs?", answer.passages)
+    assert first and len(walks) == first, (first, len(walks))
 
 
 def _spoken(asked: Asked, text: str, title: str = "") -> list[tuple[str, bool]]:
