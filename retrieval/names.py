@@ -727,6 +727,16 @@ def blank_longer(name: str, text: str, *, seats: bool = False) -> str:
     return out
 
 
+@functools.cache
+def _country_keys() -> frozenset[str]:
+    return frozenset(key(n) for e in _parse(_COUNTRIES) for n in e.names)
+
+
+def is_country(name: str) -> bool:
+    """Whether ``name`` is one of a country's names in the table ("UK", "the United States", "Italy")."""
+    return key(name) in _country_keys()
+
+
 @functools.lru_cache(maxsize=1024)
 def demonym_country(name: str) -> str | None:
     """The country a demonym names ("Italian" -> "Italy", "British" -> "United Kingdom"), None for any other

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.claims import _Hay, default_checker, name_in
-from retrieval.names import blank_longer, demonym_country, official, voice
+from retrieval.names import blank_longer, demonym_country, is_country, official, voice
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -65,6 +65,8 @@ _CROWDS = frozenset({
     "others", "someone", "everyone", "nobody", "i", "we", "you", "one", "person", "user", "fan", "voter",
     "doctor", "lawyer", "attorney", "diplomat", "insider", "member", "worker", "employee",
 })
+# Of the crowds, who speak for the one named with them ("Trump's lawyers said").
+_COUNSEL = frozenset({"lawyer", "attorney"})
 # Nameless subjects that stand for someone named before ("the ministry said", "the company said"): the
 # sentences before tell who. Other nameless subjects of a speech verb are not speakers ("the concerns
 # suggest …").
@@ -80,7 +82,7 @@ SPEAKER_NOUNS = frozenset({
     "retailer", "airline", "studio", "network", "broadcaster", "publisher", "school", "university", "court",
     "judge", "prosecutor", "police", "force", "regime", "kremlin", "cabinet", "parliament", "congress",
     "senator", "lawmaker", "lawmakers", "legislature", "federation", "association", "foundation", "institute",
-    "author", "writer", "artist", "rapper", "band", "host",
+    "author", "writer", "artist", "rapper", "band", "host", "media", "medium",
 })
 _SPEAKER_PREFIX = re.compile(r"^\s*((?:[A-Z][\w.’'-]*\s?){1,4}):\s")
 _OWNING = frozenset({"of", "for", "at", "from", "with"})  # "spokesman for X", "an official at X"
@@ -139,14 +141,15 @@ def _phrase(tok: Token) -> list[Token]:
 
 def _who(subj: Token) -> list[Token] | None:
     """The phrase naming who speaks as ``subj`` (:func:`_phrase`), when it names someone: a name ("Hughes"),
-    a speaker or a group with a name in it ("A British government spokesperson", "Sony analysts", "One
-    of Trump's lawyers, Jay Sekulow"); None otherwise ("Regular shootings, like … in Las Vegas, have
-    sparked calls for change")."""
+    a speaker with a name in it ("A British government spokesperson", "One of Trump's lawyers, Jay
+    Sekulow", "Trump's lawyers"); None otherwise: a crowd a name only qualifies is not the named one
+    ("Trump's critics", "Chinese analysts"), nor a thing named after someone ("Regular shootings, like …
+    in Las Vegas, have sparked calls for change")."""
     words = _phrase(subj)
     if not any(_named(w) for w in words):
         return None
     lemma = subj.lemma_.lower()
-    if _named(subj) or lemma in SPEAKER_NOUNS or lemma in _CROWDS or any(
+    if _named(subj) or lemma in SPEAKER_NOUNS or lemma in _COUNSEL or any(
             c.dep_ == "appos" and _named(c) for c in subj.children):
         return words
     return None
@@ -207,6 +210,8 @@ def read_speech(doc: Doc | Span) -> Speech:
         words = _who(subj)
         if words:
             speakers.append(" ".join(w.text for w in words))
+        elif subj.lemma_.lower() in _CROWDS and subj.lower_ not in ("it", "they"):
+            nameless = True  # "Trump's critics said", "Chinese analysts said": someone, not the one named
         elif any(_named(w) for w in _phrase(subj)):
             continue  # a thing named after someone does not speak ("a Las Vegas festival")
         elif subj.lower_ in ("he", "she"):
@@ -223,7 +228,9 @@ def read_speech(doc: Doc | Span) -> Speech:
         if t.lower_ == "according" and t.i + 1 < len(doc) and t.doc[t.i + 1].lower_ == "to":
             for obj in (c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"):
                 words = _phrase(obj)
-                if any(_named(w) for w in words):  # "according to a Palm Beach County marriage license" too
+                if obj.lemma_.lower() in _CROWDS and obj.lemma_.lower() not in _COUNSEL and not _named(obj):
+                    nameless = True  # "according to a person familiar with Sony's plans", "… Hughes's critics"
+                elif any(_named(w) for w in words):  # "according to a Palm Beach County marriage license" too
                     speakers.append(" ".join(w.text for w in words))
                 elif obj.pos_ == "PRON" or (obj.lemma_.lower() in SPEAKER_NOUNS and any(
                         c.lower_ in ("the", "its", "his", "her", "their") for c in obj.children)):
@@ -344,7 +351,9 @@ def _parsed_speaker(bare: str) -> Asked | None:
             country = demonym_country(name) if not _named(subj) and voice(subj.lower_) else None
             if country:  # "Italian leaders": Italy as its offices speak, not any Italian
                 return Asked(country, acts, official=True)
-            return Asked(name, acts) if name else None
+            # a country speaks as its offices and bodies do: "What did China say?" is not answered by
+            # "The Chinese carmaker BYD said"
+            return Asked(name, acts, official=is_country(name)) if name else None
     return None
 
 

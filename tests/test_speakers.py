@@ -219,16 +219,20 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
 
 # --- the parts: who is asked about, who speaks ---------------------------------------------------------
 @pytest.mark.parametrize(("question", "speaker"), [
-    ("What did the UK say about it?", Asked("UK")),
-    ("How did China respond to the tariffs?", Asked("China", acts=True)),  # what China did answers too
+    ("What did the UK say about it?", Asked("UK", official=True)),  # a country: as its offices speak
+    ("How did China respond to the tariffs?", Asked("China", acts=True, official=True)),  # what China did answers too
     ("What did Brian Hughes say?", Asked("Brian Hughes")),
-    ("What was China's reaction to the tariffs?", Asked("China", acts=True)),
+    ("What was China's reaction to the tariffs?", Asked("China", acts=True, official=True)),
     ("What did Sony say it will no longer produce for the PlayStation?", Asked("Sony")),
     ("What did the British government announce?", Asked("United Kingdom", official=True)),
     ("What did Italian leaders say about the tariffs?", Asked("Italy", official=True)),  # a demonym and a group
     ("How did Chinese lawmakers respond?", Asked("China", acts=True, official=True)),
     ("What did the Italians say?", Asked("Italians")),
-    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)", Asked("UK")),
+    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)",
+     Asked("UK", official=True)),
+    ("How many jobs did Pavel Dunn say the tariffs would cost?", Asked("Pavel Dunn")),  # a question word fronted
+    ("What did Hughes tell reporters about the deal?", Asked("Hughes")),
+    ("Which type of animal did Vice President JD Vance recently add to his official residence?", None),  # a fact
     # No speaker to hold to: none named, a document, the speaker asked for, a fact the verb only frames.
     ("What did officials say?", None),
     ("What did the report say about inflation?", None),
@@ -238,7 +242,7 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("The UK government announced a new smoking ban for people born after which year?", None),
     ("The author of Booker Prize winner Flesh has denied cribbing the plot from which film?", None),
     ("What did Pete Hegseth reportedly order?", None),
-    ("what did the UK say about it", Asked("UK")),  # typed without a question mark
+    ("what did the UK say about it", Asked("UK", official=True)),  # typed without a question mark
     ("The Air Force also didn't say how the problem was discovered.", None),  # a statement, not a question
 ])
 def test_the_asked_speaker(question: str, speaker: Asked | None) -> None:
@@ -294,7 +298,7 @@ def _spoken(asked: Asked, text: str, title: str = "") -> list[tuple[str, bool]]:
     return list(zip(sentences, flags, strict=True))
 
 
-SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
+SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK", official=True)
 
 
 @pytest.mark.parametrize(("asked", "text", "expected"), [
@@ -335,19 +339,27 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (Asked("MTV"), 'Once a cast member on MTV\'s "The Real World," he served in Congress.', [False]),  # a title
     (Asked("California"), 'The agency issued a warning for northern California: "critical fire weather conditions '
                           'are occurring now."', [False]),  # the agency speaks, not California
-    (Asked("Canada"), 'The Canada Security Intelligence Service issued a statement: "Canada deeply values its '
-                      'partnership with the United States."', [True]),
+    (Asked("Canada", official=True), 'The Canada Security Intelligence Service issued a statement: "Canada '
+                                     'deeply values its partnership with the United States."', [True]),
     # A country as its offices and bodies speak ("What did Italian leaders say?"): not any of its people.
     (Asked("Italy", official=True), "The Italian carmaker Ferrosa said costs would rise. Italian officials said "
                                     "the tariffs were illegal.", [False, True]),
     (Asked("Italy", official=True), "Italy's industry minister said the tariffs were illegal.", [True]),
     (Asked("Italy", official=True), "Italian fans said the final was a disgrace.", [False]),
     (Asked("United Kingdom", official=True), "A British government spokesperson said the ally was trusted.", [True]),
+    # A crowd a name only qualifies is someone else; so is a source "familiar with" X's plans.
+    (Asked("Trump"), "Trump's critics said the deal was a mistake.", [False]),
+    (Asked("China", official=True), "Chinese analysts said the tariffs would slow growth.", [False]),
+    (Asked("China", official=True), "The Chinese carmaker BYD said the tariffs would hurt it.", [False]),
+    (Asked("China", official=True), "Chinese state media said the tariffs were bullying.", [True]),
+    (SONY, "The console will be discontinued, according to a person familiar with Sony's plans.", [False]),
+    (HUGHES, "The deal was dead, according to Hughes's critics.", [False]),
+    (Asked("Trump"), "Trump's lawyers said the case was baseless.", [True]),  # counsel speaks for its client
     # What X did answers "How did X respond?", not "What did X say?".
-    (Asked("China", acts=True), "China imposed tariffs on US soybeans.", [True]),
-    (Asked("China"), "China imposed tariffs on US soybeans.", [False]),
-    (Asked("Saudi Arabia", acts=True), "Several allies, including Saudi Arabia, are reconsidering intelligence "
-                                       "sharing.", [False]),
+    (Asked("China", acts=True, official=True), "China imposed tariffs on US soybeans.", [True]),
+    (Asked("China", official=True), "China imposed tariffs on US soybeans.", [False]),
+    (Asked("Saudi Arabia", acts=True, official=True), "Several allies, including Saudi Arabia, are reconsidering "
+                                                      "intelligence sharing.", [False]),
 ])
 def test_who_speaks_in_a_passage(asked: Asked, text: str, expected: list[bool]) -> None:
     assert [ok for _, ok in _spoken(asked, text)] == expected
