@@ -762,8 +762,8 @@ def official(country: str, phrase: str) -> bool:
     """Whether ``phrase`` (who speaks: "Italy's foreign minister", "The Italian carmaker") names ``country``
     as one who speaks for it: by one of its names or seats ("Italy", "Rome"), or by its demonym before an
     office or a body ("Italian officials", "the Italian government", "Italian Prime Minister Giorgia
-    Meloni") — not "the Italian carmaker" nor "Italian fans". A mention inside a longer name is none
-    (:func:`blank_longer`)."""
+    Meloni"), or by the demonym alone (a name the sentences before give "the ministry said") — not "the
+    Italian carmaker" nor "Italian fans". A mention inside a longer name is none (:func:`blank_longer`)."""
     shown = blank_longer(country, phrase, seats=True)
     entries = [e for k in _numbered(key(country)) for e in _table()["names"].get(k, ())]
     named = _forms_of({country, *(n for e in entries for n in (*e.names, *e.seats))}, "")
@@ -771,5 +771,7 @@ def official(country: str, phrase: str) -> bool:
         return True
     mapped = fold(shown)
     demonyms = sorted({key(d) for e in entries for d in e.demonyms})
+    if key(shown) in demonyms:  # the demonym alone: an antecedent's name ("Chinese officials met … The ministry said")
+        return True
     return any(voice(m.group(1)) for d in demonyms
                for m in re.finditer(_folded_pattern(d) + r"[\s-]+([a-z][\w-]*)", mapped))

@@ -346,6 +346,8 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK", official=True)
                                     "the tariffs were illegal.", [False, True]),
     (Asked("Italy", official=True), "Italy's industry minister said the tariffs were illegal.", [True]),
     (Asked("Italy", official=True), "Italian fans said the final was a disgrace.", [False]),
+    (Asked("China", official=True), "Chinese officials met on Monday. The ministry said the tariffs were unfair.",
+     [False, True]),  # "the ministry": the Chinese named before
     (Asked("United Kingdom", official=True), "A British government spokesperson said the ally was trusted.", [True]),
     # A crowd a name only qualifies is someone else; so is a source "familiar with" X's plans.
     (Asked("Trump"), "Trump's critics said the deal was a mistake.", [False]),
