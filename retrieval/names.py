@@ -429,6 +429,132 @@ def _folded_pattern(k: str) -> str:
     return r"(?<![\w])" + behind + r"[\s-]+".join(parts) + r"(?![\w])" + ahead
 
 
+# A name inside a longer proper name is another thing: "British Airways", "Taipei 101", "Dick Clark
+# Productions", "Michael Jordan", "Northern Ireland" (:func:`in_longer_name`). Not when the capitalised words
+# after it are a government body or an office of the country or body it names ("the Canada Security
+# Intelligence Service", "US Cyber Command", "British Prime Minister Keir Starmer", "Chinese Foreign
+# Ministry"): the words of offices (a title and what qualifies it) and of bodies (the last word of one).
+OFFICE_WORDS = frozenset({
+    "president", "vice", "prime", "minister", "premier", "chancellor", "secretary", "general", "ambassador",
+    "envoy", "consul", "spokesman", "spokeswoman", "spokesperson", "king", "queen", "prince", "princess",
+    "emperor", "crown", "royal", "monarch", "sheikh", "emir", "sultan", "president-elect", "leader", "chief",
+    "head", "deputy", "acting", "interim", "special", "senior", "assistant", "under", "foreign", "defence",
+    "defense", "home", "interior", "finance", "trade", "health", "justice", "treasury", "economy", "economic",
+    "state", "commerce", "energy", "environment", "education", "transport", "transportation", "culture",
+    "agriculture", "labour", "labor", "security", "intelligence", "national", "federal", "central", "armed",
+    "senator", "sen", "rep", "representative", "governor", "gov", "mayor", "speaker", "attorney", "judge",
+    "commander", "admiral", "gen", "lt", "col", "officials", "official", "authorities", "lawmakers",
+    "mr", "mrs", "ms", "dr", "sir", "dame", "lord", "lady", "former", "ex", "top", "supreme",
+})
+BODY_WORDS = frozenset({
+    "government", "govt", "ministry", "ministries", "department", "office", "service", "services", "agency",
+    "command", "army", "navy", "force", "forces", "guard", "guards", "corps", "marines", "military", "police",
+    "administration", "parliament", "congress", "senate", "house", "assembly", "court", "treasury", "embassy",
+    "consulate", "council", "commission", "cabinet", "authority", "authorities", "bureau", "mission",
+    "delegation", "committee", "kremlin", "palace", "party", "regime", "junta", "presidency", "state",
+    "officials", "leaders", "leadership", "team", "diplomats", "troops",
+})
+# Capitalised words that are no part of a name: the start of a sentence or a clause, days and months.
+_NOT_NAME_WORDS = frozenset({
+    "the", "a", "an", "in", "on", "at", "by", "for", "from", "as", "after", "before", "but", "and", "or", "nor",
+    "if", "when", "while", "since", "meanwhile", "yesterday", "today", "now", "last", "this", "that", "these",
+    "those", "both", "so", "still", "also", "then", "under", "over", "with", "without", "despite", "although",
+    "though", "unlike", "like", "across", "inside", "outside", "within", "against", "among", "between", "to",
+    "of", "yet", "how", "what", "why", "where", "who", "which", "did", "does", "do", "will", "would", "can",
+    "could", "should", "is", "are", "was", "were", "has", "have", "had", "it", "he", "she", "they", "we", "i",
+    "you", "its", "his", "her", "their", "our", "my", "your", "many", "some", "all", "every", "each", "no",
+    "not", "only", "even", "just", "here", "there", "once", "until", "through", "during", "amid", "following",
+    "according", "than", "about", "into", "upon", "via", "per", "because", "whether", "said", "says",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+})
+_NAME_WORD = re.compile(r"[A-Z][\w'’&.]*|\d[\w]*")
+_AFTER = re.compile(r"[ \t]*-?[ \t]*([A-Za-z0-9][\w'’&.-]*)")
+_BEFORE = re.compile(r"([A-Za-z][\w'’&.-]*)[ \t]+$")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+
+
+def _words_after(text: str, end: int) -> list[str]:
+    """The capitalised words (and numbers) right after ``text[:end]``, up to a word that is no part of a
+    name (lower case, a day, a month, a year, after a punctuation mark)."""
+    out: list[str] = []
+    pos = end
+    if text[end - 1:end] == ".":  # "… in the U.K. Later …": the sentence may end there
+        return out
+    while m := _AFTER.match(text, pos):
+        word = m.group(1).rstrip(".'’")
+        if not word or not _NAME_WORD.fullmatch(word) or word.lower() in _NOT_NAME_WORDS or _YEAR.fullmatch(word):
+            break
+        if word.endswith(("'s", "’s")):  # "British Airways's": the name ends there
+            out.append(word[:-2])
+            break
+        out.append(word)
+        pos = m.end()
+        if m.group(1).endswith("."):
+            break
+    return out
+
+
+_SMALL_TITLE_WORDS = frozenset({"a", "an", "the", "of", "to", "in", "for", "and", "on", "at", "by", "with", "as",
+                                 "or", "from", "vs", "but", "over", "into", "after", "amid"})
+
+
+def _headline(text: str, start: int) -> bool:
+    """Whether the line around ``start`` is written in title case (a headline: "UK Says It Will Raise
+    Fuel Duty"), where capitals tell no names apart: four capitalised words or more, and no word in lower
+    case but the small ones title case leaves so."""
+    line = text[text.rfind("\n", 0, start) + 1:]
+    line = line[:line.find("\n")] if "\n" in line else line
+    words = re.findall(r"[A-Za-z][\w'’-]*", line)
+    capitals = sum(w[0].isupper() for w in words)
+    return capitals >= 4 and all(w[0].isupper() or w in _SMALL_TITLE_WORDS for w in words)
+
+
+def in_longer_name(text: str, start: int, end: int, *, phrase: bool = False, before: bool = True) -> bool:
+    """Whether the name at ``text[start:end]`` is part of a longer proper name — another thing: capitalised
+    words or a number go on after it ("British Airways", "Taipei 101", "Dick Clark Productions") unless
+    they are an office or a body of it ("British Prime Minister", "US Cyber Command", "Chinese Foreign
+    Ministry"), or a capitalised word stands right before it inside a sentence ("Michael Jordan", "Air
+    France", "Northern Ireland"; not "In France", "President Macron's France": ``before``, for a place or a
+    body, not a person's surname — "Brian Hughes" is Hughes). In a sentence or a text, a headline's capitals
+    tell nothing (:func:`_headline`); in a noun ``phrase`` cut from a parsed sentence ("Michael Jordan",
+    "A British Airways spokesman") its first word is no sentence's first, and it is no headline."""
+    after = _words_after(text, end)
+    longer = False
+    if after:
+        first = next((i for i, w in enumerate(after) if any(p.lower() in OFFICE_WORDS for p in w.split("-"))), None)
+        head = after[:first] if first is not None else after
+        longer = bool(head) and head[-1].lower() not in BODY_WORDS
+    if before and not longer and (m := _BEFORE.search(text, 0, start)):
+        word = m.group(1)
+        prefix = text[:m.start()].rstrip(" \t")
+        # not a sentence's or a clause's first word (a phrase's may be: "Michael Jordan")
+        inside = phrase if not prefix else prefix[-1] not in ".!?:;\"“”\n(—"
+        longer = (inside and word[0].isupper() and bool(_NAME_WORD.fullmatch(word.rstrip(".")))
+                  and word.lower().rstrip(".") not in _NOT_NAME_WORDS and word.lower() not in OFFICE_WORDS
+                  and not word.endswith(("'s", "’s")))
+    return longer and (phrase or not _headline(text, start))
+
+
+def fold_map(text: str) -> tuple[str, list[int]]:
+    """:func:`fold` of ``text`` and, for each of its characters, the index in ``text`` it comes from."""
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        for c in unicodedata.normalize("NFKD", ch):
+            if unicodedata.combining(c):
+                continue
+            for low in c.lower():
+                chars.append(low)
+                index.append(i)
+    lowered = "".join(chars)
+    drop = {i for m in re.finditer(r"(?<=\w)['’]s\b", lowered) for i in range(m.start(), m.end())}
+    drop |= {i for i, c in enumerate(lowered) if c == "."}
+    kept = [i for i in range(len(lowered)) if i not in drop]
+    return "".join(lowered[i] for i in kept).replace("’", "'"), [index[i] for i in kept]
+
+
 @dataclass(frozen=True)
 class Forms:
     """The other ways of writing one name, and where a text holds one of them."""
@@ -438,12 +564,16 @@ class Forms:
     keys: frozenset[str]  # look-up keys of all the forms
 
     def found(self, text: str, folded: str | None = None) -> bool:
-        """Whether ``text`` (``folded``: its :func:`fold`, when the caller has it) holds one of the forms."""
-        if self.cased is not None and self.cased.search(text):
+        """Whether ``text`` (``folded``: its :func:`fold`, when the caller has it) holds one of the forms,
+        not as part of a longer name (:func:`in_longer_name`: "British Airways" is not the UK's)."""
+        if self.cased is not None and any(not in_longer_name(text, m.start(), m.end())
+                                          for m in self.cased.finditer(text)):
             return True
-        if self.folded is None:
+        if self.folded is None or not self.folded.search(fold(text) if folded is None else folded):
             return False
-        return bool(self.folded.search(fold(text) if folded is None else folded))
+        mapped, index = fold_map(text)
+        return any(not in_longer_name(text, index[m.start()], index[m.end() - 1] + 1)
+                   for m in self.folded.finditer(mapped))
 
 
 def _as_written(form: str, k: str) -> bool:
@@ -568,3 +698,80 @@ def forms(name: str, context: str = "", *, seats: bool = False) -> Forms:
                 _cased_pattern(initials.upper()), context) and own in _runs(context).get(initials, ()):
             written.add(initials.upper())
     return _forms_of(written, own)
+
+
+def blank_longer(name: str, text: str, *, seats: bool = False) -> str:
+    """``text`` (a short phrase: who speaks, "A British Airways spokesman") with every mention of ``name`` that
+    is part of a longer proper name (:func:`in_longer_name` of a phrase) blanked out: the name itself, its
+    last word (a surname: "Clark" of "Dick Clark" in "Clark Productions") and its other forms (:func:`forms`,
+    ``seats`` too): "Dick Clark Productions" holds no "Dick Clark" and "British Airways" no "UK"."""
+    own = key(name)
+    if not own:
+        return text
+    place = len(table_forms(name, seats=seats)) > 1  # a place or a body of the table: "Michael Jordan" is no Jordan
+    mapped, index = fold_map(text)
+    whole = [(m.start(), m.end()) for m in re.finditer(_folded_pattern(own), mapped)]
+    last = own.split()[-1]
+    parts = [(m.start(), m.end()) for m in re.finditer(_folded_pattern(last), mapped)] if " " in own else []
+    other = forms(name, seats=seats)
+    found = [*whole, *(p for p in parts if not any(s <= p[0] < e for s, e in whole))]
+    if other.folded is not None:
+        found += [(m.start(), m.end()) for m in other.folded.finditer(mapped)]
+    spans = [(index[s], index[e - 1] + 1) for s, e in found if e > s]
+    if other.cased is not None:
+        spans += [(m.start(), m.end()) for m in other.cased.finditer(text)]
+    out = text
+    for s, e in spans:
+        if in_longer_name(text, s, e, phrase=True, before=place):
+            out = out[:s] + " " * (e - s) + out[e:]
+    return out
+
+
+@functools.cache
+def _country_keys() -> frozenset[str]:
+    return frozenset(key(n) for e in _parse(_COUNTRIES) for n in e.names)
+
+
+def is_country(name: str) -> bool:
+    """Whether ``name`` is one of a country's names in the table ("UK", "the United States", "Italy")."""
+    return key(name) in _country_keys()
+
+
+@functools.lru_cache(maxsize=1024)
+def demonym_country(name: str) -> str | None:
+    """The country a demonym names ("Italian" -> "Italy", "British" -> "United Kingdom"), None for any other
+    name."""
+    entries = _table()["demonyms"].get(key(name), [])
+    return entries[0].names[0] if entries and entries[0].names else None
+
+
+
+# Who speaks for a country by its demonym, besides its offices and bodies ("Italian lawmakers").
+_VOICES = frozenset({"legislator", "negotiator", "regulator", "prosecutor", "diplomat", "spokesmen", "spokeswomen",
+                     "media", "broadcaster", "mission"})
+
+
+def voice(word: str) -> bool:
+    """Whether a word (lower case) after a demonym makes it a voice of the country: an office, a body,
+    "lawmakers" (singular or plural)."""
+    word = word.split("-")[0]
+    return any(w in OFFICE_WORDS or w in BODY_WORDS or w in _VOICES for w in (word, word.removesuffix("s")))
+
+
+def official(country: str, phrase: str) -> bool:
+    """Whether ``phrase`` (who speaks: "Italy's foreign minister", "The Italian carmaker") names ``country``
+    as one who speaks for it: by one of its names or seats ("Italy", "Rome"), or by its demonym before an
+    office or a body ("Italian officials", "the Italian government", "Italian Prime Minister Giorgia
+    Meloni"), or by the demonym alone (a name the sentences before give "the ministry said") — not "the
+    Italian carmaker" nor "Italian fans". A mention inside a longer name is none (:func:`blank_longer`)."""
+    shown = blank_longer(country, phrase, seats=True)
+    entries = [e for k in _numbered(key(country)) for e in _table()["names"].get(k, ())]
+    named = _forms_of({country, *(n for e in entries for n in (*e.names, *e.seats))}, "")
+    if named.found(shown):
+        return True
+    mapped = fold(shown)
+    demonyms = sorted({key(d) for e in entries for d in e.demonyms})
+    if key(shown) in demonyms:  # the demonym alone: an antecedent's name ("Chinese officials met … The ministry said")
+        return True
+    return any(voice(m.group(1)) for d in demonyms
+               for m in re.finditer(_folded_pattern(d) + r"[\s-]+([a-z][\w-]*)", mapped))

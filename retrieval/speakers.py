@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval.claims import _Hay, default_checker, name_in
+from retrieval.names import blank_longer, demonym_country, is_country, official, voice
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -36,7 +37,7 @@ SAY_VERBS = frozenset({
     "caution", "remark", "affirm", "reaffirm", "reiterate", "criticize", "criticise", "condemn", "denounce",
     "slam", "welcome", "praise", "dismiss", "reject", "call", "demand", "ask", "describe", "report", "signal",
     "indicate", "complain", "protest", "question", "counter", "rebuff", "retort", "decline", "refuse", "vote",
-    "propose", "recommend", "advise", "inform", "notify", "brief", "hail", "blast", "rebuke",
+    "propose", "recommend", "advise", "inform", "notify", "brief", "hail", "blast", "rebuke", "speak",
 })
 # A question's speaker is asked about only with these (what it said, how it responded); "Which company
 # announced …" asks for the speaker instead, and "X announced a ban for people born after which year?"
@@ -64,6 +65,8 @@ _CROWDS = frozenset({
     "others", "someone", "everyone", "nobody", "i", "we", "you", "one", "person", "user", "fan", "voter",
     "doctor", "lawyer", "attorney", "diplomat", "insider", "member", "worker", "employee",
 })
+# Of the crowds, who speak for the one named with them ("Trump's lawyers said").
+_COUNSEL = frozenset({"lawyer", "attorney"})
 # Nameless subjects that stand for someone named before ("the ministry said", "the company said"): the
 # sentences before tell who. Other nameless subjects of a speech verb are not speakers ("the concerns
 # suggest …").
@@ -79,7 +82,7 @@ SPEAKER_NOUNS = frozenset({
     "retailer", "airline", "studio", "network", "broadcaster", "publisher", "school", "university", "court",
     "judge", "prosecutor", "police", "force", "regime", "kremlin", "cabinet", "parliament", "congress",
     "senator", "lawmaker", "lawmakers", "legislature", "federation", "association", "foundation", "institute",
-    "author", "writer", "artist", "rapper", "band", "host",
+    "author", "writer", "artist", "rapper", "band", "host", "media", "medium",
 })
 _SPEAKER_PREFIX = re.compile(r"^\s*((?:[A-Z][\w.’'-]*\s?){1,4}):\s")
 _OWNING = frozenset({"of", "for", "at", "from", "with"})  # "spokesman for X", "an official at X"
@@ -99,8 +102,9 @@ _FOLLOWING = re.compile(r"\s*\(following up on:.*$", re.S)
 class Asked:
     """Whom a question asks about what they said: "What did the UK say about it?" → UK."""
 
-    name: str  # as the question names it ("UK", "Brian Hughes", "British")
+    name: str  # as the question names it ("UK", "Brian Hughes"), a demonym's country ("Italy")
     acts: bool = False  # "How did China respond?": what China did answers too ("China imposed tariffs")
+    official: bool = False  # "Italian leaders": the country as its offices and bodies speak, not "the Italian carmaker"
 
 
 @dataclass(frozen=True)
@@ -137,14 +141,15 @@ def _phrase(tok: Token) -> list[Token]:
 
 def _who(subj: Token) -> list[Token] | None:
     """The phrase naming who speaks as ``subj`` (:func:`_phrase`), when it names someone: a name ("Hughes"),
-    a speaker or a group with a name in it ("A British government spokesperson", "Sony analysts", "One
-    of Trump's lawyers, Jay Sekulow"); None otherwise ("Regular shootings, like … in Las Vegas, have
-    sparked calls for change")."""
+    a speaker with a name in it ("A British government spokesperson", "One of Trump's lawyers, Jay
+    Sekulow", "Trump's lawyers"); None otherwise: a crowd a name only qualifies is not the named one
+    ("Trump's critics", "Chinese analysts"), nor a thing named after someone ("Regular shootings, like …
+    in Las Vegas, have sparked calls for change")."""
     words = _phrase(subj)
     if not any(_named(w) for w in words):
         return None
     lemma = subj.lemma_.lower()
-    if _named(subj) or lemma in SPEAKER_NOUNS or lemma in _CROWDS or any(
+    if _named(subj) or lemma in SPEAKER_NOUNS or lemma in _COUNSEL or any(
             c.dep_ == "appos" and _named(c) for c in subj.children):
         return words
     return None
@@ -205,6 +210,8 @@ def read_speech(doc: Doc | Span) -> Speech:
         words = _who(subj)
         if words:
             speakers.append(" ".join(w.text for w in words))
+        elif subj.lemma_.lower() in _CROWDS and subj.lower_ not in ("it", "they"):
+            nameless = True  # "Trump's critics said", "Chinese analysts said": someone, not the one named
         elif any(_named(w) for w in _phrase(subj)):
             continue  # a thing named after someone does not speak ("a Las Vegas festival")
         elif subj.lower_ in ("he", "she"):
@@ -221,7 +228,9 @@ def read_speech(doc: Doc | Span) -> Speech:
         if t.lower_ == "according" and t.i + 1 < len(doc) and t.doc[t.i + 1].lower_ == "to":
             for obj in (c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"):
                 words = _phrase(obj)
-                if any(_named(w) for w in words):  # "according to a Palm Beach County marriage license" too
+                if obj.lemma_.lower() in _CROWDS and obj.lemma_.lower() not in _COUNSEL and not _named(obj):
+                    nameless = True  # "according to a person familiar with Sony's plans", "… Hughes's critics"
+                elif any(_named(w) for w in words):  # "according to a Palm Beach County marriage license" too
                     speakers.append(" ".join(w.text for w in words))
                 elif obj.pos_ == "PRON" or (obj.lemma_.lower() in SPEAKER_NOUNS and any(
                         c.lower_ in ("the", "its", "his", "her", "their") for c in obj.children)):
@@ -251,14 +260,15 @@ def read_speech(doc: Doc | Span) -> Speech:
         prefix = None  # a dateline ("Atlanta: A fundraising bash …"), not a speaker
     if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
         speakers, nameless, anaphoric = [prefix.group(1)], False, ""
-    subject = next((_actor(c) for c in root.children if c.dep_ == "nsubj"), "")
+    subject = next((_actor(c, head=True) for c in root.children if c.dep_ == "nsubj"), "")
     return Speech(tuple(speakers), nameless, anaphoric, subject, tuple(names), bool(prefix))
 
 
-def _actor(subj: Token) -> str:
+def _actor(subj: Token, head: bool = False) -> str:
     """The name of who acts as the subject ``subj``: a name ("Saudi Arabia"), or a body named by its
-    modifiers ("the British government", "China's foreign ministry"); "" for anything else ("US allies,
-    including Saudi Arabia": not Saudi Arabia's act)."""
+    modifiers ("the British government", "China's foreign ministry": "British", "China", with ``head``
+    "British government", "China 's ministry"); "" for anything else ("US allies, including Saudi Arabia":
+    not Saudi Arabia's act)."""
     if _named(subj):
         words = [w for w in subj.subtree
                  if w.i <= subj.i and (w is subj or (w.dep_ in ("compound", "poss") and _named(w)))]
@@ -266,7 +276,21 @@ def _actor(subj: Token) -> str:
     if subj.lemma_.lower() not in SPEAKER_NOUNS:
         return ""
     named = [w for c in subj.children if c.dep_ in ("compound", "poss", "amod", "nmod") for w in c.subtree if _named(w)]
-    return " ".join(w.text for w in named)
+    return " ".join([*(w.text for w in named), *([subj.text] if head and named else [])])
+
+
+# Forms of the speech verbs and reaction nouns no stem of theirs begins (spaCy's lemmatizer's exceptions).
+_IRREGULAR = ("said", "told", "wrote", "written", "spoke", "spoken")
+
+
+@functools.cache
+def _speech_word() -> re.Pattern[str]:
+    """Any word :func:`asked_speaker` can read as a speech verb or a reaction noun: a stem of one ("stat"
+    of "stated", "deni" of "denied", "call" of "called") or an irregular form ("said", "told")."""
+    stems = set(_IRREGULAR)
+    for word in SAY_VERBS | _REACTION_NOUNS:
+        stems |= {word, word[:-1] if word.endswith("e") else word, word[:-1] + "i" if word.endswith("y") else word}
+    return re.compile(rf"\b(?:{'|'.join(sorted(map(re.escape, stems)))})", re.I)
 
 
 @functools.lru_cache(maxsize=256)
@@ -280,8 +304,13 @@ def asked_speaker(question: str) -> Asked | None:
     UK announced a ban for people born after which year?"). Only a question is read (a sentence with a
     question mark, or opening with "what", "how" …); a rewritten follow-up's "(following up on: …)" not."""
     bare = _FOLLOWING.sub("", question).strip()
-    if not bare:
-        return None
+    if not bare or not _speech_word().search(bare):
+        return None  # no speech word: no parse (about 7 ms)
+    return _parsed_speaker(bare)
+
+
+def _parsed_speaker(bare: str) -> Asked | None:
+    """:func:`asked_speaker` of a question with its "(following up on: …)" left out, read from spaCy's parse."""
     doc = default_checker().nlp(bare)
     for sent in doc.sents:
         if "?" not in sent.text and sent[0].lower_ not in _WH:
@@ -295,8 +324,19 @@ def asked_speaker(question: str) -> Asked | None:
                     or (c.dep_ == "advmod" and c.lower_ == "how")
                     or (c.dep_ in ("ccomp", "xcomp") and any(x.lower_ in _WH and x.dep_ != "det" for x in c.subtree))
                     for c in t.children)
-                if asks:
-                    subj = next((c for c in t.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+                subj = next((c for c in t.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+                if not asks and subj is not None:
+                    # a question word fronted before "did X say" that the parse hangs elsewhere, asking
+                    # what X's words say ("How many jobs did Dunn say the tariffs would cost?") or what X
+                    # spoke about ("What did Hughes tell reporters about?"); not a fact X's act is about
+                    # ("Which type of animal did Vance add to his residence?": no clause said)
+                    aux = next((c for c in t.children if c.dep_ == "aux" and c.i < subj.i), None)
+                    wh = next((w for w in sent if aux is not None and w.i < aux.i and w.lower_ in _WH), None)
+                    asks = wh is not None and (
+                        any(c.dep_ in ("ccomp", "xcomp") for c in t.children)
+                        or (wh.dep_ == "pobj" and wh.head.head.i == t.i))
+                if not asks:
+                    subj = None
             elif t.lemma_.lower() in _REACTION_NOUNS and t.dep_ in ("nsubj", "attr") and t.head.lemma_ == "be" and any(
                     c.lower_ == "what" for c in t.head.children):
                 subj = next((c for c in t.children if c.dep_ == "poss"), None)  # "What was China's reaction?"
@@ -308,16 +348,27 @@ def asked_speaker(question: str) -> Asked | None:
             if subj.lemma_.lower() in _DOCUMENT_NOUNS:
                 return None
             name = _actor(subj)  # "the UK", "China's foreign ministry"; not "the author of “Flesh”"
-            return Asked(name, acts) if name else None
+            country = demonym_country(name) if not _named(subj) and voice(subj.lower_) else None
+            if country:  # "Italian leaders": Italy as its offices speak, not any Italian
+                return Asked(country, acts, official=True)
+            # a country speaks as its offices and bodies do: "What did China say?" is not answered by
+            # "The Chinese carmaker BYD said"
+            return Asked(name, acts, official=is_country(name)) if name else None
     return None
 
 
-def same_speaker(asked: str, speaker: str, context: str = "") -> bool:
+def same_speaker(asked: str, speaker: str, context: str = "", official_only: bool = False) -> bool:
     """Whether ``speaker`` (a phrase naming who speaks: "A British government spokesperson", "Hughes")
     is ``asked`` (as a question names it: "UK", "Brian Hughes"): the name or an alias of it in the
-    phrase ("British" for the UK), or its surname, the rest of the name in ``context`` (the passage)."""
-    near = _Hay([speaker])
-    return name_in(asked, near, _Hay([speaker, context]))
+    phrase ("British" for the UK), or its surname, the rest of the name in ``context`` (the passage) —
+    not as part of a longer name, another speaker ("British Airways", "Dick Clark Productions", "Taipei
+    101": :func:`retrieval.names.blank_longer`). ``official_only``: ``asked`` is a country as its offices and
+    bodies speak (:func:`retrieval.names.official`: "Italian officials", not "the Italian carmaker")."""
+    if official_only:
+        return official(asked, speaker)
+    shown = blank_longer(asked, speaker, seats=True)
+    near = _Hay([shown])
+    return bool(shown.strip()) and name_in(asked, near, _Hay([shown, context]))
 
 
 def spoken_by(asked: Asked, sentences: Sequence[str], speech: Sequence[Speech], title: Speech | None = None,
@@ -345,9 +396,9 @@ def spoken_by(asked: Asked, sentences: Sequence[str], speech: Sequence[Speech], 
     out = []
     for s, said_by in zip(speech, who, strict=True):
         if said_by is None:
-            out.append(asked.acts and bool(s.subject) and same_speaker(asked.name, s.subject, context))
+            out.append(asked.acts and bool(s.subject) and same_speaker(asked.name, s.subject, context, asked.official))
         else:
-            out.append(any(same_speaker(asked.name, sp, context) for sp in said_by))
+            out.append(any(same_speaker(asked.name, sp, context, asked.official) for sp in said_by))
     return out
 
 

@@ -95,9 +95,36 @@ def test_a_name_is_found_in_its_other_forms(name: str, text: str) -> None:
     ("uk", "in British Columbia"),  # a longer place
     ("israeli", "Israel said"),  # a demonym is not its place (the place's demonym is)
     ("france", "Germany said"),
+    # a form inside a longer name is another thing: a company, an event, a building, a person
+    ("uk", "British Airways said flights would resume"),
+    ("uk", "A British Airways spokesman said"),
+    ("prc", "China Daily reported on Monday"),
+    ("russia", "the Russian Orthodox Church said"),
+    ("saudi arabia", "Saudi Aramco raised prices"),
+    ("republic of ireland", "leaders of Northern Ireland said"),  # a capitalised word before it
 ])
 def test_false_friends_are_not_forms(name: str, text: str) -> None:
     assert not forms(name).found(text), (name, text)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("uk", "British Prime Minister Keir Starmer said"),  # an office of the country
+    ("britain", "the UK Foreign Secretary said"),
+    ("china", "The Chinese Foreign Ministry said"),  # a body of it
+    ("canada", "The Canadian Security Intelligence Service said"),
+    ("united states", "U.S. Cyber Command said"),
+    ("israel", "the Israeli Defense Forces said"),
+    ("britain", "UK Says It Will Raise Fuel Duty"),  # a headline's capitals name nothing
+    ("britain", "Officials in the U.K. Later, the ministry said"),
+])
+def test_a_form_before_an_office_or_a_body_is_still_a_form(name: str, text: str) -> None:
+    assert forms(name).found(text), (name, text)
+
+
+def test_a_seat_inside_a_longer_name_does_not_speak_for_its_country() -> None:
+    assert not forms("taiwan", seats=True).found("Taipei 101 was lit up for the new year")
+    assert forms("taiwan", seats=True).found("Taipei said the drills were provocative")
+    assert not forms("united states", seats=True).found("The Washington Post reported")
 
 
 def test_the_table_covers_countries_and_their_demonyms() -> None:
@@ -163,6 +190,8 @@ def test_an_initialism_the_passage_defines_stands_for_its_name(assistant: Assist
     ("France said it would send troops.", "Germany said it would send troops. Spain said nothing.", False),
     ("The UK said it would send observers.", "The US said it would send observers.", False),
     ("The US said it would send observers.", "The UK said it would send observers.", False),
+    ("The UK said it would resume flights to Bahrain.", "British Airways said it would resume flights to Bahrain.",
+     False),  # a company named after the country is not the country
 ])
 def test_the_claim_checker_reads_other_forms_but_not_other_names(claim: str, passage: str, supported: bool) -> None:
     verdict = check_claim(claim, passage)

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from indexes import BUNDLED, build_index
 from langchain_core.messages import BaseMessage
-from scripted import ScriptedChat
+from scripted import ChoosingChat, ScriptedChat
 
+from retrieval import answer as answer_module
 from retrieval.answer import FALLBACK_NOTE, Assistant
 from retrieval.claims import default_checker
 from retrieval.settings import Settings
-from retrieval.speakers import Asked, asked_speaker, read_speech, same_speaker, spoken_by
+from retrieval.speakers import Asked, _parsed_speaker, asked_speaker, read_speech, same_speaker, spoken_by
 from retrieval.store import Store
 from retrieval.text import flat, split_sentences
 from retrieval.types import Answer
@@ -45,6 +46,19 @@ ARTICLES = {
         "Varga later told reporters: \u201cThe ferry cuts will strand the island all winter. Children will "
         "miss school. Nurses will miss their shifts at the mainland hospital.\u201d "
         "The cuts follow a doubling of fuel costs since spring, according to the Marrow Harbour Board."),
+    # An Italian company speaks, then Italy's minister: "Italian leaders" are the minister.
+    "cars.md": _article(
+        "Veltrian car tariffs hit Italian exporters", "2026-05-07", "cars",
+        "Veltria raised its tariffs on imported cars to 40 percent on Thursday. The Italian carmaker Ferrosa "
+        "said the Veltrian car tariffs would cost it 300 million euros a year. Exports of Italian cars to "
+        "Veltria fell by half last year. Italy's industry minister Carla Rossi said on Friday the Veltrian "
+        "car tariffs broke world trade rules."),
+    # The analysts and the minister name the same figure; the analysts' sentence is closer to the question.
+    "jobs.md": _article(
+        "Ostrovia counts the cost of Zorbian tariffs", "2026-05-06", "jobs",
+        "Independent analysts said on Tuesday the Zorbian tariffs would cost the northern steel towns 3,000 jobs "
+        "by next year. Ostrovia's trade minister Pavel Dunn agreed with them on Wednesday. He told parliament "
+        "that 3,000 jobs could go. The steel towns of the north employ about 40,000 people."),
 }
 
 
@@ -116,6 +130,35 @@ def test_the_bundled_articles_uk_statement_answers_and_hughes_does_not_answer_fo
     assert "closest ally" not in hughes.text and "Dr. Reed" not in hughes.text
 
 
+def test_a_demonym_and_a_group_ask_for_the_country_not_any_of_its_people(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """"Italian leaders" are Italy speaking through its offices: its minister's words answer, the Italian
+    carmaker's do not."""
+    leaders = make_assistant().answer("What did Italian leaders say about the Veltrian car tariffs?")
+    assert not leaders.refused and "world trade rules" in _quotes(leaders), leaders.text
+    assert "Ferrosa" not in leaders.text and "300 million" not in leaders.text, leaders.text
+
+
+def test_a_letter_is_supported_by_the_asked_speakers_sentence(index_dir: Path, embedder: Any) -> None:
+    """A question listing choices, a model that picks the right letter: the choice is cited with Dunn's own
+    sentence, not refused because the analysts' sentence naming the same figure is closer to the question
+    (and is no Dunn's); the letter another one said is not verified as his."""
+    question = ("What did Pavel Dunn say the Zorbian tariffs would cost the northern steel towns? "
+                "Choose one of: A) 3,000 jobs; B) 12,000 jobs.")
+    settings = Settings(data_dir=index_dir, backend="local")
+
+    def ask(letter: int) -> Answer:
+        model = ChoosingChat(reply=lambda _: "I cannot tell.", calls=[], letter=lambda *_: letter, chosen=[])
+        return Assistant(settings, store=Store(settings, embedder=embedder), chat_model=model).answer(question)
+
+    right = ask(0)
+    assert right.text.startswith("A) 3,000 jobs") and not right.note, right.text
+    assert "3,000 jobs could go" in _quotes(right) and "analysts" not in _quotes(right), right.text
+    wrong = ask(1)
+    assert not wrong.text.startswith("B)") and "12,000" not in _quotes(wrong), wrong.text
+
+
 # --- a model's draft -----------------------------------------------------------------------------------
 HEGSETH = "What did Pete Hegseth reportedly order?"
 HISTORY = [("user", HEGSETH),
@@ -176,13 +219,20 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
 
 # --- the parts: who is asked about, who speaks ---------------------------------------------------------
 @pytest.mark.parametrize(("question", "speaker"), [
-    ("What did the UK say about it?", Asked("UK")),
-    ("How did China respond to the tariffs?", Asked("China", acts=True)),  # what China did answers too
+    ("What did the UK say about it?", Asked("UK", official=True)),  # a country: as its offices speak
+    ("How did China respond to the tariffs?", Asked("China", acts=True, official=True)),  # what China did answers too
     ("What did Brian Hughes say?", Asked("Brian Hughes")),
-    ("What was China's reaction to the tariffs?", Asked("China", acts=True)),
+    ("What was China's reaction to the tariffs?", Asked("China", acts=True, official=True)),
     ("What did Sony say it will no longer produce for the PlayStation?", Asked("Sony")),
-    ("What did the British government announce?", Asked("British")),
-    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)", Asked("UK")),
+    ("What did the British government announce?", Asked("United Kingdom", official=True)),
+    ("What did Italian leaders say about the tariffs?", Asked("Italy", official=True)),  # a demonym and a group
+    ("How did Chinese lawmakers respond?", Asked("China", acts=True, official=True)),
+    ("What did the Italians say?", Asked("Italians")),
+    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)",
+     Asked("UK", official=True)),
+    ("How many jobs did Pavel Dunn say the tariffs would cost?", Asked("Pavel Dunn")),  # a question word fronted
+    ("What did Hughes tell reporters about the deal?", Asked("Hughes")),
+    ("Which type of animal did Vice President JD Vance recently add to his official residence?", None),  # a fact
     # No speaker to hold to: none named, a document, the speaker asked for, a fact the verb only frames.
     ("What did officials say?", None),
     ("What did the report say about inflation?", None),
@@ -192,11 +242,52 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("The UK government announced a new smoking ban for people born after which year?", None),
     ("The author of Booker Prize winner Flesh has denied cribbing the plot from which film?", None),
     ("What did Pete Hegseth reportedly order?", None),
-    ("what did the UK say about it", Asked("UK")),  # typed without a question mark
+    ("what did the UK say about it", Asked("UK", official=True)),  # typed without a question mark
     ("The Air Force also didn't say how the problem was discovered.", None),  # a statement, not a question
 ])
 def test_the_asked_speaker(question: str, speaker: Asked | None) -> None:
     assert asked_speaker(question) == speaker
+
+
+def test_a_question_without_a_speech_word_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speech-word filter before the parse (about 7 ms a question): "Where was Maduro captured?" has
+    none, so no parse; each irregular form is one ("told", "wrote", "written", "spoke", "said"), and the
+    filtered reading is the parse's (all rtqa and follow-up questions: results.md)."""
+    questions = ["What did Hughes tell reporters about the deal?", "What did Hughes write about the deal?",
+                 "What has Hughes written about the deal?", "What did Hughes speak about at the summit?",
+                 "What has Hughes said about it?", "What did Hughes deny?", "How did Hughes reply?",
+                 "What was Hughes's reaction?"]
+    expected = [_parsed_speaker(q) for q in questions]
+    assert all(e is not None and e.name == "Hughes" for e in expected), expected
+    asked_speaker.cache_clear()
+
+    def no_parse() -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr("retrieval.speakers.default_checker", no_parse)
+    assert asked_speaker("Where was ousted President Nicolás Maduro captured?") is None
+    assert asked_speaker("How many people died in the storm?") is None
+    monkeypatch.undo()
+    assert [asked_speaker(q) for q in questions] == expected
+
+
+def test_the_speaker_walk_is_done_once_per_passage(make_assistant: Callable[..., Assistant],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate and the extractive choice both ask who speaks in each passage: one walk each."""
+    walks: list[int] = []
+    real = answer_module.spoken_by
+
+    def counted(*args: Any, **kwargs: Any) -> list[bool]:
+        walks.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(answer_module, "spoken_by", counted)
+    assistant = make_assistant()
+    answer = assistant.answer("What did Lena Kraus say about the Zorbian steel tariffs?")
+    assert not answer.refused and "grave mistake" in _quotes(answer), answer.text
+    first = len(walks)
+    assistant.spoken("What did Lena Kraus say about the Zorbian steel tariffs?", answer.passages)
+    assert first and len(walks) == first, (first, len(walks))
 
 
 def _spoken(asked: Asked, text: str, title: str = "") -> list[tuple[str, bool]]:
@@ -207,7 +298,7 @@ def _spoken(asked: Asked, text: str, title: str = "") -> list[tuple[str, bool]]:
     return list(zip(sentences, flags, strict=True))
 
 
-SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
+SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK", official=True)
 
 
 @pytest.mark.parametrize(("asked", "text", "expected"), [
@@ -228,7 +319,19 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (HUGHES, "\u201cThe deal is dead,\u201d Hughes said. \u201cWe will walk away.\u201d Markets fell.",
      [True, True, False]),  # the next paragraph's quotation goes on
     (UK, "A British government spokesperson stated: \u201cWe stand by our ally.\u201d", [True]),
-    (UK, "British Airways said flights would resume.", [True]),  # a variant's false friend: left to names
+    # A longer name holding the asked one (or its other form) is another speaker; a body or an office of it is not.
+    (UK, "British Airways said flights would resume.", [False]),
+    (UK, "A British Airways spokesman said flights would resume.", [False]),
+    (Asked("Taipei"), "Taipei 101 said the fireworks would go ahead.", [False]),
+    (Asked("Dick Clark"), "Dick Clark Productions said the show would go on.", [False]),
+    (Asked("Las Vegas"), "Steve Grammas, president of the Las Vegas Police Protective Association, said the union "
+                         "would sue.", [False]),
+    (Asked("Jordan"), "Michael Jordan told reporters the team would be sold.", [False]),
+    (UK, "UK Prime Minister Keir Starmer said flights would resume.", [True]),
+    (Asked("China"), "The Chinese Foreign Ministry said the tariffs were unfair.", [True]),
+    (Asked("White House"), "The White House National Security Council said the deal was dead.", [True]),
+    (Asked("Dick Clark"), "Dick Clark said the show would go on.", [True]),
+    (HUGHES, "White House spokesman Brian Hughes said the deal was dead.", [True]),  # a surname after a first name
     (HUGHES, "Dr. Reed: Hughes is wrong about the deal.", [False]),
     (Asked("Atlanta"), "Atlanta: A fundraising bash has raised more than $117 million for charities.", [False]),
     (Asked("Las Vegas"), "Regular shootings, like the one at a Las Vegas festival, have sparked calls for change.",
@@ -236,13 +339,29 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK")
     (Asked("MTV"), 'Once a cast member on MTV\'s "The Real World," he served in Congress.', [False]),  # a title
     (Asked("California"), 'The agency issued a warning for northern California: "critical fire weather conditions '
                           'are occurring now."', [False]),  # the agency speaks, not California
-    (Asked("Canada"), 'The Canada Security Intelligence Service issued a statement: "Canada deeply values its '
-                      'partnership with the United States."', [True]),
+    (Asked("Canada", official=True), 'The Canada Security Intelligence Service issued a statement: "Canada '
+                                     'deeply values its partnership with the United States."', [True]),
+    # A country as its offices and bodies speak ("What did Italian leaders say?"): not any of its people.
+    (Asked("Italy", official=True), "The Italian carmaker Ferrosa said costs would rise. Italian officials said "
+                                    "the tariffs were illegal.", [False, True]),
+    (Asked("Italy", official=True), "Italy's industry minister said the tariffs were illegal.", [True]),
+    (Asked("Italy", official=True), "Italian fans said the final was a disgrace.", [False]),
+    (Asked("China", official=True), "Chinese officials met on Monday. The ministry said the tariffs were unfair.",
+     [False, True]),  # "the ministry": the Chinese named before
+    (Asked("United Kingdom", official=True), "A British government spokesperson said the ally was trusted.", [True]),
+    # A crowd a name only qualifies is someone else; so is a source "familiar with" X's plans.
+    (Asked("Trump"), "Trump's critics said the deal was a mistake.", [False]),
+    (Asked("China", official=True), "Chinese analysts said the tariffs would slow growth.", [False]),
+    (Asked("China", official=True), "The Chinese carmaker BYD said the tariffs would hurt it.", [False]),
+    (Asked("China", official=True), "Chinese state media said the tariffs were bullying.", [True]),
+    (SONY, "The console will be discontinued, according to a person familiar with Sony's plans.", [False]),
+    (HUGHES, "The deal was dead, according to Hughes's critics.", [False]),
+    (Asked("Trump"), "Trump's lawyers said the case was baseless.", [True]),  # counsel speaks for its client
     # What X did answers "How did X respond?", not "What did X say?".
-    (Asked("China", acts=True), "China imposed tariffs on US soybeans.", [True]),
-    (Asked("China"), "China imposed tariffs on US soybeans.", [False]),
-    (Asked("Saudi Arabia", acts=True), "Several allies, including Saudi Arabia, are reconsidering intelligence "
-                                       "sharing.", [False]),
+    (Asked("China", acts=True, official=True), "China imposed tariffs on US soybeans.", [True]),
+    (Asked("China", official=True), "China imposed tariffs on US soybeans.", [False]),
+    (Asked("Saudi Arabia", acts=True, official=True), "Several allies, including Saudi Arabia, are reconsidering "
+                                                      "intelligence sharing.", [False]),
 ])
 def test_who_speaks_in_a_passage(asked: Asked, text: str, expected: list[bool]) -> None:
     assert [ok for _, ok in _spoken(asked, text)] == expected
