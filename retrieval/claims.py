@@ -1461,6 +1461,8 @@ def _unstated(claim: Sentence, inside: Sequence[Sentence], around: Sequence[str]
     describing = {text for _, text in claim.describing} | {lemma for lemma, _ in claim.describing}
 
     def stated(lemma: str, text: str, theirs: Sequence[str], close: float) -> bool:
+        if text in _ALL_WORDS:  # "all" said of a group in a sentence beside the span is not said of this one
+            return text in forms or text in asked
         if {lemma, text, _stem(lemma), _stem(text)} & said:
             return True
         if similarity is None or not theirs:
