@@ -608,7 +608,7 @@ def test_the_white_house_boast_is_never_shown_on_the_british_statement(
     """Through the answer's check (the real index, the real embedder): the boast cited to the British
     statement's passage is either moved to Hughes's sentence or listed as unsupported, never quoted from the
     British statement."""
-    question = "How did the US and its allies respond to the concerns over intelligence sharing?"
+    question = "What was said about intelligence sharing between the US and its allies?"  # no speaker asked
     n = passage_number(make_assistant(lambda _m: ""), question, "A British government spokesperson")
     assistant = make_assistant(lambda _m: "")
     checked = assistant.verify(f"{UNRIVALED.rstrip('.')} [{n}].", assistant.retrieve(question).passages, question)
@@ -627,40 +627,32 @@ VONN = ("Lindsey Vonn retired in February 2019 after winning bronze in downhill 
 
 
 @pytest.mark.parametrize(
-    ("claim", "reason"),
+    ("claim", "reason", "true_claim"),
     [
-        # a describing word the passage lacks: the claim is stronger than the passage
+        # a describing word the passage lacks: the claim is stronger than the passage; the passage's own words
         ("Vonn retired in February 2019 after winning a controversial bronze in downhill at the world championships.",
-         '"controversial"'),
+         '"controversial"',
+         "Vonn retired in February 2019 after winning bronze in downhill at the world championships."),
         ("She won three Olympic medals in her career, including a record gold in downhill in Vancouver.",
-         '"record"'),
-        # a comparison said the other way
+         '"record"',
+         "Vonn, one of the most decorated U.S. female skiers in history, won a gold in downhill in Vancouver."),
+        # a comparison said the other way; a describing word dropped
         ("One of the least decorated U.S. female skiers in history, Vonn competed in four Winter Games.",
-         '"least"'),
+         '"least"', "One of the most decorated U.S. skiers in history, Vonn competed in four Winter Games."),
         # a quantifier made stronger
-        ("All former teammates said she will coach young skiers in Colorado next winter.", '"all"'),
+        ("All former teammates said she will coach young skiers in Colorado next winter.", '"all"',
+         "Some former teammates said she will coach young skiers in Colorado next winter."),
         # the future stated as done
-        ("Her foundation opened a ski school for girls in Vail, her agent said.", '"will open"'),
+        ("Her foundation opened a ski school for girls in Vail, her agent said.", '"will open"',
+         "Her foundation will open a ski school for girls in Vail."),
     ],
 )
-def test_a_claim_stronger_than_its_passage_is_flagged(claim: str, reason: str) -> None:
+def test_a_claim_stronger_than_its_passage_is_flagged(claim: str, reason: str, true_claim: str) -> None:
     verdict = check_claim(claim, VONN)
     assert not verdict.supported, claim
     assert reason in verdict.reason
-
-
-@pytest.mark.parametrize(
-    "claim",
-    [
-        "Vonn retired in February 2019 after winning bronze in downhill at the world championships.",
-        "One of the most decorated U.S. skiers in history, Vonn competed in four Winter Games.",  # a word dropped
-        "Her foundation will open a ski school for girls in Vail.",
-        "Vonn, one of the most decorated U.S. female skiers in history, won a gold in downhill in Vancouver.",
-    ],
-)
-def test_the_passages_own_words_still_pass(claim: str) -> None:
-    verdict = check_claim(claim, VONN)
-    assert verdict.supported, (claim, verdict.reason)
+    verdict = check_claim(true_claim, VONN)
+    assert verdict.supported, (true_claim, verdict.reason)
 
 
 def test_the_questions_own_words_are_the_askers() -> None:
