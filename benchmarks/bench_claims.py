@@ -896,8 +896,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cache = Path(args.cache) if args.cache else None
     retrieved: dict[str, Any] = {}
     if cache is not None and cache.exists():
-        with cache.open("rb") as f:
-            retrieved.update(pickle.load(f))  # a file this script wrote
+        retrieved.update(pickle.loads(cache.read_bytes()))  # a file this script wrote
     reply: dict[str, str] = {"text": ""}
     called: dict[str, int] = {"n": 0}
     verify_seconds: list[float] = []
@@ -1000,8 +999,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if log is not None:
         log.close()
     if cache is not None:
-        with cache.open("wb") as f:
-            pickle.dump(retrieved, f)
+        cache.write_bytes(pickle.dumps(retrieved))
 
     table: dict[str, Any] = {}
     for half in chosen_halves:

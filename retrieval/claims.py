@@ -6,7 +6,9 @@ topic similarity: the numbers, amounts, dates and times of the claim must be in 
 neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
 antonym the span lacks, a subject or a speaker the span gives to someone else, fail it, and so does
 saying more than the span (what it hedges, makes conditional, reports or quotes stated as fact, a
-failure, denial or cause it does not give: :func:`_overstated`); sentences
+failure, denial or cause it does not give, the future stated as done: :func:`_overstated`), and so does a
+describing word ("unrivaled", "record", "largest", "all") or two content words that neither the span, the
+sentences beside it, a close synonym of theirs nor the question say (:func:`_unstated`); sentences
 of an article that address an assistant (:func:`is_instruction`) are never evidence. Word coverage
 plus an optional embedding cosine decide whether the span is about the claim at all. spaCy's small
 English pipeline (entities, lemmas, dependencies) is loaded once, on first use; parsed sentences are
@@ -644,8 +646,8 @@ class Sentence:
     quoted_forms: frozenset[str] = field(default=frozenset())  # forms of the words inside quotation marks
     unquoted_forms: frozenset[str] = field(default=frozenset())  # … and outside them
     attributed: bool = False  # it says who says it: a speech verb or "according to"
-    # (lemma, text) of the words that describe or compare ("unrivaled", "record", "largest", "more"): a claim's
-    # must be the span's own words (or a close synonym), see ClaimChecker._undescribed
+    # (lemma, text) of the words that describe or compare ("unrivaled", "record", "largest", "all"): a claim's
+    # must be the span's own words (or a close synonym), see _unstated
     describing: tuple[tuple[str, str], ...] = field(default=())
     # (lemma, text) of its content words: no names, figures, frame or light words
     words: tuple[tuple[str, str], ...] = field(default=())
@@ -796,12 +798,8 @@ _LIGHT_DESCRIBING = frozenset({
 _FIGURE_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})
 _DESCRIBING_TAGS = frozenset({"JJ", "JJR", "JJS", "RBR", "RBS"})
 _DESCRIBING_DEPS = frozenset({"amod", "acomp", "attr", "oprd", "advmod", "conj", "ROOT", "xcomp", "ccomp", "appos"})
-
-
 # Nouns that describe the noun they stand before ("a record high", "a landmark ruling").
 _DESCRIBING_NOUNS = frozenset({"record", "landmark", "milestone", "flagship", "breakthrough", "blockbuster"})
-
-
 # Quantifiers that make a claim about every one of a group ("all lawmakers", "every school").
 _ALL_WORDS = frozenset({"all", "every", "everyone", "everybody", "everything", "always"})
 
