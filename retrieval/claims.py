@@ -1455,6 +1455,7 @@ def _unstated(claim: Sentence, inside: Sequence[Sentence], around: Sequence[str]
     near = {w for text in around for w in re.findall(r"[a-z]+", text.lower())}
     said = forms | near | {_stem(w) for w in near} | asked
     their_describing = sorted({text for s in inside for _, text in s.describing})
+    their_lemma = {text: lemma for s in inside for lemma, text in s.describing}  # "largest" -> "large"
     their_words = sorted({w for s in inside for w in s.content} | set(their_describing))
     describing = {text for _, text in claim.describing} | {lemma for lemma, _ in claim.describing}
 
@@ -1466,7 +1467,8 @@ def _unstated(claim: Sentence, inside: Sequence[Sentence], around: Sequence[str]
         if similarity is None or not theirs:
             return False
         opposed = _OPPOSED_OF.get(lemma, set()) | _OPPOSED_OF.get(text, set()) | _ANTONYM_OF.get(lemma, set())
-        return any(c >= close and w not in opposed for w, c in zip(theirs, similarity(text, theirs), strict=True))
+        return any(c >= close and w not in opposed and their_lemma.get(w, w) not in opposed
+                   for w, c in zip(theirs, similarity(text, theirs), strict=True))
 
     for lemma, text in claim.describing:  # said otherwise only with another describing word ("big" ~ "large")
         if not stated(lemma, text, their_describing, SYNONYM_COSINE):

@@ -677,3 +677,8 @@ def test_synonyms_of_the_passages_words_pass_with_the_embedder(make_assistant: C
     verdict = check_claim("The council approved a small expansion of the harbour on Monday.", passage,
                           similarity=similarity)
     assert not verdict.supported and '"small"' in verdict.reason
+    # a superlative's opposite, known by its lemma ("smallest" ~ "largest" 0.54, "small" opposes "large")
+    passage = "The council approved the largest expansion of the harbour in decades on Monday."
+    verdict = check_claim("The council approved the smallest expansion of the harbour in decades on Monday.",
+                          passage, similarity=similarity)
+    assert not verdict.supported and '"smallest"' in verdict.reason
