@@ -1054,6 +1054,10 @@ class ClaimChecker:
         parsed = dict(zip(needed, self.sentences([spans[k][2] for k in needed]), strict=True))
         passage_hay = _Hay([passage_text, title, outlet, outlet.split(".")[0] if "." in outlet else ""])
         asked = self.sentences([question])[0].forms if question.strip() else frozenset()
+        # A claim the passage holds word for word (an extracted sentence, a heading joined to the sentence
+        # after it) says no word the passage lacks: the word checks of ``_unstated`` are not run on it.
+        body = " ".join(claim.split()).rstrip(".!?\"”’' ")
+        quoted = len(body) >= 20 and body in " ".join(passage_text.split())
         windows: list[tuple[float, int, tuple[int, ...]]] = []
         for i in top:
             shapes: tuple[tuple[int, ...], ...] = ((i,), (i, i + 1), (i - 1, i))
@@ -1077,7 +1081,7 @@ class ClaimChecker:
             if n == 0 and contradiction:
                 contradicted = frozenset(window)
             reason = (self._missing(claim_sentence, window, parsed, spans, passage_hay, title, outlet, published,
-                                    similarity, asked)
+                                    similarity, asked, quoted)
                       or contradiction)
             if not reason and contradicted and contradicted <= set(window):
                 continue  # the best window's contradiction stands
@@ -1107,6 +1111,7 @@ class ClaimChecker:
         spans: Sequence[tuple[int, int, str]], passage_hay: _Hay, title: str, outlet: str, published: str,
         similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
         asked: frozenset[str] = frozenset(),
+        quoted: bool = False,
     ) -> str:
         """Which figure, name, describing word or speaker of ``claim`` ``window`` lacks or gives otherwise
         ("" when none); ``asked`` are the forms of the question's words."""
@@ -1133,7 +1138,7 @@ class ClaimChecker:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
         # Describing words: "unrivaled", "record", "largest" are the span's own words (or close synonyms).
-        words = _unstated(claim, inside, around, similarity, asked)
+        words = "" if quoted else _unstated(claim, inside, around, similarity, asked)
         if words:
             return f"the passage does not say {words}"
         # Who said it: a claimed speaker speaks in the span (or just before it, for a quote). When the
