@@ -683,14 +683,3 @@ def test_synonyms_of_the_passages_words_pass_with_the_embedder(make_assistant: C
                           passage, similarity=similarity)
     assert not verdict.supported and '"smallest"' in verdict.reason
 
-
-def test_a_heading_joined_to_its_sentence_is_the_passages_own_words() -> None:
-    """An extracted answer sentence may run a heading into the sentence after it (rtqa half A, 20260410_17): word
-    for word the passage's, it says nothing the passage lacks, whichever span the check settles on."""
-    passage = ("'Ketamine Queen' Jasveen Sangha's sentencing comes after plea reversal\n"
-               "U.S. District Judge Sherilyn Garnett sentenced Sangha to 15 years in prison on April 8. "
-               "Sangha had pleaded guilty in September to five federal charges.")
-    claim = ("'Ketamine Queen' Jasveen Sangha's sentencing comes after plea reversal  U.S. District Judge Sherilyn "
-             "Garnett sentenced Sangha to 15 years in prison on April 8.")
-    verdict = check_claim(claim, passage)
-    assert verdict.supported, verdict.reason
