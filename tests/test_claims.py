@@ -573,3 +573,113 @@ def test_a_claims_own_could_not_and_will_continue_count() -> None:
     assert check_claim("Costs will continue to rise this year.", passage).supported  # "will" reaches "rise"
     assert check_claim("Even a win could not be enough for the visitors.", passage).supported
     assert check_claim("The goalkeeper did not play on Sunday.", "The goalkeeper could not play on Sunday.").supported
+
+
+# --- words the passage does not say: a sceptic's kinds, session 17 ---------------------------------------
+BRITISH = ("Despite the underlying concerns, key US allies have publicly downplayed any potential disruptions to "
+           "intelligence cooperation.")
+HUGHES = "The US has unrivaled intelligence capabilities"
+UNRIVALED = "A spokesman stated that the US has unrivaled intelligence capabilities."
+
+
+def bundled_section(first: str, last: str) -> str:
+    """The bundled article's text from the line opening with ``first`` to the end of the line holding ``last``."""
+    text = BUNDLED.read_text(encoding="utf-8")
+    start = text.index(first)
+    return text[start:text.index("\n", text.index(last, start))]
+
+
+def test_the_british_statement_does_not_support_the_white_house_boast() -> None:
+    """The claim the session-16 helper found: supported (0.533) by the British spokesperson's sentence, which
+    has neither "unrivaled" nor "capabilities"; Hughes's own sentence still supports it."""
+    british = bundled_section(BRITISH, "Officials from other allied nations")
+    verdict = check_claim(UNRIVALED, british)
+    assert not verdict.supported
+    assert "unrivaled" in verdict.reason and "capabilities" in verdict.reason
+    hughes = bundled_section("In response to these concerns", "such as the Five Eyes exist")
+    verdict = check_claim(UNRIVALED, hughes)
+    assert verdict.supported, verdict.reason
+    assert HUGHES in hughes[verdict.start:verdict.end]
+
+
+def test_the_white_house_boast_is_never_shown_on_the_british_statement(
+    make_assistant: Callable[..., Assistant],
+) -> None:
+    """Through the answer's check (the real index, the real embedder): the boast cited to the British
+    statement's passage is either moved to Hughes's sentence or listed as unsupported, never quoted from the
+    British statement."""
+    question = "What was said about intelligence sharing between the US and its allies?"  # no speaker asked
+    n = passage_number(make_assistant(lambda _m: ""), question, "A British government spokesperson")
+    assistant = make_assistant(lambda _m: "")
+    checked = assistant.verify(f"{UNRIVALED.rstrip('.')} [{n}].", assistant.retrieve(question).passages, question)
+    quotes = [c.quote for c in checked.citations]
+    assert not any("British government spokesperson" in q for q in quotes), quotes
+    assert all(HUGHES in q for q in quotes), quotes
+    if not quotes:
+        assert checked.unsupported == [UNRIVALED]
+
+
+VONN = ("Lindsey Vonn retired in February 2019 after winning bronze in downhill at the world championships. "
+        "One of the most decorated U.S. female skiers in history, Vonn competed in four Winter Games. "
+        "She won three Olympic medals in her career, including a gold in downhill in Vancouver. "
+        "Some former teammates said she will coach young skiers in Colorado next winter. "
+        "Her foundation will open a ski school for girls in Vail, her agent said.")
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason", "true_claim"),
+    [
+        # a describing word the passage lacks: the claim is stronger than the passage; the passage's own words
+        ("Vonn retired in February 2019 after winning a controversial bronze in downhill at the world championships.",
+         '"controversial"',
+         "Vonn retired in February 2019 after winning bronze in downhill at the world championships."),
+        ("She won three Olympic medals in her career, including a record gold in downhill in Vancouver.",
+         '"record"',
+         "Vonn, one of the most decorated U.S. female skiers in history, won a gold in downhill in Vancouver."),
+        # a comparison said the other way; a describing word dropped
+        ("One of the least decorated U.S. female skiers in history, Vonn competed in four Winter Games.",
+         '"least"', "One of the most decorated U.S. skiers in history, Vonn competed in four Winter Games."),
+        # a quantifier made stronger
+        ("All former teammates said she will coach young skiers in Colorado next winter.", '"all"',
+         "Some former teammates said she will coach young skiers in Colorado next winter."),
+        # the future stated as done
+        ("Her foundation opened a ski school for girls in Vail, her agent said.", '"will open"',
+         "Her foundation will open a ski school for girls in Vail."),
+    ],
+)
+def test_a_claim_stronger_than_its_passage_is_flagged(claim: str, reason: str, true_claim: str) -> None:
+    verdict = check_claim(claim, VONN)
+    assert not verdict.supported, claim
+    assert reason in verdict.reason
+    verdict = check_claim(true_claim, VONN)
+    assert verdict.supported, (true_claim, verdict.reason)
+
+
+def test_the_questions_own_words_are_the_askers() -> None:
+    """A describing word the answer repeats from the question ("controversial") is the asker's premise, not a
+    claim of the answer; the same word without the question is not stated by the passage."""
+    passage = ("State officials said the migrant detention facility in the Florida Everglades known as Alligator "
+               "Alcatraz is expected to close by the end of the month.")
+    claim = ("The controversial detention facility in the Florida Everglades that is expected to close is Alligator "
+             "Alcatraz.")
+    question = "Which controversial migrant detention facility in the Florida Everglades is expected to close?"
+    assert not check_claim(claim, passage).supported
+    assert check_claim(claim, passage, question=question).supported
+
+
+def test_synonyms_of_the_passages_words_pass_with_the_embedder(make_assistant: Callable[..., Assistant]) -> None:
+    """With the real embedder a describing word may be a close synonym of the passage's ("big" ~ "large"), not
+    its opposite ("small")."""
+    similarity = make_assistant(lambda _m: "")._similarity
+    passage = "The council approved a large expansion of the harbour on Monday, its leader said."
+    assert check_claim("The council approved a big expansion of the harbour on Monday.", passage,
+                       similarity=similarity).supported
+    verdict = check_claim("The council approved a small expansion of the harbour on Monday.", passage,
+                          similarity=similarity)
+    assert not verdict.supported and '"small"' in verdict.reason
+    # a superlative's opposite, known by its lemma ("smallest" ~ "largest" 0.54, "small" opposes "large")
+    passage = "The council approved the largest expansion of the harbour in decades on Monday."
+    verdict = check_claim("The council approved the smallest expansion of the harbour in decades on Monday.",
+                          passage, similarity=similarity)
+    assert not verdict.supported and '"smallest"' in verdict.reason
+
