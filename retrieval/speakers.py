@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrieval.claims import _Hay, default_checker, name_in
+from retrieval.claims import _Hay, default_checker, interview_speaker, name_in
 from retrieval.names import blank_longer, demonym_country, is_country, official, voice
 
 if TYPE_CHECKING:
@@ -84,7 +84,6 @@ SPEAKER_NOUNS = frozenset({
     "senator", "lawmaker", "lawmakers", "legislature", "federation", "association", "foundation", "institute",
     "author", "writer", "artist", "rapper", "band", "host", "media", "medium",
 })
-_SPEAKER_PREFIX = re.compile(r"^\s*((?:[A-Z][\w.’'-]*\s?){1,4}):\s")
 _OWNING = frozenset({"of", "for", "at", "from", "with"})  # "spokesman for X", "an official at X"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 _QUOTES = "\"“”"
@@ -255,13 +254,11 @@ def read_speech(doc: Doc | Span) -> Speech:
             speakers.append(" ".join(w.text for w in words))
         elif subj is not None and (subj.lower_ in ("he", "she", "it", "they") or subj.lemma_.lower() in SPEAKER_NOUNS):
             anaphoric = "person" if subj.lower_ in ("he", "she") else "any"
-    prefix = _SPEAKER_PREFIX.match(doc.text)
-    if prefix and any(t.ent_type_ in ("GPE", "LOC") for t in doc if t.idx < prefix.end(1)):
-        prefix = None  # a dateline ("Atlanta: A fundraising bash …"), not a speaker
-    if prefix:  # "Dr. Reed: …" in an interview: all of it is theirs
-        speakers, nameless, anaphoric = [prefix.group(1)], False, ""
+    interviewed = interview_speaker(doc)  # "" for a dateline ("Atlanta: A fundraising bash …")
+    if interviewed:  # "Dr. Reed: …" in an interview: all of it is theirs
+        speakers, nameless, anaphoric = [interviewed], False, ""
     subject = next((_actor(c, head=True) for c in root.children if c.dep_ == "nsubj"), "")
-    return Speech(tuple(speakers), nameless, anaphoric, subject, tuple(names), bool(prefix))
+    return Speech(tuple(speakers), nameless, anaphoric, subject, tuple(names), bool(interviewed))
 
 
 def _actor(subj: Token, head: bool = False) -> str:

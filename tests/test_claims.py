@@ -683,3 +683,23 @@ def test_synonyms_of_the_passages_words_pass_with_the_embedder(make_assistant: C
                           passage, similarity=similarity)
     assert not verdict.supported and '"smallest"' in verdict.reason
 
+
+
+@pytest.mark.parametrize("passage", [
+    "Atlanta: A fundraising bash has raised more than $117 million for charities.",
+    'WASHINGTON: The senator returned on Monday. "We will vote against the bill," he said.',
+])
+def test_a_dateline_is_not_a_speaker(passage: str) -> None:
+    """A line opening "Atlanta: …" (one rtqa article in three opens with a place so) spoke for the next five
+    sentences: "Atlanta said …" was verified. The speakers module already read it as a dateline."""
+    claim = ("Atlanta said a fundraising bash has raised more than $117 million for charities."
+             if passage.startswith("Atlanta") else "Washington said it will vote against the bill.")
+    verdict = check_claim(claim, passage)
+    assert not verdict.supported and "attribute" in verdict.reason, verdict
+
+
+def test_an_interview_line_still_speaks() -> None:
+    passage = ("The plant's future was discussed at length.\n"
+               "Dr. Reed: The plant will close in May and the workers will move to the new site.")
+    verdict = check_claim("Dr. Reed said the plant will close in May.", passage)
+    assert verdict.supported, verdict
