@@ -574,7 +574,10 @@ def test_openai_backend_invokes_and_streams_from_a_real_server(llama_server: str
         request_timeout=120,
     )
     model = get_chat_model(settings)
-    assert model is not None and type(model).__name__ == "ChatOpenAI"
+    from langchain_openai import ChatOpenAI
+
+    assert isinstance(model, ChatOpenAI)  # with the whole reply bounded (BoundedChatOpenAI)
+    assert model.reply_timeout == 120
     reply = model.invoke(QUESTION)
     assert isinstance(reply.content, str) and reply.content.strip()
 
