@@ -35,8 +35,9 @@ access="$("$VPY" -m retrieval.access check)" || exit 2
 read -r host port max_upload_mb <<<"$(head -n 1 <<<"$access")"
 mode_line="$(tail -n 1 <<<"$access")"
 
-# Number of articles in the index; 0 when the index is empty or not created yet.
-articles="$("$VPY" -m retrieval stats --json 2>/dev/null \
+# Number of articles in the index; 0 when the index is empty or not created yet (then `stats` exits 1 with
+# {"error": "No index at …"}: its exit status must not add a second "0" under pipefail).
+articles="$( { "$VPY" -m retrieval stats --json 2>/dev/null || true; } \
     | "$VPY" -c 'import json, sys; print(int(json.load(sys.stdin).get("articles", 0)))' 2>/dev/null || echo 0)"
 
 if [[ "$articles" == "0" ]]; then

@@ -96,3 +96,23 @@ def test_llama_cpp_is_built_for_the_instruction_sets_this_cpu_reports() -> None:
         info = llama_cpp.llama_print_system_info().decode()
         assert ("AVX512_VNNI = 1" in info) == expected["-DGGML_AVX512_VNNI=ON"], info
         assert ("AVX_VNNI = 1" in info) == expected["-DGGML_AVX_VNNI=ON"], info
+
+
+def test_run_sh_counts_an_index_that_does_not_exist_yet_as_empty(tmp_path: Path) -> None:
+    """run.sh ingests corpus/ when the index is empty. Once `stats` said "No index at …" with exit 1 (and
+    created nothing), its count under `set -o pipefail` came out as "0\\n0": the page opened on an empty index
+    and skipped the ingest. The count runs here exactly as run.sh writes it."""
+    import sys
+
+    script = (ROOT / "scripts" / "run.sh").read_text(encoding="utf-8")
+    count = re.search(r'^articles="\$\(.*?\)"\n', script, re.S | re.M)
+    assert count, "run.sh's article count moved: update this test"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env |= {"NEWSQA_DATA_DIR": str(tmp_path / "never-ingested"), "VPY": sys.executable}
+    proc = subprocess.run(
+        ["bash", "-c", f'set -euo pipefail\n{count.group(0)}printf "%s" "$articles"'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0", repr(proc.stdout)
+    assert not (tmp_path / "never-ingested").exists()
