@@ -1368,6 +1368,9 @@ class Assistant:
             published=passage.published, threshold=self.settings.support_threshold,
             sentences=self._passage_sentences(passage) or [(0, len(passage.text), passage.text)],
             question=question,
+            # Extracted answers are the passages' own words (at times a heading run into the sentence of the
+            # next chunk): the checks of words a model adds are for a model's sentences.
+            judge_words=self.backend != "extractive",
         )
 
     def _short_support(self, answer: str, question: str, passage: Passage, speaker: Asked | None = None) -> Verdict:

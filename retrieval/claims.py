@@ -1062,6 +1062,7 @@ class ClaimChecker:
         threshold: float = 0.5,
         sentences: Sequence[tuple[int, int, str]] | None = None,
         question: str = "",
+        judge_words: bool = True,
     ) -> Verdict:
         """Whether ``passage_text`` states ``claim`` (an answer sentence without its markers).
 
@@ -1070,6 +1071,8 @@ class ClaimChecker:
         Reuters, …") or the publication date. ``sentences`` are the passage's (start, end, text)
         sentences when the caller has them. ``question`` is what the claim answers: its words are the
         asker's, so an answer repeating them ("the controversial facility …") is not judged on them.
+        ``judge_words=False`` leaves out the checks of words the span lacks (:func:`_unstated`), for
+        sentences extracted from the passages rather than written by a model.
         """
         spans = list(sentences) if sentences is not None else [
             (s, e, passage_text[s:e]) for s, e in split_sentences(passage_text)]
@@ -1100,10 +1103,11 @@ class ClaimChecker:
         parsed = dict(zip(needed, self.sentences([spans[k][2] for k in needed]), strict=True))
         passage_hay = _Hay([passage_text, title, outlet, outlet.split(".")[0] if "." in outlet else ""])
         asked = self.sentences([question])[0].forms if question.strip() else frozenset()
-        # A claim the passage holds word for word (an extracted sentence, a heading joined to the sentence
-        # after it) says no word the passage lacks: the word checks of ``_unstated`` are not run on it.
+        # A claim the passage holds word for word (an extracted sentence, the article's title joined to the
+        # sentence after it) says no word the passage lacks: the word checks of ``_unstated`` are not run on it.
         body = " ".join(claim.split()).rstrip(".!?\"”’' ")
-        quoted = len(body) >= 20 and body in " ".join(passage_text.split())
+        quoted = not judge_words or (len(body) >= 20 and (body in " ".join(passage_text.split())
+                                      or body in " ".join(f"{title} {passage_text}".split())))
         windows: list[tuple[float, int, tuple[int, ...]]] = []
         for i in top:
             shapes: tuple[tuple[int, ...], ...] = ((i,), (i, i + 1), (i - 1, i))
@@ -1184,7 +1188,7 @@ class ClaimChecker:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
         # Describing words: "unrivaled", "record", "largest" are the span's own words (or close synonyms).
-        words = "" if quoted else _unstated(claim, inside, around, similarity, asked)
+        words = "" if quoted else _unstated(claim, inside, [*around, title], similarity, asked)
         if words:
             return f"the passage does not say {words}"
         # Who said it: a claimed speaker speaks in the span (or just before it, for a quote). When the
