@@ -48,7 +48,6 @@ CLOSEST_PASSAGES = 4  # passages offered with a refusal
 CONVERSATIONS_LISTED = 30
 SIDEBAR_TITLE_CHARS = 30  # longer conversation titles are cut (the full title is the tooltip)
 INDEX_WATCH_SECONDS = 5  # how often the sidebar's corpus facts look for an ingest from elsewhere
-SHOW_REPEATS = 10  # repeated records named in an upload report
 
 # --- safe markdown ---------------------------------------------------------------------------------
 # Every character with a meaning in CommonMark/GFM, Streamlit's directives (:red[...], :material/...:),
@@ -669,13 +668,15 @@ def render_ingest_report() -> None:
     )
     files = md_inline(", ".join(report.get("files", [])))
     # Records that repeat an article id already read (the first is kept): said, as the CLI says them.
+    from ingest.pipeline import SHOW_DUPLICATES
+
     repeats = [
         f"- {md_inline(_file_name(d['source']))}: repeats article {md_inline(d['id'])} of "
         f"{md_inline(_file_name(d['first']))}; the first was kept"
-        for d in report.get("duplicate_sources", [])[:SHOW_REPEATS]
+        for d in report.get("duplicate_sources", [])[:SHOW_DUPLICATES]
     ]
-    if report.get("duplicates", 0) > SHOW_REPEATS:
-        repeats.append(f"- … and {report['duplicates'] - SHOW_REPEATS} more")
+    if report.get("duplicates", 0) > SHOW_DUPLICATES:
+        repeats.append(f"- … and {report['duplicates'] - SHOW_DUPLICATES} more")
     notes = "\n".join(repeats)
     if report["failed"]:
         reasons = "\n".join(

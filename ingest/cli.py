@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 4
-SHOW_DUPLICATES = 10  # dropped duplicates named in the summary (--json lists them all)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +53,7 @@ def main(sources: tuple[str, ...], data_dir: Path | None, sync: bool, dry_run: b
     from rich.console import Console
     from rich.markup import escape
 
-    from ingest.pipeline import ingest
+    from ingest.pipeline import SHOW_DUPLICATES, ingest
     from retrieval.cli_common import progress_bar, progress_callback, settings_from_flags
     from retrieval.errors import explain
     from retrieval.store import IndexMismatchError

@@ -52,6 +52,7 @@ EMBED_BATCH_CHUNKS = 512  # chunks encoded per model call (the model batches the
 SPOOL_MEMORY_BYTES = 32_000_000  # articles to embed kept in memory up to this, then in a temporary file
 
 Progress = Callable[[int, int, str], None]  # (done, total, message)
+SHOW_DUPLICATES = 10  # repeated records a report names (the CLI's summary, the page's upload report)
 
 
 @dataclass
