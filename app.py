@@ -179,14 +179,19 @@ def _sign_out() -> None:
         st.session_state.pop(key, None)
 
 
+def served_host(host: str) -> tuple[str, str]:
+    """The address the network sees and the setting that gave it: Streamlit's ``server.address`` when the
+    page was started with one that is not a loopback address, else ``host`` (NEWSQA_HOST)."""
+    served_on = st.get_option("server.address")
+    if served_on and not is_loopback(str(served_on)):
+        return str(served_on), "Streamlit's server.address"
+    return host, "NEWSQA_HOST"
+
+
 def require_access(settings: Settings) -> AccessPolicy:
     """The access policy of this page, with ``st.session_state.owner`` set; or the sign-in screen (or the
     refusal) and ``st.stop()``. Nothing from the index is read before this returns."""
-    served_on = st.get_option("server.address")
-    host, source = settings.host, "NEWSQA_HOST"
-    if served_on and not is_loopback(str(served_on)):
-        # started with --server.address: that is what the network sees
-        host, source = str(served_on), "Streamlit's server.address"
+    host, source = served_host(settings.host)
     try:
         access = policy(settings, host=host, host_source=source)
     except AccessError as exc:
@@ -876,17 +881,83 @@ def render_empty_index(settings: Settings, assistant: Assistant, access: AccessP
     render_upload(settings, assistant, "main", access)
 
 
+def load_settings() -> Settings:
+    """``Settings()``; for a bad NEWSQA_* value the page says which, as the command line does
+    (``describe_invalid``: the variable, the value, what is wrong, the default), and stops — on an exposed
+    page only that a setting is invalid (the value may be a server path: it goes to the log)."""
+    from pydantic import ValidationError
+
+    from retrieval.settings import describe_invalid
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        detail = describe_invalid(exc)
+        log.error("newsqa's settings are invalid: %s", detail)
+        bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        host = ""  # unknown: taken as exposed
+        if "host" not in bad:  # where the page listens: the other values as set, the bad ones at their defaults
+            try:
+                host = Settings(**{f: Settings.model_fields[f].get_default(call_default_factory=True)
+                                   for f in bad if f in Settings.model_fields}).host
+            except Exception:
+                host = ""
+        if is_loopback(served_host(host)[0]):
+            shown = f"{detail}\nFix the value or unset the variable, then reload this page."
+        else:
+            shown = "a NEWSQA_* setting is invalid. The details are in the server's log."
+        st.title("Ask the news")
+        st.error(md_escape(f"This page cannot start: {shown}"), icon=":material/error:")
+        st.stop()
+
+
+def render_settings_warnings(access: AccessPolicy) -> None:
+    """A ``NEWSQA_*`` variable that is no setting (a misspelling, ignored without a word otherwise), with the
+    closest setting's name, as the command line warns: on the page for the local operator, in the log
+    (once per process) for an exposed page."""
+    import os
+
+    from retrieval.cli_common import unknown_variables
+
+    warnings = [w.removeprefix("warning: ") for w in unknown_variables(os.environ)]
+    if not warnings:
+        return
+    if access.exposed:
+        _log_once(tuple(warnings))
+        return
+    st.warning(md_escape("\n".join(warnings)), icon=":material/warning:")
+
+
+@st.cache_resource(show_spinner=False)
+def _log_once(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        log.warning("%s", warning)
+
+
+def model_mismatch(assistant: Assistant, access: AccessPolicy) -> str:
+    """Why questions are off when the index was built with another embedding model (or vector format) than
+    the configured one, as ``ask`` refuses it (its vectors compared with the question's find noise,
+    silently); "" when they match, or the check cannot be made (the stats said why)."""
+    from retrieval.store import IndexMismatchError
+
+    try:
+        assistant.store.check_model(claim=False)
+    except IndexMismatchError as exc:
+        return user_error(access, str(exc), "The article index was built with another embedding model than "
+                          "this page is set up for, so questions are off until the operator fixes it.")
+    except Exception:  # e.g. a Chroma server down: said by the stats already
+        log.exception("checking the index's embedding model failed")
+    return ""
+
+
 def main() -> None:
     st.set_page_config(page_title="newsqa — ask the news", page_icon=":material/newspaper:")
     init_session()
-    try:
-        settings = Settings()
-    except Exception as exc:  # e.g. a bad NEWSQA_* value
-        st.error(md_escape(f"The settings are invalid: {exc}"), icon=":material/error:")
-        st.stop()
+    settings = load_settings()
     access = require_access(settings)  # before anything from the index is read or drawn
     assistant = get_assistant(settings.model_dump_json(), settings)
     conversations = get_conversations(str(settings.conversations_path))
+    render_settings_warnings(access)
     try:
         stats = assistant.stats()
     except Exception as exc:  # e.g. a Chroma server down: the catalog's own facts, and the page stays
@@ -897,6 +968,7 @@ def main() -> None:
             stats = {**assistant.store.facts(), "chroma": assistant.store.server_address() or ""}
         except Exception:  # the catalog itself unreadable: nothing to show
             st.stop()
+    mismatch = model_mismatch(assistant, access) if stats.get("articles") else ""
 
     listing, corpus = render_sidebar(settings, assistant, stats, access, conversations)
     st.title("Ask the news")
@@ -923,7 +995,13 @@ def main() -> None:
     filters, filter_problem = current_filters()
     if filter_problem:
         st.warning(filter_problem)
+    if mismatch:
+        st.error(md_escape(mismatch), icon=":material/error:")
     render_history(assistant)
+    if mismatch:
+        st.chat_input("Questions are off: the index does not match the embedding model", disabled=True)
+        render_late(settings, assistant, stats, listing, corpus, conversations, access)
+        return
     question = st.chat_input("Ask about the news…", key="question")
     if question and question.strip():
         ask(assistant, conversations, question.strip(), filters, access)

@@ -854,3 +854,72 @@ def test_exposed_page_does_not_name_its_chroma_server(data_dir: Path, monkeypatc
     exposed = new_app()
     assert any("vectors: Chroma server" in unescape(c.value) for c in exposed.sidebar.caption)
     assert address not in page_text(exposed) and "NEWSQA_CHROMA_URL" not in page_text(exposed)
+
+
+# --- what the command line says about the settings, said on the page ----------------------------------
+def test_a_bad_setting_is_named_on_the_page_not_a_pydantic_traceback(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page said "The settings are invalid: 1 validation error for Settings / k / Input should be …"
+    (pydantic's text, no variable name); now as the command line: the variable, the value, why, the default."""
+    monkeypatch.setenv("NEWSQA_K", "many")
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("This page cannot start: NEWSQA_K='many': "), errors
+    assert "valid integer" in errors[0] and "(default: 6)" in errors[0], errors
+    assert "validation error" not in errors[0] and "pydantic" not in errors[0], errors
+    assert_no_article_text(at)
+
+
+def test_a_bad_setting_on_an_exposed_page_names_no_server_path(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad value may be a server path (a data dir under a file): an exposed page says only that a
+    setting is invalid; the log has the details."""
+    placed = tmp_path / "secret-place"
+    placed.write_text("a file, not a folder")
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(placed / "data"))
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_ACCESS_TOKEN", TOKEN)
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert errors == ["This page cannot start: a NEWSQA_* setting is invalid. The details are in the server's "
+                      "log."], errors
+    assert "secret-place" not in page_text(at) and "NEWSQA_DATA_DIR" not in page_text(at)
+
+
+def test_a_misspelt_setting_is_warned_about_with_the_closest_name(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSQA_BAKCEND=openai was ignored without a word on the page (the command line warns)."""
+    monkeypatch.setenv("NEWSQA_BAKCEND", "openai")
+    at = new_app()
+    warnings = [unescape(w.value) for w in at.warning]
+    assert warnings == ["NEWSQA_BAKCEND is no newsqa setting and is ignored (did you mean NEWSQA_BACKEND?)"], warnings
+    assert at.chat_input and not at.chat_input[0].disabled  # only a warning: the page works
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")  # an exposed page: the operator's log only
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    assert "NEWSQA_BAKCEND" not in page_text(exposed)
+
+
+def test_an_index_of_another_embedding_model_turns_questions_off(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ask` refuses an index built with another embedding model (its vectors compared with the question's
+    find noise, silently); the page answered from it. Now it says so, as `ask` does, and asks nothing."""
+    other = tmp_path / "other-model"
+    other.mkdir()
+    monkeypatch.setenv("NEWSQA_EMBEDDING_MODEL", str(other))
+    at = new_app()
+    errors = [unescape(e.value) for e in at.error]
+    assert len(errors) == 1 and "was built with embedding model" in errors[0], errors
+    assert "'other-model' is configured" in errors[0] and "set NEWSQA_EMBEDDING_MODEL back" in errors[0], errors
+    assert at.chat_input[0].disabled
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")  # an exposed page: no server path
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    errors = [unescape(e.value) for e in exposed.error]
+    assert len(errors) == 1 and "built with another embedding model" in errors[0], errors
+    assert str(other) not in page_text(exposed) and str(data_dir) not in page_text(exposed)
+    assert exposed.chat_input[0].disabled
