@@ -34,7 +34,7 @@ import streamlit as st
 from ingest.uploads import UPLOAD_TYPES, UploadLedger, save_uploads, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
-from retrieval.conversations import Conversations, answer_from_record, answer_to_record
+from retrieval.conversations import Conversations, Message, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.text import printable, shorten
@@ -512,6 +512,12 @@ def render_retrieved(event: Retrieved, asked: str) -> None:
     st.caption(f"Reading {len(event.passages)} passages from {n_articles}:\n\n" + "\n".join(lines))
 
 
+def saved_turns(messages: list[dict[str, Any]]) -> list[Message]:
+    """The session's messages as they were saved: an exchange that failed (its answer an error) was not."""
+    return [Message(m["role"], m["content"], m.get("answer")) for i, m in enumerate(messages)
+            if not m.get("error") and not (i + 1 < len(messages) and messages[i + 1].get("error"))]
+
+
 def ask(
     assistant: Assistant, conversations: Conversations, question: str, filters: Filters, access: AccessPolicy
 ) -> None:
@@ -568,25 +574,14 @@ def ask(
             render_answer(assistant, record, question)
     st.session_state.messages.append({"role": "assistant", "content": final.text, "answer": record})
     try:
-        conversation_id = st.session_state.conversation_id
-        if conversation_id is not None and conversations.get(conversation_id, owner=owner()) is None:
-            # Deleted meanwhile (in another tab): this tab's exchanges go on in a new conversation, as
-            # shown here, rather than failing to save every question from now on.
-            conversation_id = None
-            shown = st.session_state.messages[:-2]  # before this exchange; a failed one is not saved
-            earlier = [m for i, m in enumerate(shown) if not m.get("error")
-                       and not (i + 1 < len(shown) and shown[i + 1].get("error"))]
+        saved = conversations.save_exchange(
+            st.session_state.conversation_id, question, final.text, record, owner=owner(),
+            earlier=saved_turns(st.session_state.messages[:-2]),  # kept if it was deleted in another tab
+        )
+        st.session_state.conversation_id = saved.conversation_id
+        if saved.restarted:
             st.info("This conversation was deleted in another tab; it goes on as a new one.",
                     icon=":material/info:")
-        else:
-            earlier = []
-        if conversation_id is None:
-            conversation_id = st.session_state.conversation_id = conversations.create(owner=owner())
-        for message in earlier:
-            conversations.append(conversation_id, message["role"], message["content"], message.get("answer"),
-                                 owner=owner())
-        conversations.append(conversation_id, "user", question, owner=owner())
-        conversations.append(conversation_id, "assistant", final.text, record, owner=owner())
     except Exception as exc:  # the answer is shown; only saving failed
         log.exception("saving a conversation failed")
         st.warning(md_escape(user_error(access, f"This exchange could not be saved: {exc}",

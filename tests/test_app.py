@@ -492,63 +492,6 @@ def test_hostile_addresses_names_and_headlines_stay_inert(monkeypatch: pytest.Mo
     assert module._file_name(str(tmp_path / "uploads" / "me" / "a.txt")) == "a.txt"
 
 
-# --- the conversation store ------------------------------------------------------------------------
-def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
-    import threading
-
-    from retrieval.conversations import Conversations, answer_from_record, answer_to_record
-    from retrieval.types import Answer, Citation, Passage
-
-    path = tmp_path / "conversations.sqlite3"
-    store = Conversations(path)
-    first = store.create(owner=LOCAL_OWNER)
-    assert store.list(owner=LOCAL_OWNER) == []  # empty conversations are not listed
-    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?",
-                 owner=LOCAL_OWNER)
-    answer = Answer(
-        text="He ordered a pause [1].",
-        citations=[Citation(1, "a1", "T", "https://x.example/a", "2025-01-02", "O", "quote", 3, 8)],
-        passages=[Passage("c1", "a1", "passage text", 0, 12, title="T", similarity=0.5)],
-        timings={"total": 1.5},
-    )
-    store.append(first, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
-
-    def worker(n: int) -> None:
-        cid = store.create(owner=LOCAL_OWNER)
-        for i in range(5):
-            store.append(cid, "user", f"question {n}-{i}", owner=LOCAL_OWNER)
-            store.append(cid, "assistant", f"answer {n}-{i}", owner=LOCAL_OWNER)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    store.close()
-
-    reopened = Conversations(path)  # as after a restart
-    listed = reopened.list(owner=LOCAL_OWNER)
-    assert len(listed) == 9
-    assert all(c.messages == 10 for c in listed if c.id != first)
-    mine = next(c for c in listed if c.id == first)
-    assert mine.title.startswith("What did Pete Hegseth reportedly order") and mine.title.endswith("…")
-    assert len(mine.title) <= 61
-    messages = reopened.load(first, owner=LOCAL_OWNER)
-    assert [m.role for m in messages] == ["user", "assistant"]
-    assert messages[1].answer is not None
-    restored = answer_from_record(messages[1].answer)
-    assert restored.citations == answer.citations and restored.passages == answer.passages
-    assert restored.timings == {"total": 1.5}
-    reopened.rename(first, "Hegseth", owner=LOCAL_OWNER)
-    assert reopened.get(first, owner=LOCAL_OWNER).title == "Hegseth"  # type: ignore[union-attr]
-    with pytest.raises(KeyError):
-        reopened.load("nope", owner=LOCAL_OWNER)
-    with pytest.raises(ValueError):
-        reopened.append(first, "system", "x", owner=LOCAL_OWNER)
-    journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert journal == "wal"
-
-
 def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None:
     """An answer whose model added an unsupported sentence, saved earlier, renders with a warning,
     and a citation with a web address links to it."""
