@@ -31,7 +31,7 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.uploads import UPLOAD_TYPES, UploadLedger, save_uploads, size_text
+from ingest.uploads import UPLOAD_TYPES, UploadLedger, ingest_uploads, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
 from retrieval.conversations import Conversations, Message, answer_from_record, answer_to_record
@@ -590,30 +590,18 @@ def ask(
 
 # --- uploads ---------------------------------------------------------------------------------------
 def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
-    """Check uploaded files (``ingest.uploads``: type, size, content, the owner's hourly budget), save the
-    accepted ones into the owner's upload folder (``save_uploads``) and ingest them like ``python -m
-    ingest``. A refused file is reported as failed with its reason and touches nothing."""
-    from ingest.pipeline import ingest
-
-    ledger = get_upload_ledger(str(settings.upload_ledger_path))
-    accepted, refused = ledger.admit(owner(), [(f.name, f.getvalue()) for f in files], settings)
-    failed = [{"source": r.name, "reason": r.reason} for r in refused]
-    names = [f.name for f in files]
-    if not accepted:
-        return {"added": 0, "updated": 0, "unchanged": 0, "failed": failed, "files": names, "chunks": 0,
-                "seconds": 0.0}
-    paths = [str(path) for path in save_uploads(settings, owner(), accepted)]
+    """The upload's report (``ingest.uploads.ingest_uploads``: checked, charged to the owner's hourly budget,
+    saved into the owner's upload folder and ingested like ``python -m ingest``), with a progress bar."""
     bar = st.progress(0.0, text="Reading the files…")
 
     def progress(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / total) if total else 0.0, text=f"{done}/{total} articles · {message}")
 
-    report = ingest(paths, settings, store=assistant.store, progress=progress)
+    ledger = get_upload_ledger(str(settings.upload_ledger_path))
+    report = ingest_uploads(settings, owner(), [(f.name, f.getvalue()) for f in files], store=assistant.store,
+                            ledger=ledger, progress=progress)
     bar.empty()
-    result = report.to_json()
-    result["failed"] = failed + result["failed"]
-    result["files"] = names
-    return result
+    return report
 
 
 def render_upload(settings: Settings, assistant: Assistant, where: str, access: AccessPolicy) -> None:

@@ -151,6 +151,15 @@ class Catalog(SQLiteDB):
         rows = self._query("SELECT id FROM articles WHERE state = 'done' EXCEPT SELECT article_id FROM chunks")
         return {r["id"] for r in rows}
 
+    def has_source(self, source: str) -> bool:
+        """Whether an article read from ``source`` (a file's recorded path; its records' and pages'
+        ``source#…`` too) is in the index."""
+        rows = self._query(
+            "SELECT 1 FROM articles WHERE state = 'done' AND (source = ? OR (source >= ? AND source < ?)) LIMIT 1",
+            (source, f"{source}#", f"{source}$"),  # '$' follows '#': every "source#…"
+        )
+        return bool(rows)
+
     def set_sources(self, sources: dict[str, str]) -> None:
         """Record where articles now read from (article id -> source); nothing else changes."""
         if sources:
