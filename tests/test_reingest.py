@@ -271,18 +271,6 @@ def test_a_copy_is_no_rename_and_a_rename_left_half_done_is_finished(fake_store:
     check_index(fake_store)
 
 
-def test_files_gone_from_a_folder_are_said_without_sync(
-    tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
-) -> None:
-    cli_embedder(fake_embedder)
-    paths = write_articles(tmp_path / "news", 3)
-    invoke(tmp_path / "news")
-    paths[0].unlink()
-    result = invoke(tmp_path / "news")
-    assert f"1 indexed articles' files are gone from {tmp_path / 'news'}: run with --sync" in result.stdout
-    assert json.loads(invoke(tmp_path / "news", "--json").stdout)["gone"] == {str(tmp_path / "news"): 1}
-
-
 # --- what the report names ---------------------------------------------------------------------------
 def test_a_dropped_duplicate_is_named(
     tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
