@@ -940,7 +940,6 @@ def main() -> None:
     access = require_access(settings)  # before anything from the index is read or drawn
     assistant = get_assistant(settings.model_dump_json(), settings)
     conversations = get_conversations(str(settings.conversations_path))
-    render_settings_warnings(access)
     try:
         stats = assistant.stats()
     except Exception as exc:  # e.g. a Chroma server down: the catalog's own facts, and the page stays
@@ -959,6 +958,7 @@ def main() -> None:
         "Answers come only from the ingested articles; every claim links to the passage it quotes."
         + (" The sidebar narrows the search to some outlets or dates." if stats.get("articles") else "")
     )
+    render_settings_warnings(access)
     if error := st.session_state.pop("load_error", None):
         st.warning(error)
     render_ingest_report()
