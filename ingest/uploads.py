@@ -205,8 +205,8 @@ def ingest_uploads(
     """The page's upload, whole: ``files`` ((name, content)) checked and charged (``ledger.admit``), the
     accepted ones saved (:func:`save_uploads`) and ingested as ``python -m ingest`` does, and the charge
     taken back for each file the ingest refused (nothing of it is in the index: no article text, every
-    record failed, already indexed from elsewhere). The ingest report's JSON, with the refused files among
-    ``failed`` and the uploaded names in ``files``."""
+    record failed, already indexed from elsewhere), or for all of them when the ingest failed (raised).
+    The ingest report's JSON, with the refused files among ``failed`` and the uploaded names in ``files``."""
     from ingest.loaders import recorded_path
     from ingest.pipeline import IngestReport, ingest
 
@@ -214,7 +214,12 @@ def ingest_uploads(
     report = IngestReport()
     if accepted:
         paths = save_uploads(settings, owner, accepted)
-        report = ingest([str(path) for path in paths], settings, store=store, progress=progress)
+        try:
+            report = ingest([str(path) for path in paths], settings, store=store, progress=progress)
+        except Exception:  # e.g. an index of another embedding model, a disk full: nothing was read
+            for name, data in accepted:
+                ledger.refund(owner, name, len(data))
+            raise
         for (name, data), path in zip(accepted, paths, strict=True):
             if not store.catalog.has_source(str(recorded_path(str(path)))):
                 ledger.refund(owner, name, len(data))

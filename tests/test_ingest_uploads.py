@@ -64,3 +64,17 @@ def test_a_file_refused_before_the_ingest_is_reported_and_nothing_is_saved(fake_
     assert "hourly upload budget" in report["failed"][1]["reason"]
     assert ledger.used(OWNER) == 0 and not upload_folder(settings, OWNER).exists()
     ledger.close()
+
+
+def test_an_upload_whose_ingest_fails_costs_nothing(fake_store: Store) -> None:
+    """An index built with another embedding model: the ingest refuses to write (IndexMismatchError), and
+    the upload was charged all the same."""
+    from retrieval.store import IndexMismatchError
+
+    fake_store.catalog.set_meta("embedding_model", "another-model")
+    ledger = UploadLedger(fake_store.settings.upload_ledger_path)
+    with pytest.raises(IndexMismatchError):
+        ingest_uploads(fake_store.settings, OWNER, [("good.txt", article_text(1).encode())], store=fake_store,
+                       ledger=ledger)
+    assert ledger.used(OWNER) == 0
+    ledger.close()
