@@ -31,10 +31,10 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.uploads import UPLOAD_TYPES, UploadLedger, save_uploads, size_text
+from ingest.uploads import UPLOAD_TYPES, UploadLedger, ingest_uploads, size_text
 from retrieval.access import AccessError, AccessPolicy, is_loopback, policy
 from retrieval.answer import Assistant, Final, Retrieved, Status, Token
-from retrieval.conversations import Conversations, answer_from_record, answer_to_record
+from retrieval.conversations import Conversations, Message, answer_from_record, answer_to_record
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.text import printable, shorten
@@ -179,14 +179,19 @@ def _sign_out() -> None:
         st.session_state.pop(key, None)
 
 
+def served_host(host: str) -> tuple[str, str]:
+    """The address the network sees and the setting that gave it: Streamlit's ``server.address`` when the
+    page was started with one that is not a loopback address, else ``host`` (NEWSQA_HOST)."""
+    served_on = st.get_option("server.address")
+    if served_on and not is_loopback(str(served_on)):
+        return str(served_on), "Streamlit's server.address"
+    return host, "NEWSQA_HOST"
+
+
 def require_access(settings: Settings) -> AccessPolicy:
     """The access policy of this page, with ``st.session_state.owner`` set; or the sign-in screen (or the
     refusal) and ``st.stop()``. Nothing from the index is read before this returns."""
-    served_on = st.get_option("server.address")
-    host, source = settings.host, "NEWSQA_HOST"
-    if served_on and not is_loopback(str(served_on)):
-        # started with --server.address: that is what the network sees
-        host, source = str(served_on), "Streamlit's server.address"
+    host, source = served_host(settings.host)
     try:
         access = policy(settings, host=host, host_source=source)
     except AccessError as exc:
@@ -507,6 +512,12 @@ def render_retrieved(event: Retrieved, asked: str) -> None:
     st.caption(f"Reading {len(event.passages)} passages from {n_articles}:\n\n" + "\n".join(lines))
 
 
+def saved_turns(messages: list[dict[str, Any]]) -> list[Message]:
+    """The session's messages as they were saved: an exchange that failed (its answer an error) was not."""
+    return [Message(m["role"], m["content"], m.get("answer")) for i, m in enumerate(messages)
+            if not m.get("error") and not (i + 1 < len(messages) and messages[i + 1].get("error"))]
+
+
 def ask(
     assistant: Assistant, conversations: Conversations, question: str, filters: Filters, access: AccessPolicy
 ) -> None:
@@ -563,25 +574,14 @@ def ask(
             render_answer(assistant, record, question)
     st.session_state.messages.append({"role": "assistant", "content": final.text, "answer": record})
     try:
-        conversation_id = st.session_state.conversation_id
-        if conversation_id is not None and conversations.get(conversation_id, owner=owner()) is None:
-            # Deleted meanwhile (in another tab): this tab's exchanges go on in a new conversation, as
-            # shown here, rather than failing to save every question from now on.
-            conversation_id = None
-            shown = st.session_state.messages[:-2]  # before this exchange; a failed one is not saved
-            earlier = [m for i, m in enumerate(shown) if not m.get("error")
-                       and not (i + 1 < len(shown) and shown[i + 1].get("error"))]
+        saved = conversations.save_exchange(
+            st.session_state.conversation_id, question, final.text, record, owner=owner(),
+            earlier=saved_turns(st.session_state.messages[:-2]),  # kept if it was deleted in another tab
+        )
+        st.session_state.conversation_id = saved.conversation_id
+        if saved.restarted:
             st.info("This conversation was deleted in another tab; it goes on as a new one.",
                     icon=":material/info:")
-        else:
-            earlier = []
-        if conversation_id is None:
-            conversation_id = st.session_state.conversation_id = conversations.create(owner=owner())
-        for message in earlier:
-            conversations.append(conversation_id, message["role"], message["content"], message.get("answer"),
-                                 owner=owner())
-        conversations.append(conversation_id, "user", question, owner=owner())
-        conversations.append(conversation_id, "assistant", final.text, record, owner=owner())
     except Exception as exc:  # the answer is shown; only saving failed
         log.exception("saving a conversation failed")
         st.warning(md_escape(user_error(access, f"This exchange could not be saved: {exc}",
@@ -590,30 +590,18 @@ def ask(
 
 # --- uploads ---------------------------------------------------------------------------------------
 def run_ingest(settings: Settings, assistant: Assistant, files: list[Any]) -> dict[str, Any]:
-    """Check uploaded files (``ingest.uploads``: type, size, content, the owner's hourly budget), save the
-    accepted ones into the owner's upload folder (``save_uploads``) and ingest them like ``python -m
-    ingest``. A refused file is reported as failed with its reason and touches nothing."""
-    from ingest.pipeline import ingest
-
-    ledger = get_upload_ledger(str(settings.upload_ledger_path))
-    accepted, refused = ledger.admit(owner(), [(f.name, f.getvalue()) for f in files], settings)
-    failed = [{"source": r.name, "reason": r.reason} for r in refused]
-    names = [f.name for f in files]
-    if not accepted:
-        return {"added": 0, "updated": 0, "unchanged": 0, "failed": failed, "files": names, "chunks": 0,
-                "seconds": 0.0}
-    paths = [str(path) for path in save_uploads(settings, owner(), accepted)]
+    """The upload's report (``ingest.uploads.ingest_uploads``: checked, charged to the owner's hourly budget,
+    saved into the owner's upload folder and ingested like ``python -m ingest``), with a progress bar."""
     bar = st.progress(0.0, text="Reading the files…")
 
     def progress(done: int, total: int, message: str) -> None:
         bar.progress(min(1.0, done / total) if total else 0.0, text=f"{done}/{total} articles · {message}")
 
-    report = ingest(paths, settings, store=assistant.store, progress=progress)
+    ledger = get_upload_ledger(str(settings.upload_ledger_path))
+    report = ingest_uploads(settings, owner(), [(f.name, f.getvalue()) for f in files], store=assistant.store,
+                            ledger=ledger, progress=progress)
     bar.empty()
-    result = report.to_json()
-    result["failed"] = failed + result["failed"]
-    result["files"] = names
-    return result
+    return report
 
 
 def render_upload(settings: Settings, assistant: Assistant, where: str, access: AccessPolicy) -> None:
@@ -876,14 +864,79 @@ def render_empty_index(settings: Settings, assistant: Assistant, access: AccessP
     render_upload(settings, assistant, "main", access)
 
 
+def load_settings() -> Settings:
+    """``Settings()``; for a bad NEWSQA_* value the page says which, as the command line does
+    (``describe_invalid``: the variable, the value, what is wrong, the default), and stops — on an exposed
+    page only that a setting is invalid (the value may be a server path: it goes to the log)."""
+    from pydantic import ValidationError
+
+    from retrieval.settings import describe_invalid
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        detail = describe_invalid(exc)
+        log.error("newsqa's settings are invalid: %s", detail)
+        bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        host = ""  # unknown: taken as exposed
+        if "host" not in bad:  # where the page listens: the other values as set, the bad ones at their defaults
+            try:
+                host = Settings(**{f: Settings.model_fields[f].get_default(call_default_factory=True)
+                                   for f in bad if f in Settings.model_fields}).host
+            except Exception:
+                host = ""
+        if is_loopback(served_host(host)[0]):
+            shown = f"{detail}\nFix the value or unset the variable, then reload this page."
+        else:
+            shown = "a NEWSQA_* setting is invalid. The details are in the server's log."
+        st.title("Ask the news")
+        st.error(md_escape(f"This page cannot start: {shown}"), icon=":material/error:")
+        st.stop()
+
+
+def render_settings_warnings(access: AccessPolicy) -> None:
+    """A ``NEWSQA_*`` variable that is no setting (a misspelling, ignored without a word otherwise), with the
+    closest setting's name, as the command line warns: on the page for the local operator, in the log
+    (once per process) for an exposed page."""
+    import os
+
+    from retrieval.cli_common import unknown_variables
+
+    warnings = [w.removeprefix("warning: ") for w in unknown_variables(os.environ)]
+    if not warnings:
+        return
+    if access.exposed:
+        _log_once(tuple(warnings))
+        return
+    st.warning(md_escape("\n".join(warnings)), icon=":material/warning:")
+
+
+@st.cache_resource(show_spinner=False)
+def _log_once(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        log.warning("%s", warning)
+
+
+def model_mismatch(assistant: Assistant, access: AccessPolicy) -> str:
+    """Why questions are off when the index was built with another embedding model (or vector format) than
+    the configured one, as ``ask`` refuses it (its vectors compared with the question's find noise,
+    silently); "" when they match, or the check cannot be made (the stats said why)."""
+    from retrieval.store import IndexMismatchError
+
+    try:
+        assistant.store.check_model(claim=False)
+    except IndexMismatchError as exc:
+        return user_error(access, str(exc), "The article index was built with another embedding model than "
+                          "this page is set up for, so questions are off until the operator fixes it.")
+    except Exception:  # e.g. a Chroma server down: said by the stats already
+        log.exception("checking the index's embedding model failed")
+    return ""
+
+
 def main() -> None:
     st.set_page_config(page_title="newsqa — ask the news", page_icon=":material/newspaper:")
     init_session()
-    try:
-        settings = Settings()
-    except Exception as exc:  # e.g. a bad NEWSQA_* value
-        st.error(md_escape(f"The settings are invalid: {exc}"), icon=":material/error:")
-        st.stop()
+    settings = load_settings()
     access = require_access(settings)  # before anything from the index is read or drawn
     assistant = get_assistant(settings.model_dump_json(), settings)
     conversations = get_conversations(str(settings.conversations_path))
@@ -897,6 +950,7 @@ def main() -> None:
             stats = {**assistant.store.facts(), "chroma": assistant.store.server_address() or ""}
         except Exception:  # the catalog itself unreadable: nothing to show
             st.stop()
+    mismatch = model_mismatch(assistant, access) if stats.get("articles") else ""
 
     listing, corpus = render_sidebar(settings, assistant, stats, access, conversations)
     st.title("Ask the news")
@@ -904,6 +958,7 @@ def main() -> None:
         "Answers come only from the ingested articles; every claim links to the passage it quotes."
         + (" The sidebar narrows the search to some outlets or dates." if stats.get("articles") else "")
     )
+    render_settings_warnings(access)
     if error := st.session_state.pop("load_error", None):
         st.warning(error)
     render_ingest_report()
@@ -923,7 +978,13 @@ def main() -> None:
     filters, filter_problem = current_filters()
     if filter_problem:
         st.warning(filter_problem)
+    if mismatch:
+        st.error(md_escape(mismatch), icon=":material/error:")
     render_history(assistant)
+    if mismatch:
+        st.chat_input("Questions are off: the index does not match the embedding model", disabled=True)
+        render_late(settings, assistant, stats, listing, corpus, conversations, access)
+        return
     question = st.chat_input("Ask about the news…", key="question")
     if question and question.strip():
         ask(assistant, conversations, question.strip(), filters, access)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlunparse
 
+from retrieval.settings import ARTICLE_MAX_MB, PDF_MAX_MB
 from retrieval.types import Article
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
@@ -30,8 +31,8 @@ JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES | PDF_SUFFIXES
-MAX_BYTES = 20_000_000  # a single article file larger than this is refused, not read into memory
-MAX_PDF_BYTES = 200_000_000  # PDFs carry images; their text is read page by page
+MAX_BYTES = ARTICLE_MAX_MB * 1_000_000  # a single article file larger than this is refused, not read into memory
+MAX_PDF_BYTES = PDF_MAX_MB * 1_000_000  # PDFs carry images; their text is read page by page
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid|partner)$", re.I)
 
 # Re-exported for callers that think of articles as an ingest concept.

@@ -30,8 +30,6 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 from ingest.chunking import Headings, chunk_article, clean_article
 from ingest.loaders import (
     FEED_SUFFIXES,
@@ -42,7 +40,6 @@ from ingest.loaders import (
     iter_source,
     recorded_path,
 )
-from retrieval.dedup import is_near_duplicate, word_set
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Article, Chunk
@@ -109,25 +106,6 @@ def content_hash(article: Article, settings: Settings) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def mark_near_duplicates(chunks: list[Chunk], vectors: np.ndarray, threshold: float) -> list[Chunk]:
-    """Point each chunk that nearly repeats an earlier chunk of the same article at it (``dup_of``).
-
-    The chunk text alone is embedded (no title prefix), so the vectors stored in Chroma can be
-    compared directly, here and when retrieval collapses near-duplicates across articles.
-    """
-    if len(chunks) < 2:
-        return chunks
-    sims = vectors @ vectors.T
-    words = [word_set(c.text) for c in chunks]
-    out = list(chunks)
-    for j in range(2, len(chunks)):
-        for i in np.argsort(-sims[j, : j - 1])[:3]:  # j-1 shares an overlap sentence with j
-            if is_near_duplicate(float(sims[j, i]), words[i], words[j], threshold):
-                out[j] = Chunk(**{**asdict(out[j]), "dup_of": out[i].dup_of or out[i].id})
-                break
-    return out
 
 
 def _source_root(source: str) -> str:
@@ -545,7 +523,6 @@ class _Run:
             for article, chunks, digest, existed in batch:
                 vecs = vectors[offset:offset + len(chunks)]
                 offset += len(chunks)
-                chunks = mark_near_duplicates(chunks, vecs, settings.dedup_threshold)
                 store.write_article(article, chunks, vecs, digest)
                 report.chunks += len(chunks)
                 if existed:

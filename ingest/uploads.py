@@ -1,9 +1,11 @@
 """What a browser upload must pass before it is saved or ingested: :func:`check_upload` (one file) and
 :class:`UploadLedger` (each owner's bytes in the last hour, SQLite at ``Settings.upload_ledger_path``);
-and where an accepted one is saved (:func:`save_uploads`: a folder per owner).
+where an accepted one is saved (:func:`save_uploads`: a folder per owner), and the whole upload
+(:func:`ingest_uploads`: check, charge, save, ingest, and the charge taken back for a file the ingest refused).
 
 A refused file is reported with its name and the reason and nothing else happens to it: it is not
-written to disk, not ingested, and does not count against the budget. Checks, cheapest first: type by
+written to disk, not ingested, and does not count against the budget; nor does a file that passed these
+checks but whose ingest put nothing in the index. Checks, cheapest first: type by
 extension, size per file (NEWSQA_UPLOAD_MAX_MB, and the loaders' own limit per type:
 ``ingest.loaders.size_limit``), compressed or archive content (zip, gzip, bzip2, xz, 7z, zstd, rar — a
 zip bomb never reaches a decompressor), PDF magic, then for text formats: text the loaders cannot read
@@ -17,11 +19,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ingest.loaders import SUPPORTED, size_limit, size_refusal
 from retrieval.access import LOCAL_OWNER
 from retrieval.settings import Settings
 from retrieval.sqlite import SQLiteDB
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Progress
+    from retrieval.store import Store
 
 # Every type the loaders read, with its dot (Streamlit reads a bare "text" as any text/* file).
 UPLOAD_TYPES = sorted(SUPPORTED)
@@ -154,6 +161,13 @@ class UploadLedger(SQLiteDB):
                            (owner, since))
         return int(rows[0]["n"])
 
+    def refund(self, owner: str, name: str, size: int) -> None:
+        """Take back the charge :meth:`admit` made for ``owner``'s latest upload ``name`` of ``size`` bytes
+        (the ingest refused it: nothing of it is in the index)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM uploads WHERE rowid = (SELECT rowid FROM uploads WHERE owner = ? AND name = ? "
+                       "AND bytes = ? ORDER BY at DESC LIMIT 1)", (owner, name, size))
+
     def admit(
         self, owner: str, files: list[tuple[str, bytes]], settings: Settings, now: float | None = None
     ) -> tuple[list[tuple[str, bytes]], list[Refused]]:
@@ -182,3 +196,34 @@ class UploadLedger(SQLiteDB):
                            (owner, now, len(data), name))
                 accepted.append((name, data))
         return accepted, refused
+
+
+def ingest_uploads(
+    settings: Settings, owner: str, files: list[tuple[str, bytes]], *, store: Store, ledger: UploadLedger,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The page's upload, whole: ``files`` ((name, content)) checked and charged (``ledger.admit``), the
+    accepted ones saved (:func:`save_uploads`) and ingested as ``python -m ingest`` does, and the charge
+    taken back for each file the ingest refused (nothing of it is in the index: no article text, every
+    record failed, already indexed from elsewhere), or for all of them when the ingest failed (raised).
+    The ingest report's JSON, with the refused files among ``failed`` and the uploaded names in ``files``."""
+    from ingest.loaders import recorded_path
+    from ingest.pipeline import IngestReport, ingest
+
+    accepted, refused = ledger.admit(owner, files, settings)
+    report = IngestReport()
+    if accepted:
+        paths = save_uploads(settings, owner, accepted)
+        try:
+            report = ingest([str(path) for path in paths], settings, store=store, progress=progress)
+        except Exception:  # e.g. an index of another embedding model, a disk full: nothing was read
+            for name, data in accepted:
+                ledger.refund(owner, name, len(data))
+            raise
+        for (name, data), path in zip(accepted, paths, strict=True):
+            if not store.catalog.has_source(str(recorded_path(str(path)))):
+                ledger.refund(owner, name, len(data))
+    result = report.to_json()
+    result["failed"] = [{"source": r.name, "reason": r.reason} for r in refused] + result["failed"]
+    result["files"] = [name for name, _ in files]
+    return result

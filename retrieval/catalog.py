@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     section TEXT NOT NULL DEFAULT '',
-    dup_of TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     text TEXT NOT NULL
 );
@@ -151,6 +150,15 @@ class Catalog(SQLiteDB):
         rows = self._query("SELECT id FROM articles WHERE state = 'done' EXCEPT SELECT article_id FROM chunks")
         return {r["id"] for r in rows}
 
+    def has_source(self, source: str) -> bool:
+        """Whether an article read from ``source`` (a file's recorded path; its records' and pages'
+        ``source#…`` too) is in the index."""
+        rows = self._query(
+            "SELECT 1 FROM articles WHERE state = 'done' AND (source = ? OR (source >= ? AND source < ?)) LIMIT 1",
+            (source, f"{source}#", f"{source}$"),  # '$' follows '#': every "source#…"
+        )
+        return bool(rows)
+
     def set_sources(self, sources: dict[str, str]) -> None:
         """Record where articles now read from (article id -> source); nothing else changes."""
         if sources:
@@ -184,12 +192,11 @@ class Catalog(SQLiteDB):
         with self.transaction() as db:
             db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
             db.executemany(
-                "INSERT INTO chunks(id, article_id, ord, start, end, section, dup_of, title, text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (c.id, c.article_id, c.ord, c.start, c.end, c.section, c.dup_of, article.title, c.text)
-                    for c in chunks
-                ],
+                # Catalogs from before session 18 have a dup_of column after section (near-duplicates within
+                # an article, never read): it is left as it is, and new rows take its default ''.
+                "INSERT INTO chunks(id, article_id, ord, start, end, section, title, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(c.id, c.article_id, c.ord, c.start, c.end, c.section, article.title, c.text) for c in chunks],
             )
             db.execute(
                 "INSERT INTO articles(id, title, url, published, outlet, authors, source, text, content_hash,"
@@ -262,7 +269,7 @@ class Catalog(SQLiteDB):
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._query(
-            "SELECT c.id, c.article_id, c.ord, c.start, c.end, c.section, c.dup_of, c.text, a.title, a.url,"
+            "SELECT c.id, c.article_id, c.ord, c.start, c.end, c.section, c.text, a.title, a.url,"
             f" a.published, a.outlet FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
             # An article being rewritten (or left so by a killed run) is not shown: its vectors may already be
             # the new text's while its rows are the old one's.

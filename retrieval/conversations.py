@@ -1,4 +1,5 @@
-"""Saved chat conversations (SQLite at ``Settings.conversations_path``): create, append, list, load, delete.
+"""Saved chat conversations (SQLite at ``Settings.conversations_path``): create, append (one message, or
+a question and its answer: ``save_exchange``), list, load, delete.
 
 One small thread-safe class shared by every browser session of the app. Every conversation has an
 ``owner`` (``retrieval.access``: ``local``, ``token``, ``user:NAME``, ``oidc:EMAIL``, ``public``) and
@@ -18,6 +19,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,14 @@ class Message:
     content: str
     answer: dict[str, Any] | None = None  # answer_to_record() of an assistant message
     created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where :meth:`Conversations.save_exchange` saved an exchange."""
+
+    conversation_id: str
+    restarted: bool = False  # the conversation was gone (deleted in another tab): a new one holds its turns
 
 
 def title_from_question(question: str, limit: int = TITLE_CHARS) -> str:
@@ -166,6 +176,42 @@ class Conversations(SQLiteDB):
                 (now, title, conversation_id),
             )
             return int(cursor.lastrowid or 0)
+
+    def save_exchange(
+        self, conversation_id: str | None, question: str, answer_text: str, answer: dict[str, Any] | None,
+        *, owner: str, earlier: Sequence[Message] = (),
+    ) -> Saved:
+        """Save one question and its answer in ``owner``'s conversation ``conversation_id`` (None: a new one),
+        in one transaction. When that conversation is gone (deleted in another tab meanwhile), a new one
+        holds ``earlier`` (the turns shown before this exchange) and then this exchange, so that the asking
+        tab goes on as it shows it, rather than failing to save every question from then on."""
+        now = time.time()
+        with self.transaction() as db:
+            restarted = conversation_id is not None and db.execute(
+                "SELECT 1 FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            ).fetchone() is None
+            turns = [(m.role, m.content, m.answer) for m in earlier] if restarted else []
+            if conversation_id is None or restarted:
+                conversation_id = uuid.uuid4().hex
+                db.execute(
+                    "INSERT INTO conversations(id, title, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, "", now, now, owner),
+                )
+            turns += [("user", question, None), ("assistant", answer_text, answer)]
+            for role, content, record in turns:
+                if role not in ("user", "assistant"):
+                    raise ValueError(f"role must be 'user' or 'assistant', but got {role!r}")
+                db.execute(
+                    "INSERT INTO messages(conversation_id, role, content, answer, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (conversation_id, role, content, json.dumps(record) if record is not None else None, now),
+                )
+            first = next((content for role, content, _ in turns if role == "user"), "")
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, title = CASE WHEN title = '' THEN ? ELSE title END "
+                "WHERE id = ?",
+                (now, title_from_question(first), conversation_id),
+            )
+        return Saved(conversation_id, restarted)
 
     def rename(self, conversation_id: str, title: str, *, owner: str) -> None:
         with self.transaction() as db:

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["local", "extractive", "openai"]
 MODEL_CACHE = Path("~/.cache/newsqa")  # the model cache folder when NEWSQA_MODEL_CACHE_DIR is unset
+# The largest article file the ingest reads (ingest.loaders.MAX_BYTES: text, HTML, a feed, one JSON record;
+# MAX_PDF_BYTES: a PDF), in MB; NEWSQA_UPLOAD_MAX_MB may not exceed the larger.
+ARTICLE_MAX_MB = 20
+PDF_MAX_MB = 200
 
 
 class Settings(BaseSettings):
@@ -217,10 +221,11 @@ class Settings(BaseSettings):
         "(password_file, oidc); off when exposed with a shared token or no_auth.",
     )
     upload_max_mb: int = Field(
-        default=20, ge=1, le=1000,
-        description="Largest uploaded file, in MB (also Streamlit's maxUploadSize). A file is also held to the "
-        "loaders' own limit for its type (ingest.loaders.size_limit: 20 MB for text, HTML and feeds, 200 MB for "
-        "PDFs; JSON records one by one), checked before it is saved or counted against the hourly budget.",
+        default=20, ge=1,
+        description="Largest uploaded file, in MB (also Streamlit's maxUploadSize), at most PDF_MAX_MB: the "
+        "largest article file the ingest reads. A file is also held to the loaders' own limit for its type "
+        "(ingest.loaders.size_limit: ARTICLE_MAX_MB for text, HTML and feeds, PDF_MAX_MB for PDFs; JSON records "
+        "one by one), checked before it is saved or counted against the hourly budget.",
     )
     upload_hour_mb: int = Field(
         default=50, ge=1, description="Upload budget per user per rolling hour, in MB."
@@ -229,6 +234,16 @@ class Settings(BaseSettings):
         default=1_000_000, ge=1000,
         description="Longest line an uploaded text file may hold (a minified JSON or HTML file is one line).",
     )
+
+    @field_validator("upload_max_mb")
+    @classmethod
+    def _upload_read_whole(cls, value: int) -> int:
+        # Up to 1000 was allowed while the loaders refuse any article file over PDF_MAX_MB.
+        if value > PDF_MAX_MB:
+            raise ValueError(f"is more than the ingest reads from one article file ({PDF_MAX_MB} MB, a PDF; "
+                             f"text, HTML and feed files {ARTICLE_MAX_MB} MB): give at most {PDF_MAX_MB}, and "
+                             "ingest larger JSON-lines dumps with `python -m ingest`")
+        return value
 
     @field_validator("data_dir", "model_cache_dir", "llm_model_path", "password_file", mode="before")
     @classmethod

@@ -282,7 +282,6 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
         "section": chunk.section[:300],
         "start": chunk.start,
         "end": chunk.end,
-        "dup_of": chunk.dup_of,
     }
 
 

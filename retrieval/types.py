@@ -34,7 +34,6 @@ class Chunk:
     start: int
     end: int
     section: str = ""
-    dup_of: str = ""  # id of an earlier chunk of the same article it nearly repeats, "" if none
 
 
 @dataclass(frozen=True)

@@ -289,9 +289,7 @@ def test_the_upload_form_says_the_loaders_lower_limit() -> None:
 
     assert size_text(Settings(upload_max_mb=10)) == "Up to 10 MB per file"
     assert size_text(Settings(upload_max_mb=50)) == "Up to 50 MB per file (text, HTML and feed files 20 MB)"
-    assert size_text(Settings(upload_max_mb=500)) == (
-        "Up to 500 MB per file (text, HTML and feed files 20 MB; PDFs 200 MB)"
-    )
+    assert size_text(Settings(upload_max_mb=200)) == "Up to 200 MB per file (text, HTML and feed files 20 MB)"
 
 
 def test_every_type_the_loaders_read_may_be_uploaded() -> None:

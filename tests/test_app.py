@@ -107,23 +107,21 @@ def app_module() -> Any:
     return module
 
 
-def unescape(markdown: str) -> str:
-    """The literal text of page markdown (the app's own ``md_unescape``)."""
-    return str(app_module().md_unescape(markdown))
+md_unescape = app_module().md_unescape  # the literal text of page markdown
 
 
 def assistant_texts(at: AppTest, index: int = -1) -> list[str]:
     """The markdown of the ``index``-th assistant message (answer, captions, alerts), unescaped."""
     messages = [m for m in at.chat_message if m.name == "assistant"]
     message = messages[index]
-    return [unescape(el.value) for el in message.markdown] + [
-        unescape(el.value) for el in (*message.info, *message.warning, *message.caption)
+    return [md_unescape(el.value) for el in message.markdown] + [
+        md_unescape(el.value) for el in (*message.info, *message.warning, *message.caption)
     ]
 
 
 def expander_labels(at: AppTest, index: int = -1) -> list[str]:
     messages = [m for m in at.chat_message if m.name == "assistant"]
-    return [unescape(e.label) for e in messages[index].expander]
+    return [md_unescape(e.label) for e in messages[index].expander]
 
 
 def all_markdown(at: AppTest) -> list[Any]:
@@ -148,10 +146,10 @@ def test_conversation_with_follow_up_and_citations(data_dir: Path) -> None:
     cited = messages[-1].expander[0]
     body = cited.markdown[0].value
     assert ":orange-background[" in body
-    highlighted = unescape(body.split(":orange-background[", 1)[1].split("]", 1)[0])
+    highlighted = md_unescape(body.split(":orange-background[", 1)[1].split("]", 1)[0])
     assert "Pete Hegseth reportedly ordered US Cyber Command" in highlighted
     # Text around the quote comes from the article itself.
-    assert "Cybersecurity" in unescape(body)
+    assert "Cybersecurity" in md_unescape(body)
     # [1] in the answer is visibly marked as a citation.
     answer_md = messages[-1].markdown[0].value
     assert "Russia\\.:blue-background[\\[1\\]]" in answer_md  # after the full stop
@@ -173,7 +171,7 @@ def test_unrelated_question_is_refused_with_closest_passages(data_dir: Path) -> 
     ask(at, "What is the price of bitcoin?")
     messages = [m for m in at.chat_message if m.name == "assistant"]
     assert messages[-1].info, "a refusal is shown as st.info"
-    assert "don't cover this" in unescape(messages[-1].info[0].value)
+    assert "don't cover this" in md_unescape(messages[-1].info[0].value)
     labels = expander_labels(at)
     assert labels, "closest passages are offered"
     assert all("similarity" in label for label in labels)
@@ -193,7 +191,7 @@ def test_outlet_filter_applies(data_dir: Path) -> None:
     assert all("Tomato growers" in label for label in expander_labels(at))
     assert "only articles from Gardening Weekly" in text
     # The refusal says the filter may be why, and how out (not "ingest more articles" alone).
-    refusal = unescape(messages[-1].info[0].value)
+    refusal = md_unescape(messages[-1].info[0].value)
     assert "Only articles from Gardening Weekly were searched" in refusal and "widen or drop the filters" in refusal
 
     # A date range before every dated article leaves no source at all.
@@ -203,7 +201,7 @@ def test_outlet_filter_applies(data_dir: Path) -> None:
     at.sidebar.date_input(key="filter_to").set_value(dt.date(2001, 1, 1)).run()
     ask(at, "What did Pete Hegseth reportedly order?")
     last = [m for m in at.chat_message if m.name == "assistant"][-1]
-    refusal = unescape(last.info[0].value) if last.info else ""
+    refusal = md_unescape(last.info[0].value) if last.info else ""
     assert "No ingested article is" in refusal and "published on or before 2001-01-01" in refusal, refusal
     assert expander_labels(at) == []
 
@@ -213,12 +211,12 @@ def test_conversation_is_saved_and_reloaded(data_dir: Path) -> None:
     assert any("conversations will be listed here" in c.value for c in at.sidebar.caption)
     ask(at, "What did Pete Hegseth reportedly order?")
     at.run()  # the next rerun (any interaction) lists it in the sidebar
-    assert any("What did Pete Hegseth" in unescape(b.label) for b in at.sidebar.button)
+    assert any("What did Pete Hegseth" in md_unescape(b.label) for b in at.sidebar.button)
 
     # A new session (as after a restart: everything is read back from SQLite).
     fresh = new_app()
     assert not fresh.chat_message
-    buttons = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    buttons = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]
     assert len(buttons) == 1
     buttons[0].click().run()
     assert not fresh.exception
@@ -232,7 +230,7 @@ def test_conversation_is_saved_and_reloaded(data_dir: Path) -> None:
     # "New conversation" empties the chat; the saved one stays listed.
     fresh.sidebar.button[0].click().run()
     assert not fresh.chat_message
-    assert [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    assert [b for b in fresh.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]
 
 
 def test_a_conversation_deleted_in_another_tab_goes_on_as_a_new_one(data_dir: Path) -> None:
@@ -266,10 +264,10 @@ def test_a_saved_citation_says_when_its_article_has_changed(data_dir: Path) -> N
     with closing(sqlite3.connect(data_dir / "catalog.sqlite3")) as db, db:
         db.execute("UPDATE articles SET text = replace(text, 'to halt offensive', 'to pause offensive')")
     fresh = new_app()
-    [button] = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    [button] = [b for b in fresh.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]
     button.click().run()
     cited = [m for m in fresh.chat_message if m.name == "assistant"][-1].expander[0]
-    captions = [unescape(c.value) for c in cited.caption]
+    captions = [md_unescape(c.value) for c in cited.caption]
     assert any("has changed since this answer" in c for c in captions), captions
 
 
@@ -284,7 +282,7 @@ def test_a_question_sent_as_the_index_empties_is_said_not_dropped(data_dir: Path
     store.reset()  # what --rebuild does first
     at.chat_input[0].set_value("What did Canada say about intelligence sharing?").run()
     assert not at.exception
-    warnings = [unescape(w.value) for w in at.warning]
+    warnings = [md_unescape(w.value) for w in at.warning]
     asked = "What did Canada say about intelligence sharing?"
     assert any("was not asked" in w and asked in w for w in warnings), warnings
     assert any("No articles are indexed yet" in i.value for i in at.info)
@@ -373,7 +371,7 @@ def test_answer_errors_show_a_message_not_a_traceback(
     at = new_app()
     at.chat_input[0].set_value("What did Pete Hegseth reportedly order?").run()
     assert not at.exception
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors and errors[0].startswith("Could not answer (openai"), errors
     assert "127.0.0.1:9" in errors[0]  # which backend failed is named
     # The error stays in the conversation on the next rerun and nothing was saved.
@@ -389,7 +387,7 @@ def test_upload_reports_failures_and_updates(data_dir: Path) -> None:
         [("empty.txt", b"   \n", "text/plain"), ("notes.md", b"---\ntitle: Notes\n---\nShort note text here.", "")]
     )
     at.sidebar.form_submit_button[0].click().run()
-    warnings = [unescape(w.value) for w in at.warning]
+    warnings = [md_unescape(w.value) for w in at.warning]
     assert warnings and "added 1" in warnings[0] and "failed 1" in warnings[0], warnings
     assert "empty.txt: the file is empty" in warnings[0]
 
@@ -398,7 +396,7 @@ def test_upload_reports_failures_and_updates(data_dir: Path) -> None:
         ("notes.md", b"---\ntitle: Notes\n---\nA longer note text, edited.", "text/markdown")
     )
     at.sidebar.form_submit_button[0].click().run()
-    report = [unescape(s.value) for s in at.success]
+    report = [md_unescape(s.value) for s in at.success]
     assert report and "updated 1" in report[0], report
     assert at.sidebar.metric[0].value == "3"
 
@@ -412,7 +410,7 @@ def test_upload_names_repeated_records(data_dir: Path) -> None:
     at.file_uploader(key="upload-files-sidebar").set_value(("dump.jsonl", data, "application/jsonl"))
     at.sidebar.form_submit_button[0].click().run()
     assert not at.exception
-    report = [unescape(s.value) for s in at.success]
+    report = [md_unescape(s.value) for s in at.success]
     assert report and "added 1" in report[0] and "repeated 2" in report[0], report
     assert report[0].count("repeats article harbour-1 of dump.jsonl") == 2, report
 
@@ -442,15 +440,10 @@ def test_app_module_does_no_work_at_import(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_a_quote_in_a_title_keeps_the_citation_a_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A headline with double quotes ('Ambassador says "yes"') is the [n] link's tooltip: each quote is
     escaped once, so the link title does not end early and the marker is not shown as raw markdown."""
-    import importlib.util
-
     from retrieval.types import Citation
 
     _use(monkeypatch, tmp_path / "never-created")
-    spec = importlib.util.spec_from_file_location("newsqa_app_marker_check", APP)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = app_module()
     for title in ('Ambassador says "yes" on Marlowe pact', 'A \\ "back\\slash" [x] (y)', '"'):
         marker = module.citation_marker(Citation(1, "a1", title, "https://example.org/q1", "", "", "q", 0, 1))
         tokens = MarkdownIt().parseInline(marker)[0].children
@@ -464,15 +457,10 @@ def test_hostile_addresses_names_and_headlines_stay_inert(monkeypatch: pytest.Mo
     """A control character in an article's URL ended the [n] link and let the rest render as markdown;
     ":material_verified:" became a badge; a bidi override reversed what follows; a 5,000-character
     headline filled the page; a refused upload named "<b>x</b>.txt" was reported as "b>.txt"."""
-    import importlib.util
-
     from retrieval.types import Citation
 
     _use(monkeypatch, tmp_path / "never-created")
-    spec = importlib.util.spec_from_file_location("newsqa_app_inert_check", APP)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = app_module()
     for url in ("https://\u0001**BOLD**:red[RED]:material_dangerous:$\\Huge FAKE$~~gone~~",
                 "https://x.example/a\x7fb c\"d<e>f(g)[h]`i`\\j"):
         marker = module.citation_marker(Citation(1, "a1", "T", url, "", "", "q", 0, 1))
@@ -490,63 +478,6 @@ def test_hostile_addresses_names_and_headlines_stay_inert(monkeypatch: pytest.Mo
     assert len(line) < 400 and line.endswith("2026\\-03\\-01")
     assert module._file_name(":material_error: <b>x</b>.txt") == ":material_error: <b>x</b>.txt"
     assert module._file_name(str(tmp_path / "uploads" / "me" / "a.txt")) == "a.txt"
-
-
-# --- the conversation store ------------------------------------------------------------------------
-def test_conversations_store_round_trip_and_threads(tmp_path: Path) -> None:
-    import threading
-
-    from retrieval.conversations import Conversations, answer_from_record, answer_to_record
-    from retrieval.types import Answer, Citation, Passage
-
-    path = tmp_path / "conversations.sqlite3"
-    store = Conversations(path)
-    first = store.create(owner=LOCAL_OWNER)
-    assert store.list(owner=LOCAL_OWNER) == []  # empty conversations are not listed
-    store.append(first, "user", "What did Pete Hegseth reportedly order, according to the article about allies?",
-                 owner=LOCAL_OWNER)
-    answer = Answer(
-        text="He ordered a pause [1].",
-        citations=[Citation(1, "a1", "T", "https://x.example/a", "2025-01-02", "O", "quote", 3, 8)],
-        passages=[Passage("c1", "a1", "passage text", 0, 12, title="T", similarity=0.5)],
-        timings={"total": 1.5},
-    )
-    store.append(first, "assistant", answer.text, answer_to_record(answer), owner=LOCAL_OWNER)
-
-    def worker(n: int) -> None:
-        cid = store.create(owner=LOCAL_OWNER)
-        for i in range(5):
-            store.append(cid, "user", f"question {n}-{i}", owner=LOCAL_OWNER)
-            store.append(cid, "assistant", f"answer {n}-{i}", owner=LOCAL_OWNER)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    store.close()
-
-    reopened = Conversations(path)  # as after a restart
-    listed = reopened.list(owner=LOCAL_OWNER)
-    assert len(listed) == 9
-    assert all(c.messages == 10 for c in listed if c.id != first)
-    mine = next(c for c in listed if c.id == first)
-    assert mine.title.startswith("What did Pete Hegseth reportedly order") and mine.title.endswith("…")
-    assert len(mine.title) <= 61
-    messages = reopened.load(first, owner=LOCAL_OWNER)
-    assert [m.role for m in messages] == ["user", "assistant"]
-    assert messages[1].answer is not None
-    restored = answer_from_record(messages[1].answer)
-    assert restored.citations == answer.citations and restored.passages == answer.passages
-    assert restored.timings == {"total": 1.5}
-    reopened.rename(first, "Hegseth", owner=LOCAL_OWNER)
-    assert reopened.get(first, owner=LOCAL_OWNER).title == "Hegseth"  # type: ignore[union-attr]
-    with pytest.raises(KeyError):
-        reopened.load("nope", owner=LOCAL_OWNER)
-    with pytest.raises(ValueError):
-        reopened.append(first, "system", "x", owner=LOCAL_OWNER)
-    journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert journal == "wal"
 
 
 def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None:
@@ -583,11 +514,11 @@ def test_saved_answer_with_unsupported_sentence_and_link(data_dir: Path) -> None
         'operations\\.[\\[1\\]](https://news.example/allies%281%29 "Allies \\<i\\>rethink\\<\\/i\\>") The moon'
         in answer_md
     )
-    warning = unescape(message.warning[0].value)
+    warning = md_unescape(message.warning[0].value)
     assert "Not supported by the cited articles" in warning and "The moon is made of cheese." in warning
     assert message.expander[0].label == "[1] Allies \\<i\\>rethink\\<\\/i\\> — Example News, 2025\\-03\\-07"
     body = message.expander[0].markdown
-    assert unescape(body[0].value) == f":orange-background[{quote}]"  # article gone: the quote alone
+    assert md_unescape(body[0].value) == f":orange-background[{quote}]"  # article gone: the quote alone
     assert "[Open the original article ↗](https://news.example/allies%281%29)" in [b.value for b in body]
     assert "first token 0.50 s" in " ".join(c.value for c in message.caption)
 
@@ -606,7 +537,7 @@ def page_text(at: AppTest) -> str:
         for field, value in message.ListFields():
             for item in value if field.is_repeated else [value]:
                 if isinstance(item, str):
-                    out.extend((item, unescape(item)))
+                    out.extend((item, md_unescape(item)))
                 elif hasattr(item, "ListFields"):
                     strings(item)
 
@@ -630,7 +561,7 @@ def assert_no_article_text(at: AppTest) -> None:
 def test_exposed_without_a_secret_refuses_to_start(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     at = new_app()
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors and errors[0].startswith("This page refuses to start: NEWSQA_HOST=0.0.0.0"), errors
     for setting in ("NEWSQA_ACCESS_TOKEN", "NEWSQA_PASSWORD_FILE", "NEWSQA_NO_AUTH"):
         assert setting in errors[0]
@@ -648,7 +579,7 @@ def test_started_on_an_exposed_address_refuses_too(data_dir: Path, monkeypatch: 
         at = new_app()
     finally:
         config.set_option("server.address", before)
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors and "Streamlit's server.address=0.0.0.0 makes the page reachable" in errors[0], errors
     assert "NEWSQA_ACCESS_TOKEN" in errors[0]
     assert_no_article_text(at)
@@ -661,7 +592,7 @@ def test_a_broken_password_file_is_named_in_the_log_not_the_page(
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     monkeypatch.setenv("NEWSQA_PASSWORD_FILE", str(users))
     at = new_app()
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors == ["This page refuses to start: NEWSQA_PASSWORD_FILE is not usable; the details are in the "
                       "server's log."], errors
     assert "secret-place" not in page_text(at)
@@ -674,7 +605,7 @@ def test_oidc_without_streamlit_auth_config_says_what_to_add(
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     monkeypatch.setenv("NEWSQA_OIDC", "1")
     at = new_app()
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors and "no [auth] section in .streamlit/secrets.toml" in errors[0], errors
     assert_no_article_text(at)
 
@@ -708,7 +639,7 @@ def test_token_sign_in_before_any_article_text(data_dir: Path, monkeypatch: pyte
     linked.run()
     assert not linked.exception and linked.chat_input
     assert "token" not in linked.query_params
-    assert [b for b in linked.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]  # shared by holders
+    assert [b for b in linked.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]  # shared by holders
     wrong = AppTest.from_file(APP, default_timeout=TIMEOUT)
     wrong.query_params["token"] = TOKEN + "x"
     wrong.run()
@@ -744,7 +675,7 @@ def test_two_users_conversations_do_not_mix(
     assert any("Signed in as alice" in c.value for c in alice.sidebar.caption)
     ask(alice, "What did Pete Hegseth reportedly order?")
     alice.run()
-    assert [b for b in alice.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    assert [b for b in alice.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]
 
     # Per-user sign-in may upload (auto); each user's files go into a folder of their own.
     alice.file_uploader(key="upload-files-sidebar").set_value(
@@ -756,22 +687,22 @@ def test_two_users_conversations_do_not_mix(
     assert len(uploaded) == 1 and uploaded[0].parent.name.startswith("user_alice-"), uploaded
 
     bob = _sign_in("bob-secret-0123456789xyz")
-    labels = " ".join(unescape(b.label) for b in bob.sidebar.button)
+    labels = " ".join(md_unescape(b.label) for b in bob.sidebar.button)
     assert "What did Pete Hegseth" not in labels and "landlord" not in labels
     assert any("conversations will be listed here" in c.value for c in bob.sidebar.caption)
     ask(bob, "What did Canada say about intelligence sharing?")
     bob.run()
-    assert [b for b in bob.sidebar.button if "What did Canada say" in unescape(b.label)]
+    assert [b for b in bob.sidebar.button if "What did Canada say" in md_unescape(b.label)]
 
     again = _sign_in("alice-secret-0123456789")  # a new session of alice's
-    labels = [unescape(b.label) for b in again.sidebar.button]
+    labels = [md_unescape(b.label) for b in again.sidebar.button]
     assert any("What did Pete Hegseth" in label for label in labels)
     assert not any("Canada" in label or "landlord" in label for label in labels)
     # Alice deletes hers: gone from her list and from the database; bob's stays.
-    next(b for b in again.sidebar.button if "What did Pete Hegseth" in unescape(b.label)).click().run()
+    next(b for b in again.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)).click().run()
     again.sidebar.button(key="delete-conversation").click().run()
     assert not again.chat_message
-    assert not [b for b in again.sidebar.button if "What did Pete Hegseth" in unescape(b.label)]
+    assert not [b for b in again.sidebar.button if "What did Pete Hegseth" in md_unescape(b.label)]
     store = Conversations(data_dir / "conversations.sqlite3")
     assert store.list(owner="user:alice") == []
     assert [c.title for c in store.list(owner="user:bob")] == ["What did Canada say about intelligence sharing?"]
@@ -792,7 +723,7 @@ def test_upload_over_the_limit_or_binary_is_refused_and_the_index_unchanged(
     ])
     at.sidebar.form_submit_button[0].click().run()
     assert not at.exception
-    warnings = [unescape(w.value) for w in at.warning]
+    warnings = [md_unescape(w.value) for w in at.warning]
     assert warnings and "added 0" in warnings[0] and "failed 3" in warnings[0], warnings
     assert "huge.txt: it is 1.3 MB; the limit per file is 1 MB (NEWSQA_UPLOAD_MAX_MB)" in warnings[0]
     assert "photo.md: it is not readable text: binary file" in warnings[0]
@@ -806,7 +737,7 @@ def test_upload_over_the_limit_or_binary_is_refused_and_the_index_unchanged(
         ("photo.md", b"\x00\x01\x02", "text/markdown"),
     ])
     at.sidebar.form_submit_button[0].click().run()
-    warnings = [unescape(w.value) for w in at.warning]
+    warnings = [md_unescape(w.value) for w in at.warning]
     assert warnings and "added 1" in warnings[0], warnings
     assert "photo.md: it is not readable text: binary file" in warnings[0], warnings
     assert sorted(p.name for p in (data_dir / "uploads").iterdir()) == ["notes.md"]
@@ -834,10 +765,10 @@ def test_exposed_page_shows_no_server_details_in_errors(data_dir: Path, monkeypa
     assert not at.file_uploader  # exposed without per-user sign-in: uploads off
     at.chat_input[0].set_value("What did Pete Hegseth reportedly order?").run()
     assert not at.exception
-    errors = [unescape(e.value) for e in at.error]
+    errors = [md_unescape(e.value) for e in at.error]
     assert errors == ["Could not answer. The details are in the server's log."], errors
     # Not in the sidebar's corpus facts either (it said "Answers: openai · local-model @ http://127.0.0.1:9/v1").
-    assert any("Answers: openai" in unescape(c.value) for c in at.sidebar.caption)
+    assert any("Answers: openai" in md_unescape(c.value) for c in at.sidebar.caption)
     assert "127.0.0.1:9" not in page_text(at) and str(data_dir) not in page_text(at)
 
 
@@ -848,9 +779,78 @@ def test_exposed_page_does_not_name_its_chroma_server(data_dir: Path, monkeypatc
     address = f"127.0.0.1:{closed_port()}"
     monkeypatch.setenv("NEWSQA_CHROMA_URL", f"http://{address}")
     local = new_app()
-    assert any(f"vectors: Chroma server {address}" in unescape(c.value) for c in local.sidebar.caption)
+    assert any(f"vectors: Chroma server {address}" in md_unescape(c.value) for c in local.sidebar.caption)
     monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
     monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
     exposed = new_app()
-    assert any("vectors: Chroma server" in unescape(c.value) for c in exposed.sidebar.caption)
+    assert any("vectors: Chroma server" in md_unescape(c.value) for c in exposed.sidebar.caption)
     assert address not in page_text(exposed) and "NEWSQA_CHROMA_URL" not in page_text(exposed)
+
+
+# --- what the command line says about the settings, said on the page ----------------------------------
+def test_a_bad_setting_is_named_on_the_page_not_a_pydantic_traceback(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page said "The settings are invalid: 1 validation error for Settings / k / Input should be …"
+    (pydantic's text, no variable name); now as the command line: the variable, the value, why, the default."""
+    monkeypatch.setenv("NEWSQA_K", "many")
+    at = new_app()
+    errors = [md_unescape(e.value) for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("This page cannot start: NEWSQA_K='many': "), errors
+    assert "valid integer" in errors[0] and "(default: 6)" in errors[0], errors
+    assert "validation error" not in errors[0] and "pydantic" not in errors[0], errors
+    assert_no_article_text(at)
+
+
+def test_a_bad_setting_on_an_exposed_page_names_no_server_path(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad value may be a server path (a data dir under a file): an exposed page says only that a
+    setting is invalid; the log has the details."""
+    placed = tmp_path / "secret-place"
+    placed.write_text("a file, not a folder")
+    monkeypatch.setenv("NEWSQA_DATA_DIR", str(placed / "data"))
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")
+    monkeypatch.setenv("NEWSQA_ACCESS_TOKEN", TOKEN)
+    at = new_app()
+    errors = [md_unescape(e.value) for e in at.error]
+    assert errors == ["This page cannot start: a NEWSQA_* setting is invalid. The details are in the server's "
+                      "log."], errors
+    assert "secret-place" not in page_text(at) and "NEWSQA_DATA_DIR" not in page_text(at)
+
+
+def test_a_misspelt_setting_is_warned_about_with_the_closest_name(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSQA_BAKCEND=openai was ignored without a word on the page (the command line warns)."""
+    monkeypatch.setenv("NEWSQA_BAKCEND", "openai")
+    at = new_app()
+    warnings = [md_unescape(w.value) for w in at.warning]
+    assert warnings == ["NEWSQA_BAKCEND is no newsqa setting and is ignored (did you mean NEWSQA_BACKEND?)"], warnings
+    assert at.chat_input and not at.chat_input[0].disabled  # only a warning: the page works
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")  # an exposed page: the operator's log only
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    assert "NEWSQA_BAKCEND" not in page_text(exposed)
+
+
+def test_an_index_of_another_embedding_model_turns_questions_off(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ask` refuses an index built with another embedding model (its vectors compared with the question's
+    find noise, silently); the page answered from it. Now it says so, as `ask` does, and asks nothing."""
+    other = tmp_path / "other-model"
+    other.mkdir()
+    monkeypatch.setenv("NEWSQA_EMBEDDING_MODEL", str(other))
+    at = new_app()
+    errors = [md_unescape(e.value) for e in at.error]
+    assert len(errors) == 1 and "was built with embedding model" in errors[0], errors
+    assert "'other-model' is configured" in errors[0] and "set NEWSQA_EMBEDDING_MODEL back" in errors[0], errors
+    assert at.chat_input[0].disabled
+    monkeypatch.setenv("NEWSQA_HOST", "0.0.0.0")  # an exposed page: no server path
+    monkeypatch.setenv("NEWSQA_NO_AUTH", "1")
+    exposed = new_app()
+    errors = [md_unescape(e.value) for e in exposed.error]
+    assert len(errors) == 1 and "built with another embedding model" in errors[0], errors
+    assert str(other) not in page_text(exposed) and str(data_dir) not in page_text(exposed)
+    assert exposed.chat_input[0].disabled

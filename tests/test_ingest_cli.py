@@ -164,14 +164,17 @@ def test_dry_run_reports_and_writes_nothing(
     assert fake_embedder.encoded == []
 
 
-def test_sync_through_the_cli(
+def test_files_gone_from_a_folder_are_said_without_sync_and_deleted_with_it(
     tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
 ) -> None:
     cli_embedder(fake_embedder)
     paths = write_articles(tmp_path / "news", 3)
     invoke(tmp_path / "news")
     paths[0].unlink()
-    assert report_of(invoke(tmp_path / "news", "--json"))["deleted"] == 0
+    result = invoke(tmp_path / "news")
+    assert f"1 indexed articles' files are gone from {tmp_path / 'news'}: run with --sync" in result.stdout
+    report = report_of(invoke(tmp_path / "news", "--json"))
+    assert report["deleted"] == 0 and report["gone"] == {str(tmp_path / "news"): 1}
     assert report_of(invoke(tmp_path / "news", "--json", "--sync"))["deleted"] == 1
 
 

@@ -493,30 +493,6 @@ def test_the_same_article_twice_is_ingested_once(fake_store: Store, tmp_path: Pa
     check_index(fake_store)
 
 
-def test_near_duplicate_marking_uses_the_vectors(fake_store: Store, tmp_path: Path) -> None:
-    # The fake embedder gives equal texts equal vectors: a repeated passage is marked, others not.
-    repeated = ("The committee will publish its final report on the reservoir in the spring, after "
-                "hearing from engineers, farmers and the regional water authority. ") * 6
-    body = "\n".join([
-        "Reservoir Report Delayed",
-        repeated.strip(),
-        "Other Matters",
-        " ".join(f"Sentence {n} is about something else entirely, item {n * 17}." for n in range(40)),
-        "Repeated Section",
-        repeated.strip(),
-    ])
-    (tmp_path / "dup.txt").write_text(body)
-    run(fake_store, tmp_path / "dup.txt")
-    with closing(sqlite3.connect(fake_store.settings.catalog_path)) as db:
-        rows = db.execute("SELECT id, section, dup_of FROM chunks ORDER BY ord").fetchall()
-    first = [r for r in rows if r[1] == "Reservoir Report Delayed"]
-    last = [r for r in rows if r[1] == "Repeated Section"]
-    middle = [r for r in rows if r[1] == "Other Matters"]
-    assert first and last and middle
-    assert all(r[2] == "" for r in first + middle)
-    assert [r[2] for r in last] == [r[0] for r in first][: len(last)]
-
-
 def test_an_article_left_pending_by_a_crash_is_redone(
     fake_store: Store, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -565,7 +541,7 @@ def _ingest_snapshot(
         records = db.execute(
             "SELECT id, title, url, published, outlet, text, content_hash, state, n_chunks FROM articles ORDER BY id"
         ).fetchall()
-        chunks = db.execute("SELECT id, article_id, ord, section, text, start, end, dup_of FROM chunks "
+        chunks = db.execute("SELECT id, article_id, ord, section, text, start, end FROM chunks "
                             "ORDER BY article_id, ord").fetchall()
     got = store.collection.get(include=["embeddings", "documents", "metadatas"])
     chroma = sorted(

@@ -271,18 +271,6 @@ def test_a_copy_is_no_rename_and_a_rename_left_half_done_is_finished(fake_store:
     check_index(fake_store)
 
 
-def test_files_gone_from_a_folder_are_said_without_sync(
-    tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
-) -> None:
-    cli_embedder(fake_embedder)
-    paths = write_articles(tmp_path / "news", 3)
-    invoke(tmp_path / "news")
-    paths[0].unlink()
-    result = invoke(tmp_path / "news")
-    assert f"1 indexed articles' files are gone from {tmp_path / 'news'}: run with --sync" in result.stdout
-    assert json.loads(invoke(tmp_path / "news", "--json").stdout)["gone"] == {str(tmp_path / "news"): 1}
-
-
 # --- what the report names ---------------------------------------------------------------------------
 def test_a_dropped_duplicate_is_named(
     tmp_path: Path, cli_embedder: Callable[[Embedder], None], fake_embedder: FakeEmbedder
@@ -352,3 +340,58 @@ def test_the_pages_upload_never_replaces_the_operators_article(
     warnings = [w.value.replace("\\", "") for w in at.warning]  # markdown escapes off
     assert warnings and "updated 0" in warnings[0] and "already indexed from operator.jsonl" in warnings[0], warnings
     assert texts(Settings()) == [OPERATOR["text"]]
+
+
+# --- indexes written by earlier versions ---------------------------------------------------------------
+# The chunks table of catalogs before session 18: a dup_of column (near-duplicates within an article,
+# computed at every ingest and never read; no longer written).
+CHUNKS_WITH_DUP_OF = """
+CREATE TABLE chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    dup_of TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL
+);
+"""
+
+
+def test_an_index_with_dup_of_is_read_updated_incrementally_and_searched(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    from conftest import close_store
+
+    from retrieval.search import search
+
+    settings.data_dir.mkdir(parents=True)
+    with closing(sqlite3.connect(settings.catalog_path)) as db, db:
+        db.executescript(CHUNKS_WITH_DUP_OF)
+    store = Store(settings, embedder=fake_embedder)
+    paths = write_articles(tmp_path / "news", 3)
+    assert run(store, tmp_path / "news").added == 3
+    with closing(sqlite3.connect(settings.catalog_path)) as db, db:  # what an earlier ingest left
+        db.execute("UPDATE chunks SET dup_of = (SELECT id FROM chunks c WHERE c.article_id = chunks.article_id "
+                   "AND c.ord = 0) WHERE ord > 0")
+    old = store.collection.get(include=["metadatas"])
+    store.collection.update(ids=old["ids"], metadatas=[{**m, "dup_of": "x"} for m in old["metadatas"] or []])
+    close_store(store)
+
+    store = Store(settings, embedder=fake_embedder)  # as a new process opens it
+    paths[0].write_text(article_text(0) + "A late addition about the lighthouse keepers' pay.\n")
+    write_articles(tmp_path / "news", 1, start=3)
+    report = run(store, tmp_path / "news")
+    assert (report.added, report.updated, report.unchanged, report.failed) == (1, 1, 2, []), report
+    check_index(store)
+    [new] = rows(settings, "source = ?", str(tmp_path / "news" / "story-003.txt"))
+    metas = store.collection.get(where={"article_id": new["id"]}, include=["metadatas"])["metadatas"] or []
+    # No longer written. (An old chunk's dup_of stays in Chroma, unread: an upsert merges metadata.)
+    assert metas and not [m for m in metas if "dup_of" in m], metas
+    found = search(store, "lighthouse keepers pay", k=3).passages
+    assert found and "lighthouse keepers" in found[0].text, [p.text for p in found]
+    assert store.facts()["articles"] == 4
+    close_store(store)
