@@ -87,6 +87,7 @@ SPEAKER_NOUNS = frozenset({
 _OWNING = frozenset({"of", "for", "at", "from", "with"})  # "spokesman for X", "an official at X"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 _QUOTES = "\"“”"
+_RELATIVE = frozenset({"who", "that", "which"})  # a relative clause's subject: the noun it hangs from
 # Words inside quotation marks, at least, for a quotation with no speech verb to be someone's statement
 # ("X issued a statement: “…”") rather than a phrase in scare quotes ("its “America First” policy").
 QUOTE_WORDS = 6
@@ -206,6 +207,8 @@ def read_speech(doc: Doc | Span) -> Speech:
         subj = _subject(t)
         if subj is None:
             continue
+        if subj.lower_ in _RELATIVE and t.dep_ == "relcl" and t.head.pos_ in ("PROPN", "NOUN"):
+            subj = t.head  # "Brian Hughes, who told reporters …": the one the clause is about speaks
         words = _who(subj)
         if words:
             speakers.append(" ".join(w.text for w in words))

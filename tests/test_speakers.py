@@ -306,6 +306,9 @@ SONY, HUGHES, UK = Asked("Sony"), Asked("Hughes"), Asked("UK", official=True)
     (HUGHES, "Brian Hughes wrote on social media that the deal was dead.", [True]),
     (HUGHES, "In a statement, Brian Hughes said the deal was dead.", [True]),
     (HUGHES, "\u201cThe deal is dead,\u201d said Brian Hughes.", [True]),
+    (HUGHES, "Brian Hughes, who told reporters the deal was dead, left early.", [True]),  # the clause's noun
+    (HUGHES, "Markets fell after a statement by Jo Mills, who said Hughes was wrong.", [False]),
+    (SONY, "Analysts, who said the console was dead, met Sony on Monday.", [False]),
     (SONY, "Sony's spokesman said the console would be discontinued.", [True]),
     (SONY, "The console will be discontinued, according to Sony.", [True]),
     (SONY, "The console will be discontinued, according to sources.", [False]),
