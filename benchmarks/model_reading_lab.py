@@ -70,7 +70,8 @@ def _done(out: Path) -> set[str]:
 
 
 def record_choices(args: argparse.Namespace) -> None:
-    from retrieval.answer import Assistant, listed_choices
+    from retrieval.answer import Assistant
+    from retrieval.choices import listed_choices
     from retrieval.eval_metrics import with_choices
     from retrieval.evaluate import as_of
     from retrieval.settings import Settings

@@ -17,27 +17,12 @@ from scripted import ChoosingChat, ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval import prompts
-from retrieval.answer import (
-    CHOICE_NOTE,
-    CITED_WEIGHT,
-    FALLBACK_NOTE,
-    Assistant,
-    Final,
-    Retrieved,
-    Status,
-    Token,
-    _answer_shape,
-    _offers_answer,
-    coverage,
-    evidence,
-    followup_search,
-    is_followup,
-    listed_choices,
-    named_choice,
-    question_ask,
-)
+from retrieval.answer import FALLBACK_NOTE, Assistant, Final, Retrieved, Status, Token
+from retrieval.choices import CHOICE_NOTE, listed_choices, named_choice
 from retrieval.claims import default_checker
 from retrieval.eval_metrics import with_choices
+from retrieval.evidence import answer_shape, coverage, evidence, offers_answer, question_ask
+from retrieval.followups import CITED_WEIGHT, followup_search, is_followup
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -646,7 +631,7 @@ def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     ("Which tech company laid off 10% of its workforce?", "org"),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question: str, shape: str) -> None:
-    assert _answer_shape(question) == shape
+    assert answer_shape(question) == shape
 
 
 def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_name() -> None:
@@ -660,11 +645,11 @@ def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_n
 
     with_place = "Officials in Australia issued safety warnings after the fourth shark attack in a week."
     without = "The Coast Guard said the beaches would stay open on Monday after the shark attacks."
-    assert _offers_answer(with_place, "place", asked, ents(with_place))
-    assert not _offers_answer(with_place, "place", asked | {"australia"}, ents(with_place))
+    assert offers_answer(with_place, "place", asked, ents(with_place))
+    assert not offers_answer(with_place, "place", asked | {"australia"}, ents(with_place))
     # Any capitalised name would do without the entities; with them, only a place does.
-    assert _offers_answer(without, "place", asked)
-    assert not _offers_answer(without, "place", asked, ents(without))
+    assert offers_answer(without, "place", asked)
+    assert not offers_answer(without, "place", asked, ents(without))
 
 
 # --- multiple choice: the choice a passage supports ---------------------------------------------------
@@ -845,7 +830,7 @@ def test_a_rewrite_that_swaps_the_name_typed_is_not_trusted(make_assistant: Call
     """The model's rewrite of "What did the UK say about it?" as a question about Canada answered another
     question, cited and verified (audit s17 #3): a rewrite must keep the names the user typed and add
     none the conversation did not name; else the follow-up is searched as typed, with its subject."""
-    from retrieval.answer import rewrite_keeps
+    from retrieval.followups import rewrite_keeps
 
     def reply(messages: list[BaseMessage]) -> str:
         text = str(messages[-1].content)

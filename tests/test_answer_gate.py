@@ -14,16 +14,9 @@ from indexes import build_index
 from scripted import ScriptedChat
 
 from retrieval import prompts
-from retrieval.answer import (
-    FALLBACK_NOTE,
-    NAMES_NOTHING,
-    NOT_ENGLISH,
-    Assistant,
-    asked_days,
-    not_english,
-    question_ask,
-    question_relation,
-)
+from retrieval.answer import FALLBACK_NOTE, NAMES_NOTHING, NOT_ENGLISH, Assistant
+from retrieval.days import asked_days
+from retrieval.evidence import not_english, question_ask, question_relation
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store

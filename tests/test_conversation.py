@@ -16,17 +16,9 @@ from typing import Any
 import pytest
 from indexes import build_index, cited, cli_env, converse, md_article
 
-from retrieval.answer import (
-    Assistant,
-    FollowUp,
-    asks_latest,
-    dated,
-    day_filters,
-    followup_search,
-    is_followup,
-    on_topic,
-    topic_day,
-)
+from retrieval.answer import Assistant
+from retrieval.days import asks_latest, dated, day_filters, topic_day
+from retrieval.followups import FollowUp, followup_search, is_followup, on_topic
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store

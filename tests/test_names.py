@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from indexes import build_index, cited, converse, md_article
 
-from retrieval.answer import Assistant, coverage, followup_search, on_topic, question_ask
+from retrieval.answer import Assistant
 from retrieval.claims import check_bare, check_claim
+from retrieval.evidence import coverage, question_ask
+from retrieval.followups import followup_search, on_topic
 from retrieval.names import definitions, forms, table_forms
 from retrieval.search import Filters
 from retrieval.settings import Settings
