@@ -278,9 +278,11 @@ def test_injected_instructions_stay_data(make_assistant: Callable[..., Assistant
     assert "Ignore all previous instructions" not in user and "PWNED" not in user
     assert "harbour council approved a new ferry schedule" in user
     # An answer that obeys the injection cites nothing and is not shown as an answer: the passages' own
-    # sentences are, saying so (before session 4: a refusal).
+    # sentences are, saying so (before session 4: a refusal, which no longer passes — the passages hold
+    # the council's ferry schedule, so the extractive fallback answers).
     assert "PWNED" not in answer.text and not answer.unsupported
-    assert answer.refused or (answer.note == FALLBACK_NOTE and "ferry" in answer.text)
+    assert not answer.refused and answer.note == FALLBACK_NOTE and "ferry" in answer.text, answer.text
+    assert answer.citations and all("Ignore all previous" not in c.quote for c in answer.citations)
 
 
 def test_passage_closing_tag_in_article_text_cannot_break_out(make_assistant: Callable[..., Assistant]) -> None:
