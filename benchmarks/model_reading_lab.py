@@ -31,6 +31,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def record_choices(args: argparse.Namespace) -> None:
             print(q.id, row.get("gold"), row.get("letter"), row.get("evid"), file=sys.stderr, flush=True)
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
+def _mean_se(values: Sequence[float]) -> tuple[float, float]:
     x = np.array(values, float)
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
 
