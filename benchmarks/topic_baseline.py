@@ -33,7 +33,7 @@ def use_topic_baseline() -> None:
     from retrieval.text import keyword_terms
 
     def support(self: answer_module.Assistant, claim: str, passage: answer_module.Passage,
-                question: str = "") -> Verdict:  # the old check does not read the question
+                question: str = "", extracted: bool = False) -> Verdict:  # the old check reads neither
         sentences = passage_sentences(passage) or [(0, len(passage.text), passage.text)]
         claim_vec = self._embed_sentences([claim])[0]
         cos = self._embed_sentences([s for _, _, s in sentences]) @ claim_vec

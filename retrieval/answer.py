@@ -419,17 +419,17 @@ class Assistant:
         vec = self._embed_sentences([text])[0]
         return [float(x) for x in self._embed_sentences(list(texts)) @ vec]
 
-    def _support(self, claim: str, passage: Passage, question: str = "") -> Verdict:
+    def _support(self, claim: str, passage: Passage, question: str = "", extracted: bool = False) -> Verdict:
         """Whether ``passage`` states ``claim`` (an answer to ``question``), with the supporting span (see
-        ``retrieval.claims``)."""
+        ``retrieval.claims``). An ``extracted`` claim is the passages' own words (:meth:`verify`)."""
         return default_checker().check(
             claim, passage.text, similarity=self._similarity, title=passage.title, outlet=passage.outlet,
             published=passage.published, threshold=self.settings.support_threshold,
             sentences=passage_sentences(passage) or [(0, len(passage.text), passage.text)],
             question=question,
-            # Extracted answers are the passages' own words (at times a heading run into the sentence of the
-            # next chunk): the checks of words a model adds are for a model's sentences.
-            judge_words=self.backend != "extractive",
+            # Extracted sentences are the passages' own words (at times a heading run into the sentence after
+            # it, of another passage): the checks of words a model adds are for a model's sentences.
+            judge_words=not extracted,
         )
 
     def _short_support(self, answer: str, question: str, passage: Passage, speaker: Asked | None = None) -> Verdict:
@@ -493,7 +493,9 @@ class Assistant:
                       passages: Sequence[Passage]) -> Answer | None:
         """The verified answer "B) 40,000 euros [n]." naming choice ``index`` and citing ``passages[passage]``
         (checked against ``bare``, the question without its list), or None if it does not pass."""
-        answer = self.verify(f"{chr(ord('A') + index)}) {choice} [{passage + 1}].", passages, bare)
+        # Written here, not by a model: the choice is the asker's words, and a sentence of the passage names
+        # all of them (``choice_support``): no words a model added to judge.
+        answer = self.verify(f"{chr(ord('A') + index)}) {choice} [{passage + 1}].", passages, bare, extracted=True)
         if answer.refused or answer.unsupported:
             return None
         answer.question = question
@@ -686,14 +688,14 @@ class Assistant:
                 text, cut = finished(text)
 
         t = time.perf_counter()
-        final = lettered or self.verify(text, passages, standalone)
+        final = lettered or self.verify(text, passages, standalone, extracted=model is None)
         if cut:
             final.unsupported.append(Unsupported(cut, CUT_REASON))
         if final.refused and model is not None:
             # The model refused, or no sentence of its answer passed the check, although the passages
             # hold what the question asks about: the passages' own verified sentences, never less.
             extracted = extract()
-            fallback = self.verify(extracted, passages, standalone) if extracted else final
+            fallback = self.verify(extracted, passages, standalone, extracted=True) if extracted else final
             if not fallback.refused:
                 fallback.text = f"{FALLBACK_NOTE} {fallback.text}"
                 fallback.note = FALLBACK_NOTE
@@ -821,10 +823,12 @@ class Assistant:
                                 self.settings.refusal_threshold, stating=support or {}, spoken=spoken,
                                 latest=asks_latest(question), as_of=as_of)
 
-    def verify(self, text: str, passages: Sequence[Passage], question: str) -> Answer:
+    def verify(self, text: str, passages: Sequence[Passage], question: str, *, extracted: bool = False) -> Answer:
         """Resolve ``[n]`` markers, check each cited sentence against its passages (``retrieval.claims``:
         facts, names, polarity, speakers; instructions planted in articles never count), renumber.
-        A sentence no passage states is kept and listed in ``unsupported`` with the reason."""
+        A sentence no passage states is kept and listed in ``unsupported`` with the reason. ``extracted``:
+        ``text`` is the passages' own sentences (the extractive answer, whichever backend shows it), not
+        judged word by word; a model's sentences are."""
         text = text.strip()
         if not text or prompts.NOT_IN_ARTICLES in text:
             return Answer(text=text, refused=True, passages=list(passages), question=question)
@@ -864,8 +868,8 @@ class Assistant:
                 if said != bare or set(keyword_terms(bare)) - _CONNECTIVES:
                     # A short claim ("Hegseth resigned.", "Yes, permanently."): checked like any other,
                     # uncited, it must be one a passage states.
-                    good = _repoint(passages, valid, functools.partial(self._support, claim), threshold + 0.1,
-                                    found) if said == bare else []
+                    good = _repoint(passages, valid, functools.partial(self._support, claim, extracted=extracted),
+                                    threshold + 0.1, found) if said == bare else []
                     if not good:
                         unsupported.append(Unsupported(claim, VERDICT_REASON if said != bare
                                                        else _why(cited, valid, found)))
@@ -879,7 +883,7 @@ class Assistant:
                     continue
             verdicts: dict[int, Verdict] = found
             if words >= 3:
-                verdicts.update({i: self._support(claim, passages[i], question) for i in valid})
+                verdicts.update({i: self._support(claim, passages[i], question, extracted) for i in valid})
             good = [i for i in valid if i in verdicts and verdicts[i].supported]
             if not good and valid and words <= BARE_ANSWER_WORDS:
                 # A bare answer ("Iran [2].", "C) Davos, Switzerland [1]."): supported where a sentence of
@@ -896,8 +900,8 @@ class Assistant:
                                                                        speaker=speaker), threshold + 0.1, verdicts)
             if not good and words >= 3:
                 # The cited passage does not state it: point at the one that does, if any.
-                good = _repoint(passages, valid, functools.partial(self._support, claim, question=question),
-                                threshold + 0.1, verdicts)
+                good = _repoint(passages, valid, functools.partial(self._support, claim, question=question,
+                                                                   extracted=extracted), threshold + 0.1, verdicts)
             if good and speaker is not None:
                 good = [i for i in good if self._says(speaker, passages[i], verdicts[i], claim)]
                 if not good:

@@ -544,6 +544,61 @@ def test_the_model_refusing_answerable_questions_falls_back_to_extraction(
     assert off.refused and not off.note
 
 
+# A subheading without a full stop that is not read as a heading (it opens with a quotation mark) stays a
+# sentence of its passage: extracted before a sentence of another passage, the two run together as one.
+PORT_HEADING = """---
+title: Port plans
+outlet: Kessel Courier
+published: 2026-03-02
+---
+The Kessel harbour council met on Monday evening in the old town hall for three hours.
+
+“Green port” plan wins the backing of Kessel harbour council after Marrow vote
+
+The council will now ask the regional government for a loan of 80 million euros. Work could begin next
+spring if the loan is approved by the regional assembly.
+"""
+PORT_VOTE = """---
+title: Council vote on the port
+outlet: Harbour Wire
+published: 2026-03-03
+---
+The Kessel harbour council voted on Monday to back the Marrow port expansion plan after ship traffic
+doubled last year, the mayor said. Fishermen said the new quays would take space from their boats.
+"""
+
+
+@pytest.fixture(scope="module")
+def port_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    return build_index(tmp_path_factory, embedder, {"port-heading.md": PORT_HEADING, "port-vote.md": PORT_VOTE})
+
+
+def test_the_extractive_fallback_is_judged_as_extracted_sentences(port_index: Path, embedder: Any) -> None:
+    """The word checks (words a passage does not say) are for a model's sentences. Extracted ones are the
+    passages' own words, also when a model backend falls back to them: the subheading run into the next
+    extracted sentence (docs/results.md, session 17) was shown unsupported on the fallback while the
+    extractive backend showed the same text verified — the checks followed the backend, not the sentence."""
+    question = "What did the Kessel harbour council decide about the green port plan?"
+
+    def assistant(reply: Callable[[list[BaseMessage]], str] | None) -> Assistant:
+        settings = Settings(data_dir=port_index, backend="extractive" if reply is None else "local")
+        model = ScriptedChat(reply=reply, calls=[]) if reply is not None else None
+        return Assistant(settings, store=Store(settings, embedder=embedder), chat_model=model)
+
+    extracted = assistant(None).answer(question)
+    assert extracted.text.startswith("“Green port” plan wins") and not extracted.unsupported, extracted.text
+    fallback = assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(question)
+    assert not fallback.refused and fallback.note == FALLBACK_NOTE, fallback.text
+    assert not fallback.unsupported, fallback.unsupported
+    assert fallback.text == f"{FALLBACK_NOTE} {extracted.text}"
+    # A model's sentence is still judged word by word: no passage calls the plan "controversial".
+    n = passage_number(assistant(None), question, "ship traffic")
+    written = (f"The Kessel harbour council voted to back the controversial Marrow port expansion plan after ship "
+               f"traffic doubled last year [{n}].")
+    model = assistant(lambda _m: written).verify(written, fallback.passages, question)
+    assert [u.reason for u in model.unsupported] == ['the passage does not say "controversial"'], model.unsupported
+
+
 WRAPPED_FERRY = """---
 title: Marrow Island gets later ferries
 outlet: Island Post
