@@ -33,7 +33,6 @@ from retrieval.errors import EmptyQuestionError
 from retrieval.evidence import (
     KIND_LABELS,
     LIGHT_VERBS,
-    RELATION_SIMILARITY,
     Ask,
     Relation,
     answer_shape,
@@ -58,8 +57,6 @@ from retrieval.extract import (
     typed_answer,
 )
 from retrieval.followups import (
-    CITED_WEIGHT,
-    FOLLOWUP_WEIGHT,
     FollowUp,
     History,
     followup_search,
@@ -134,7 +131,7 @@ def plain_question(question: str) -> str:
 # Said before an answer made of the passages' own sentences because the model's did not pass the check.
 CUT_REASON = "the model's answer was cut off here"
 # A reply is read up to the token limit at this many characters a token (English runs at ~4; a reply far
-# over it comes from an endpoint that ignores max_tokens).
+# over it comes from an endpoint that ignores max_tokens). Fixed by design, like the other constants here.
 REPLY_CHARS_PER_TOKEN = 8
 FALLBACK_NOTE = "(The model could not answer from the passages; these are the passages' own sentences.)"
 # Said to a question that names nothing to look up ("Why?", "Is it true?", "Who said that?" outside a
@@ -314,14 +311,14 @@ class Assistant:
         return bool(inside) and max(inside, key=lambda x: x[0])[1]
 
     def _close_words(self, relation: Relation, lemmas: set[str]) -> set[str]:
-        """Of ``lemmas``, those the embedder puts within ``RELATION_SIMILARITY`` of a relation's lemma."""
+        """Of ``lemmas``, those the embedder puts within ``settings.relation_similarity`` of a relation's lemma."""
         words = sorted(w for w in lemmas if len(w) >= 3 and w.isalpha() and w not in LIGHT_VERBS)
-        if RELATION_SIMILARITY >= 1 or not words or not relation.lemmas:
+        if self.settings.relation_similarity >= 1 or not words or not relation.lemmas:
             return set()
         vectors = self._embed_sentences(words)
         asked = self._embed_sentences(list(relation.lemmas))
         best = (vectors @ asked.T).max(axis=1)
-        return {w for w, score in zip(words, best, strict=True) if score >= RELATION_SIMILARITY}
+        return {w for w, score in zip(words, best, strict=True) if score >= self.settings.relation_similarity}
 
     def relation_support(self, question: str, ask: Ask, passages: Sequence[Passage]) -> dict[int, set[str]] | None:
         """The passage sentences that state what ``question`` asks of its names (:func:`question_relation`),
@@ -329,14 +326,15 @@ class Assistant:
         this assistant's cached lemmas and word vectors). None when the question names no relation
         (``holds_answer`` then asks only for the names and key terms). A question about what someone said
         is answered only by that one's sentences (:meth:`spoken`): with no relation, those are the support."""
-        relation = question_relation(question)
+        relation = question_relation(question, self.settings.relation_max_words)
         spoken = self.spoken(question, passages)
         if relation is None:
             return spoken
         split = [[flat(s) for _, _, s in passage_sentences(p)] or [flat(p.text)] for p in passages]
         lemmas = self._lemmas([s for sentences in split for s in sentences])
         close = self._close_words(relation, {lemma for tokens in lemmas for _, lemma, pos in tokens if pos == "VERB"})
-        return relation_sentences(question, relation, ask, passages, split, lemmas, close.__contains__, spoken)
+        return relation_sentences(question, relation, ask, passages, split, lemmas, close.__contains__, spoken,
+                                  self.settings)
 
     def focus(self, question: str, passages: Sequence[Passage], ask: Ask | None = None) -> list[str]:
         """The text of each passage to show the model ("" for a passage left out), in passage order.
@@ -528,16 +526,16 @@ class Assistant:
         cited: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """The passages for ``question``; with ``boost`` (stems of a follow-up's new terms), passages
-        holding them rank higher: up to ``FOLLOWUP_WEIGHT`` rank-1 hits for holding all of them; with
+        holding them rank higher: up to ``settings.followup_weight`` rank-1 hits for holding all of them; with
         ``cited`` (article ids the previous answer cited: what "it" refers to), their passages gain up
-        to ``CITED_WEIGHT`` more, by the share of the new terms they hold (a cited passage without the
+        to ``settings.cited_weight`` more, by the share of the new terms they hold (a cited passage without the
         new ask is the previous answer again). A reranked search keeps no places for the best dense
         matches (``settings.dense_reserve``): a follow-up's query mixes the new ask with the subject's
         words, and its best dense match is often the subject alone (docs/results.md, session 6)."""
         reranker = None
         if boost or cited:
-            bonus = FOLLOWUP_WEIGHT / self.settings.rrf_k
-            cited_bonus = CITED_WEIGHT / self.settings.rrf_k
+            bonus = self.settings.followup_weight / self.settings.rrf_k
+            cited_bonus = self.settings.cited_weight / self.settings.rrf_k
 
             def reranker(_query: str, passages: Sequence[Passage]) -> list[float]:
                 scores = []
@@ -718,7 +716,7 @@ class Assistant:
         """The ``passages`` a follow-up may be answered from: those of its story (:func:`on_topic`; the
         passages' outlet names are no topic)."""
         outlets = sorted({p.outlet for p in passages if p.outlet})
-        tied = on_topic(question, follow, passages, outlets, self._article_text)
+        tied = on_topic(question, follow, passages, outlets, self._article_text, settings=self.settings)
         return [p for p, on in zip(passages, tied, strict=True) if on]
 
     def _article_text(self, article_id: str) -> str:
@@ -748,7 +746,7 @@ class Assistant:
             return False
         if ask.empty:
             return best_similarity >= self.settings.refusal_threshold
-        return evidence(ask, passages).holds() and (support is None or bool(support))
+        return evidence(ask, passages, self.settings).holds(self.settings) and (support is None or bool(support))
 
     def answer(self, question: str, history: History = (), filters: Filters | None = None) -> Answer:
         final: Answer | None = None
@@ -795,7 +793,7 @@ class Assistant:
         query_vec = self.store.embedder.encode([question])[0]
         cosines = self._embed_sentences(flat_list) @ query_vec
         entities = self._entities(flat_list) if typed_answer(question) else [None] * len(flat_list)
-        return score_sentences(question, ask, sentences, cosines, entities)
+        return score_sentences(question, ask, sentences, cosines, entities, self.settings)
 
     def _extract(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
                  support: dict[int, set[str]] | None = None, as_of: dt.date | None = None) -> str:
@@ -820,8 +818,8 @@ class Assistant:
         spoken = self.spoken(question, passages)  # a question about what someone said: their sentences only
         sentences = answer_sentences(passages)
         return choose_sentences(sentences, self.sentence_scores(question, ask, sentences), passages, limit,
-                                self.settings.refusal_threshold, stating=support or {}, spoken=spoken,
-                                latest=asks_latest(question), as_of=as_of)
+                                self.settings, stating=support or {}, spoken=spoken, latest=asks_latest(question),
+                                as_of=as_of)
 
     def verify(self, text: str, passages: Sequence[Passage], question: str, *, extracted: bool = False) -> Answer:
         """Resolve ``[n]`` markers, check each cited sentence against its passages (``retrieval.claims``:
@@ -1000,7 +998,7 @@ def _tick_until_first(items: Iterator[Any], label: str, every: float = 1.0) -> I
 
 
 # Bonus of the first-ranked passage when the prompt budget is shared out (1/rank of it for the others),
-# in units of sentence score (see Assistant.sentence_scores).
+# in units of sentence score (see Assistant.sentence_scores). Fixed by design (not tuned).
 RANK_BONUS = 0.1
 # Words of a title shown in a passage's header.
 TITLE_WORDS = 10

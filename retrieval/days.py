@@ -26,7 +26,7 @@ _RELATIVE_TIME = re.compile(
     r"\b(today|tonight|tomorrow|yesterday|this (morning|afternoon|evening|week|weekend|month|year)|"
     r"last (night|week|weekend|month|year)|next (week|weekend|month|year)|earlier this \w+)\b", re.I)
 # An article published more than this many days before the as-of day has its date said beside a sentence
-# of it that uses a relative time ("… resigned yesterday (published 2023-05-02) [1].").
+# of it that uses a relative time ("… resigned yesterday (published 2023-05-02) [1]."). Fixed by design.
 STALE_DAYS = 2
 
 

@@ -18,6 +18,7 @@ from retrieval.claims import WORDED_MARKER as _WORDED_MARKER
 from retrieval.claims import default_checker
 from retrieval.names import everywhere, fold
 from retrieval.names import forms as _name_forms
+from retrieval.settings import Settings
 from retrieval.speakers import Asked, asked_speaker
 from retrieval.text import STOPWORDS, keyword_terms
 from retrieval.types import Passage
@@ -259,54 +260,50 @@ class Evidence:
     terms: int  # key terms of the question
     best: int  # index of that passage (-1: no passage)
 
-    def holds(self) -> bool:
+    def holds(self, settings: Settings) -> bool:
         """Whether the passages hold what the question asks about: most of the names it mentions
-        (``NAMES_NEEDED``), and one passage holding at least half of its key terms, counting at most
-        ``TERMS_COUNTED`` (long questions describe their topic with many words, and no passage repeats
-        them all). A topic mentioned only in passing fails the second test."""
+        (``settings.names_needed``), and one passage holding at least half of its key terms, counting at
+        most ``settings.terms_counted`` (long questions describe their topic with many words, and no
+        passage repeats them all). A topic mentioned only in passing fails the second test."""
         if self.best < 0:
             return False
-        return self.names >= NAMES_NEEDED and self.best_terms >= terms_needed(self.terms)
+        return (self.names >= settings.names_needed
+                and self.best_terms >= terms_needed(self.terms, settings.terms_counted))
 
 
-def terms_needed(terms: int) -> int:
-    """Key terms one passage must hold of a question's ``terms``: half of them, counting at most
-    ``TERMS_COUNTED`` (``Evidence.holds``, and the rest of a question whose qualifier is waived)."""
-    return math.ceil(min(terms, TERMS_COUNTED) / 2)
+def terms_needed(terms: int, counted: int) -> int:
+    """Key terms one passage must hold of a question's ``terms``: half of them, counting at most ``counted``
+    (``settings.terms_counted``: ``Evidence.holds``, the rest of a question whose qualifier is waived, a
+    follow-up's story)."""
+    return math.ceil(min(terms, counted) / 2)
 
 
-# Evidence thresholds, tuned on the even ids of the MultiHop-RAG sample (refusal of null queries
-# against refusal of answerable ones) and rtqa-2026: docs/results.md, session 4.
-NAMES_NEEDED = 0.6
-TERMS_COUNTED = 4
-
-
-def evidence(ask: Ask, passages: Sequence[Passage]) -> Evidence:
+def evidence(ask: Ask, passages: Sequence[Passage], settings: Settings) -> Evidence:
     """Where the passages (text and title) hold the names and key terms of ``ask``."""
     if not passages:
         return Evidence(0.0, 0, len(ask.terms), -1)
     texts = [f"{p.title}\n{p.text}" for p in passages]
-    ask = Ask(evidence_names(ask, texts)[0], ask.terms)
+    ask = Ask(evidence_names(ask, texts, settings)[0], ask.terms)
     covers = [coverage(ask, t) for t in texts]
     best = max(range(len(passages)), key=lambda i: (covers[i][1], covers[i][0], -i))
     names, _ = coverage(ask, "\n".join(texts))
     return Evidence(names, round(covers[best][1] * len(ask.terms)), len(ask.terms), best)
 
 
-def _rest_held(ask: Ask, texts: Sequence[str]) -> bool:
+def _rest_held(ask: Ask, texts: Sequence[str], counted: int) -> bool:
     """Whether one of ``texts`` holds at least half of the question's key terms that are not words of its
-    names ("Which Texas city did Pete Hegseth visit?": "city", "visit"), counting at most
-    ``TERMS_COUNTED``. A qualifier is waived only then: a passage that names the story's people but not
+    names ("Which Texas city did Pete Hegseth visit?": "city", "visit"), counting at most ``counted``
+    (``settings.terms_counted``). A qualifier is waived only then: a passage that names the story's people but not
     what is asked about them is no answer to "which Texas city", whatever city it names."""
     named = {stem(w) for n in ask.names for w in re.findall(r"[\w']+", n)}
     rest = Ask((), ask.terms - named)
     if not rest.terms:
         return False
-    needed = terms_needed(len(rest.terms))
+    needed = terms_needed(len(rest.terms), counted)
     return any(round(coverage(rest, t)[1] * len(rest.terms)) >= needed for t in texts)
 
 
-def evidence_names(ask: Ask, texts: Sequence[str], *, waive_qualifiers: bool = False
+def evidence_names(ask: Ask, texts: Sequence[str], settings: Settings, *, waive_qualifiers: bool = False
                    ) -> tuple[tuple[str, ...], frozenset[str]]:
     """The names of ``ask`` that passages (``texts``) must hold, and the qualifiers waived — the one rule of
     the evidence gate (:func:`evidence`), the relation's support (:func:`relation_sentences`) and a
@@ -319,7 +316,8 @@ def evidence_names(ask: Ask, texts: Sequence[str], *, waive_qualifiers: bool = F
       whether a passage belongs to the story of a question already answered, and the qualifier named the
       kind of answer, not the story (its passages are the follow-up's, not the topic question's, so there
       is no rest of that question to hold)."""
-    waived = ask.qualifiers if ask.qualifiers and (waive_qualifiers or _rest_held(ask, texts)) else frozenset()
+    waived = ask.qualifiers if ask.qualifiers and (
+        waive_qualifiers or _rest_held(ask, texts, settings.terms_counted)) else frozenset()
     return tuple(n for n in ask.names if not everywhere(n) and n not in waived), waived
 
 
@@ -342,17 +340,11 @@ _PREPOSITIONS = frozenset({"in", "at", "from", "for", "to", "into", "across", "n
 _TIME_WORDS = re.compile(r"\b(today|tonight|tomorrow|yesterday|next|last|this (week|month|year)|spring|summer|"
                          r"autumn|fall|winter|soon|later|earlier|ago|weeks?|months?|years?|decade|century)\b", re.I)
 # Sentences before and after the one stating the relation that may hold the question's names ("The plant
-# will employ 1,500 workers" two sentences after the one naming the plant in Lordstown).
+# will employ 1,500 workers" two sentences after the one naming the plant in Lordstown). Fixed by design
+# (not tuned). The tuned thresholds of the relation are settings: ``relation_max_words`` (a long question
+# describes its topic with many clauses, and no one sentence states them all) and ``relation_similarity``
+# (news rarely repeats a question's verb: "die" ~ "kill" 0.74, "win" ~ "beat" 0.64, "sell" ~ "recall" 0.22).
 RELATION_NEIGHBOURS = 2
-# Questions of more words than this are not asked for one relation: a long question ("Which company, covered
-# by TechCrunch and The Verge, is accused of …, while …") describes its topic with many clauses, and no one
-# sentence states them all (every MultiHop-RAG question has more: requiring its main verb refused 0.38 of
-# the answerable ones instead of 0.07, session 14).
-RELATION_MAX_WORDS = 20
-# A sentence's word (its lemma) states the relation when the embedder puts the two words at least this close
-# ("die" ~ "kill" 0.74, "resign" ~ "quit" 0.65, "win" ~ "beat" 0.64; "resign" ~ "dismiss" 0.58, "sell" ~
-# "recall" 0.22): news rarely repeats a question's verb. 1 turns it off (the same word only).
-RELATION_SIMILARITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -381,18 +373,19 @@ def _same_word(a: str, b: str) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def question_relation(question: str) -> Relation | None:
+def question_relation(question: str, max_words: int) -> Relation | None:
     """The relation ``question`` asks about: its main verb (or that verb's clause: "How many did X say it
     would cut?" → cut), unless that is a light verb ("say", "happen", "be"). Only questions that ask for a
     number ("how many"), a time ("when"), a reason ("why") or yes or no: any number, date or sentence
     answers those, so the sentence must state what is asked. "Which country …", "Who …" keep the names
     and key terms (:meth:`Evidence.holds`) and the kind of name asked for: against each rtqa question's own
     evidence paragraph, asking their verb too refused 36 of 146 such questions on half A (session 14).
-    None as well when the question names no relation or is longer than ``RELATION_MAX_WORDS``.
+    None as well when the question names no relation or is longer than ``max_words``
+    (``settings.relation_max_words``).
     spaCy's small model reads "will the plant employ?" with "employ" as a noun: the root counts whatever
     its part of speech."""
     bare = CHOICES_TAIL.sub("", question).strip()
-    if not bare or len(bare.split()) > RELATION_MAX_WORDS:
+    if not bare or len(bare.split()) > max_words:
         return None
     doc = default_checker().nlp(bare)
     sents = list(doc.sents)
@@ -458,7 +451,8 @@ def _states_relation(relation: Relation, tokens: Sequence[tuple[str, str, str]],
 
 def relation_sentences(question: str, relation: Relation, ask: Ask, passages: Sequence[Passage],
                        split: Sequence[Sequence[str]], lemmas: Sequence[Sequence[tuple[str, str, str]]],
-                       close: Callable[[str], bool], spoken: dict[int, set[str]] | None) -> dict[int, set[str]]:
+                       close: Callable[[str], bool], spoken: dict[int, set[str]] | None, settings: Settings
+                       ) -> dict[int, set[str]]:
     """The sentences of ``passages`` that state ``relation`` (:func:`_states_relation`), by passage index
     (unmarked, on one line): ``split`` holds each passage's sentences, ``lemmas`` their tokens (in that
     order), ``close`` whether a verb's lemma is near the relation's by meaning. A sentence counts where its
@@ -466,7 +460,7 @@ def relation_sentences(question: str, relation: Relation, ask: Ask, passages: Se
     names a passage must hold (:func:`evidence_names`) and every name qualifying the relation ("in
     Mexico"); of a question about what someone said (``spoken``: that one's sentences), only those."""
     texts = [f"{p.title}\n{p.text}" for p in passages]
-    names, waived = evidence_names(ask, texts)
+    names, waived = evidence_names(ask, texts, settings)
     bound = [n for n in relation.bound if n not in waived]
     asked = term_stems(question) | {stem(w) for name in ask.names for w in name.split()}
     found: dict[int, set[str]] = {}

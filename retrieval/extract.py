@@ -15,24 +15,14 @@ from retrieval.claims import is_instruction
 from retrieval.dedup import conflicting
 from retrieval.evidence import KIND_LABELS, Ask, answer_shape, coverage, offers_answer, stem, term_stems, unmarked
 from retrieval.search import parse_day
+from retrieval.settings import Settings
 from retrieval.text import flat, keyword_terms, split_sentences
 from retrieval.types import Passage
 
-# The extractive answer: sentences at most, and the weight of key terms beside cosine similarity.
+# Sentences of an extractive answer at most (fixed by design: a short answer, each sentence cited). The
+# tuned weights of the scores are settings: ``extract_term_weight``, ``extract_answer_weight``,
+# ``extract_rank_weight``, ``extract_relation_weight``, ``latest_margin``.
 EXTRACT_SENTENCES = 3
-EXTRACT_TERM_WEIGHT = 0.3
-# Bonus of a sentence that holds something of the kind asked for that the question does not name (judged
-# by spaCy's entities when the question asks for a person, place, organisation, number or date: "Which
-# country …": a place it names; else digits, capitalised words).
-EXTRACT_ANSWER_WEIGHT = 0.3
-# Bonus of a sentence of the passage ranked n-th by search: this / n (search judged the whole passage).
-EXTRACT_RANK_WEIGHT = 0.05
-# Bonus of an extracted sentence that states the question's relation, in units of sentence score: the
-# evidence the answer was allowed on comes first.
-EXTRACT_RELATION_WEIGHT = 0.5
-# The sentences of an extractive answer to a question for the latest state of things (``days.asks_latest``)
-# that score within this of the best are ordered newest article first (see :func:`choose_sentences`).
-LATEST_MARGIN = 0.4
 
 
 def passage_sentences(passage: Passage) -> list[tuple[int, int, str]]:
@@ -46,16 +36,17 @@ def typed_answer(question: str) -> bool:
 
 
 def score_sentences(question: str, ask: Ask, sentences: Sequence[Sequence[str]], cosines: np.ndarray,
-                    entities: Sequence[Sequence[tuple[str, str]] | None]) -> list[list[tuple[float, float]]]:
+                    entities: Sequence[Sequence[tuple[str, str]] | None], settings: Settings
+                    ) -> list[list[tuple[float, float]]]:
     """(relevance, score) of every sentence of every passage (``sentences[i]``: the i-th ranked
     passage's; ``cosines`` and ``entities``: of each sentence in that order, the entities None unless
     :func:`typed_answer`), for the extractive answer and for choosing what the model reads.
 
-    Relevance: cosine similarity to the question plus ``EXTRACT_TERM_WEIGHT`` × the share of the
-    question's key terms and names it holds — whether the sentence is about what is asked. Score:
-    relevance, plus ``EXTRACT_ANSWER_WEIGHT`` when it holds something of the kind asked for that the
-    question does not name (a person for "who", a number for "how many": spaCy's entities), plus
-    ``EXTRACT_RANK_WEIGHT`` / search rank of its passage.
+    Relevance: cosine similarity to the question plus ``settings.extract_term_weight`` × the share of
+    the question's key terms and names it holds — whether the sentence is about what is asked. Score:
+    relevance, plus ``settings.extract_answer_weight`` when it holds something of the kind asked for that
+    the question does not name (a person for "who", a number for "how many": spaCy's entities), plus
+    ``settings.extract_rank_weight`` / search rank of its passage.
     """
     shape = answer_shape(question)
     asked = term_stems(question) | {stem(w) for name in ask.names for w in name.split()}
@@ -66,10 +57,10 @@ def score_sentences(question: str, ask: Ask, sentences: Sequence[Sequence[str]],
         for sentence in group:
             names, terms = coverage(ask, sentence)
             lexical = (terms if ask.terms else 0.0) + (0.5 * names if ask.names else 0.0)
-            relevance = float(cosines[k]) + EXTRACT_TERM_WEIGHT * lexical
-            score = relevance + EXTRACT_RANK_WEIGHT / n
+            relevance = float(cosines[k]) + settings.extract_term_weight * lexical
+            score = relevance + settings.extract_rank_weight / n
             if offers_answer(sentence, shape, asked, entities[k]):
-                score += EXTRACT_ANSWER_WEIGHT
+                score += settings.extract_answer_weight
             row.append((relevance, score))
             k += 1
         out.append(row)
@@ -86,15 +77,16 @@ def answer_sentences(passages: Sequence[Passage]) -> list[list[str]]:
 
 
 def choose_sentences(sentences: Sequence[Sequence[str]], scored: Sequence[Sequence[tuple[float, float]]],
-                     passages: Sequence[Passage], limit: int, threshold: float, *,
+                     passages: Sequence[Passage], limit: int, settings: Settings, *,
                      stating: dict[int, set[str]], spoken: dict[int, set[str]] | None, latest: bool,
                      as_of: dt.date | None) -> list[tuple[float, int, str]]:
     """The sentences an extractive answer quotes, best first, as (score, passage number, sentence): of
     ``sentences`` (:func:`answer_sentences`) with their ``scored`` (relevance, score), those at least
-    ``threshold`` relevant — of a question about what someone said, only that one's (``spoken``) — the
-    ones stating the question's relation (``stating``) up by ``EXTRACT_RELATION_WEIGHT``; at most
-    ``limit``, no two saying nearly the same; for a question for the ``latest`` state of things, those
-    nearly as good as the best newest article first."""
+    ``settings.refusal_threshold`` relevant — of a question about what someone said, only that one's
+    (``spoken``) — the ones stating the question's relation (``stating``) up by
+    ``settings.extract_relation_weight``; at most ``limit``, no two saying nearly the same; for a question
+    for the ``latest`` state of things, those within ``settings.latest_margin`` of the best newest article
+    first."""
     candidates: list[tuple[float, int, str]] = []
     for n, (group, row) in enumerate(zip(sentences, scored, strict=True), start=1):
         for sentence, (relevance, score) in zip(group, row, strict=True):
@@ -102,9 +94,9 @@ def choose_sentences(sentences: Sequence[Sequence[str]], scored: Sequence[Sequen
             # relevant ones (a name of the asked kind must not carry an off-topic sentence in).
             if spoken is not None and sentence not in spoken.get(n - 1, ()):
                 continue
-            if relevance >= threshold:
+            if relevance >= settings.refusal_threshold:
                 if sentence in stating.get(n - 1, ()):
-                    score += EXTRACT_RELATION_WEIGHT
+                    score += settings.extract_relation_weight
                 candidates.append((score, n, sentence))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[tuple[float, int, str]] = []
@@ -123,7 +115,7 @@ def choose_sentences(sentences: Sequence[Sequence[str]], scored: Sequence[Sequen
         # article dated after ``as_of`` is not news yet: it counts as undated).
         days = [d if (d := parse_day(p.published)) and (as_of is None or d <= as_of) else dt.date.min
                 for p in passages]
-        lead = [c for c in chosen if c[0] >= chosen[0][0] - LATEST_MARGIN]
+        lead = [c for c in chosen if c[0] >= chosen[0][0] - settings.latest_margin]
         lead.sort(key=lambda c: days[c[1] - 1], reverse=True)  # stable: equal days keep their scores' order
         chosen = lead + chosen[len(lead):]
     return chosen

@@ -25,6 +25,7 @@ from retrieval.evidence import (
 )
 from retrieval.names import everywhere, fold
 from retrieval.search import Filters, parse_day
+from retrieval.settings import Settings
 from retrieval.text import following_up, keyword_terms
 from retrieval.types import Passage
 
@@ -77,7 +78,8 @@ def is_followup(question: str, history: History) -> bool:
     return not ask.names or (not ask.terms - named and bool(_REACTION.search(question)))
 
 
-# A question of at most this many words that names nothing, or only who reacted, is a follow-up.
+# A question of at most this many words that names nothing, or only who reacted, is a follow-up (fixed by
+# design, like SUBJECT_FOLLOWUPS; the follow-up search's tuned weights are settings: followup_weight, cited_weight).
 FOLLOWUP_WORDS = 5
 _REACTION = re.compile(r"\b(say|said|says|think|thinks|react|reacted|respond|responded|comment|commented|"
                        r"do|does|doing|want|wants|plan|plans|decide|decided|reaction|response|stance|position)\b", re.I)
@@ -211,7 +213,7 @@ def followup_search(question: str, history: History) -> FollowUp | None:
 
 
 def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignore: Sequence[str] = (),
-             article_text: Callable[[str], str] | None = None) -> list[bool]:
+             article_text: Callable[[str], str] | None = None, *, settings: Settings) -> list[bool]:
     """Which ``passages`` belong to the story a follow-up refers to, so that its answer is about that
     story or refused — never another story's words ("What did the UK say about it?" after a question on
     a trade deal is not answered by the UK's fuel duty): an article the previous answer cited, or one
@@ -222,10 +224,10 @@ def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignor
     topic = question_ask(follow.topic, ignore) if follow.topic else Ask((), frozenset())
     own = set(question_ask(question, ignore).names)
     # (A qualifier — "Which *AI* company …" — names the kind of answer, not the story.)
-    names = [n for n in evidence_names(topic, (), waive_qualifiers=True)[0] if n not in own]
+    names = [n for n in evidence_names(topic, (), settings, waive_qualifiers=True)[0] if n not in own]
     if not names and not topic.terms:
         return [True] * len(passages)
-    needed = terms_needed(len(topic.terms))
+    needed = terms_needed(len(topic.terms), settings.terms_counted)
     story = Ask(tuple(names), topic.terms)
     verdicts: dict[str, bool] = {}
 
@@ -259,8 +261,3 @@ def rewrite_keeps(question: str, rewritten: str, history: History) -> bool:
                for name in question_ask(rewritten).names)
 
 
-# Weight of a follow-up's new terms in its search, in rank-1 hits (see Assistant.retrieve).
-FOLLOWUP_WEIGHT = 2.0
-# Bonus of a passage of an article the previous answer cited, in rank-1 hits, times the share of the
-# follow-up's new terms it holds (see Assistant.retrieve).
-CITED_WEIGHT = 1.0

@@ -22,7 +22,7 @@ from retrieval.choices import CHOICE_NOTE, listed_choices, named_choice
 from retrieval.claims import default_checker
 from retrieval.eval_metrics import with_choices
 from retrieval.evidence import answer_shape, coverage, evidence, offers_answer, question_ask
-from retrieval.followups import CITED_WEIGHT, followup_search, is_followup
+from retrieval.followups import followup_search, is_followup
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -442,7 +442,8 @@ def test_the_names_a_question_asks_about() -> None:
     only when spaCy reads it as one ("Iran launched …"); "US" qualifies US news, it names no topic."""
     tax = question_ask("Tax-filing season has officially begun. What is the filing deadline for most US taxpayers?")
     assert tax.names == ("us",)
-    assert evidence(tax, [Passage("c", "a", "The filing deadline for most taxpayers is April 15.", 0, 52)]).names == 1.0
+    filing = Passage("c", "a", "The filing deadline for most taxpayers is April 15.", 0, 52)
+    assert evidence(tax, [filing], Settings()).names == 1.0
     assert question_ask("Iran launched missiles at which country?").names == ("iran",)
     assert question_ask("Scientists found what in the Mariana Trench?").names == ("mariana trench",)
     assert question_ask("Who is Brian Hughes?").names == ("brian hughes",)
@@ -654,7 +655,7 @@ def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     uncited = {p.chunk_id: p.score for p in assistant.retrieve(follow.query, boost=follow.new).passages}
     gains = {p.chunk_id: (p.score - uncited[p.chunk_id], bool(re.search(r"\bUK\b", f"{p.title} {p.text}")))
              for p in passages if p.chunk_id in uncited and p.article_id in cited}
-    bonus = CITED_WEIGHT / assistant.settings.rrf_k
+    bonus = assistant.settings.cited_weight / assistant.settings.rrf_k
     assert {names for _, names in gains.values()} == {True, False}, "needs cited passages with and without the UK"
     for gain, names_uk in gains.values():
         assert gain == pytest.approx(bonus if names_uk else 0.0, abs=1e-9)

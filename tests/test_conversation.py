@@ -266,7 +266,7 @@ def test_a_qualifier_is_not_the_story() -> None:
     follow = FollowUp("q", frozenset(), "", topic="Which AI company may be headed for the biggest stock market debut?")
     passage = Passage("c", "a", "SpaceX and Anthropic prepare the biggest public-market debut in U.S. history.",
                       0, 80, title="Beware the ghosts of IPOs past")
-    assert on_topic("What did the SEC say about it?", follow, [passage]) == [True]
+    assert on_topic("What did the SEC say about it?", follow, [passage], settings=Settings()) == [True]
 
 
 def test_ask_reads_a_follow_up_after_earlier_questions(index_dir: Path, tmp_path: Path) -> None:

@@ -172,7 +172,8 @@ def test_the_g7_story_is_found_under_group_of_7(assistant: Assistant) -> None:
     assert follow is not None
     passages = assistant.retrieve(follow.query, AS_OF).passages
     tied = {p.article_id.removesuffix(".md").rsplit("/", 1)[-1]: on
-            for p, on in zip(passages, on_topic(follow_up, follow, passages, (), assistant._article_text), strict=True)}
+            for p, on in zip(passages, on_topic(follow_up, follow, passages, (), assistant._article_text,
+                                                              settings=assistant.settings), strict=True)}
     assert tied.get("g7") is True and tied.get("kv1") is False, tied
     answers = converse(assistant, [topic, follow_up], AS_OF)
     assert not answers[1].refused and set(cited(answers[1])) == {"g7"}, answers[1].text  # not the pension reform
