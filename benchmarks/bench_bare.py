@@ -13,7 +13,7 @@ question's date, from an existing full index (read only: ``--data-dir``), and pu
 - ``right-miscited``: the gold answer citing a passage that does not name it (repointing should find
   the one that does);
 - ``wrong-kind``: up to ``--per-question`` entities of the kind the question asks for (spaCy's
-  labels, as ``retrieval.answer._answer_shape`` / ``_KIND_LABELS`` classify; for a "what/which"
+  labels, as ``retrieval.evidence.answer_shape`` / ``KIND_LABELS`` classify; for a "what/which"
   question without a kind noun, the labels the gold answer carries in the passages) that the passages
   name but that are not the gold answer (neither mentions the other: ``eval_metrics.mentions``) and
   that the question does not name, citing the passage that names them;
@@ -82,13 +82,13 @@ def _related(a: str, b: str) -> bool:
 
 def build_cases(question: Any, half: str, passages: list[Any], per_question: int) -> list[Case]:
     """The bare answers of one question (see the module docstring)."""
-    from retrieval.answer import _KIND_LABELS, _answer_shape
     from retrieval.claims import BARE_ANSWER_WORDS, default_checker
     from retrieval.eval_metrics import mentions
+    from retrieval.evidence import KIND_LABELS, answer_shape
 
     rng = random.Random(question.id)
     gold = question.answer
-    shape = _answer_shape(question.question)
+    shape = answer_shape(question.question)
     texts = [flat(p.text) for p in passages]
     naming = [i for i, t in enumerate(texts) if mentions(t, gold)]
     cases: list[Case] = []
@@ -114,7 +114,7 @@ def build_cases(question: Any, half: str, passages: list[Any], per_question: int
                 gold_labels.add(ent.label_)
                 continue
             entities.setdefault(name.lower(), (name, i, ent.label_))
-    labels = _KIND_LABELS.get(shape) or (frozenset(gold_labels) & NAME_LABELS)
+    labels = KIND_LABELS.get(shape) or (frozenset(gold_labels) & NAME_LABELS)
     asked = question.question
     same = sorted(
         (name, i) for name, i, label in entities.values()

@@ -923,9 +923,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 retrieve_seconds.append(time.perf_counter() - t0)
             return retrieved[key]
 
-        def verify(self, text: str, passages: Any, question: str) -> Any:
+        def verify(self, text: str, passages: Any, question: str, **kw: Any) -> Any:
             t0 = time.perf_counter()
-            out = super().verify(text, passages, question)
+            out = super().verify(text, passages, question, **kw)
             verify_seconds.append(time.perf_counter() - t0)
             return out
 

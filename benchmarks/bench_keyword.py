@@ -59,7 +59,15 @@ from retrieval.keyword import TermStats  # noqa: E402
 from retrieval.keyword_index import KeywordIndex  # noqa: E402
 from retrieval.search import fuse  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
-from retrieval.text import fts_query  # noqa: E402
+from retrieval.text import keyword_terms  # noqa: E402
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left): the one OR-ed
+    query the split keyword search (``retrieval.keyword``) is measured against, here and in
+    tests/test_keyword.py."""
+    terms = [t.replace('"', "") for t in keyword_terms(text)]
+    return " OR ".join(f'"{t}"' for t in terms if t)
 
 
 def build_base(dataset: Path, target: Path) -> None:

@@ -26,7 +26,7 @@ For four ways of searching the follow-up:
   - ``alone``: the follow-up as typed;
   - ``carried``: the follow-up followed by "(following up on: <first question>)" (the search
     without an LLM before session 4, and the shape of an LLM's standalone rewrite);
-  - ``ours_q``: ``retrieval.answer.followup_search`` with the first question only in the history
+  - ``ours_q``: ``retrieval.followups.followup_search`` with the first question only in the history
     (no assistant answer: what session 4 measured);
   - ``ours``: ``followup_search`` on the whole history (the first question, then the first answer
     with its citations), as ``Assistant.stream`` searches it in the app.
@@ -61,10 +61,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.answer import Assistant, followup_search  # noqa: E402
+from retrieval.answer import Assistant  # noqa: E402
+from retrieval.followups import followup_search  # noqa: E402
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
+from retrieval.text import following_up  # noqa: E402
 
 TEMPLATES = {
     "PERSON": ["What did {x} say about it?", "How was {x} involved in that?", "And {x}?"],
@@ -199,7 +201,7 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
     if how == "alone":
         passages = assistant.retrieve(conv.followup, filters).passages
     elif how == "carried":
-        passages = assistant.retrieve(f"{conv.followup} (following up on: {conv.first})", filters).passages
+        passages = assistant.retrieve(following_up(conv.followup, conv.first), filters).passages
     else:
         follow = followup_search(conv.followup, history)
         if follow is None:  # not recognised as a follow-up: searched as typed, as Assistant.stream does

@@ -31,6 +31,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ def _done(out: Path) -> set[str]:
 
 
 def record_choices(args: argparse.Namespace) -> None:
-    from retrieval.answer import Assistant, listed_choices
+    from retrieval.answer import Assistant
+    from retrieval.choices import listed_choices
     from retrieval.eval_metrics import with_choices
     from retrieval.evaluate import as_of
     from retrieval.settings import Settings
@@ -126,7 +128,7 @@ def record_choices(args: argparse.Namespace) -> None:
             print(q.id, row.get("gold"), row.get("letter"), row.get("evid"), file=sys.stderr, flush=True)
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
+def _mean_se(values: Sequence[float]) -> tuple[float, float]:
     x = np.array(values, float)
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
 

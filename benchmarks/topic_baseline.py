@@ -28,11 +28,13 @@ def use_topic_baseline() -> None:
 
     from retrieval import answer as answer_module
     from retrieval.claims import CHOICE_LABEL, Verdict
+    from retrieval.extract import passage_sentences
+    from retrieval.speakers import Asked
     from retrieval.text import keyword_terms
 
     def support(self: answer_module.Assistant, claim: str, passage: answer_module.Passage,
-                question: str = "") -> Verdict:  # the old check does not read the question
-        sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
+                question: str = "", extracted: bool = False) -> Verdict:  # the old check reads neither
+        sentences = passage_sentences(passage) or [(0, len(passage.text), passage.text)]
         claim_vec = self._embed_sentences([claim])[0]
         cos = self._embed_sentences([s for _, _, s in sentences]) @ claim_vec
         claim_terms = set(keyword_terms(claim))
@@ -44,9 +46,9 @@ def use_topic_baseline() -> None:
         return Verdict(score >= self.settings.support_threshold, score, s, e, "" if score >= 0.5 else "topic")
 
     def short_support(self: answer_module.Assistant, answer: str, question: str,
-                      passage: answer_module.Passage) -> Verdict:
+                      passage: answer_module.Passage, speaker: Asked | None = None) -> Verdict:  # nor the speaker
         terms = set(keyword_terms(CHOICE_LABEL.sub("", answer)))
-        sentences = self._passage_sentences(passage) or [(0, len(passage.text), passage.text)]
+        sentences = passage_sentences(passage) or [(0, len(passage.text), passage.text)]
         naming = [(s, e, text) for s, e, text in sentences if terms and terms <= set(keyword_terms(text))]
         if not naming:
             return Verdict(False, 0.0, 0, 0, "not named")
@@ -59,7 +61,7 @@ def use_topic_baseline() -> None:
 
     answer_module.Assistant._support = support  # type: ignore[method-assign]
     answer_module.Assistant._short_support = short_support  # type: ignore[method-assign]
-    answer_module.without_instructions = lambda passage: passage  # type: ignore[assignment]
+    answer_module.without_instructions = lambda passage: passage
 
 
 if __name__ == "__main__":

@@ -322,12 +322,22 @@ _SMALL_WORDS = frozenset({"of", "the", "and", "for", "on", "in", "de", "du", "de
 
 
 def fold(text: str) -> str:
-    """Lower case without accents, dots or possessives ("U.S." -> "us", "Nicolás's" -> "nicolas"): the
-    folding of ``retrieval.answer`` (``_fold``)."""
+    """Lower case without accents, dots or possessives ("U.S." -> "us", "Nicolás's" -> "nicolas"): how a
+    question's names are compared with a passage's (``retrieval.evidence``)."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = re.sub(r"(?<=\w)['’]s\b", "", text)
     return text.replace(".", "").replace("’", "'")
+
+
+# Names that are no evidence of a question's topic in US news (they qualify it: "US taxpayers").
+EVERYWHERE = frozenset({"us", "usa", "united states", "america", "american", "americans"})
+
+
+def everywhere(name: str) -> bool:
+    """Whether ``name`` (folded) is the US (``EVERYWHERE``, "the" aside): no evidence either way of what a
+    question is about, in US news. Every check of a question's names asks this one."""
+    return name.removeprefix("the ") in EVERYWHERE
 
 
 def key(name: str) -> str:

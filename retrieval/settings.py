@@ -127,6 +127,66 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=1, description="Score at which a cited sentence counts as supported."
     )
 
+    # --- the answer's tuned rules (retrieval/evidence.py, followups.py, extract.py) ----------------------
+    names_needed: float = Field(
+        default=0.6, ge=0, le=1,
+        description="Evidence gate: share of a question's names the retrieved passages must hold to answer "
+        "(tuned on the even ids of MultiHop-RAG and rtqa-2026, refusing null queries against answerable ones: "
+        "docs/results.md, session 4).",
+    )
+    terms_counted: int = Field(
+        default=4, ge=1,
+        description="Evidence gate: one passage must hold half of a question's key terms, counting at most this "
+        "many (a long question describes its topic with many words; docs/results.md, session 4).",
+    )
+    relation_max_words: int = Field(
+        default=20, ge=1,
+        description="Questions of more words than this are not asked for one relation ('How many …', 'When …', "
+        "'Why …' must be stated near the names): requiring the main verb of every MultiHop-RAG question refused "
+        "0.38 of the answerable ones instead of 0.07 (session 14).",
+    )
+    relation_similarity: float = Field(
+        default=0.6, ge=0, le=1,
+        description="A sentence's verb states a question's relation when the embedder puts the two lemmas at least "
+        "this close ('die' ~ 'kill' 0.74, 'resign' ~ 'quit' 0.65; 'resign' ~ 'dismiss' 0.58; session "
+        "14). 1: the same word only.",
+    )
+    followup_weight: float = Field(
+        default=2.0, ge=0,
+        description="A follow-up's search: passages holding all of its new terms gain this many rank-1 hits "
+        "(4 and 3 tried, 2 kept: docs/results.md, sessions 4 and 6).",
+    )
+    cited_weight: float = Field(
+        default=1.0, ge=0,
+        description="A follow-up's search: a passage of an article the previous answer cited gains this many "
+        "rank-1 hits times the share of the new terms it holds (docs/results.md, sessions 5 and 6).",
+    )
+    extract_term_weight: float = Field(
+        default=0.3, ge=0,
+        description="Extractive answer: weight of the share of the question's key terms and names a sentence "
+        "holds, beside its cosine similarity (0.5 tried, within noise: docs/results.md, session 6).",
+    )
+    extract_answer_weight: float = Field(
+        default=0.3, ge=0,
+        description="Extractive answer: bonus of a sentence holding something of the kind asked for that the "
+        "question does not name (0.1 → 0.3, spaCy's entities: docs/results.md, session 5).",
+    )
+    extract_rank_weight: float = Field(
+        default=0.05, ge=0,
+        description="Extractive answer: bonus of a sentence of the passage ranked n-th by search, this / n "
+        "(tuned on half A: docs/results.md, session 5).",
+    )
+    extract_relation_weight: float = Field(
+        default=0.5, ge=0,
+        description="Extractive answer: bonus of a sentence stating the question's relation (the evidence the "
+        "answer was allowed on comes first; session 14).",
+    )
+    latest_margin: float = Field(
+        default=0.4, ge=0,
+        description="Extractive answer to a question for the latest state of things: the sentences scoring within "
+        "this of the best are shown newest article first (docs/results.md, session 15).",
+    )
+
     choice_letter: bool = Field(
         default=True,
         description="A question that lists choices, answered by a model that can be constrained to a reply (the local "

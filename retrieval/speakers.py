@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.claims import _Hay, default_checker, interview_speaker, name_in
 from retrieval.names import blank_longer, demonym_country, is_country, official, voice
+from retrieval.text import bare_followup
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -93,9 +94,6 @@ _RELATIVE = frozenset({"who", "that", "which"})  # a relative clause's subject: 
 QUOTE_WORDS = 6
 # Sentences before a "he said" / "the ministry said" searched for a named speaker.
 ANTECEDENT_SENTENCES = 3
-# The rewritten question a follow-up is answered with ("… (following up on: …)"): the speaker is the
-# follow-up's own.
-_FOLLOWING = re.compile(r"\s*\(following up on:.*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -303,7 +301,7 @@ def asked_speaker(question: str) -> Asked | None:
     asks about a document ("What did the report say?") or asks a fact the speech verb only frames ("The
     UK announced a ban for people born after which year?"). Only a question is read (a sentence with a
     question mark, or opening with "what", "how" …); a rewritten follow-up's "(following up on: …)" not."""
-    bare = _FOLLOWING.sub("", question).strip()
+    bare = bare_followup(question)  # the speaker is the follow-up's own
     if not bare or not _speech_word().search(bare):
         return None  # no speech word: no parse (about 7 ms)
     return _parsed_speaker(bare)

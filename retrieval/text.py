@@ -216,10 +216,20 @@ def keyword_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression OR-ing the quoted terms of ``text`` ("" when none are left)."""
-    terms = [t.replace('"', "") for t in keyword_terms(text)]
-    return " OR ".join(f'"{t}"' for t in terms if t)
+# A follow-up no model rewrote is searched and answered as itself plus what it follows up on ("Why? (following
+# up on: Why did the mayor resign?)"); who it asks about is read from the follow-up alone (``bare_followup``).
+FOLLOWING_UP = " (following up on: {subject})"
+_FOLLOWING = re.compile(r"\s*" + re.escape(FOLLOWING_UP.split("{", 1)[0].strip()) + r".*$", re.S)
+
+
+def following_up(question: str, subject: str) -> str:
+    """``question`` followed by the ``subject`` it follows up on (``FOLLOWING_UP``)."""
+    return question + FOLLOWING_UP.format(subject=subject)
+
+
+def bare_followup(question: str) -> str:
+    """``question`` without what it follows up on (:func:`following_up`), stripped."""
+    return _FOLLOWING.sub("", question).strip()
 
 
 def shorten(text: str, limit: int) -> str:

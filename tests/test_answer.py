@@ -17,27 +17,12 @@ from scripted import ChoosingChat, ScriptedChat
 
 from ingest.pipeline import ingest
 from retrieval import prompts
-from retrieval.answer import (
-    CHOICE_NOTE,
-    CITED_WEIGHT,
-    FALLBACK_NOTE,
-    Assistant,
-    Final,
-    Retrieved,
-    Status,
-    Token,
-    _answer_shape,
-    _offers_answer,
-    coverage,
-    evidence,
-    followup_search,
-    is_followup,
-    listed_choices,
-    named_choice,
-    question_ask,
-)
+from retrieval.answer import FALLBACK_NOTE, Assistant, Final, Retrieved, Status, Token
+from retrieval.choices import CHOICE_NOTE, listed_choices, named_choice
 from retrieval.claims import default_checker
 from retrieval.eval_metrics import with_choices
+from retrieval.evidence import answer_shape, coverage, evidence, offers_answer, question_ask
+from retrieval.followups import followup_search, is_followup
 from retrieval.search import Filters, search
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -293,9 +278,11 @@ def test_injected_instructions_stay_data(make_assistant: Callable[..., Assistant
     assert "Ignore all previous instructions" not in user and "PWNED" not in user
     assert "harbour council approved a new ferry schedule" in user
     # An answer that obeys the injection cites nothing and is not shown as an answer: the passages' own
-    # sentences are, saying so (before session 4: a refusal).
+    # sentences are, saying so (before session 4: a refusal, which no longer passes — the passages hold
+    # the council's ferry schedule, so the extractive fallback answers).
     assert "PWNED" not in answer.text and not answer.unsupported
-    assert answer.refused or (answer.note == FALLBACK_NOTE and "ferry" in answer.text)
+    assert not answer.refused and answer.note == FALLBACK_NOTE and "ferry" in answer.text, answer.text
+    assert answer.citations and all("Ignore all previous" not in c.quote for c in answer.citations)
 
 
 def test_passage_closing_tag_in_article_text_cannot_break_out(make_assistant: Callable[..., Assistant]) -> None:
@@ -455,7 +442,8 @@ def test_the_names_a_question_asks_about() -> None:
     only when spaCy reads it as one ("Iran launched …"); "US" qualifies US news, it names no topic."""
     tax = question_ask("Tax-filing season has officially begun. What is the filing deadline for most US taxpayers?")
     assert tax.names == ("us",)
-    assert evidence(tax, [Passage("c", "a", "The filing deadline for most taxpayers is April 15.", 0, 52)]).names == 1.0
+    filing = Passage("c", "a", "The filing deadline for most taxpayers is April 15.", 0, 52)
+    assert evidence(tax, [filing], Settings()).names == 1.0
     assert question_ask("Iran launched missiles at which country?").names == ("iran",)
     assert question_ask("Scientists found what in the Mariana Trench?").names == ("mariana trench",)
     assert question_ask("Who is Brian Hughes?").names == ("brian hughes",)
@@ -557,6 +545,61 @@ def test_the_model_refusing_answerable_questions_falls_back_to_extraction(
     assert off.refused and not off.note
 
 
+# A subheading without a full stop that is not read as a heading (it opens with a quotation mark) stays a
+# sentence of its passage: extracted before a sentence of another passage, the two run together as one.
+PORT_HEADING = """---
+title: Port plans
+outlet: Kessel Courier
+published: 2026-03-02
+---
+The Kessel harbour council met on Monday evening in the old town hall for three hours.
+
+“Green port” plan wins the backing of Kessel harbour council after Marrow vote
+
+The council will now ask the regional government for a loan of 80 million euros. Work could begin next
+spring if the loan is approved by the regional assembly.
+"""
+PORT_VOTE = """---
+title: Council vote on the port
+outlet: Harbour Wire
+published: 2026-03-03
+---
+The Kessel harbour council voted on Monday to back the Marrow port expansion plan after ship traffic
+doubled last year, the mayor said. Fishermen said the new quays would take space from their boats.
+"""
+
+
+@pytest.fixture(scope="module")
+def port_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    return build_index(tmp_path_factory, embedder, {"port-heading.md": PORT_HEADING, "port-vote.md": PORT_VOTE})
+
+
+def test_the_extractive_fallback_is_judged_as_extracted_sentences(port_index: Path, embedder: Any) -> None:
+    """The word checks (words a passage does not say) are for a model's sentences. Extracted ones are the
+    passages' own words, also when a model backend falls back to them: the subheading run into the next
+    extracted sentence (docs/results.md, session 17) was shown unsupported on the fallback while the
+    extractive backend showed the same text verified — the checks followed the backend, not the sentence."""
+    question = "What did the Kessel harbour council decide about the green port plan?"
+
+    def assistant(reply: Callable[[list[BaseMessage]], str] | None) -> Assistant:
+        settings = Settings(data_dir=port_index, backend="extractive" if reply is None else "local")
+        model = ScriptedChat(reply=reply, calls=[]) if reply is not None else None
+        return Assistant(settings, store=Store(settings, embedder=embedder), chat_model=model)
+
+    extracted = assistant(None).answer(question)
+    assert extracted.text.startswith("“Green port” plan wins") and not extracted.unsupported, extracted.text
+    fallback = assistant(lambda _m: prompts.NOT_IN_ARTICLES).answer(question)
+    assert not fallback.refused and fallback.note == FALLBACK_NOTE, fallback.text
+    assert not fallback.unsupported, fallback.unsupported
+    assert fallback.text == f"{FALLBACK_NOTE} {extracted.text}"
+    # A model's sentence is still judged word by word: no passage calls the plan "controversial".
+    n = passage_number(assistant(None), question, "ship traffic")
+    written = (f"The Kessel harbour council voted to back the controversial Marrow port expansion plan after ship "
+               f"traffic doubled last year [{n}].")
+    model = assistant(lambda _m: written).verify(written, fallback.passages, question)
+    assert [u.reason for u in model.unsupported] == ['the passage does not say "controversial"'], model.unsupported
+
+
 WRAPPED_FERRY = """---
 title: Marrow Island gets later ferries
 outlet: Island Post
@@ -612,7 +655,7 @@ def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     uncited = {p.chunk_id: p.score for p in assistant.retrieve(follow.query, boost=follow.new).passages}
     gains = {p.chunk_id: (p.score - uncited[p.chunk_id], bool(re.search(r"\bUK\b", f"{p.title} {p.text}")))
              for p in passages if p.chunk_id in uncited and p.article_id in cited}
-    bonus = CITED_WEIGHT / assistant.settings.rrf_k
+    bonus = assistant.settings.cited_weight / assistant.settings.rrf_k
     assert {names for _, names in gains.values()} == {True, False}, "needs cited passages with and without the UK"
     for gain, names_uk in gains.values():
         assert gain == pytest.approx(bonus if names_uk else 0.0, abs=1e-9)
@@ -646,7 +689,7 @@ def test_follow_up_search_ranks_up_cited_passages_that_hold_the_new_ask(
     ("Which tech company laid off 10% of its workforce?", "org"),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question: str, shape: str) -> None:
-    assert _answer_shape(question) == shape
+    assert answer_shape(question) == shape
 
 
 def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_name() -> None:
@@ -660,11 +703,11 @@ def test_a_sentence_offers_a_name_of_the_kind_asked_that_the_question_does_not_n
 
     with_place = "Officials in Australia issued safety warnings after the fourth shark attack in a week."
     without = "The Coast Guard said the beaches would stay open on Monday after the shark attacks."
-    assert _offers_answer(with_place, "place", asked, ents(with_place))
-    assert not _offers_answer(with_place, "place", asked | {"australia"}, ents(with_place))
+    assert offers_answer(with_place, "place", asked, ents(with_place))
+    assert not offers_answer(with_place, "place", asked | {"australia"}, ents(with_place))
     # Any capitalised name would do without the entities; with them, only a place does.
-    assert _offers_answer(without, "place", asked)
-    assert not _offers_answer(without, "place", asked, ents(without))
+    assert offers_answer(without, "place", asked)
+    assert not offers_answer(without, "place", asked, ents(without))
 
 
 # --- multiple choice: the choice a passage supports ---------------------------------------------------
@@ -845,7 +888,7 @@ def test_a_rewrite_that_swaps_the_name_typed_is_not_trusted(make_assistant: Call
     """The model's rewrite of "What did the UK say about it?" as a question about Canada answered another
     question, cited and verified (audit s17 #3): a rewrite must keep the names the user typed and add
     none the conversation did not name; else the follow-up is searched as typed, with its subject."""
-    from retrieval.answer import rewrite_keeps
+    from retrieval.followups import rewrite_keeps
 
     def reply(messages: list[BaseMessage]) -> str:
         text = str(messages[-1].content)

@@ -14,16 +14,9 @@ from indexes import build_index
 from scripted import ScriptedChat
 
 from retrieval import prompts
-from retrieval.answer import (
-    FALLBACK_NOTE,
-    NAMES_NOTHING,
-    NOT_ENGLISH,
-    Assistant,
-    asked_days,
-    not_english,
-    question_ask,
-    question_relation,
-)
+from retrieval.answer import FALLBACK_NOTE, NAMES_NOTHING, NOT_ENGLISH, Assistant
+from retrieval.days import asked_days
+from retrieval.evidence import not_english, question_ask, question_relation
 from retrieval.search import Filters
 from retrieval.settings import Settings
 from retrieval.store import Store
@@ -96,13 +89,14 @@ def make_assistant(index_dir: Path, embedder: Any) -> Callable[..., Assistant]:
 def test_the_relation_a_question_asks_about() -> None:
     """The main verb, whatever spaCy calls it ("will the plant employ?" parses "employ" as a noun); a light
     verb ("say", "happen") names none; a name after a preposition qualifies the relation."""
-    assert question_relation("How many workers will the Dunmere plant employ?").words == {"employ"}
-    assert question_relation("What did the WHO say?") is None
-    assert question_relation("Which town did Pellworth build the Tundrel vans in?") is None  # the kind of name asked
-    assert question_relation("What happened today?") is None
-    mexico = question_relation("Did Pellworth recall the Tundrel vans in Mexico?")
+    words = Settings().relation_max_words
+    assert question_relation("How many workers will the Dunmere plant employ?", words).words == {"employ"}
+    assert question_relation("What did the WHO say?", words) is None
+    assert question_relation("Which town did Pellworth build the Tundrel vans in?", words) is None  # the kind asked
+    assert question_relation("What happened today?", words) is None
+    mexico = question_relation("Did Pellworth recall the Tundrel vans in Mexico?", words)
     assert mexico is not None and mexico.bound == ("mexico",) and not mexico.asserted
-    resign = question_relation("Why did Pellworth chief Mara Quist resign?")
+    resign = question_relation("Why did Pellworth chief Mara Quist resign?", words)
     assert resign is not None and resign.asserted  # a past wh-question presupposes it happened
 
 
@@ -131,6 +125,26 @@ def test_the_sentence_stating_the_relation_answers(
     answer = make_assistant().answer(question, filters=AS_OF)
     assert not answer.refused, answer.text
     assert needle in answer.citations[0].quote, answer.text
+
+
+def test_the_tuned_thresholds_are_read_from_the_settings(
+    index_dir: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate's tuned thresholds are settings (``NEWSQA_…``: what ``evaluate`` and the benchmarks'
+    ``--set`` / ``--variant`` reach), not module constants: the recall in Mexico, refused for its relation
+    by default (the recall is in Canada), passes when no question is asked for a relation, and is refused
+    again when every name it asks about must be held."""
+    question = "Did Pellworth Motors recall the Tundrel vans in Mexico?"
+
+    def ask(**env: float) -> bool:
+        for name, value in env.items():
+            monkeypatch.setenv(f"NEWSQA_{name.upper()}", str(value))
+        settings = Settings(data_dir=index_dir, backend="extractive")
+        return Assistant(settings, store=Store(settings, embedder=embedder)).answer(question, filters=AS_OF).refused
+
+    assert ask()
+    assert not ask(relation_max_words=5)
+    assert ask(relation_max_words=5, names_needed=1.0)
 
 
 def test_a_model_saying_not_in_articles_is_overridden_only_when_a_passage_states_it(

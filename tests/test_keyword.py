@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_keyword import fts_query
 from retrieval.catalog import Catalog
 from retrieval.keyword import TermStats, common_bound
-from retrieval.text import fts_query
 from retrieval.types import Article, Chunk
 
 

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from indexes import build_index, cited, converse, md_article
 
-from retrieval.answer import Assistant, coverage, followup_search, on_topic, question_ask
+from retrieval.answer import Assistant
 from retrieval.claims import check_bare, check_claim
+from retrieval.evidence import coverage, question_ask
+from retrieval.followups import followup_search, on_topic
 from retrieval.names import definitions, forms, table_forms
 from retrieval.search import Filters
 from retrieval.settings import Settings
@@ -170,7 +172,8 @@ def test_the_g7_story_is_found_under_group_of_7(assistant: Assistant) -> None:
     assert follow is not None
     passages = assistant.retrieve(follow.query, AS_OF).passages
     tied = {p.article_id.removesuffix(".md").rsplit("/", 1)[-1]: on
-            for p, on in zip(passages, on_topic(follow_up, follow, passages, (), assistant._article_text), strict=True)}
+            for p, on in zip(passages, on_topic(follow_up, follow, passages, (), assistant._article_text,
+                                                              settings=assistant.settings), strict=True)}
     assert tied.get("g7") is True and tied.get("kv1") is False, tied
     answers = converse(assistant, [topic, follow_up], AS_OF)
     assert not answers[1].refused and set(cited(answers[1])) == {"g7"}, answers[1].text  # not the pension reform

@@ -21,7 +21,7 @@ from retrieval.claims import default_checker
 from retrieval.settings import Settings
 from retrieval.speakers import Asked, _parsed_speaker, asked_speaker, read_speech, same_speaker, spoken_by
 from retrieval.store import Store
-from retrieval.text import flat, split_sentences
+from retrieval.text import flat, following_up, split_sentences
 from retrieval.types import Answer
 
 
@@ -228,7 +228,8 @@ def test_a_draft_is_verified_only_where_the_asked_speaker_says_it(make_assistant
     ("What did Italian leaders say about the tariffs?", Asked("Italy", official=True)),  # a demonym and a group
     ("How did Chinese lawmakers respond?", Asked("China", acts=True, official=True)),
     ("What did the Italians say?", Asked("Italians")),
-    ("What did the UK say about it? (following up on: What did Pete Hegseth reportedly order?)",
+    # A follow-up no model rewrote, as the answer flow builds it: the speaker is the follow-up's own.
+    (following_up("What did the UK say about it?", "What did Pete Hegseth reportedly order?"),
      Asked("UK", official=True)),
     ("How many jobs did Pavel Dunn say the tariffs would cost?", Asked("Pavel Dunn")),  # a question word fronted
     ("What did Hughes tell reporters about the deal?", Asked("Hughes")),
