@@ -141,7 +141,7 @@ def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]],
     """Paired differences to ``base`` (by question id) of the hybrid article reciprocal rank and answer
     hits@1/3/5/10 (the latter over the questions whose answer counts), and of the answer measures
     (contains_gold, contains_gold_any_text, refused_when_answerable, mc_right, mc_named) over the questions
-    both runs answered; each mean ± s.e. with questions better / worse."""
+    both runs answered; each mean ± s.e. with questions better / worse (for refused: fewer is better)."""
     answer_counted = answer_counted or {}
     out = {}
     pairs = [(r, base[r["id"]]) for r in rows if r["id"] in base and "hybrid.article_rank" in r]
@@ -168,6 +168,8 @@ def paired(rows: Sequence[dict[str, Any]], base: dict[str, dict[str, Any]],
         if diffs:
             m, se, _ = mean_se(diffs)
             better, worse = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+            if name.startswith("refused"):  # fewer refusals of answerable questions is better
+                better, worse = worse, better
             out[name] = f"{m:+.3f} ± {se:.3f} (better {better}, worse {worse}, n {len(diffs)})"
     return out
 

@@ -258,16 +258,17 @@ def test_week_halves_pairs_answer_runs_and_warns_about_unpaired_ids(
     qs.append({"id": "42", "question": "Undated?", "answer": "Paris", "gold_article_ids": ["a1"]})
     (root / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qs))
 
-    def row(i: int, right: bool, text: str) -> str:
+    def row(i: int, right: bool, text: str, refused: bool = False) -> str:
         return json.dumps({"id": f"20260109_{i}", "contains_gold": right, "contains_gold_any_text": right,
-                           "refused": False, "mc_picked": 0 if right else 1, "mc_answer": text}) + "\n"
+                           "refused": refused, "mc_picked": 0 if right else 1, "mc_answer": text}) + "\n"
 
     run, base = tmp_path / "run.jsonl", tmp_path / "base.jsonl"
     # The run gains 3 questions; its right picks name Paris alone. The baseline (an older file: no mc_named)
     # names both choices in its 2 right picks, so none of its picks counts as named.
     run.write_text("".join(row(i, i < 5, "Paris [1]." if i < 5 else "Rome [1].") for i in range(6))
                    + json.dumps({"id": "42"}) + "\n")
-    base.write_text("".join(row(i, i < 2, "Paris or Rome [1]." if i < 2 else "Rome [1].") for i in range(5)))
+    base.write_text("".join(row(i, i < 2, "Paris or Rome [1]." if i < 2 else "Rome [1].", refused=i == 4)
+                            for i in range(5)))
     assert wh.main([str(root), str(run), str(base), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
@@ -275,7 +276,9 @@ def test_week_halves_pairs_answer_runs_and_warns_about_unpaired_ids(
     assert pairs["contains_gold"].startswith("+0.600") and "better 3, worse 0, n 5" in pairs["contains_gold"]
     assert "better 3, worse 0, n 5" in pairs["mc_right"]
     assert "better 5, worse 0, n 5" in pairs["mc_named"]
-    assert "contains_gold_any_text" in pairs and "refused_when_answerable" in pairs
+    assert "contains_gold_any_text" in pairs
+    refused = pairs["refused_when_answerable"]
+    assert refused.startswith("-0.200") and "better 1, worse 0" in refused  # fewer refusals is better
     assert report["A"]["mc_named_accuracy"]["mean"] == pytest.approx(5 / 6, abs=1e-3)
     assert report["only_in_run"] == 2 and report["only_in_baseline"] == 0 and report["no_half"] == 1
     assert "only in the run" in captured.err and "no week" in captured.err
