@@ -32,7 +32,7 @@ HALVES = ("A", "B", "even", "odd")
 # evaluate reads the index as it was on each question's date: articles published after the question's date
 # plus this margin are cut (and never after the quiz's own day, the week in a RealTime QA id). Measured on
 # rtqa-2026: every gold article of its 233 answerable questions is published at most 2 days after the
-# question's date (14 of 505 gold articles 1–2 days after) and never after the quiz's day (the gold is the
+# question's date (14 of the 817 question–gold pairs 1–2 days after) and never after the quiz's day (the gold is the
 # quiz-time web search's results); a smaller margin would cut gold articles.
 AS_OF_MARGIN_DAYS = 2
 
