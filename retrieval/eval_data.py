@@ -9,11 +9,13 @@ from that evidence: one article per URL, its fact sentences as text.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,12 @@ NULL_TYPE = "null_query"
 # the id (MultiHop-RAG, whose thresholds were tuned on even ids).
 WEEK_SPLIT = "20260501"
 HALVES = ("A", "B", "even", "odd")
+# evaluate reads the index as it was on each question's date: articles published after the question's date
+# plus this margin are cut (and never after the quiz's own day, the week in a RealTime QA id). Measured on
+# rtqa-2026: every gold article of its 233 answerable questions is published at most 2 days after the
+# question's date (14 of the 817 question–gold pairs 1–2 days after) and never after the quiz's day (the gold is the
+# quiz-time web search's results); a smaller margin would cut gold articles.
+AS_OF_MARGIN_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -69,13 +77,32 @@ class Dataset:
         return [q for q in self.questions if q.answerable]
 
 
+def id_week(question_id: str) -> str:
+    """``20260109_3`` → ``20260109``: the quiz's week (its day) a RealTime QA id carries; "" for other ids."""
+    head = question_id.split("_", 1)[0]
+    return head if len(head) == 8 and head.isdigit() else ""
+
+
 def week(question_id: str, date: str) -> str:
     """``20260109_3`` → ``20260109`` (RealTime QA ids carry the quiz's week); else the question's
     date as YYYYMMDD ("" when it has neither)."""
-    head = question_id.split("_", 1)[0]
-    if len(head) == 8 and head.isdigit():
-        return head
-    return date[:10].replace("-", "")
+    return id_week(question_id) or date[:10].replace("-", "")
+
+
+def cut_day(question: Question, margin_days: int = AS_OF_MARGIN_DAYS) -> str:
+    """The last publication day (YYYY-MM-DD) of the articles evaluate lets ``question`` see: its date plus
+    ``margin_days``, but not after the quiz's day when the id carries one (see ``AS_OF_MARGIN_DAYS``);
+    "" for an undated question (nothing is cut)."""
+    try:
+        day = dt.date.fromisoformat(question.date[:10])
+    except ValueError:
+        return ""
+    last = day + dt.timedelta(days=margin_days)
+    quiz = id_week(question.id)
+    if quiz:
+        with contextlib.suppress(ValueError):  # not a real day ("20261399"): only the margin applies
+            last = min(last, dt.datetime.strptime(quiz, "%Y%m%d").date())
+    return max(last, day).isoformat()
 
 
 def parity(question_id: str) -> str:
@@ -85,12 +112,29 @@ def parity(question_id: str) -> str:
 
 
 def half_of(question: Question, half: str, split: str = WEEK_SPLIT) -> bool:
-    """Whether ``question`` is in ``half`` (one of :data:`HALVES`)."""
+    """Whether ``question`` is in ``half`` (one of :data:`HALVES`). A question with neither a week in its id
+    nor a date is in no week half (neither A nor B): it has no week to place (split such datasets by
+    ``even`` / ``odd``)."""
     if half in ("even", "odd"):
         return parity(question.id) == half
     if half not in ("A", "B"):
         raise ValueError(f"unknown half {half!r} (expected one of {', '.join(HALVES)})")
-    return (week(question.id, question.date) <= split) == (half == "A")
+    when = week(question.id, question.date)
+    if not when:
+        return False
+    return (when <= split) == (half == "A")
+
+
+def spread(questions: Sequence[Question], n: int) -> list[Question]:
+    """``n`` of ``questions`` spread evenly over their weeks: in week order (file order within a week; an
+    undated question counts as week ""), the middle one of each of ``n`` equal slices, i.e. every
+    (len/n)-th question. Deterministic; each week gets its share (rounded) of the ``n``. Returned in the
+    questions' own order."""
+    if n >= len(questions):
+        return list(questions)
+    order = sorted(range(len(questions)), key=lambda i: week(questions[i].id, questions[i].date))
+    chosen = sorted(order[int((j + 0.5) * len(questions) / n)] for j in range(n))
+    return [questions[i] for i in chosen]
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -7,7 +7,9 @@ Metric keys are flat (one JSON object): hybrid search, the product's default, is
 (``answer_hits@10``, ``article_mrr@10``); the other search variants carry a dotted prefix
 (``dense.answer_hits@10``, ``keyword.article_mrr@10``, ``nocollapse.answer_hits@10``,
 ``undated.article_mrr@10``, ``choices.answer_hits@10``). Each question is searched as of its own
-date when it has one (the freshness bonus counts from that day, as if it were asked then);
+date when it has one (the freshness bonus counts from that day, as if it were asked then) and, by
+default, in the index as it was then: articles published after the question's date (plus a margin, see
+``retrieval.eval_data.AS_OF_MARGIN_DAYS``) are filtered out with the product's own date filter;
 ``undated.`` is the product's search without that bonus; ``choices.`` searches with the question
 followed by its choices, as the multiple-choice answer step does (only questions with choices; not
 comparable with the others, since the answer is among the words searched for). See
@@ -20,6 +22,7 @@ Note on layering: ``retrieval`` does not import ``ingest`` anywhere else. This c
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -33,14 +36,32 @@ import click
 
 from retrieval.cli_common import BACKENDS, no_index, progress_bar, progress_callback, settings_from_flags
 from retrieval.errors import NewsqaError, NotADatasetError
-from retrieval.eval_data import HALVES, NULL_TYPE, WEEK_SPLIT, Dataset, Question, half_of, load_dataset
+from retrieval.eval_data import (
+    AS_OF_MARGIN_DAYS,
+    HALVES,
+    NULL_TYPE,
+    WEEK_SPLIT,
+    Dataset,
+    Question,
+    cut_day,
+    half_of,
+    load_dataset,
+    spread,
+    week,
+)
 from retrieval.eval_metrics import (
+    BY_ONE_NAME,
+    BY_ORDER,
+    BY_SIMILARITY,
+    REFUSED,
+    Pick,
+    answers_gold,
     article_ranking,
+    choose,
     first_gold,
     first_hit,
-    mentions,
     percentile,
-    pick_choice,
+    plain,
     rank_metrics,
     reference_metrics,
     with_choices,
@@ -116,7 +137,11 @@ def build_index(dataset: Dataset, settings: Settings, store: Store, workdir: Pat
 
 def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show: bool,
                        details: dict[str, dict[str, Any]],
-                       variants: Sequence[Variant] = VARIANTS) -> dict[str, float]:
+                       variants: Sequence[Variant] = VARIANTS, cut: bool = True) -> dict[str, float]:
+    """Rank metrics per search variant; each question's details row gets, per variant prefix (``hybrid.``
+    for the product's search), what they are computed from: ``hit_rank``, ``article_rank``,
+    ``article_rank_with_copies`` (collapsing variants), ``recall`` (at ``k``) and ``ms``; and
+    ``hit_counted`` (whether its answer hits count)."""
     from retrieval.search import search
 
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -128,6 +153,7 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
         task = bar.add_task("", total=len(questions), stage="retrieval")
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
+            detail["hit_counted"] = q.answer_in_gold is not False
             for v in variants:
                 if v.with_choices and not q.choices:
                     continue
@@ -135,7 +161,7 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
                 query = with_choices(q.question, q.choices) if v.with_choices else q.question
                 t = time.perf_counter()
                 result = search(store, query, k=k, mode=v.mode, collapse=collapse,  # type: ignore[arg-type]
-                                filters=as_of(q), recency=v.recency)
+                                filters=as_of(q, cut), recency=v.recency)
                 ms = (time.perf_counter() - t) * 1000
                 gold = set(q.gold)
                 articles = article_ranking(result.passages)
@@ -150,8 +176,13 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
                     row["article_dups"] = first_gold(copies, gold)
                 row["recall"] = len(gold & set(articles[:k])) / len(gold)
                 rows[prefix].append(row)
-                detail[f"{prefix or 'hybrid.'}hit_rank"] = row["hit"]
-                detail[f"{prefix or 'hybrid.'}article_rank"] = row["article"]
+                name = prefix or "hybrid."
+                detail[f"{name}hit_rank"] = row["hit"]
+                detail[f"{name}article_rank"] = row["article"]
+                if "article_dups" in row:
+                    detail[f"{name}article_rank_with_copies"] = row["article_dups"]
+                detail[f"{name}recall"] = round(row["recall"], 4)
+                detail[f"{name}ms"] = round(ms, 1)
             bar.advance(task)
     metrics: dict[str, float] = {}
     for v in variants:
@@ -159,12 +190,17 @@ def evaluate_retrieval(store: Store, questions: Sequence[Question], k: int, show
     return metrics
 
 
-def as_of(q: Question) -> Filters:
-    """No restriction, but the news read as of the question's date (when it has one)."""
+def as_of(q: Question, cut: bool = True) -> Filters:
+    """The news read as of the question's date (when it has one), and with ``cut`` the index as it was
+    then: the product's date filter (``Filters.date_to``) drops the articles published after
+    :func:`retrieval.eval_data.cut_day` (the question's date plus ``AS_OF_MARGIN_DAYS``, at most the quiz's
+    day). Undated questions: no restriction."""
     from retrieval.search import Filters, parse_day
 
     day = parse_day(q.date)
-    return Filters(as_of=day.isoformat() if day else "")
+    if day is None:
+        return Filters()
+    return Filters(date_to=cut_day(q) if cut else "", as_of=day.isoformat())
 
 
 def _cosines(assistant: Assistant) -> Callable[[str, Sequence[str]], list[float]]:
@@ -179,25 +215,60 @@ def fully_supported(answer: Answer) -> bool:
     return bool(answer.citations) and not answer.unsupported
 
 
+def _sentence_key(text: str) -> str:
+    """A sentence as the checker records an unsupported one: no markers, single spaces, none before punctuation."""
+    text = " ".join(plain(text).split())
+    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+
+
 def verified_text(answer: Answer) -> str:
     """What the reader is shown as verified: the answer without the sentences it flags as unsupported and
-    without its note (e.g. the fallback's "The model's answer could not be checked …")."""
+    without its note (e.g. the fallback's "The model's answer could not be checked …"). Each unsupported
+    sentence is removed where it stands as a sentence of the answer (not the first place its words occur:
+    "Iran" flagged must not be cut out of a verified "Iranian"); one that is no whole sentence there is
+    removed at its last whole-word occurrence."""
+    from retrieval.text import split_sentences
+
     text = answer.text.replace(answer.note, " ", 1) if answer.note else answer.text
-    for sentence in answer.unsupported:
-        text = text.replace(sentence, " ", 1)
+    left = [" ".join(str(s).split()) for s in answer.unsupported]
+    kept: list[str] = []
+    last = 0
+    for s, e in split_sentences(text):
+        key = _sentence_key(text[s:e])
+        if key in left or key.rstrip(".!?") in [u.rstrip(".!?") for u in left]:
+            match = key if key in left else next(u for u in left if u.rstrip(".!?") == key.rstrip(".!?"))
+            left.remove(match)
+            kept.append(text[last:s])
+            last = e
+    text = "".join(kept) + text[last:]
+    for sentence in left:  # not a sentence of its own (a fragment): its last occurrence as whole words
+        edge_l = r"\b" if sentence[:1].isalnum() else ""
+        edge_r = r"\b" if sentence[-1:].isalnum() else ""
+        found = list(re.finditer(edge_l + re.escape(sentence) + edge_r, text))
+        if found:
+            text = text[: found[-1].start()] + " " + text[found[-1].end():]
     return text
 
 
 def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: bool,
-                     details: dict[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
-    """answer_contains_gold (overall and per type; gold in the verified sentences only), mc_accuracy,
-    citation_supported_rate, refusal_rate; answer_contains_gold_any_text: gold anywhere in the answer, the
-    sentences flagged as unsupported included (what answer_contains_gold counted before session 17)."""
+                     details: dict[str, dict[str, Any]], cut: bool = True) -> tuple[dict[str, float], dict[str, int]]:
+    """answer_contains_gold (overall and per type; gold in the verified sentences only; a yes/no gold by the
+    verdict the answer opens with), mc_accuracy, citation_supported_rate, refusal_rate;
+    answer_contains_gold_any_text: gold anywhere in the answer, the sentences flagged as unsupported included
+    (what answer_contains_gold counted before session 17).
+
+    Multiple choice: ``mc_accuracy`` credits the choice :func:`retrieval.eval_metrics.choose` takes the answer
+    to make (the only one named, the first named of several, else the most similar one);
+    ``mc_named_accuracy`` only an answer naming the right choice and no other; ``mc_by_one_name``,
+    ``mc_by_order``, ``mc_by_similarity``, ``mc_refused``: the shares of the picks made each way."""
     similarity = _cosines(assistant)
     contains_gold: list[bool] = []
     contains_gold_any: list[bool] = []
     by_type: dict[str, list[bool]] = defaultdict(list)
     mc: list[bool] = []
+    mc_named: list[bool] = []
+    mc_how: list[str] = []
+    mc_seconds: list[float] = []
     supported: list[bool] = []
     refused_answerable: list[bool] = []
     null_refused: list[bool] = []
@@ -207,16 +278,18 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
         for q in questions:
             detail = details.setdefault(q.id, {"id": q.id})
             t = time.perf_counter()
-            answer = assistant.answer(q.question, filters=as_of(q))
+            answer = assistant.answer(q.question, filters=as_of(q, cut))
             seconds.append(time.perf_counter() - t)
             detail.update(answer=answer.text, refused=answer.refused,
                           cited=list(dict.fromkeys(c.article_id for c in answer.citations)),
-                          citations_supported=fully_supported(answer) if not answer.refused else None)
+                          citations_supported=fully_supported(answer) if not answer.refused else None,
+                          unsupported=[str(s) for s in answer.unsupported], note=answer.note,
+                          answer_s=round(seconds[-1], 3))
             if q.is_null:
                 null_refused.append(answer.refused)
             else:
-                ok = not answer.refused and mentions(verified_text(answer), q.answer)
-                anywhere = not answer.refused and mentions(answer.text, q.answer)
+                ok = not answer.refused and answers_gold(verified_text(answer), q.answer)
+                anywhere = not answer.refused and answers_gold(answer.text, q.answer)
                 contains_gold.append(ok)
                 contains_gold_any.append(anywhere)
                 refused_answerable.append(answer.refused)
@@ -227,10 +300,15 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
             if not answer.refused:
                 supported.append(fully_supported(answer))
             if q.choices and q.answer_index is not None:
-                mc_answer = assistant.answer(with_choices(q.question, q.choices), filters=as_of(q))
-                picked = None if mc_answer.refused else pick_choice(mc_answer.text, q.choices, similarity)
-                mc.append(picked == q.answer_index)
-                detail.update(mc_answer=mc_answer.text, mc_picked=picked)
+                t = time.perf_counter()
+                mc_answer = assistant.answer(with_choices(q.question, q.choices), filters=as_of(q, cut))
+                mc_seconds.append(time.perf_counter() - t)
+                pick = Pick(None, REFUSED) if mc_answer.refused else choose(mc_answer.text, q.choices, similarity)
+                mc.append(pick.index == q.answer_index)
+                mc_named.append(pick.named(q.answer_index))
+                mc_how.append(pick.how)
+                detail.update(mc_answer=mc_answer.text, mc_picked=pick.index, mc_how=pick.how,
+                              mc_named=mc_named[-1], mc_answer_s=round(mc_seconds[-1], 3))
             bar.advance(task)
     metrics: dict[str, float] = {}
     counts: dict[str, int] = {"answers": len(questions)}
@@ -244,6 +322,10 @@ def evaluate_answers(assistant: Assistant, questions: Sequence[Question], show: 
         counts[f"answers.{qtype}"] = len(oks)
     if mc:
         metrics["mc_accuracy"] = sum(mc) / len(mc)
+        metrics["mc_named_accuracy"] = sum(mc_named) / len(mc_named)
+        for how in (BY_ONE_NAME, BY_ORDER, BY_SIMILARITY):
+            metrics[f"mc_by_{how}"] = mc_how.count(how) / len(mc_how)
+        metrics["mc_refused"] = mc_how.count(REFUSED) / len(mc_how)
         counts["answers_mc"] = len(mc)
     if supported:
         metrics["citation_supported_rate"] = sum(supported) / len(supported)
@@ -283,13 +365,16 @@ class EmptyIndexError(NewsqaError):
 def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: str | None = None,
                    limit: int | None = None, half: str | None = None, answers: bool = False,
                    retrieval: bool = True, k: int = 10, skip_ingest: bool = False, details: Path | None = None,
-                   progress: bool = False) -> dict[str, Any]:
+                   progress: bool = False, cut: bool = True) -> dict[str, Any]:
     """Build (or reuse) the index of the dataset in ``dataset_dir``, score retrieval and, with
     ``answers``, the answers; return the report (``metrics``, ``counts``, ``settings``, ``timings``...).
 
     ``data_dir`` keeps the index (None: a throw-away one); ``half`` keeps only the questions of one
     half (``A``/``B`` by news week, ``even``/``odd`` by id, see :func:`retrieval.eval_data.half_of`)
-    before ``limit``; ``details`` gets one JSON line per question. Raises :class:`NotADatasetError`
+    before ``limit``, which keeps ``limit`` of the askable questions (answerable or null) spread over their
+    weeks (:func:`retrieval.eval_data.spread`; retrieval scores the answerable ones among them, answers all);
+    ``cut`` searches each question in the index as of its date (see :func:`as_of`); ``details`` gets one
+    JSON line per question. Raises :class:`NotADatasetError`
     for a folder that is not a dataset and other :class:`NewsqaError` s (a bad record, an empty or
     mismatched index, a missing answer backend).
     """
@@ -298,7 +383,15 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
     if half:
+        if half in ("A", "B"):
+            weekless = sum(1 for q in dataset.questions if not week(q.id, q.date))
+            if weekless:
+                _note(f"evaluate: {weekless} of {len(dataset.questions)} questions have no week (no YYYYMMDD id, no "
+                      f"date): they belong to neither week half and are left out of --half {half} (use --half "
+                      "even / odd).")
         dataset.questions = [q for q in dataset.questions if half_of(q, half)]
+        if not dataset.questions:
+            raise NewsqaError(f"--half {half} leaves no question of {dataset_dir} to evaluate.")
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         workdir = Path(tmp)
         settings = settings_from_flags(data_dir or workdir / "index", backend)
@@ -322,10 +415,12 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
 
         metrics: dict[str, Any] = {}
         per_question: dict[str, dict[str, Any]] = {}
-        retrieval_set = dataset.answerable[:limit] if limit else dataset.answerable
+        askable = [q for q in dataset.questions if q.answerable or q.is_null]
+        chosen = spread(askable, limit) if limit else askable
+        retrieval_set = [q for q in chosen if q.answerable]
         t = time.perf_counter()
         if retrieval and retrieval_set:
-            metrics.update(evaluate_retrieval(store, retrieval_set, k, progress, per_question))
+            metrics.update(evaluate_retrieval(store, retrieval_set, k, progress, per_question, cut=cut))
             metrics.update(reference_metrics(retrieval_set, k))
         retrieval_s = time.perf_counter() - t
 
@@ -335,10 +430,9 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
         if answers:
             from retrieval.answer import Assistant
 
-            askable = [q for q in dataset.questions if q.answerable or q.is_null]
-            answer_set = askable[:limit] if limit else askable
+            answer_set = chosen
             assistant = Assistant(settings, store=store, backend=settings.backend)
-            answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, progress, per_question)
+            answer_metrics, answer_counts = evaluate_answers(assistant, answer_set, progress, per_question, cut)
             metrics.update(answer_metrics)
         answers_s = time.perf_counter() - t
 
@@ -362,8 +456,15 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
                 "chunks_indexed": facts["chunks"],
                 **answer_counts,
             },
-            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": False, "used_for_recency": True}
+            "as_of": {"from": dates[0], "to": dates[-1], "used_for_filtering": cut, "used_for_recency": True,
+                      "margin_days": AS_OF_MARGIN_DAYS if cut else None,
+                      "rule": (f"articles published after the question's date + {AS_OF_MARGIN_DAYS} days (at most "
+                               "the quiz's day, the week in its id) are filtered out" if cut
+                               else "nothing is filtered out (--no-as-of-cut)")}
             if dates else None,
+            "limit": {"n": limit, "of": len(askable), "weeks": len({week(q.id, q.date) for q in chosen}),
+                      "rule": "spread evenly over the weeks (every len/n-th askable question in week order)",
+                      "ids": [q.id for q in chosen]} if limit else None,
             "settings": settings_summary(settings, store),
             "machine": machine_summary(),
             "index": {"data_dir": str(settings.data_dir), "temporary": data_dir is None, "ingest": ingest_report},
@@ -378,7 +479,8 @@ def run_evaluation(dataset_dir: Path, *, data_dir: Path | None = None, backend: 
             with details.open("w", encoding="utf-8") as f:
                 for q in dataset.questions:
                     if q.id in per_question:
-                        f.write(json.dumps(per_question[q.id] | {"type": q.type, "date": q.date},
+                        f.write(json.dumps(per_question[q.id] | {"type": q.type, "date": q.date,
+                                                                 "as_of_to": as_of(q, cut).date_to},
                                            ensure_ascii=False) + "\n")
         return report
 
@@ -411,8 +513,14 @@ def print_report(report: dict[str, Any]) -> None:
                   f"(non-empty gold articles), {c['retrieval_evaluated']} evaluated for retrieval at k={report['k']}.")
     if report.get("as_of"):
         a = report["as_of"]
+        seen = (f"articles published more than {a['margin_days']} days after it (or after the quiz's day) filtered "
+                "out" if a.get("used_for_filtering") else "no article is filtered out")
         console.print(f"Questions are dated (\"as of\") {a['from']} … {a['to']}: each is searched as of its date "
-                      "(freshness bonus from that day; no article is filtered out). undated: without it.")
+                      f"(freshness bonus from that day; {seen}). undated: without the bonus.")
+    if report.get("limit"):
+        lim = report["limit"]
+        console.print(f"--limit {lim['n']}: {len(lim['ids'])} of {lim['of']} questions, spread over {lim['weeks']} "
+                      "weeks.")
     if c["retrieval_evaluated"]:
         table = Table(title="Retrieval (dense, keyword: one retriever alone; no-collapse: hybrid without "
                             "near-duplicate collapse; undated: hybrid without the freshness bonus; with choices: "
@@ -441,11 +549,17 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_column("n", justify="right")
         for key in answer_keys:
             n = c.get(f"answers.{key.split('.', 1)[1]}") if "." in key else None
+            if n is None and key.startswith("mc_"):
+                n = c.get("answers_mc")
             if n is None:
-                n = {"mc_accuracy": c.get("answers_mc"), "citation_supported_rate": c.get("answers_not_refused"),
+                n = {"citation_supported_rate": c.get("answers_not_refused"),
                      "refusal_rate": c.get(f"answers.{NULL_TYPE}")}.get(key, c.get("answers_answerable"))
             table.add_row(key, _fmt(key, m[key]), str(n if n is not None else ""))
         console.print(table)
+        if "mc_named_accuracy" in m:
+            console.print("mc_accuracy credits the choice an answer is taken to make: the only one it names, the first "
+                          "of several (mc_by_order), or, naming none, the most similar (mc_by_similarity); "
+                          "mc_named_accuracy only an answer naming the right choice and no other.")
     t = report["timings"]
     console.print(f"ingest {t['ingest_s']:.1f}s · retrieval {t['retrieval_s']:.1f}s · answers "
                   f"{t['answers_s']:.1f}s · total {t['total_s']:.1f}s · index {report['index']['data_dir']}"
@@ -481,7 +595,9 @@ def _reachable_or_exit(settings: Settings) -> None:
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: metrics, counts, settings, timings.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Only the first N questions (retrieval: the first N answerable ones).")
+              help="Only N questions, spread evenly over the news weeks (of the --half): in week order, every "
+                   "(count/N)-th of the askable questions (answerable, plus null queries); the same N for retrieval "
+                   "(the answerable ones) and answers. Deterministic; the ids are in the JSON report (limit.ids).")
 @click.option("--half", type=click.Choice(HALVES), default=None,
               help=f"Only one half of the questions: A = news weeks up to {WEEK_SPLIT} (tune), B = later "
                    "weeks (report); even / odd by the number ending the id. Applied before --limit.")
@@ -497,10 +613,14 @@ def _reachable_or_exit(settings: Settings) -> None:
 @click.option("--no-retrieval", is_flag=True, help="Skip the retrieval metrics (e.g. with --answers only).")
 @click.option("--skip-ingest", is_flag=True, help="Use the index at --data-dir as it is, without ingesting.")
 @click.option("--details", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write one JSON line per question (ranks, answers) to this file.")
+              help="Also write one JSON line per question (ranks, recall, latencies, answers, picks) to this file.")
+@click.option("--as-of-cut/--no-as-of-cut", "cut", default=True, show_default=True,
+              help=f"Search each dated question in the index as it was then: articles published more than "
+                   f"{AS_OF_MARGIN_DAYS} days after its date (or after the quiz's day in its id) are filtered out. "
+                   "--no-as-of-cut: the whole index (the freshness bonus still counts from the question's date).")
 def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: str | None, with_answers: bool,
                      backend: str | None, data_dir: Path | None, k: int, no_retrieval: bool,
-                     skip_ingest: bool, details: Path | None) -> None:
+                     skip_ingest: bool, details: Path | None, cut: bool) -> None:
     """Score retrieval (and with --answers, answers) on the dataset in DATASET_DIR.
 
     DATASET_DIR holds questions.jsonl and articles.jsonl in the format of shared/eval/README.md
@@ -511,7 +631,9 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
     Retrieval, over the answerable questions: answer_hits@1/3/5/10, article_hits@1/3/10,
     article_mrr@10 and p50/p95 latency, for hybrid search and for dense-only (dense.*),
     keyword-only (keyword.*) and hybrid without near-duplicate collapse (nocollapse.*).
-    Answers: answer_contains_gold, mc_accuracy, citation_supported_rate, refusal_rate. Search
+    Answers: answer_contains_gold, mc_accuracy (and mc_named_accuracy: the right choice named, no
+    other), citation_supported_rate, refusal_rate. Each dated question is searched as of its date,
+    in the index as it was then (see --as-of-cut). Search
     settings come from the environment (NEWSQA_FETCH_K, NEWSQA_RRF_K, NEWSQA_DENSE_WEIGHT, ...).
 
     \b
@@ -546,7 +668,7 @@ def evaluate_command(dataset_dir: Path, as_json: bool, limit: int | None, half: 
         report = run_evaluation(dataset_dir, data_dir=data_dir, backend=backend, limit=limit, half=half,
                                 answers=with_answers,
                                 retrieval=not no_retrieval, k=k, skip_ingest=skip_ingest, details=details,
-                                progress=not as_json or sys.stderr.isatty())
+                                progress=not as_json or sys.stderr.isatty(), cut=cut)
     except NotADatasetError as exc:
         raise click.UsageError(str(exc)) from exc
     except BackendUnavailableError as exc:  # the backend's package or model is missing: name the way out

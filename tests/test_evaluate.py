@@ -137,8 +137,10 @@ def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
     assert report["counts"]["retrieval_evaluated"] == 6
     assert report["counts"]["articles_indexed"] == 8
     assert report["index"]["ingest"]["added"] == 8
-    assert report["as_of"] == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": False,
-                               "used_for_recency": True}
+    # Read as of each question's date, in the index as it was then (all articles here are older).
+    assert report["as_of"] | {"rule": ""} == {"from": "2030-03-01", "to": "2030-03-22", "used_for_filtering": True,
+                                              "used_for_recency": True, "margin_days": 2, "rule": ""}
+    assert report["limit"] is None
     for prefix in ("", "dense.", "keyword.", "nocollapse.", "undated.", "choices."):
         for key in ("answer_hits@1", "answer_hits@3", "answer_hits@5", "answer_hits@10", "article_hits@1",
                     "article_mrr@10", "retrieval_p50_ms", "retrieval_p95_ms"):
@@ -164,7 +166,7 @@ def test_retrieval_metrics(dataset: Path, index_dir: Path) -> None:
 def test_rerun_reuses_the_index_and_limit_counts_answerable(dataset: Path, index_dir: Path) -> None:
     report = _run([str(dataset), "--json", "--data-dir", str(index_dir), "--limit", "2", "--k", "5"])
     assert report["index"]["ingest"]["unchanged"] == 8 and report["index"]["ingest"]["added"] == 0
-    assert report["counts"]["retrieval_evaluated"] == 2
+    assert report["counts"]["retrieval_evaluated"] == 2 and len(report["limit"]["ids"]) == 2
     assert report["k"] == 5 and "article_mrr@5" in report and "answer_hits@10" not in report
 
 
