@@ -61,7 +61,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from retrieval.answer import Assistant, FollowUp, followup_search, on_topic  # noqa: E402
+from retrieval.answer import (  # noqa: E402
+    _EVERYWHERE,
+    Ask,
+    Assistant,
+    FollowUp,
+    _fold,
+    _name_in,
+    _stem,
+    followup_search,
+    question_ask,
+    terms_needed,
+)
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
@@ -231,8 +242,10 @@ def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: i
     return hits(conv, searched(assistant, conv, how)[0][:k], story)
 
 
-# How deep ``--details`` looks for the gold article (passages, after the near-copy collapse).
-DEEP_K = 60
+# How deep ``--details`` looks for the gold article (passages, after the near-copy collapse): at most
+# fetch_k / 3, so that the search draws on the same candidates as the product's (``search`` fetches
+# max(fetch_k, 3 k) from each retriever).
+DEEP_K = 20
 # Why the gold article A is not in a follow-up's top 3 (``diagnose``), in the order they are checked.
 CAUSES = ("hit", "not a follow-up", "no window", "outside the window", "as a copy", "story gate",
           "ranked 4-6", "ranked lower", "not found")
@@ -246,13 +259,45 @@ def _at(passages: Sequence[Passage], article_id: str) -> tuple[int | None, int |
     return own, copy
 
 
+_FOLDED: dict[str, tuple[str, set[str]]] = {}  # article id -> (folded text, its stems): a cache
+
+
+def story_articles(question: str, follow: FollowUp, ids: Sequence[str], originals: dict[str, str]) -> set[str]:
+    """The articles of ``ids`` that ``on_topic`` ties to the follow-up's story by their whole text (as
+    ``on_topic(question, follow, …, article_text=…)`` without the citations), with each article's
+    folding and stemming done once for the whole run: on whole articles the product's check takes
+    ~40 ms an article, and the diagnosis asks it of every article naming X."""
+    topic = question_ask(follow.topic) if follow.topic else Ask((), frozenset())
+    own = set(question_ask(question).names)
+    names = [n for n in topic.names
+             if n.removeprefix("the ") not in _EVERYWHERE and n not in own and n not in topic.qualifiers]
+    if not names and not topic.terms:
+        return set(ids)
+    needed = terms_needed(len(topic.terms))
+    out = set()
+    for aid in ids:
+        text = originals.get(aid, "")
+        if aid not in _FOLDED:
+            folded = _fold(text)
+            _FOLDED[aid] = folded, {_stem(w) for w in re.findall(r"[\w']+", folded)}
+        folded, stems = _FOLDED[aid]
+        if names:
+            if any(_name_in(n, folded, stems, text) for n in names):
+                out.add(aid)
+        elif len(topic.terms & stems) >= needed:
+            out.add(aid)
+    return out
+
+
 def diagnose(store: Store, assistant: Assistant, deep: Assistant, conv: Conversation, how: str,
-             question: dict[str, Any], story: frozenset[str], texts: dict[str, str], k: int = 3) -> dict[str, Any]:
+             question: dict[str, Any], story: frozenset[str], originals: dict[str, str], texts: dict[str, str],
+             k: int = 3) -> dict[str, Any]:
     """One follow-up searched ``how``, in full: what it found (top 3 / top 10 with titles), where the gold
     article A went (``cause``: one of :data:`CAUSES`), and what bounds the figure: whether A holds the first
     question's answer at all (``answer_in_article``), whether ``on_topic`` ties A to the story
     (``article_tied``), how many other articles of the story name X (``x_on_story``: the follow-up cannot
-    single A out of them), where A was in the first question's own search (``first_rank``)."""
+    single A out of them), where A was in the first question's own search (``first_rank``). ``originals``:
+    each article's title and text; ``texts``: the same in lower case."""
     passages, follow, window = searched(assistant, conv, how)
     article, fact, same_story = hits(conv, passages[:k], story)
     row: dict[str, Any] = {
@@ -285,14 +330,11 @@ def diagnose(store: Store, assistant: Assistant, deep: Assistant, conv: Conversa
     # The story tie as on_topic judges it, without the previous answer's citations.
     tie = replace(follow, cited=frozenset()) if follow is not None else FollowUp("", frozenset(), "", topic=conv.first)
     x = conv.entity.lower()
-    naming = [aid for aid, t in texts.items() if x in t.lower()]
-    tied = on_topic(conv.followup, tie, [Passage(f"{aid}#0", aid, "", 0, 0) for aid in naming],
-                    article_text=lambda aid: texts.get(aid, ""))
-    on_story = {aid for aid, on in zip(naming, tied, strict=True) if on}
+    on_story = story_articles(conv.followup, tie, [aid for aid, t in texts.items() if x in t], originals)
     row["article_tied"] = conv.article_id in on_story
     row["x_on_story"] = len(on_story - {conv.article_id})
     answer = str(question.get("answer", "")).lower()
-    row["answer_in_article"] = bool(answer) and answer in texts.get(conv.article_id, "").lower()
+    row["answer_in_article"] = bool(answer) and answer in texts.get(conv.article_id, "")
     outside = window is not None and bool(published) and (
         bool(window.date_from and published < window.date_from) or bool(window.date_to and published > window.date_to))
     if article:
@@ -379,18 +421,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         groups.update({f"{h}.": [c for c in conversations if in_half(c, h)] for h in ("A", "B")})
         results.update({f"{h}conversations": len(g) for h, g in groups.items() if h})
     questions = {q["id"]: q for q in read_jsonl(args.dataset / "questions.jsonl")}
-    texts: dict[str, str] = {}
+    originals: dict[str, str] = {}
+    lowered: dict[str, str] = {}
     deep = None
     if args.details is not None:
-        texts = {a["id"]: f"{a.get('title', '')}\n{a.get('text', '')}"
-                 for a in read_jsonl(args.dataset / "articles.jsonl")}
+        originals = {a["id"]: f"{a.get('title', '')}\n{a.get('text', '')}"
+                     for a in read_jsonl(args.dataset / "articles.jsonl")}
+        lowered = {aid: text.lower() for aid, text in originals.items()}
         deep = Assistant(settings.model_copy(update={"k": DEEP_K}), store=store, backend="extractive")
         args.details.write_text("", encoding="utf-8")
     for how in modes:
         t = time.perf_counter()
         if deep is not None and args.details is not None:
-            rows = [diagnose(store, assistant, deep, c, how, questions.get(c.qid, {}),
-                             stories.get(c.qid, frozenset()), texts) for c in conversations]
+            rows = []
+            for i, c in enumerate(conversations, 1):
+                rows.append(diagnose(store, assistant, deep, c, how, questions.get(c.qid, {}),
+                                     stories.get(c.qid, frozenset()), originals, lowered))
+                if i % 20 == 0:
+                    print(f"{how}: {i} follow-ups diagnosed after {time.perf_counter() - t:.0f} s",
+                          file=sys.stderr, flush=True)
             with args.details.open("a", encoding="utf-8") as f:
                 f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             scored = {r["qid"]: (r["article@3"], r["fact@3"], r["story@3"]) for r in rows}
