@@ -73,6 +73,7 @@ from retrieval.answer import (  # noqa: E402
     question_ask,
     terms_needed,
 )
+from retrieval.followup_rank import followup_retrieve  # noqa: E402
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
@@ -220,7 +221,7 @@ def searched(assistant: Assistant, conv: Conversation, how: str, deep: Assistant
     window = follow.window(filters)
     if window is None:
         return [], follow, None
-    passages = searcher.retrieve(follow.query, window, boost=follow.new, cited=follow.cited).passages
+    passages = followup_retrieve(searcher, follow, window).passages
     # As Assistant.stream reads them: only passages of the story the follow-up refers to.
     return assistant.of_story(conv.followup, follow, passages), follow, window
 
@@ -316,7 +317,7 @@ def diagnose(store: Store, assistant: Assistant, deep: Assistant, conv: Conversa
     elif window is None:
         deep_passages = []
     else:
-        ungated = deep.retrieve(follow.query, window, boost=follow.new, cited=follow.cited).passages
+        ungated = followup_retrieve(deep, follow, window).passages
         deep_passages = assistant.of_story(conv.followup, follow, ungated)
     if follow is not None:
         row.update(query=follow.query, new=sorted(follow.new), topic=follow.topic)
