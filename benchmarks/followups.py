@@ -42,6 +42,11 @@ instead of answering again; ``--conversations FILE`` caches the whole set for la
         --backend extractive --no-retrieval --json --details F.jsonl
     python benchmarks/followups.py DATASET_DIR --data-dir INDEX --first-turns F.jsonl \\
         --conversations CONV.jsonl --json
+
+``--details D.jsonl`` writes each follow-up in full (its query, top 3 and top 10 with titles, where the gold
+article A went and why: ``cause``, one of ``CAUSES``; whether A is tied to the story, how many other articles of
+the story name X, where A was in the first question's own search) and counts the causes in the summary;
+``benchmarks/followups_paired.py RUN.jsonl BASE.jsonl`` compares two such runs conversation by conversation.
 """
 
 from __future__ import annotations
