@@ -42,6 +42,11 @@ instead of answering again; ``--conversations FILE`` caches the whole set for la
         --backend extractive --no-retrieval --json --details F.jsonl
     python benchmarks/followups.py DATASET_DIR --data-dir INDEX --first-turns F.jsonl \\
         --conversations CONV.jsonl --json
+
+``--details D.jsonl`` writes each follow-up in full (its query, top 3 and top 10 with titles, where the gold
+article A went and why: ``cause``, one of ``CAUSES``; whether A is tied to the story, how many other articles of
+the story name X, where A was in the first question's own search) and counts the causes in the summary;
+``benchmarks/followups_paired.py RUN.jsonl BASE.jsonl`` compares two such runs conversation by conversation.
 """
 
 from __future__ import annotations
@@ -62,11 +67,14 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.answer import Assistant  # noqa: E402
-from retrieval.followups import followup_search  # noqa: E402
+from retrieval.evidence import Ask, evidence_names, has_name, question_ask, stem, terms_needed  # noqa: E402
+from retrieval.followups import FollowUp, followup_retrieve, followup_search  # noqa: E402
+from retrieval.names import fold  # noqa: E402
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
 from retrieval.text import following_up  # noqa: E402
+from retrieval.types import Passage  # noqa: E402
 
 TEMPLATES = {
     "PERSON": ["What did {x} say about it?", "How was {x} involved in that?", "And {x}?"],
@@ -192,32 +200,163 @@ def with_first_turns(conversations: Sequence[Conversation], assistant: Assistant
     return out
 
 
-def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3,
-          story: frozenset[str] = frozenset()) -> tuple[bool, bool, bool]:
-    """(article@k, fact@k, story@k) of one follow-up searched ``how``; ``story``: the first question's
-    gold articles (A alone when empty)."""
+def searched(assistant: Assistant, conv: Conversation, how: str, deep: Assistant | None = None,
+             ) -> tuple[list[Passage], FollowUp | None, Filters | None]:
+    """The passages a follow-up searched ``how`` reads, best first (``ours``/``ours_q``: only those of its
+    story, as ``Assistant.stream`` reads them), its ``FollowUp`` (None when not recognised as one) and its
+    time window (None when it leaves no day). ``deep``: an assistant with a larger k, to see how far down
+    the list the gold article is (diagnosis only)."""
     filters = as_of(conv.date)
-    history = history_of(conv, with_answer=how == "ours")
+    searcher = deep or assistant
     if how == "alone":
-        passages = assistant.retrieve(conv.followup, filters).passages
-    elif how == "carried":
-        passages = assistant.retrieve(following_up(conv.followup, conv.first), filters).passages
-    else:
-        follow = followup_search(conv.followup, history)
-        if follow is None:  # not recognised as a follow-up: searched as typed, as Assistant.stream does
-            passages = assistant.retrieve(conv.followup, filters).passages
-        else:
-            window = follow.window(filters)
-            passages = [] if window is None else assistant.retrieve(
-                follow.query, window, boost=follow.new, cited=follow.cited).passages
-            # As Assistant.stream reads them: only passages of the story the follow-up refers to.
-            passages = assistant.of_story(conv.followup, follow, passages)
-    top = passages[:k]
+        return searcher.retrieve(conv.followup, filters).passages, None, filters
+    if how == "carried":
+        return searcher.retrieve(following_up(conv.followup, conv.first), filters).passages, None, filters
+    follow = followup_search(conv.followup, history_of(conv, with_answer=how == "ours"))
+    if follow is None:  # not recognised as a follow-up: searched as typed, as Assistant.stream does
+        return searcher.retrieve(conv.followup, filters).passages, None, filters
+    window = follow.window(filters)
+    if window is None:
+        return [], follow, None
+    passages = followup_retrieve(searcher, follow, window).passages
+    # As Assistant.stream reads them: only passages of the story the follow-up refers to.
+    return assistant.of_story(conv.followup, follow, passages), follow, window
+
+
+def hits(conv: Conversation, top: Sequence[Passage], story: frozenset[str] = frozenset()) -> tuple[bool, bool, bool]:
+    """(article, fact, story) of the passages ``top``: A among their articles; a passage of A names X; a
+    passage of a gold article of the first question (``story``; A alone when empty) names X."""
     article = any(p.article_id == conv.article_id for p in top)
     fact = any(p.article_id == conv.article_id and conv.entity.lower() in p.text.lower() for p in top)
     gold = story or {conv.article_id}
     same_story = any(p.article_id in gold and conv.entity.lower() in p.text.lower() for p in top)
     return article, fact, same_story
+
+
+def score(store: Store, assistant: Assistant, conv: Conversation, how: str, k: int = 3,
+          story: frozenset[str] = frozenset()) -> tuple[bool, bool, bool]:
+    """(article@k, fact@k, story@k) of one follow-up searched ``how``; ``story``: the first question's
+    gold articles (A alone when empty)."""
+    return hits(conv, searched(assistant, conv, how)[0][:k], story)
+
+
+# How deep ``--details`` looks for the gold article (passages, after the near-copy collapse): at most
+# fetch_k / 3, so that the search draws on the same candidates as the product's (``search`` fetches
+# max(fetch_k, 3 k) from each retriever).
+DEEP_K = 20
+# Why the gold article A is not in a follow-up's top 3 (``diagnose``), in the order they are checked.
+CAUSES = ("hit", "not a follow-up", "no window", "outside the window", "as a copy", "story gate",
+          "ranked 4-6", "ranked lower", "not found")
+
+
+def _at(passages: Sequence[Passage], article_id: str) -> tuple[int | None, int | None]:
+    """The first place (1-based) of ``passages`` whose own article is ``article_id``, and the first that
+    carries it among its copies (None when none)."""
+    own = next((i for i, p in enumerate(passages, 1) if p.article_id == article_id), None)
+    copy = next((i for i, p in enumerate(passages, 1) if any(c.article_id == article_id for c in p.copies)), None)
+    return own, copy
+
+
+_FOLDED: dict[str, tuple[str, set[str]]] = {}  # article id -> (folded text, its stems): a cache
+
+
+def story_articles(question: str, follow: FollowUp, ids: Sequence[str], originals: dict[str, str],
+                   settings: Settings) -> set[str]:
+    """The articles of ``ids`` that ``on_topic`` ties to the follow-up's story by their whole text (as
+    ``on_topic(question, follow, …, article_text=…)`` without the citations: the same names rule,
+    ``evidence_names(…, waive_qualifiers=True)``, and ``terms_needed``), with each article's folding and
+    stemming done once for the whole run: on whole articles the product's check takes ~40 ms an article,
+    and the diagnosis asks it of every article naming X."""
+    topic = question_ask(follow.topic) if follow.topic else Ask((), frozenset())
+    own = set(question_ask(question).names)
+    names = [n for n in evidence_names(topic, (), settings, waive_qualifiers=True)[0] if n not in own]
+    if not names and not topic.terms:
+        return set(ids)
+    needed = terms_needed(len(topic.terms), settings.terms_counted)
+    out = set()
+    for aid in ids:
+        text = originals.get(aid, "")
+        if aid not in _FOLDED:
+            folded = fold(text)
+            _FOLDED[aid] = folded, {stem(w) for w in re.findall(r"[\w']+", folded)}
+        folded, stems = _FOLDED[aid]
+        if names:
+            if any(has_name(n, folded, stems, text) for n in names):
+                out.add(aid)
+        elif len(topic.terms & stems) >= needed:
+            out.add(aid)
+    return out
+
+
+def diagnose(store: Store, assistant: Assistant, deep: Assistant, conv: Conversation, how: str,
+             question: dict[str, Any], story: frozenset[str], originals: dict[str, str], texts: dict[str, str],
+             k: int = 3) -> dict[str, Any]:
+    """One follow-up searched ``how``, in full: what it found (top 3 / top 10 with titles), where the gold
+    article A went (``cause``: one of :data:`CAUSES`), and what bounds the figure: whether A holds the first
+    question's answer at all (``answer_in_article``), whether ``on_topic`` ties A to the story
+    (``article_tied``), how many other articles of the story name X (``x_on_story``: the follow-up cannot
+    single A out of them), where A was in the first question's own search (``first_rank``). ``originals``:
+    each article's title and text; ``texts``: the same in lower case."""
+    passages, follow, window = searched(assistant, conv, how)
+    article, fact, same_story = hits(conv, passages[:k], story)
+    row: dict[str, Any] = {
+        "qid": conv.qid, "mode": how, "first": conv.first, "followup": conv.followup, "entity": conv.entity,
+        "article": conv.article_id, "story": sorted(story), "cited": list(conv.cited),
+        "article@3": article, "fact@3": fact, "story@3": same_story,
+        "followup_recognised": follow is not None,
+    }
+    stored = store.article(conv.article_id) or {}
+    row["article_title"] = stored.get("title", "")
+    published = row["article_published"] = str(stored.get("published", ""))[:10]
+    row["top3"] = [[p.article_id, p.title, [c.article_id for c in p.copies]] for p in passages[:k]]
+    ungated: list[Passage] = []
+    if follow is None:
+        deep_passages = searched(assistant, conv, how, deep)[0]
+    elif window is None:
+        deep_passages = []
+    else:
+        ungated = followup_retrieve(deep, follow, window).passages
+        deep_passages = assistant.of_story(conv.followup, follow, ungated)
+    if follow is not None:
+        row.update(query=follow.query, new=sorted(follow.new), topic=follow.topic)
+    row["top10"] = [[p.article_id, p.title] for p in deep_passages[:10]]
+    own, copy = _at(passages, conv.article_id)
+    deep_own, deep_copy = _at(deep_passages, conv.article_id)
+    ungated_own, ungated_copy = _at(ungated, conv.article_id)
+    row.update(rank=own, copy_rank=copy, deep_rank=deep_own, deep_copy_rank=deep_copy,
+               ungated_rank=ungated_own, ungated_copy_rank=ungated_copy)
+    row["first_rank"] = _at(assistant.retrieve(conv.first, as_of(conv.date)).passages, conv.article_id)[0]
+    # The story tie as on_topic judges it, without the previous answer's citations.
+    tie = replace(follow, cited=frozenset()) if follow is not None else FollowUp("", frozenset(), "", topic=conv.first)
+    x = conv.entity.lower()
+    on_story = story_articles(conv.followup, tie, [aid for aid, t in texts.items() if x in t], originals,
+                              assistant.settings)
+    row["article_tied"] = conv.article_id in on_story
+    row["x_on_story"] = len(on_story - {conv.article_id})
+    answer = str(question.get("answer", "")).lower()
+    row["answer_in_article"] = bool(answer) and answer in texts.get(conv.article_id, "")
+    outside = window is not None and bool(published) and (
+        bool(window.date_from and published < window.date_from) or bool(window.date_to and published > window.date_to))
+    if article:
+        cause = "hit"
+    elif follow is None:
+        cause = "not a follow-up"
+    elif window is None:
+        cause = "no window"
+    elif outside:
+        cause = "outside the window"
+    elif copy is not None and copy <= k:
+        cause = "as a copy"
+    elif not row["article_tied"] and conv.article_id not in follow.cited:
+        cause = "story gate"
+    elif own is not None:
+        cause = "ranked 4-6"
+    elif deep_own is not None or deep_copy is not None:
+        cause = "ranked lower"
+    else:
+        cause = "not found"
+    row["cause"] = cause
+    return row
 
 
 def rate(values: Sequence[bool]) -> tuple[float, float]:
@@ -243,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="an evaluate --details file (extractive answers on the same index): first turns from it")
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"comma-separated ways of searching the follow-up to score (default: {','.join(MODES)})")
+    parser.add_argument("--details", type=Path, default=None,
+                        help="JSON lines file: each follow-up of each mode in full (its top 3 and top 10, where the "
+                        "gold article went and why: 'cause'); slower (a second, deeper search each)")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     if not set(modes) <= set(MODES):
@@ -278,10 +420,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.half == "all":
         groups.update({f"{h}.": [c for c in conversations if in_half(c, h)] for h in ("A", "B")})
         results.update({f"{h}conversations": len(g) for h, g in groups.items() if h})
+    questions = {q["id"]: q for q in read_jsonl(args.dataset / "questions.jsonl")}
+    originals: dict[str, str] = {}
+    lowered: dict[str, str] = {}
+    deep = None
+    if args.details is not None:
+        originals = {a["id"]: f"{a.get('title', '')}\n{a.get('text', '')}"
+                     for a in read_jsonl(args.dataset / "articles.jsonl")}
+        lowered = {aid: text.lower() for aid, text in originals.items()}
+        deep = Assistant(settings.model_copy(update={"k": DEEP_K}), store=store, backend="extractive")
+        args.details.write_text("", encoding="utf-8")
     for how in modes:
         t = time.perf_counter()
-        scored = {c.qid: score(store, assistant, c, how, story=stories.get(c.qid, frozenset()))
-                  for c in conversations}
+        if deep is not None and args.details is not None:
+            rows = []
+            for i, c in enumerate(conversations, 1):
+                rows.append(diagnose(store, assistant, deep, c, how, questions.get(c.qid, {}),
+                                     stories.get(c.qid, frozenset()), originals, lowered))
+                if i % 20 == 0:
+                    print(f"{how}: {i} follow-ups diagnosed after {time.perf_counter() - t:.0f} s",
+                          file=sys.stderr, flush=True)
+            with args.details.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            scored = {r["qid"]: (r["article@3"], r["fact@3"], r["story@3"]) for r in rows}
+            for prefix, group in groups.items():
+                ids = {c.qid for c in group}
+                for cause in CAUSES:
+                    results[f"{prefix}{how}.cause.{cause}"] = sum(
+                        1 for r in rows if r["qid"] in ids and r["cause"] == cause)
+        else:
+            scored = {c.qid: score(store, assistant, c, how, story=stories.get(c.qid, frozenset()))
+                      for c in conversations}
         print(f"{how}: {len(conversations)} follow-ups searched in {time.perf_counter() - t:.0f} s",
               file=sys.stderr, flush=True)
         for prefix, group in groups.items():

@@ -59,6 +59,7 @@ from retrieval.extract import (
 from retrieval.followups import (
     FollowUp,
     History,
+    followup_retrieve,
     followup_search,
     history_pairs,
     is_followup,
@@ -523,7 +524,7 @@ class Assistant:
     # --- answering --------------------------------------------------------------------------------
     def retrieve(
         self, question: str, filters: Filters | None = None, boost: frozenset[str] = frozenset(),
-        cited: frozenset[str] = frozenset(),
+        cited: frozenset[str] = frozenset(), k: int | None = None,
     ) -> SearchResult:
         """The passages for ``question``; with ``boost`` (stems of a follow-up's new terms), passages
         holding them rank higher: up to ``settings.followup_weight`` rank-1 hits for holding all of them; with
@@ -531,7 +532,8 @@ class Assistant:
         to ``settings.cited_weight`` more, by the share of the new terms they hold (a cited passage without the
         new ask is the previous answer again). A reranked search keeps no places for the best dense
         matches (``settings.dense_reserve``): a follow-up's query mixes the new ask with the subject's
-        words, and its best dense match is often the subject alone (docs/results.md, session 6)."""
+        words, and its best dense match is often the subject alone (docs/results.md, session 6). ``k``: how
+        many passages (default ``settings.k``)."""
         reranker = None
         if boost or cited:
             bonus = self.settings.followup_weight / self.settings.rrf_k
@@ -547,7 +549,7 @@ class Assistant:
                     scores.append(score)
                 return scores
 
-        return search(self.store, question, k=self.settings.k, filters=filters, reranker=reranker,
+        return search(self.store, question, k=k or self.settings.k, filters=filters, reranker=reranker,
                       dense_reserve=reranker is None)
 
     def stream(
@@ -588,10 +590,8 @@ class Assistant:
             note = days_outside_note(filters or Filters(), days) if days is not None else ""
             yield Final(self._refusal(standalone, [], timings, filters, note=note))
             return
-        if follow is not None:
-            result = self.retrieve(follow.query, window, boost=follow.new, cited=follow.cited)
-            if follow.after or follow.before:  # what came next (or before) is not what was cited already
-                result.passages = [p for p in result.passages if p.article_id not in follow.cited]
+        if follow is not None:  # spread over the story's articles; "what happened next" leaves the cited ones out
+            result = followup_retrieve(self, follow, window)
         elif days is not None:
             result = self.retrieve(standalone, window)
         elif (day := topic_day(question)) is not None and (that_day := day_filters(filters, day)) is not None and (

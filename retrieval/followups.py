@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval import prompts
 from retrieval.days import asked_days
@@ -24,10 +24,13 @@ from retrieval.evidence import (
     terms_needed,
 )
 from retrieval.names import everywhere, fold
-from retrieval.search import Filters, parse_day
+from retrieval.search import Filters, SearchResult, parse_day
 from retrieval.settings import Settings
 from retrieval.text import following_up, keyword_terms
 from retrieval.types import Passage
+
+if TYPE_CHECKING:
+    from retrieval.answer import Assistant
 
 History = Sequence[Any]  # (role, content) pairs or {"role", "content"} dicts
 
@@ -261,3 +264,38 @@ def rewrite_keeps(question: str, rewritten: str, history: History) -> bool:
                for name in question_ask(rewritten).names)
 
 
+# --- the passages a follow-up reads -------------------------------------------------------------------------
+# A follow-up's search (``Assistant.retrieve`` with the new terms ranked up, and the previously cited articles
+# ranked up the more: what "it" refers to) often filled its first places with one article's passages — "What
+# did Caracas say about it?" after Maduro's capture read six passages of the article the first answer quoted,
+# while another article of the story, where the Venezuelan government's reaction is, waited at place 15. So a
+# follow-up is searched deeper (``settings.followup_depth`` places, the same candidates) and each article's
+# best passage comes before any article's second (docs/results.md, session 18).
+
+
+def spread(passages: Sequence[Passage], k: int) -> list[Passage]:
+    """The first ``k`` of ``passages`` (best first) taken with each article's best passage before any
+    article's second one, and so on; within a round, rank order."""
+    rounds: list[list[Passage]] = []
+    seen: dict[str, int] = {}
+    for p in passages:
+        n = seen.get(p.article_id, 0)
+        seen[p.article_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(p)
+    return [p for r in rounds for p in r][:k]
+
+
+def followup_retrieve(assistant: Assistant, follow: FollowUp, window: Filters) -> SearchResult:
+    """The ``assistant.settings.k`` passages of a follow-up's search (``follow``, within the time ``window``):
+    the best ``settings.followup_depth`` spread over their articles (:func:`spread`); "What happened next?" (or before)
+    leaves out the articles the previous answer cited."""
+    k = assistant.settings.k
+    result = assistant.retrieve(follow.query, window, boost=follow.new, cited=follow.cited,
+                                k=max(k, assistant.settings.followup_depth))
+    passages = result.passages
+    if follow.after or follow.before:  # what came next (or before) is not what was cited already
+        passages = [p for p in passages if p.article_id not in follow.cited]
+    result.passages = spread(passages, k)
+    return result

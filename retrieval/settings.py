@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         description="A follow-up's search: passages holding all of its new terms gain this many rank-1 hits "
         "(4 and 3 tried, 2 kept: docs/results.md, sessions 4 and 6).",
     )
+    followup_depth: int = Field(
+        default=16, ge=1,
+        description="A follow-up's search: places of its ranking spread over their articles, each article's best "
+        "passage before any article's second, before the k read (docs/results.md, session 18: rtqa follow-ups, "
+        "half A 8-20 places +5 to +7 of 121 right articles in the top 3, 16 kept; 40 within noise).",
+    )
     cited_weight: float = Field(
         default=1.0, ge=0,
         description="A follow-up's search: a passage of an article the previous answer cited gains this many "

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from indexes import build_index, cited, cli_env, converse, md_article
 
-from retrieval.answer import Assistant
+from retrieval.answer import Assistant, Retrieved
 from retrieval.days import asks_latest, dated, day_filters, topic_day
 from retrieval.followups import FollowUp, followup_search, is_followup, on_topic
 from retrieval.search import Filters
@@ -284,3 +284,54 @@ def test_ask_reads_a_follow_up_after_earlier_questions(index_dir: Path, tmp_path
     code, out = ask("What did the UK say about it?", "--after",
                     "What did the Zorbian parliament decide about fishing quotas?")
     assert code == 3 and out["refused"], out["answer"]  # not the UK's fuel duty: another story
+
+
+# A story told by a long explainer (the article the first answer cites) and a short report of who said what.
+DAM = {
+    'dam1.md': md_article(
+        'The Medra dam project explained', 'Reuters', '2026-11-20', 'https://reuters.example/dam1',
+        'The Medra dam will block the Tarn river north of Medra and flood the valley behind it. The dam is '
+        'meant to supply power to half of Ostrovia, the energy ministry said, and fishermen on the Tarn river '
+        'will lose part of their fishing grounds.\n\n'
+        'Construction of the Medra dam starts in spring and takes six years. Fishermen and farmers in the '
+        'valley will be paid for their land and their boats, the ministry said.\n\n'
+        'The Medra dam costs 4 billion euros, paid by the state power company. Fishermen downstream of the '
+        'dam will see the Tarn river run lower in summer, engineers said.\n\n'
+        'The Medra dam reservoir will be 30 kilometres long. Fishermen may fish in the reservoir with a '
+        'permit, the ministry said.\n\n'
+        'Villages in the Tarn valley will be moved before the Medra dam is filled. Fishermen from those '
+        'villages will be offered homes in Medra.'),
+    'dam2.md': md_article(
+        'Fishermen protest against the Medra dam', 'AP', '2026-11-21', 'https://ap.example/dam2',
+        'Fishermen on the Tarn river protested against the Medra dam on Saturday. "The dam will end river '
+        'fishing here for good," said Iker Sola, who leads the fishermen\'s cooperative.'),
+    'fuel.md': md_article(
+        'Ostrovia raises fuel duty', 'BBC', '2026-11-22', 'https://bbc.example/fuel',
+        'Ostrovia will raise fuel duty from January, the finance ministry said. Fishermen said the rise would '
+        'cost them dearly.'),
+}
+
+
+@pytest.fixture(scope="module")
+def dam_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    # Short chunks: the explainer is five passages, each naming the fishermen in passing.
+    return build_index(tmp_path_factory, embedder, DAM, backend="extractive", chunk_tokens=64)
+
+
+def test_a_follow_up_reads_the_story_across_its_articles(dam_dir: Path, embedder: Any) -> None:
+    # "What did the fishermen say about it?" after an answer citing the explainer: before, the explainer's
+    # passages (each naming the fishermen, each ranked up as the cited article's) filled the first places and
+    # the fishermen's own statement came after them; now each article's best passage comes first.
+    settings = Settings(data_dir=dam_dir, backend="extractive")
+    assistant = Assistant(settings, store=Store(settings, embedder=embedder))
+    ids = {a.removesuffix(".md").rsplit("/", 1)[-1]: a for a in assistant.store.catalog.done_article_ids()}
+    history = [{"role": "user", "content": "What is the Medra dam project?"},
+               {"role": "assistant", "content": "The Medra dam will block the Tarn river north of Medra [1].",
+                "citations": [{"article_id": ids["dam1"], "published": "2026-11-20"}]}]
+    retrieved = next(e for e in assistant.stream("What did the fishermen say about it?", history, AS_OF)
+                     if isinstance(e, Retrieved))
+    first = [p.article_id for p in retrieved.passages[:3]]
+    assert ids["dam1"] in first and ids["dam2"] in first, first
+    assert len(retrieved.passages) == settings.k, retrieved.passages  # still k passages: more of the explainer
+    answer = assistant.answer("What did the fishermen say about it?", history, AS_OF)
+    assert not answer.refused and "dam2" in cited(answer), answer.text
