@@ -690,6 +690,9 @@ class Sentence:
     # (lemma, text) of its content words: no names, figures, frame or light words
     words: tuple[tuple[str, str], ...] = field(default=())
     bindings: tuple[Binding, ...] = field(default=())  # what each of ``quantities`` is the figure of
+    # (head lemma, relation, name) of each name: ("tariff", "poss", "Trump") for "Trump's tariffs", ("find",
+    # "prep:in", "Palm Springs") for "found … in Palm Springs"
+    slots: tuple[tuple[str, str, str], ...] = field(default=())
 
     @property
     def own_speaker(self) -> bool:
@@ -765,6 +768,32 @@ def _binding(doc: Doc | Span, tokens: Sequence[Token]) -> Binding:
         for t in c.subtree if t.ent_type_ == "DATE" and (t.is_alpha or t.is_digit) and not t.is_stop)
     return Binding(noun=noun.lemma_.lower() if noun is not None else "", verb=verb.lemma_.lower(), subject=subject,
                    prep=prep, time=time)
+
+
+# Relations a name is not bound by: a list item or an apposition stands beside another name, not in its place;
+# who speaks is the speaker check's.
+_LOOSE_SLOTS = frozenset({"conj", "appos", "ROOT", "punct", "dep", "cc", "npadvmod"})
+
+
+def _slots(doc: Doc | Span) -> tuple[tuple[str, str, str], ...]:
+    """Where each name of a parsed sentence stands: (head lemma, relation, name); see ``Sentence.slots``."""
+    found: list[tuple[str, str, str]] = []
+    for ent in doc.ents:
+        if ent.label_ not in _NAME_LABELS:
+            continue
+        root = ent.root
+        relation, head = root.dep_, root.head
+        if relation == "pobj" and head.pos_ == "ADP":
+            relation, head = f"prep:{head.lower_}", head.head
+        lemma = head.lemma_.lower()
+        if (relation in _LOOSE_SLOTS or head.i == root.i or head.i in range(ent.start, ent.end)
+                or lemma in _LIGHT_VERBS or lemma in _SPEECH or not head.is_alpha):
+            continue
+        found.append((lemma, relation, ent.text))
+        if relation.startswith("prep:") and head.pos_ == "NOUN" and head.head.pos_ == "VERB":
+            # "found a space in X": the parse hangs "in X" on the noun or on the verb, so both hold it
+            found.append((head.head.lemma_.lower(), relation, ent.text))
+    return tuple(dict.fromkeys(found))
 
 
 def _bindings(doc: Doc | Span, text: str) -> tuple[tuple[Quantity, ...], tuple[Binding, ...]]:
@@ -1054,6 +1083,7 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         describing=describing,
         words=words,
         bindings=bindings,
+        slots=_slots(doc),
     )
 
 
@@ -1274,6 +1304,11 @@ class ClaimChecker:
         for name in claim.names:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
+            # … in its place: where the span puts another name and never this one ("concerns over Trump's
+            # tariffs" for the claim's "Nasdaq's tariffs"), the name is the span's, moved
+            other = "" if quoted else _name_displaced(name, claim, inside)
+            if other:
+                return f"the passage says {other} there, not {name}"
         # Describing words: "unrivaled", "record", "largest" are the span's own words (or close synonyms).
         words = "" if quoted else _unstated(claim, inside, [*around, title], similarity, asked)
         if words:
@@ -1804,6 +1839,18 @@ def _misbound(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sent
               and not any(_same(c, f) for c in claim.quantities)]
     if rivals and max(rivals)[0] > best:
         return f"the passage says {max(rivals)[1]} of that, {q.text} of something else"
+    return ""
+
+
+def _name_displaced(name: str, claim: Sentence, inside: Sequence[Sentence]) -> str:
+    """The name the span's sentences ``inside`` put where ``claim`` puts ``name`` (same head word, same relation),
+    when they never put ``name`` (or another form of it) there ("" when they do, or put no name there)."""
+    for head, relation, mine in claim.slots:
+        if mine != name:
+            continue
+        theirs = [other for s in inside for h, r, other in s.slots if h == head and r == relation]
+        if theirs and not any(_subject_matches(name, other) for other in theirs):
+            return theirs[0]
     return ""
 
 
