@@ -740,6 +740,10 @@ def _binding(doc: Doc | Span, tokens: Sequence[Token]) -> Binding:
     if node.dep_ in _COUNTED_DEPS and node.head.pos_ in ("NOUN", "PROPN") and node.head.i != node.i:
         noun = node.head  # "16,000 jobs": where the noun stands decides the rest
         node = noun
+        if noun.dep_ in ("amod", "compound", "nmod") and noun.head.pos_ in ("NOUN", "PROPN"):
+            # "the three-day festival", "a 22-year-old man": the figure describes that one; the sentence's
+            # verb is not its own ("The festival lasted three days")
+            return Binding(noun=noun.lemma_.lower(), subject=frozenset({noun.head.lemma_.lower()}))
     elif node.dep_ == "pobj" and node.head.lower_ == "of" and node.head.head.pos_ == "NOUN":
         noun = node.head.head  # "a rate of 5%"
     elif node.dep_ in ("attr", "acomp", "oprd"):  # "unemployment is 5%"
@@ -786,6 +790,8 @@ def _slots(doc: Doc | Span) -> tuple[tuple[str, str, str], ...]:
         if relation == "pobj" and head.pos_ == "ADP":
             relation, head = f"prep:{head.lower_}", head.head
         lemma = head.lemma_.lower()
+        if any(c.dep_ in ("conj", "cc") for c in root.children):
+            continue  # "Trump and MAGAnomics were …": a pair fills the place together
         if (relation in _LOOSE_SLOTS or head.i == root.i or head.i in range(ent.start, ent.end)
                 or lemma in _LIGHT_VERBS or lemma in _SPEECH or not head.is_alpha):
             continue
@@ -1292,6 +1298,11 @@ class ClaimChecker:
             if _stamped(q, stamp, inside):
                 continue
             if _years(q) and any(_same(q, f) for text in around for f in quantities(text)):
+                # a year of a sentence beside the span, unless the span gives another year of the same event
+                rival = "" if quoted else _closer_rival(q, _bindings_of(claim)[n], claim, inside,
+                                                        _word_match(similarity), 1)
+                if rival:
+                    return f"the passage says {rival}"
                 continue
             same_kind = list(dict.fromkeys(f.text for f in facts if _comparable(q, f)))
             if same_kind:
@@ -1808,7 +1819,7 @@ def _misbound(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sent
               similarity: Callable[[str, Sequence[str]], Sequence[float]] | None) -> str:
     """Why the span's ``q`` (a figure of ``claim``, bound to ``mine``) is the figure of something else ("" when
     it may be the claim's): the span gives it without the claim's unit ("1,200%" for "1,200 residents", "1,200
-    years"), for another thing and nothing alike (another noun, verb, subject, preposition or time), or another
+    years"), of another noun and with nothing else alike (verb, subject, preposition, time), or another
     figure of the span is bound more closely to what the claim says ("cutting 14,000 jobs" where the passage
     cuts 16,000 jobs after 14,000 roles in October). A figure said bare beside one that names what it counts
     ("16,000 jobs, after 14,000 in October") may take that noun when its own verb, preposition or time agree."""
@@ -1819,6 +1830,16 @@ def _misbound(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sent
         held = [(f, b, s) for f, b, s in held if f.currency or f.kind != "number" or _unit_said(q.currency, s)]
         if not held:
             return f"the passage does not give {q.text} in those units"
+    similar = _word_match(similarity)
+    best = max(_agreement(mine, b, similar) for _, b, _ in held)
+    if best < 0 and all(mine.noun and b.noun and not similar(mine.noun, b.noun) for _, b, _ in held):
+        return f"the passage gives {q.text} of something else"
+    rival = _closer_rival(q, mine, claim, inside, similar, best)
+    return f"the passage says {rival} of that, {q.text} of something else" if rival else ""
+
+
+def _word_match(similarity: Callable[[str, Sequence[str]], Sequence[float]] | None) -> Callable[[str, str], bool]:
+    """Whether two words (lemmas) are one: equal, of one stem, or close synonyms (``WORD_SYNONYM_COSINE``)."""
     cache: dict[tuple[str, str], bool] = {}
 
     def similar(a: str, b: str) -> bool:
@@ -1830,27 +1851,34 @@ def _misbound(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sent
             cache[a, b] = float(similarity(a, [b])[0]) >= WORD_SYNONYM_COSINE
         return cache[a, b]
 
-    best = max(_agreement(mine, b, similar) for _, b, _ in held)
-    if best < 0:
-        return f"the passage gives {q.text} of something else"
+    return similar
+
+
+def _closer_rival(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sentence],
+                  similar: Callable[[str, str], bool], above: int) -> str:
+    """A figure of the span of ``q``'s kind, not one the claim states, bound to what ``q`` is bound to (``mine``)
+    more closely than ``above`` ("" when none)."""
     rivals = [(_agreement(mine, b, similar), f.text) for s in inside
               for f, b in zip(s.quantities, _bindings_of(s), strict=True)
               if f.kind == "number" and f.currency == q.currency and _years(f) == _years(q)
               and not any(_same(c, f) for c in claim.quantities)]
-    if rivals and max(rivals)[0] > best:
-        return f"the passage says {max(rivals)[1]} of that, {q.text} of something else"
-    return ""
+    top = max(rivals, default=(above, ""))
+    return top[1] if top[0] > above else ""
 
 
 def _name_displaced(name: str, claim: Sentence, inside: Sequence[Sentence]) -> str:
     """The name the span's sentences ``inside`` put where ``claim`` puts ``name`` (same head word, same relation),
-    when they never put ``name`` (or another form of it) there ("" when they do, or put no name there)."""
+    when they never put ``name`` (or another form of it) there nor name it in that sentence ("" when they do, or
+    put no name there)."""
     for head, relation, mine in claim.slots:
         if mine != name:
             continue
-        theirs = [other for s in inside for h, r, other in s.slots if h == head and r == relation]
-        if theirs and not any(_subject_matches(name, other) for other in theirs):
-            return theirs[0]
+        theirs = [(other, s) for s in inside for h, r, other in s.slots if h == head and r == relation]
+        if theirs and not any(_subject_matches(name, other) for other, _ in theirs):
+            other, sentence = theirs[0]
+            hay = _Hay([sentence.text])
+            if not name_in(name, hay, hay):  # named elsewhere in that sentence: the parse may differ, not the fact
+                return other
     return ""
 
 
