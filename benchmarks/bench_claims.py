@@ -935,7 +935,8 @@ def noun_for_bare_figure(doc: Any) -> str | None:
         if (t.like_num and t.i > noun.i and t.dep_ in ("dobj", "pobj") and t.pos_ == "NUM"
                 and t.head.lemma_ == noun.head.lemma_ and not re.match(r"(?:19|20)\d\d$", t.text)
                 and t.text != counted[0].text and doc[t.i - 1].text not in ("$", "€", "£", ",")
-                and (after is None or after.pos_ in ("PUNCT", "ADP", "CCONJ", "ADV") and after.text not in ("%", ","))):
+                and (after is None
+                     or (after.pos_ in ("PUNCT", "ADP", "CCONJ", "ADV") and after.text not in ("%", ",")))):
             return doc.text[:t.idx + len(t.text)] + f" {noun.text}" + doc.text[t.idx + len(t.text):]
     return None
 
@@ -1016,7 +1017,8 @@ def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                     counts[kind] += 1
                     cases.append(Case(kind, claim, doc.text, i))
     return (cases + extra_cases(articles, indices, per_kind, seed, nlp)
-            + sceptic_cases(articles, indices, per_kind, seed, nlp) + passage_cases(articles, indices, per_kind, seed, nlp))
+            + sceptic_cases(articles, indices, per_kind, seed, nlp)
+            + passage_cases(articles, indices, per_kind, seed, nlp))
 
 
 def _outlet(url: str) -> str:
