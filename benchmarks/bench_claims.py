@@ -30,6 +30,19 @@ up to ``--per-kind`` per article, with a random generator of their own so the ki
   the plan is a disaster."). For ``cause`` and ``joined`` the question (and the passage to cite) is
   the two sentences together.
 
+A figure or a name of the same passage on the wrong fact (session 18; made from every candidate sentence, a
+swapped figure or name taken from the sentence itself or the ``SWAP_WINDOW`` sentences around it, with a random
+generator of their own):
+
+- false: ``number_swapped`` (a figure replaced by another of the same shape from the passage: count for count,
+  percentage for percentage, money for money, year for year), ``name_swapped`` (a person, organisation or place
+  replaced by another of the same kind the passage names elsewhere);
+- true, restatements a fix of those must leave supported: ``figure_moved`` (the closing time phrase of a sentence
+  with a figure moved to its front: "… 14,000 jobs in October" -> "In October, … 14,000 jobs"),
+  ``figure_worded`` (a small count written the other way: "3" <-> "three"), ``figure_noun`` (a bare figure given
+  the noun its sentence's other figure counts: "16,000 jobs, after 14,000 in October" -> "… 14,000 jobs in
+  October"; rare).
+
 Every claim goes through the public path: ``retrieval.answer.Assistant.answer`` over a real index
 (Chroma + catalog, the real embedder) in a temporary folder, with a scripted chat model whose reply is
 the claim citing the passage that holds its source sentence. A claim counts as *supported* when the

@@ -2,8 +2,10 @@
 
 :func:`check_claim` decides for one answer sentence and one passage, from precise signals rather than
 topic similarity: the numbers, amounts, dates and times of the claim must be in the supporting span
-(normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"); its names must be in the span or a
-neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
+(normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"), each given there for the same thing (its unit,
+noun, verb, subject, preposition and time: :func:`_misbound`); its names must be in the span or a
+neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"), and not where the span
+puts another name (:func:`_name_displaced`); a negation or
 antonym the span lacks, a subject or a speaker the span gives to someone else, fail it, and so does
 saying more than the span (what it hedges, makes conditional, reports or quotes stated as fact, a
 failure, denial or cause it does not give, the future stated as done: :func:`_overstated`), and so does a
