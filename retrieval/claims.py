@@ -2,8 +2,10 @@
 
 :func:`check_claim` decides for one answer sentence and one passage, from precise signals rather than
 topic similarity: the numbers, amounts, dates and times of the claim must be in the supporting span
-(normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"); its names must be in the span or a
-neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"); a negation or
+(normalised: "1.2 million" = "1,200,000", "19:40" = "7:40 pm"), each given there for the same thing (its unit,
+noun, verb, subject, preposition and time: :func:`_misbound`); its names must be in the span or a
+neighbouring sentence (aliases: "U.S." = "United States", "Hegseth" = "Pete Hegseth"), and not where the span
+puts another name (:func:`_name_displaced`); a negation or
 antonym the span lacks, a subject or a speaker the span gives to someone else, fail it, and so does
 saying more than the span (what it hedges, makes conditional, reports or quotes stated as fact, a
 failure, denial or cause it does not give, the future stated as done: :func:`_overstated`), and so does a
@@ -257,6 +259,20 @@ class Quantity:
     approx: float = 0.0  # how far a rounded figure ("1.2 million", "about 40,000") may be off
 
 
+@dataclass(frozen=True)
+class Binding:
+    """What a figure of a sentence is the figure of (empty fields where the parse says nothing): the noun it
+    counts ("16,000 jobs": "job"; "unemployment is 5%": "unemployment"), the verb it hangs from ("cut"), that
+    verb's subject (its names, folded, or its noun), the preposition before it ("from 3 million", "to 5
+    million") and the time words said with the verb ("in October": "october")."""
+
+    noun: str = ""
+    verb: str = ""
+    subject: frozenset[str] = frozenset()
+    prep: str = ""
+    time: frozenset[str] = frozenset()
+
+
 def _currency_after(text: str, end: int) -> str:
     word = re.match(r"\s*([A-Za-z]+)", text[end:end + 16])
     return _CURRENCY_WORDS.get(word.group(1).lower(), "") if word else ""
@@ -271,6 +287,11 @@ def _unit_after(text: str, end: int) -> str:
 
 def quantities(text: str) -> list[Quantity]:
     """The numbers, amounts, percentages, dates and times of ``text``, normalised."""
+    return [q for q, _ in located_quantities(text)]
+
+
+def located_quantities(text: str) -> list[tuple[Quantity, tuple[int, int]]]:
+    """:func:`quantities` with where each stands in ``text`` ((start, end) of its characters)."""
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
 
@@ -366,7 +387,7 @@ def quantities(text: str) -> list[Quantity]:
                               approx=0.5 * _SCALES[scale_word] if scale_word in ("million", "billion", "trillion")
                               else 0.0))
         taken.append(m.span())
-    return found
+    return list(zip(found, taken, strict=True))
 
 
 def _loose(m: re.Match[str]) -> Quantity:
@@ -670,6 +691,10 @@ class Sentence:
     describing: tuple[tuple[str, str], ...] = field(default=())
     # (lemma, text) of its content words: no names, figures, frame or light words
     words: tuple[tuple[str, str], ...] = field(default=())
+    bindings: tuple[Binding, ...] = field(default=())  # what each of ``quantities`` is the figure of
+    # (head lemma, relation, name) of each name: ("tariff", "poss", "Trump") for "Trump's tariffs", ("find",
+    # "prep:in", "Palm Springs") for "found … in Palm Springs"
+    slots: tuple[tuple[str, str, str], ...] = field(default=())
 
     @property
     def own_speaker(self) -> bool:
@@ -698,6 +723,96 @@ def _subject_names(verb: Token) -> tuple[str, bool]:
             words += [t.text for t in tokens[-1:]]
             return " ".join(words), child.pos_ == "PRON"
     return "", False
+
+
+# Words of a figure itself, on the way from its digits to what it counts ("5 %", "$ 1.2 million").
+_FIGURE_WORDS = frozenset({"%", "percent", "cent", "per", "million", "billion", "trillion", "thousand", "hundred",
+                           "dozen", "$", "€", "£", "¥", "us$", *_CURRENCY_WORDS})
+_COUNTED_DEPS = frozenset({"nummod", "quantmod", "compound", "amod", "nmod", "appos", "npadvmod"})
+
+
+def _binding(doc: Doc | Span, tokens: Sequence[Token]) -> Binding:
+    """What the figure written by ``tokens`` counts, and the verb, subject, preposition and time it goes with."""
+    ids = {t.i for t in tokens}
+    node = next((t for t in tokens if t.head.i not in ids or t.head.i == t.i), tokens[-1])
+    while node.head.i != node.i and node.head.lower_ in _FIGURE_WORDS and node.head.i not in ids:
+        ids.add(node.head.i)
+        node = node.head
+    noun = None
+    if node.dep_ in _COUNTED_DEPS and node.head.pos_ in ("NOUN", "PROPN") and node.head.i != node.i:
+        noun = node.head  # "16,000 jobs": where the noun stands decides the rest
+        node = noun
+        if noun.dep_ in ("amod", "compound", "nmod") and noun.head.pos_ in ("NOUN", "PROPN"):
+            # "the three-day festival", "a 22-year-old man": the figure describes that one; the sentence's
+            # verb is not its own ("The festival lasted three days")
+            return Binding(noun=noun.lemma_.lower(), subject=frozenset({noun.head.lemma_.lower()}))
+    elif node.dep_ == "pobj" and node.head.lower_ == "of" and node.head.head.pos_ == "NOUN":
+        noun = node.head.head  # "a rate of 5%"
+    elif node.dep_ in ("attr", "acomp", "oprd"):  # "unemployment is 5%"
+        noun = next((c for c in node.head.children if c.dep_ in ("nsubj", "nsubjpass") and c.pos_ in ("NOUN", "PROPN")),
+                    None)
+    prep = ""
+    if node.dep_ == "pobj" and node.head.pos_ == "ADP":
+        prep = node.head.lower_
+        node = node.head
+    verb = node.head
+    while verb.pos_ != "VERB" and verb.head.i != verb.i:
+        verb = verb.head
+    if verb.pos_ != "VERB" or verb.i == node.i or verb.lemma_.lower() in _LIGHT_VERBS or verb.lemma_.lower() in _SPEECH:
+        return Binding(noun=noun.lemma_.lower() if noun is not None else "", prep=prep)
+    inside = {t.i for t in node.subtree}
+    subject: frozenset[str] = frozenset()
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and child.i not in inside and child.pos_ != "PRON":
+            named = [t for t in child.subtree if t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS]
+            subject = frozenset(fold(" ".join(t.text for t in named)).split()) if named else frozenset(
+                {child.lemma_.lower()})
+    time = frozenset(
+        t.lower_ for c in verb.children if c.i not in inside and (
+            (c.dep_ in ("npadvmod", "tmod") and c.ent_type_ == "DATE")
+            or (c.dep_ == "prep" and any(g.ent_type_ == "DATE" for g in c.children)))
+        for t in c.subtree if t.ent_type_ == "DATE" and (t.is_alpha or t.is_digit) and not t.is_stop)
+    return Binding(noun=noun.lemma_.lower() if noun is not None else "", verb=verb.lemma_.lower(), subject=subject,
+                   prep=prep, time=time)
+
+
+# Relations a name is not bound by: a list item or an apposition stands beside another name, not in its place;
+# who speaks is the speaker check's.
+_LOOSE_SLOTS = frozenset({"conj", "appos", "ROOT", "punct", "dep", "cc", "npadvmod"})
+
+
+def _slots(doc: Doc | Span) -> tuple[tuple[str, str, str], ...]:
+    """Where each name of a parsed sentence stands: (head lemma, relation, name); see ``Sentence.slots``."""
+    found: list[tuple[str, str, str]] = []
+    for ent in doc.ents:
+        if ent.label_ not in _NAME_LABELS:
+            continue
+        root = ent.root
+        relation, head = root.dep_, root.head
+        if relation == "pobj" and head.pos_ == "ADP":
+            relation, head = f"prep:{head.lower_}", head.head
+        lemma = head.lemma_.lower()
+        if any(c.dep_ in ("conj", "cc") for c in root.children):
+            continue  # "Trump and MAGAnomics were …": a pair fills the place together
+        if (relation in _LOOSE_SLOTS or head.i == root.i or head.i in range(ent.start, ent.end)
+                or lemma in _LIGHT_VERBS or lemma in _SPEECH or not head.is_alpha):
+            continue
+        found.append((lemma, relation, ent.text))
+        if relation.startswith("prep:") and head.pos_ == "NOUN" and head.head.pos_ == "VERB":
+            # "found a space in X": the parse hangs "in X" on the noun or on the verb, so both hold it
+            found.append((head.head.lemma_.lower(), relation, ent.text))
+    return tuple(dict.fromkeys(found))
+
+
+def _bindings(doc: Doc | Span, text: str) -> tuple[tuple[Quantity, ...], tuple[Binding, ...]]:
+    """The quantities of a parsed sentence and what each is the figure of (a number's only)."""
+    offset = getattr(doc, "start_char", 0)
+    found, bound = [], []
+    for q, (start, end) in located_quantities(text):
+        tokens = [t for t in doc if start <= t.idx - offset < end]
+        found.append(q)
+        bound.append(_binding(doc, tokens) if tokens and q.kind == "number" else Binding())
+    return tuple(found), tuple(bound)
 
 
 # What makes a verb less than a statement of fact, by kind: a possibility ("may", "likely"), an accusation
@@ -947,11 +1062,12 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
                 run = []
         if run:
             speakers.append(" ".join(run))
+    found, bindings = _bindings(doc, text)
     return Sentence(
         text=text,
         forms=frozenset(forms),
         content=tuple(dict.fromkeys(content)),
-        quantities=tuple(quantities(text)),
+        quantities=found,
         names=tuple(dict.fromkeys(names)),
         negated=tuple(negated),
         verbs=tuple(verbs),
@@ -974,6 +1090,8 @@ def analyse(doc: Doc | Span, text: str) -> Sentence:
         attributed=attributed,
         describing=describing,
         words=words,
+        bindings=bindings,
+        slots=_slots(doc),
     )
 
 
@@ -1171,10 +1289,22 @@ class ClaimChecker:
         # Facts: every number, date and time of the claim is in the span (or the publication date).
         facts = [q for s in inside for q in s.quantities]
         stamp = quantities(_published_day(published)) if published else []
-        for q in claim.quantities:
-            if any(_same(q, f) for f in facts) or _stamped(q, stamp, inside):
+        for n, q in enumerate(claim.quantities):
+            if any(_same(q, f) for f in facts):
+                # … and for the same thing: not a figure of the span moved onto another fact (a claim the
+                # passage holds word for word moved nothing)
+                misplaced = "" if quoted else _misbound(q, _bindings_of(claim)[n], claim, inside, similarity)
+                if misplaced:
+                    return misplaced
+                continue
+            if _stamped(q, stamp, inside):
                 continue
             if _years(q) and any(_same(q, f) for text in around for f in quantities(text)):
+                # a year of a sentence beside the span, unless the span gives another year of the same event
+                rival = "" if quoted else _closer_rival(q, _bindings_of(claim)[n], claim, inside,
+                                                        _word_match(similarity), 1)
+                if rival:
+                    return f"the passage says {rival}"
                 continue
             same_kind = list(dict.fromkeys(f.text for f in facts if _comparable(q, f)))
             if same_kind:
@@ -1187,6 +1317,11 @@ class ClaimChecker:
         for name in claim.names:
             if not name_in(name, near, passage_hay):
                 return f"the passage does not mention {name}"
+            # … in its place: where the span puts another name and never this one ("concerns over Trump's
+            # tariffs" for the claim's "Nasdaq's tariffs"), the name is the span's, moved
+            other = "" if quoted else _name_displaced(name, claim, inside)
+            if other:
+                return f"the passage says {other} there, not {name}"
         # Describing words: "unrivaled", "record", "largest" are the span's own words (or close synonyms).
         words = "" if quoted else _unstated(claim, inside, [*around, title], similarity, asked)
         if words:
@@ -1645,6 +1780,108 @@ def _comparable(claim: Quantity, fact: Quantity) -> bool:
     if fact.kind != "number" or _years(claim) != _years(fact):
         return False
     return not claim.currency or not fact.currency or claim.currency == fact.currency
+
+
+def _bindings_of(sentence: Sentence) -> tuple[Binding, ...]:
+    return sentence.bindings if len(sentence.bindings) == len(sentence.quantities) else (
+        (Binding(),) * len(sentence.quantities))
+
+
+def _unit_said(unit: str, sentence: Sentence) -> bool:
+    """Whether ``sentence`` says ``unit`` (a currency, "%", "points" or a unit of :data:`_UNITS`) of one of its
+    figures or in a word: "$5 million, up from 3 million" gives the 3 million in dollars too."""
+    if any(f.currency == unit for f in sentence.quantities):
+        return True
+    low = sentence.text.lower()
+    if unit == "%":
+        return "%" in low or "percent" in low or "per cent" in low
+    if unit == "points":
+        return "point" in low
+    words = re.findall(r"[a-z]+", low)
+    return (any(_UNITS.get(w) == unit or _CURRENCY_WORDS.get(w) == unit for w in words)
+            or any(sign in low for sign, currency in _CURRENCY_SIGNS.items() if currency == unit))
+
+
+def _agreement(mine: Binding, theirs: Binding, similar: Callable[[str, str], bool]) -> int:
+    """How far two figures' bindings say the same thing: +1 for each of noun, verb, subject, preposition and
+    time both give alike, −1 for each both give otherwise (a noun or verb may be a close synonym)."""
+    score = 0
+    for a, b in ((mine.noun, theirs.noun), (mine.verb, theirs.verb)):
+        if a and b:
+            score += 1 if similar(a, b) else -1
+    for x, y in ((mine.subject, theirs.subject), (mine.time, theirs.time)):
+        if x and y:
+            score += 1 if x & y else -1
+    if mine.prep and theirs.prep:
+        score += 1 if mine.prep == theirs.prep else -1
+    return score
+
+
+def _misbound(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sentence],
+              similarity: Callable[[str, Sequence[str]], Sequence[float]] | None) -> str:
+    """Why the span's ``q`` (a figure of ``claim``, bound to ``mine``) is the figure of something else ("" when
+    it may be the claim's): the span gives it without the claim's unit ("1,200%" for "1,200 residents", "1,200
+    years"), of another noun and with nothing else alike (verb, subject, preposition, time), or another
+    figure of the span is bound more closely to what the claim says ("cutting 14,000 jobs" where the passage
+    cuts 16,000 jobs after 14,000 roles in October). A figure said bare beside one that names what it counts
+    ("16,000 jobs, after 14,000 in October") may take that noun when its own verb, preposition or time agree."""
+    if q.kind != "number":
+        return ""
+    held = [(f, b, s) for s in inside for f, b in zip(s.quantities, _bindings_of(s), strict=True) if _same(q, f)]
+    if q.currency:
+        held = [(f, b, s) for f, b, s in held if f.currency or f.kind != "number" or _unit_said(q.currency, s)]
+        if not held:
+            return f"the passage does not give {q.text} in those units"
+    similar = _word_match(similarity)
+    best = max(_agreement(mine, b, similar) for _, b, _ in held)
+    if best < 0 and all(mine.noun and b.noun and not similar(mine.noun, b.noun) for _, b, _ in held):
+        return f"the passage gives {q.text} of something else"
+    rival = _closer_rival(q, mine, claim, inside, similar, best)
+    return f"the passage says {rival} of that, {q.text} of something else" if rival else ""
+
+
+def _word_match(similarity: Callable[[str, Sequence[str]], Sequence[float]] | None) -> Callable[[str, str], bool]:
+    """Whether two words (lemmas) are one: equal, of one stem, or close synonyms (``WORD_SYNONYM_COSINE``)."""
+    cache: dict[tuple[str, str], bool] = {}
+
+    def similar(a: str, b: str) -> bool:
+        if a == b or _stem(a) == _stem(b):
+            return True
+        if similarity is None:
+            return False
+        if (a, b) not in cache:
+            cache[a, b] = float(similarity(a, [b])[0]) >= WORD_SYNONYM_COSINE
+        return cache[a, b]
+
+    return similar
+
+
+def _closer_rival(q: Quantity, mine: Binding, claim: Sentence, inside: Sequence[Sentence],
+                  similar: Callable[[str, str], bool], above: int) -> str:
+    """A figure of the span of ``q``'s kind, not one the claim states, bound to what ``q`` is bound to (``mine``)
+    more closely than ``above`` ("" when none)."""
+    rivals = [(_agreement(mine, b, similar), f.text) for s in inside
+              for f, b in zip(s.quantities, _bindings_of(s), strict=True)
+              if f.kind == "number" and f.currency == q.currency and _years(f) == _years(q)
+              and not any(_same(c, f) for c in claim.quantities)]
+    top = max(rivals, default=(above, ""))
+    return top[1] if top[0] > above else ""
+
+
+def _name_displaced(name: str, claim: Sentence, inside: Sequence[Sentence]) -> str:
+    """The name the span's sentences ``inside`` put where ``claim`` puts ``name`` (same head word, same relation),
+    when they never put ``name`` (or another form of it) there nor name it in that sentence ("" when they do, or
+    put no name there)."""
+    for head, relation, mine in claim.slots:
+        if mine != name:
+            continue
+        theirs = [(other, s) for s in inside for h, r, other in s.slots if h == head and r == relation]
+        if theirs and not any(_subject_matches(name, other) for other, _ in theirs):
+            other, sentence = theirs[0]
+            hay = _Hay([sentence.text])
+            if not name_in(name, hay, hay):  # named elsewhere in that sentence: the parse may differ, not the fact
+                return other
+    return ""
 
 
 def _subject_matches(claim_subject: str, span_subject: str) -> bool:

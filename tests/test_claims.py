@@ -478,6 +478,76 @@ def test_a_figure_is_compared_with_its_unit(claim: str, supported: bool) -> None
     assert verdict.supported is supported, verdict.reason
 
 
+AMAZON = ("Amazon said on Wednesday it was cutting 16,000 jobs worldwide, after cutting 14,000 corporate roles in "
+          "October. The company employs about 1.55 million people. Shares of Microsoft rose 2% after the "
+          "announcement, while Amazon's fell 1%.")
+AMAZON_BARE = "Amazon said on Wednesday it was cutting 16,000 jobs worldwide, after cutting 14,000 in October."
+REGION = "The region lost about 1,200 jobs last year, officials said. Unemployment in the region rose sharply."
+VALLEY = "More than 1,200 people have lived in the valley since the dam was built in 1950, the county said."
+SALES = "Sales rose to 5 million units last year from 3 million in 2024, the company said."
+TAX = "The tax rose to $5 million this year, up from 3 million last year."
+
+
+@pytest.mark.parametrize(
+    ("passage", "claim"),
+    [
+        (AMAZON, "Amazon said on Wednesday it was cutting 14,000 jobs worldwide."),  # the sceptic's (H3, r11)
+        (AMAZON_BARE, "Amazon said on Wednesday it was cutting 14,000 jobs worldwide."),
+        (AMAZON, "Amazon's shares fell 2% after the announcement."),
+        (REGION, "The region's unemployment is around 1,200%."),
+        (VALLEY, "People have lived in the valley for more than 1,200 years."),
+        (VALLEY, "The valley's unemployment is around 1,200%."),
+        (SALES, "Sales rose to 3 million units last year."),
+    ],
+)
+def test_a_figure_of_the_passage_put_on_another_fact_is_flagged(passage: str, claim: str) -> None:
+    assert not check_claim(claim, passage).supported
+
+
+@pytest.mark.parametrize(
+    ("passage", "claim"),
+    [
+        (AMAZON, "Amazon said on Wednesday it was cutting 16,000 jobs worldwide."),
+        (AMAZON, "Amazon cut 14,000 corporate roles in October."),
+        (AMAZON, "Amazon's shares fell 1% after the announcement."),
+        (AMAZON_BARE, "Amazon cut 14,000 jobs in October."),  # the noun of the same sentence
+        (AMAZON_BARE, "In October, Amazon cut 14,000 jobs."),  # its time moved before it
+        (REGION, "The region lost about 1,200 jobs last year."),
+        (VALLEY, "More than 1,200 people have lived in the valley since 1950."),
+        (SALES, "Sales rose from 3 million units in 2024."),
+        (TAX, "The tax was $3 million last year."),  # the unit of the same sentence
+        ("The council hired five new teachers this year.", "The council hired 5 new teachers this year."),
+        ("The council hired 5 new teachers this year.", "The council hired five new teachers this year."),
+        ("Between 10 and 20 people were hurt in the crash on Monday.", "Between 10 and 20 people were hurt."),
+        ("Between 10 and 20 people were hurt in the crash on Monday.", "From 10 to 20 people were hurt in the crash."),
+    ],
+)
+def test_a_figure_restated_with_its_noun_unit_time_or_in_words_is_supported(passage: str, claim: str) -> None:
+    verdict = check_claim(claim, passage)
+    assert verdict.supported, verdict.reason
+
+
+PALM = ("Once while sitting outside the Starbucks at the corner of Tahquitz and Palm Canyon, I realized I had found "
+        "a similar space in Palm Springs. I grew up in Amsterdam.")
+STOCKS = ("Stock indexes continue to grow, recovering from the sell-off this spring driven by concerns over Trump's "
+           "tariffs. The Nasdaq rose 2% on Tuesday.")
+
+
+@pytest.mark.parametrize(
+    ("passage", "claim", "supported"),
+    [
+        (PALM, "Sitting outside the Starbucks, I realized I had found a similar space in Amsterdam.", False),
+        (STOCKS, "Stock indexes are recovering from the sell-off driven by concerns over Nasdaq's tariffs.", False),
+        (PALM, "Sitting outside the Starbucks, I realized I had found a similar space in Palm Springs.", True),
+        (STOCKS, "Stock indexes are recovering from the sell-off driven by concerns over Trump's tariffs.", True),
+        (PALM, "I grew up in Amsterdam.", True),
+    ],
+)
+def test_a_name_of_the_passage_put_in_another_names_place_is_flagged(passage: str, claim: str, supported: bool) -> None:
+    verdict = check_claim(claim, passage)
+    assert verdict.supported is supported, verdict.reason
+
+
 @pytest.mark.parametrize(
     ("claim", "supported"),
     [
