@@ -333,3 +333,41 @@ def test_dense_search_asks_chroma_for_more_than_it_holds_without_counting_first(
     assert chunks > 3 and len({chunk_id for chunk_id, _, _ in found}) == len(found) == chunks
     assert [s for _, s, _ in found] == sorted((s for _, s, _ in found), reverse=True)
     assert fake_store.dense_search(vector, 500, where={"outlet": {"$in": ["No Such Outlet"]}}) == []
+
+
+def test_a_filtered_dense_search_reads_the_nearest_chunks_first_and_asks_chroma_only_when_too_few_pass(
+    fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A date or outlet filter first tests the nearest chunks (``Filters.admits``, the same rule as Chroma's
+    ``where``) and runs Chroma's filtered query — 50-80× slower — only when fewer than asked pass; either way
+    the chunks found are those of the filtered query."""
+    news = tmp_path / "news"
+    news.mkdir()
+    for n in range(30):
+        day = f"2026-0{1 + n % 3}-1{n % 9}" if n != 11 else ""  # three months; one article without a date
+        (news / f"s{n:02d}.md").write_text(
+            f"---\ntitle: Ferry story {n}\noutlet: {'Courier' if n % 2 else 'Gazette'}\n"
+            + (f"published: {day}\n" if day else "") + "---\n"
+            + " ".join(f"The harbour ferry crossing number {n} runs at {7 + n % 5} o'clock, paragraph {p}."
+                       for p in range(6)) + "\n")
+    ingest([str(news)], fake_store.settings, store=fake_store)
+    assert fake_store.collection.count() > 4 * 3  # more chunks than the nearest 4 × limit read below
+    vector = np.asarray(fake_store.embedder.embed_query("harbour ferry crossings"), dtype=np.float32)
+    wheres: list[Any] = []
+    collection = type(fake_store.collection)
+    original = collection.query
+    monkeypatch.setattr(collection, "query", lambda self, **kw: wheres.append(kw.get("where")) or original(self, **kw))
+    for filters, limit, asks_chroma in [
+        (Filters(date_to="2026-03-31"), 5, False),  # nearly everything passes: the nearest chunks suffice
+        (Filters(outlets=("Courier",)), 5, False),
+        (Filters(date_from="2026-03-01", date_to="2026-03-12", outlets=("Gazette",)), 3, True),  # two articles pass
+        (Filters(date_from="2026-02-01", date_to="2026-02-28"), 200, False),  # fewer chunks than 4 × 200: all read
+        (Filters(date_to="2026-01-31"), 3, False),
+    ]:
+        wheres.clear()
+        found = fake_store.dense_search(vector, limit, filters.chroma_where(), filters.admits)
+        assert bool([w for w in wheres if w]) == asks_chroma, (filters, wheres)
+        wheres.clear()
+        exact = fake_store.dense_search(vector, limit, filters.chroma_where())
+        assert [cid for cid, _, _ in found] == [cid for cid, _, _ in exact], filters
+        assert found, filters
