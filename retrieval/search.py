@@ -122,9 +122,7 @@ class Filters:
         day = day if isinstance(day, int) else 0
         if self.date_from and day < _day(self.date_from):
             return False
-        if self.date_to and not (0 < day <= _day(self.date_to)):
-            return False
-        return True
+        return not self.date_to or 0 < day <= _day(self.date_to)
 
 
 def _day(iso: str) -> int:
