@@ -51,6 +51,7 @@ from retrieval.extract import (
     EXTRACT_SENTENCES,
     answer_sentences,
     choose_sentences,
+    cited_sentences,
     digest,
     passage_sentences,
     score_sentences,
@@ -806,7 +807,7 @@ class Assistant:
         on, :meth:`relation_support`) gain ``EXTRACT_RELATION_WEIGHT`` (``retrieval.extract``).
         """
         chosen = self.extract_candidates(question, passages, ask, EXTRACT_SENTENCES, support, as_of)
-        return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
+        return cited_sentences(chosen)
 
     def extract_candidates(self, question: str, passages: Sequence[Passage], ask: Ask | None = None,
                            limit: int = EXTRACT_SENTENCES, support: dict[int, set[str]] | None = None,

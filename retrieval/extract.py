@@ -121,6 +121,28 @@ def choose_sentences(sentences: Sequence[Sequence[str]], scored: Sequence[Sequen
     return chosen
 
 
+_ENDED = ".!?"
+_CLOSERS = "\"'”’)]»"
+
+
+def ended(sentence: str) -> str:
+    """``sentence`` ending as a sentence: a heading or a list item the chunk ran into the next sentence
+    ("… in Brisbane, Australia" before "The 2026 Winter Olympics will be hosted …") gets a full stop, so
+    that its citation ends it and the answer's next sentence is read — and verified — on its own (without
+    one, the two were checked as one claim against each other's passage and shown unsupported: 4 of 121
+    half-A answers, 7 of 112 half-B, docs/results.md, session 18)."""
+    body = sentence.rstrip()
+    core = body.rstrip(_CLOSERS)
+    if not core or core[-1] in _ENDED:
+        return body
+    return body.rstrip(":;,–—- ") + "."
+
+
+def cited_sentences(chosen: Sequence[tuple[float, int, str]] | Sequence[tuple[int, int, str]]) -> str:
+    """The extractive answer's text: each chosen sentence, ended (:func:`ended`), with its passage's marker."""
+    return " ".join(_cite(ended(sentence), n) for _, n, sentence in chosen)
+
+
 def digest(passages: Sequence[Passage]) -> str:
     """What happened on a day (``days.asked_days``): the first sentence of each of that day's articles
     (their best-ranked passage), the best-ranked articles first, at most ``EXTRACT_SENTENCES``."""
@@ -131,4 +153,4 @@ def digest(passages: Sequence[Passage]) -> str:
         if sentences and (p.article_id not in first or p.start < first[p.article_id][0]):
             first[p.article_id] = (p.start, n, sentences[0])
     chosen = sorted(first.values(), key=lambda f: f[1])[:EXTRACT_SENTENCES]
-    return " ".join(_cite(sentence, n) for _, n, sentence in chosen)
+    return cited_sentences(chosen)

@@ -600,6 +600,35 @@ def test_the_extractive_fallback_is_judged_as_extracted_sentences(port_index: Pa
     assert [u.reason for u in model.unsupported] == ['the passage does not say "controversial"'], model.unsupported
 
 
+def test_an_extracted_heading_ends_before_the_next_extracted_sentence(port_index: Path, embedder: Any) -> None:
+    """A subheading without a full stop, extracted before a sentence of another passage, used to run into it:
+    verified as one sentence against either passage (shown unsupported, or the second passage's sentence cited
+    to the first article). Each extracted sentence now ends at its own citation and cites its own article."""
+    settings = Settings(data_dir=port_index, backend="extractive")
+    answer = Assistant(settings, store=Store(settings, embedder=embedder)).answer(
+        "What did the Kessel harbour council decide about the green port plan?")
+    assert "after Marrow vote [" in answer.text and not answer.unsupported, (answer.text, answer.unsupported)
+    heading_marker = answer.text.split("after Marrow vote [", 1)[1]
+    assert re.match(r"\d+\]\. ", heading_marker), answer.text  # the heading's marker ends it
+    by_quote = {c.quote.split()[0]: c for c in answer.citations}
+    vote = next(c for c in answer.citations if "voted on Monday" in c.quote)
+    heading = next(c for c in answer.citations if c.quote.startswith("“Green port”"))
+    assert vote.title == "Council vote on the port" and heading.title == "Port plans", by_quote
+
+
+@pytest.mark.parametrize(("sentence", "shown"), [
+    ("Summer Olympics in Brisbane, Australia", "Summer Olympics in Brisbane, Australia."),
+    ("Here is a list of the winners:", "Here is a list of the winners."),
+    ("He said: \u201cWe will walk away.\u201d", "He said: \u201cWe will walk away.\u201d"),
+    ("Does the flag always have 13 stripes?", "Does the flag always have 13 stripes?"),
+    ("The vote (held on Monday.)", "The vote (held on Monday.)"),
+])
+def test_an_extracted_sentence_is_ended(sentence: str, shown: str) -> None:
+    from retrieval.extract import ended
+
+    assert ended(sentence) == shown
+
+
 WRAPPED_FERRY = """---
 title: Marrow Island gets later ferries
 outlet: Island Post
