@@ -113,17 +113,6 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def admits(self, metadata: Mapping[str, Any]) -> bool:
-        """Whether a chunk with this Chroma ``metadata`` passes :meth:`chroma_where` (the same rule, read in
-        Python: ``Store.dense_search`` filters its nearest chunks with it before asking Chroma to)."""
-        if self.outlets and metadata.get("outlet") not in self.outlets:
-            return False
-        day = metadata.get("day")
-        day = day if isinstance(day, int) else 0
-        if self.date_from and day < _day(self.date_from):
-            return False
-        return not self.date_to or 0 < day <= _day(self.date_to)
-
 
 def _day(iso: str) -> int:
     day = parse_day(iso)
@@ -346,7 +335,7 @@ def search(
                 )
         qvec, timings["embed"] = _timed(lambda: store.embedder.encode([query])[0])
         if mode != "keyword":
-            dense, timings["dense"] = _timed(store.dense_search, qvec, fetch, filters.chroma_where(), filters.admits)
+            dense, timings["dense"] = _timed(store.dense_search, qvec, fetch, filters.chroma_where())
         if keyword_job is not None:
             hits, timings["keyword"] = keyword_job.result()
             keyword_ids = [h.chunk_id for h in hits]

@@ -38,6 +38,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import operator
 import os
 import threading
 import time
@@ -71,6 +72,40 @@ RETIRED_VIEW_SECONDS = 60.0  # a replaced embedded view is released this long af
 # of thousands of chunks), so that questions asked during a long ingest do not each pay for a reopen.
 MIN_VIEW_SECONDS = 2.0
 VIEW_COST_FACTOR = 10.0
+
+# The comparisons of Chroma's where filter that where_admits reads.
+_COMPARED: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le, "$eq": operator.eq,
+}
+
+
+def where_admits(where: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
+    """Whether a chunk's ``metadata`` passes Chroma's ``where`` filter, read in Python (``$and``, ``$or``,
+    ``$in``, ``$eq``/``$gt``/``$gte``/``$lt``/``$lte`` and a bare value; a key the chunk lacks fails, as in
+    Chroma) — the one rule of ``search.Filters.chroma_where``, not a second one. Raises ValueError for
+    anything else (the caller asks Chroma)."""
+    for key, condition in where.items():
+        if key in ("$and", "$or"):
+            verdicts = (where_admits(part, metadata) for part in condition)
+            held = all(verdicts) if key == "$and" else any(verdicts)
+        elif key.startswith("$"):
+            raise ValueError(f"unread operator {key}")
+        else:
+            value = metadata.get(key)
+            tests = condition.items() if isinstance(condition, Mapping) else [("$eq", condition)]
+            held = value is not None
+            for op, argument in tests:
+                if not held:
+                    break
+                if op == "$in":
+                    held = value in argument
+                elif op in _COMPARED and type(value) is type(argument):
+                    held = _COMPARED[op](value, argument)
+                else:
+                    raise ValueError(f"unread condition {op} on {key}")
+        if not held:
+            return False
+    return True
 
 
 class IndexMismatchError(RuntimeError):
@@ -673,15 +708,14 @@ class Store:
 
     # --- reads ---------------------------------------------------------------------------------
     def dense_search(
-        self, vector: np.ndarray, limit: int, where: dict[str, Any] | None = None,
-        admits: Callable[[Mapping[str, Any]], bool] | None = None,
+        self, vector: np.ndarray, limit: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float, np.ndarray]]:
         """(chunk id, cosine similarity, vector) of the nearest chunks; with ``where`` (Chroma's filter) only
-        of chunks it keeps. ``admits``: the same filter as a test of a chunk's metadata — then the nearest
-        ``DENSE_OVERFETCH`` × ``limit`` chunks are fetched unfiltered and tested, and Chroma's filtered query
-        runs only when fewer than ``limit`` of them pass: a filtered query costs 100-175 ms at 37 k chunks
-        against 2-4 ms unfiltered (it reads every chunk's metadata), and a date window or "as of" a day
-        usually keeps most of the nearest chunks (docs/results.md, session 18)."""
+        of chunks it keeps. The nearest ``DENSE_OVERFETCH`` × ``limit`` chunks are then fetched unfiltered and
+        tested against ``where`` (:func:`where_admits`), and Chroma's filtered query runs only when fewer than
+        ``limit`` of them pass (or ``where`` says what this module does not read): a filtered query costs
+        100-175 ms at 37 k chunks against 2-4 ms unfiltered (it reads every chunk's metadata), and a date
+        window or "as of" a day usually keeps most of the nearest chunks (docs/results.md, session 18)."""
 
         # No count() first to cap ``limit``: Chroma 1.x returns what it has (nothing from an empty
         # collection), and a count cost as much as the query itself (5-9 ms of ~8 ms at 37 k chunks).
@@ -703,13 +737,17 @@ class Store:
                 for i, d, e in zip(result["ids"][0], result["distances"][0], result["embeddings"][0], strict=True)
             ]
 
-        if where and admits is not None:
+        if where:
             wide = self._read(query(limit * DENSE_OVERFETCH, filtered=False))
             found = rows(wide)
-            kept = [row for row, meta in zip(found, (wide["metadatas"] or [[]])[0] or [], strict=False)
-                    if admits(meta or {})]
-            if len(kept) >= limit or len(found) < limit * DENSE_OVERFETCH:  # enough, or every chunk was read
-                return kept[:limit]
+            try:
+                kept = [row for row, meta in zip(found, (wide["metadatas"] or [[]])[0] or [], strict=False)
+                        if where_admits(where, meta or {})]
+            except ValueError:  # an operator read only by Chroma
+                kept = []
+            else:
+                if len(kept) >= limit or len(found) < limit * DENSE_OVERFETCH:  # enough, or every chunk was read
+                    return kept[:limit]
         return rows(self._read(query(limit, filtered=True)))
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -338,9 +338,9 @@ def test_dense_search_asks_chroma_for_more_than_it_holds_without_counting_first(
 def test_a_filtered_dense_search_reads_the_nearest_chunks_first_and_asks_chroma_only_when_too_few_pass(
     fake_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A date or outlet filter first tests the nearest chunks (``Filters.admits``, the same rule as Chroma's
-    ``where``) and runs Chroma's filtered query — 50-80× slower — only when fewer than asked pass; either way
-    the chunks found are those of the filtered query."""
+    """A date or outlet filter first tests the nearest chunks against Chroma's ``where``, read in Python
+    (``store.where_admits``), and runs Chroma's filtered query — 50-80× slower — only when fewer than asked
+    pass; either way the chunks found are those of Chroma's filtered query."""
     news = tmp_path / "news"
     news.mkdir()
     for n in range(30):
@@ -365,9 +365,33 @@ def test_a_filtered_dense_search_reads_the_nearest_chunks_first_and_asks_chroma_
         (Filters(date_to="2026-01-31"), 3, False),
     ]:
         wheres.clear()
-        found = fake_store.dense_search(vector, limit, filters.chroma_where(), filters.admits)
+        found = fake_store.dense_search(vector, limit, filters.chroma_where())
         assert bool([w for w in wheres if w]) == asks_chroma, (filters, wheres)
-        wheres.clear()
-        exact = fake_store.dense_search(vector, limit, filters.chroma_where())
-        assert [cid for cid, _, _ in found] == [cid for cid, _, _ in exact], filters
+        exact = fake_store.collection.query(query_embeddings=[vector], n_results=limit, where=filters.chroma_where())
+        assert [cid for cid, _, _ in found] == exact["ids"][0], filters
         assert found, filters
+
+
+@pytest.mark.parametrize(("where", "metadata", "admitted"), [
+    ({"day": {"$lte": 20260301}}, {"day": 20260301}, True),
+    ({"day": {"$lte": 20260301}}, {"day": 20260302}, False),
+    ({"$and": [{"day": {"$gte": 20260101}}, {"day": {"$gt": 0}}]}, {"day": 20260105}, True),
+    ({"$and": [{"day": {"$lte": 20260101}}, {"day": {"$gt": 0}}]}, {"day": 0}, False),  # an unknown date
+    ({"outlet": {"$in": ["Courier"]}}, {"outlet": "Courier"}, True),
+    ({"outlet": {"$in": ["Courier"]}}, {}, False),  # a key the chunk lacks fails, as in Chroma
+    ({"$or": [{"outlet": "AP"}, {"day": {"$lt": 5}}]}, {"outlet": "BBC", "day": 3}, True),
+])
+def test_where_admits_reads_chromas_filter(where: dict[str, Any], metadata: dict[str, Any], admitted: bool) -> None:
+    from retrieval.store import where_admits
+
+    assert where_admits(where, metadata) is admitted
+    assert where_admits(Filters(date_to="2026-03-01", outlets=("AP",)).chroma_where() or {},
+                        {"outlet": "AP", "day": 20260228})
+
+
+@pytest.mark.parametrize("where", [{"outlet": {"$nin": ["AP"]}}, {"$not": {}}, {"day": {"$lte": "2026"}}])
+def test_where_admits_leaves_what_it_does_not_read_to_chroma(where: dict[str, Any]) -> None:
+    from retrieval.store import where_admits
+
+    with pytest.raises(ValueError):
+        where_admits(where, {"outlet": "BBC", "day": 20260228})
