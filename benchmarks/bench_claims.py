@@ -64,7 +64,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,17 @@ class Case:
     claim: str
     source: str  # the article sentence the claim is made from (the question searched)
     article: int  # index of the article in the dump
+
+
+def add_cases(cases: list[Case], counts: dict[str, int], made: Mapping[str, tuple[str | None, str]], article: int,
+              per_kind: int, original: str | None) -> None:
+    """Each made ``(claim, source)`` as a case of its kind, at most ``per_kind`` a kind; a claim equal to
+    ``original`` (the sentence itself: nothing was changed) is none — None where a kind may equal it."""
+    for kind, (claim, source) in made.items():
+        if claim and claim != original and counts[kind] < per_kind:
+            counts[kind] += 1
+            cases.append(Case(kind, claim, source, article))
+
 
 
 def flat(text: str) -> str:
@@ -511,10 +522,7 @@ def extra_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                     second = _lower_first(docs[k + 1]).rstrip(".")
                     made["cause"] = (f"{doc.text.rstrip('.')} because {second}.", pair)
                     made["joined"] = (f"{doc.text.rstrip('.')}, and {second}.", pair)
-            for kind, (claim, source) in made.items():
-                if claim and claim != doc.text and counts[kind] < per_kind:
-                    counts[kind] += 1
-                    cases.append(Case(kind, claim, source, i))
+            add_cases(cases, counts, made, i, per_kind, doc.text)
     return cases
 
 
@@ -820,10 +828,7 @@ def sceptic_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: 
                 "synonym": use_synonym(doc),
                 "trimmed": trim_modifier(doc),
             }
-            for kind, claim in made.items():
-                if claim and claim != doc.text and counts[kind] < per_kind:
-                    counts[kind] += 1
-                    cases.append(Case(kind, claim, doc.text, i))
+            add_cases(cases, counts, {kind: (claim, doc.text) for kind, claim in made.items()}, i, per_kind, doc.text)
     return cases
 
 
@@ -983,10 +988,7 @@ def passage_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: 
                 "figure_worded": word_figure(doc.text),
                 "figure_noun": noun_for_bare_figure(doc),
             }
-            for kind, claim in made.items():
-                if claim and claim != doc.text and counts[kind] < per_kind:
-                    counts[kind] += 1
-                    cases.append(Case(kind, claim, doc.text, i))
+            add_cases(cases, counts, {kind: (claim, doc.text) for kind, claim in made.items()}, i, per_kind, doc.text)
     return cases
 
 
@@ -1025,10 +1027,7 @@ def build_cases(articles: list[dict[str, Any]], indices: list[int], per_kind: in
                 "negation": insert_negation(doc),
                 "speaker": swap_speaker(doc, people[i], others, text, rng),
             }
-            for kind, claim in made.items():
-                if claim and counts[kind] < per_kind:
-                    counts[kind] += 1
-                    cases.append(Case(kind, claim, doc.text, i))
+            add_cases(cases, counts, {kind: (claim, doc.text) for kind, claim in made.items()}, i, per_kind, None)
     return (cases + extra_cases(articles, indices, per_kind, seed, nlp)
             + sceptic_cases(articles, indices, per_kind, seed, nlp)
             + passage_cases(articles, indices, per_kind, seed, nlp))
