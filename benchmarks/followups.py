@@ -67,9 +67,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from retrieval.answer import Assistant  # noqa: E402
-from retrieval.evidence import Ask, evidence_names, has_name, question_ask, stem, terms_needed  # noqa: E402
-from retrieval.followups import FollowUp, followup_retrieve, followup_search  # noqa: E402
-from retrieval.names import fold  # noqa: E402
+from retrieval.evidence import folded_words  # noqa: E402
+from retrieval.followups import FollowUp, followup_retrieve, followup_search, story_of  # noqa: E402
 from retrieval.search import Filters, parse_day  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.store import Store  # noqa: E402
@@ -272,28 +271,19 @@ _FOLDED: dict[str, tuple[str, set[str]]] = {}  # article id -> (folded text, its
 
 def story_articles(question: str, follow: FollowUp, ids: Sequence[str], originals: dict[str, str],
                    settings: Settings) -> set[str]:
-    """The articles of ``ids`` that ``on_topic`` ties to the follow-up's story by their whole text (as
-    ``on_topic(question, follow, …, article_text=…)`` without the citations: the same names rule,
-    ``evidence_names(…, waive_qualifiers=True)``, and ``terms_needed``), with each article's folding and
-    stemming done once for the whole run: on whole articles the product's check takes ~40 ms an article,
-    and the diagnosis asks it of every article naming X."""
-    topic = question_ask(follow.topic) if follow.topic else Ask((), frozenset())
-    own = set(question_ask(question).names)
-    names = [n for n in evidence_names(topic, (), settings, waive_qualifiers=True)[0] if n not in own]
-    if not names and not topic.terms:
+    """The articles of ``ids`` that ``on_topic`` ties to the follow-up's story by their whole text (its
+    ``story_of``, without the citations), with each article's folding and stemming done once for the whole
+    run (``_FOLDED``): on whole articles that takes ~40 ms an article, and the diagnosis asks it of every
+    article naming X."""
+    story = story_of(question, follow, settings)
+    if story is None:
         return set(ids)
-    needed = terms_needed(len(topic.terms), settings.terms_counted)
     out = set()
     for aid in ids:
         text = originals.get(aid, "")
         if aid not in _FOLDED:
-            folded = fold(text)
-            _FOLDED[aid] = folded, {stem(w) for w in re.findall(r"[\w']+", folded)}
-        folded, stems = _FOLDED[aid]
-        if names:
-            if any(has_name(n, folded, stems, text) for n in names):
-                out.add(aid)
-        elif len(topic.terms & stems) >= needed:
+            _FOLDED[aid] = folded_words(text)
+        if story.holds(text, _FOLDED[aid]):
             out.add(aid)
     return out
 

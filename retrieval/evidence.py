@@ -570,10 +570,16 @@ def offers_answer(
     return any(stem(m.group(0)) not in asked for m in _CAPITAL.finditer(sentence))
 
 
-def coverage(ask: Ask, text: str) -> tuple[float, float]:
-    """(share of the ask's names, share of its key terms) that ``text`` contains."""
+def folded_words(text: str) -> tuple[str, set[str]]:
+    """``text`` folded (``names.fold``) and the stems of its words: what :func:`coverage` reads of a text."""
     folded = fold(text)
-    stems = {stem(w) for w in re.findall(r"[\w']+", folded)}
+    return folded, {stem(w) for w in re.findall(r"[\w']+", folded)}
+
+
+def coverage(ask: Ask, text: str, words: tuple[str, set[str]] | None = None) -> tuple[float, float]:
+    """(share of the ask's names, share of its key terms) that ``text`` contains; ``words``: its
+    :func:`folded_words`, when the caller keeps them for many asks."""
+    folded, stems = words or folded_words(text)
     held = [n for n in ask.names if has_name(n, folded, stems, text)]
     names = len(held) / len(ask.names) if ask.names else 1.0
     # A name held in another form holds its words as key terms too ("uk" in "The British government said").

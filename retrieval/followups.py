@@ -215,37 +215,51 @@ def followup_search(question: str, history: History) -> FollowUp | None:
                     topic, after, before)
 
 
-def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignore: Sequence[str] = (),
-             article_text: Callable[[str], str] | None = None, *, settings: Settings) -> list[bool]:
-    """Which ``passages`` belong to the story a follow-up refers to, so that its answer is about that
-    story or refused — never another story's words ("What did the UK say about it?" after a question on
-    a trade deal is not answered by the UK's fuel duty): an article the previous answer cited, or one
-    whose text (``article_text``: the whole article; else the passage with its title) names a name of the
-    question that set the topic, one the follow-up does not name itself; a topic naming none: half of
-    its key terms (``terms_needed``). All True when the topic asks about nothing (every question was a
-    follow-up)."""
+@dataclass(frozen=True)
+class Story:
+    """What ties a text to the story a follow-up refers to (:func:`story_of`): a name of the question that
+    set the topic, one the follow-up does not name itself; a topic naming none: half of its key terms."""
+
+    ask: Ask
+    needed: int  # key terms a text must hold when the topic names nothing (``terms_needed``)
+
+    def holds(self, text: str, words: tuple[str, set[str]] | None = None) -> bool:
+        """Whether ``text`` (its ``evidence.folded_words`` when the caller keeps them) is of the story."""
+        named, terms = coverage(self.ask, text, words)
+        return named > 0 if self.ask.names else round(terms * len(self.ask.terms)) >= self.needed
+
+
+def story_of(question: str, follow: FollowUp, settings: Settings, ignore: Sequence[str] = ()) -> Story | None:
+    """The :class:`Story` the follow-up ``question`` refers to; None when its topic asks about nothing (every
+    question was a follow-up): then every text is of it."""
     topic = question_ask(follow.topic, ignore) if follow.topic else Ask((), frozenset())
     own = set(question_ask(question, ignore).names)
     # (A qualifier — "Which *AI* company …" — names the kind of answer, not the story.)
     names = [n for n in evidence_names(topic, (), settings, waive_qualifiers=True)[0] if n not in own]
     if not names and not topic.terms:
+        return None
+    return Story(Ask(tuple(names), topic.terms), terms_needed(len(topic.terms), settings.terms_counted))
+
+
+def on_topic(question: str, follow: FollowUp, passages: Sequence[Passage], ignore: Sequence[str] = (),
+             article_text: Callable[[str], str] | None = None, *, settings: Settings) -> list[bool]:
+    """Which ``passages`` belong to the story a follow-up refers to (:func:`story_of`), so that its answer is
+    about that story or refused — never another story's words ("What did the UK say about it?" after a
+    question on a trade deal is not answered by the UK's fuel duty): an article the previous answer cited,
+    or one whose text (``article_text``: the whole article; else the passage with its title) holds the
+    story. All True when the topic asks about nothing."""
+    story = story_of(question, follow, settings, ignore)
+    if story is None:
         return [True] * len(passages)
-    needed = terms_needed(len(topic.terms), settings.terms_counted)
-    story = Ask(tuple(names), topic.terms)
     verdicts: dict[str, bool] = {}
-
-    def holds(text: str) -> bool:
-        named, terms = coverage(story, text)
-        return named > 0 if names else round(terms * len(topic.terms)) >= needed
-
     tied = []
     for p in passages:
         if p.article_id in follow.cited:
             tied.append(True)
             continue
         if p.article_id not in verdicts:
-            verdicts[p.article_id] = holds(f"{p.title}\n{p.text}") or bool(
-                article_text and holds(article_text(p.article_id)))
+            verdicts[p.article_id] = story.holds(f"{p.title}\n{p.text}") or bool(
+                article_text and story.holds(article_text(p.article_id)))
         tied.append(verdicts[p.article_id])
     return tied
 
